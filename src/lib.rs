@@ -18,3 +18,6 @@ pub mod model;
 pub use backend::{Failure, FailureSource, FailureStage};
 pub use error::{AttError, Error, ErrorKind, Result};
 pub use model::{Address, AddressKind, Advertisement, GattTable, RadioId};
+pub mod adapter;
+pub mod cache;
+pub mod supervisor;

@@ -1,0 +1,3 @@
+//! Adapter actors: one per radio.
+
+pub mod slots;

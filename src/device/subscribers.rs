@@ -1,0 +1,242 @@
+//! Notification fan-out for one device: any number of subscribers per characteristic, each with
+//! a bounded queue.
+//!
+//! Invariants 5 and 6 live here. A subscriber that keeps up receives every notification in
+//! order, plus `Disconnected` / `Reconnected` markers so it sees gaps. A slow subscriber never
+//! blocks the device or the others: when its queue is full the value is dropped *for it only*
+//! and counted, and the next item it does receive is `Lagged(n)` saying how many it missed.
+//! A subscriber whose receiver is gone is removed; when a characteristic loses its last
+//! subscriber the caller disables notify on it.
+//!
+//! Pure: no actor, no async. The device actor owns one of these (shared behind a mutex with the
+//! supervisor, so subscriptions outlive a crashed device actor).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// What a subscription stream yields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionEvent {
+    /// A notification or indication value.
+    Notification(Bytes),
+    /// This many items were dropped because the queue was full.
+    Lagged(u64),
+    /// The link dropped; notifications pause until `Reconnected`.
+    Disconnected {
+        /// Why, in words.
+        reason: String,
+    },
+    /// The device is connected again and notify is re-enabled.
+    Reconnected,
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    id: u64,
+    queue: mpsc::Sender<SubscriptionEvent>,
+    missed: u64,
+}
+
+impl Subscriber {
+    /// Sends `event`, first announcing any earlier misses; returns false if it had to drop it.
+    fn offer(&mut self, event: SubscriptionEvent) -> bool {
+        if self.missed > 0 {
+            match self.queue.try_send(SubscriptionEvent::Lagged(self.missed)) {
+                Ok(()) => self.missed = 0,
+                Err(_) => {
+                    self.missed += 1;
+                    return false;
+                }
+            }
+        }
+        match self.queue.try_send(event) {
+            Ok(()) => true,
+            Err(_) => {
+                self.missed += 1;
+                false
+            }
+        }
+    }
+}
+
+/// Counts from one delivery.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Subscribers that got the value.
+    pub delivered: usize,
+    /// Subscribers whose queue was full.
+    pub dropped: usize,
+}
+
+/// Every subscription of one device, keyed by characteristic UUID.
+#[derive(Debug, Default)]
+pub struct Subscribers {
+    by_characteristic: BTreeMap<Uuid, Vec<Subscriber>>,
+    next_id: u64,
+}
+
+impl Subscribers {
+    /// Adds a subscriber with a queue of `capacity`; returns its id, its receiver, and whether it
+    /// is the characteristic's first (so notify must be enabled).
+    pub fn add(
+        &mut self,
+        characteristic: Uuid,
+        capacity: usize,
+    ) -> (u64, mpsc::Receiver<SubscriptionEvent>, bool) {
+        let (queue, receiver) = mpsc::channel(capacity.max(1));
+        let id = self.next_id;
+        self.next_id += 1;
+        let list = self.by_characteristic.entry(characteristic).or_default();
+        let first = list.is_empty();
+        list.push(Subscriber {
+            id,
+            queue,
+            missed: 0,
+        });
+        (id, receiver, first)
+    }
+
+    /// Removes one subscriber; true if its characteristic now has none.
+    pub fn remove(&mut self, characteristic: &Uuid, id: u64) -> bool {
+        let Some(list) = self.by_characteristic.get_mut(characteristic) else {
+            return false;
+        };
+        list.retain(|s| s.id != id);
+        let empty = list.is_empty();
+        if empty {
+            self.by_characteristic.remove(characteristic);
+        }
+        empty
+    }
+
+    /// Delivers a value to every subscriber of `characteristic`.
+    pub fn deliver(&mut self, characteristic: &Uuid, value: &Bytes) -> Delivery {
+        let mut outcome = Delivery::default();
+        if let Some(list) = self.by_characteristic.get_mut(characteristic) {
+            for subscriber in list.iter_mut() {
+                if subscriber.offer(SubscriptionEvent::Notification(value.clone())) {
+                    outcome.delivered += 1;
+                } else {
+                    outcome.dropped += 1;
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Sends a connection marker to every subscriber.
+    pub fn announce(&mut self, event: &SubscriptionEvent) {
+        for subscriber in self.by_characteristic.values_mut().flatten() {
+            subscriber.offer(event.clone());
+        }
+    }
+
+    /// Drops subscribers whose receiver is gone; returns the characteristics left with none.
+    pub fn prune_closed(&mut self) -> Vec<Uuid> {
+        let mut emptied = Vec::new();
+        self.by_characteristic.retain(|uuid, list| {
+            list.retain(|s| !s.queue.is_closed());
+            if list.is_empty() {
+                emptied.push(*uuid);
+            }
+            !list.is_empty()
+        });
+        emptied
+    }
+
+    /// Characteristics with at least one subscriber (to re-enable after a reconnect).
+    pub fn characteristics(&self) -> Vec<Uuid> {
+        self.by_characteristic.keys().copied().collect()
+    }
+
+    /// Number of subscribers in all.
+    pub fn count(&self) -> usize {
+        self.by_characteristic.values().map(Vec::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uuid() -> Uuid {
+        crate::model::uuid_from_u16(0x2A6E)
+    }
+
+    fn value(n: u8) -> Bytes {
+        Bytes::from(vec![n])
+    }
+
+    #[test]
+    fn a_subscriber_that_keeps_up_gets_everything_in_order() {
+        let mut subs = Subscribers::default();
+        let (_, mut rx, first) = subs.add(uuid(), 4);
+        assert!(first);
+        for n in 0..10 {
+            subs.deliver(&uuid(), &value(n));
+            assert_eq!(
+                rx.try_recv().unwrap(),
+                SubscriptionEvent::Notification(value(n))
+            );
+        }
+    }
+
+    #[test]
+    fn a_slow_subscriber_is_told_how_many_it_missed_and_never_blocks_others() {
+        let mut subs = Subscribers::default();
+        let (_, mut slow, _) = subs.add(uuid(), 2);
+        let (_, mut fast, first) = subs.add(uuid(), 2);
+        assert!(!first);
+        for n in 0..5 {
+            let d = subs.deliver(&uuid(), &value(n));
+            assert_eq!(d.delivered, if n < 2 { 2 } else { 1 });
+            assert_eq!(
+                fast.try_recv().unwrap(),
+                SubscriptionEvent::Notification(value(n))
+            );
+        }
+        assert_eq!(
+            slow.try_recv().unwrap(),
+            SubscriptionEvent::Notification(value(0))
+        );
+        assert_eq!(
+            slow.try_recv().unwrap(),
+            SubscriptionEvent::Notification(value(1))
+        );
+        assert!(slow.try_recv().is_err());
+        subs.deliver(&uuid(), &value(5));
+        assert_eq!(slow.try_recv().unwrap(), SubscriptionEvent::Lagged(3));
+        assert_eq!(
+            slow.try_recv().unwrap(),
+            SubscriptionEvent::Notification(value(5))
+        );
+    }
+
+    #[test]
+    fn markers_reach_every_subscriber() {
+        let mut subs = Subscribers::default();
+        let (_, mut a, _) = subs.add(uuid(), 4);
+        let (_, mut b, _) = subs.add(crate::model::uuid_from_u16(0x2A6F), 4);
+        subs.announce(&SubscriptionEvent::Reconnected);
+        assert_eq!(a.try_recv().unwrap(), SubscriptionEvent::Reconnected);
+        assert_eq!(b.try_recv().unwrap(), SubscriptionEvent::Reconnected);
+    }
+
+    #[test]
+    fn dropped_receivers_are_pruned_and_report_empty_characteristics() {
+        let mut subs = Subscribers::default();
+        let (_, rx, _) = subs.add(uuid(), 4);
+        let (id, _keep, _) = subs.add(crate::model::uuid_from_u16(0x2A6F), 4);
+        drop(rx);
+        assert_eq!(subs.prune_closed(), vec![uuid()]);
+        assert_eq!(
+            subs.characteristics(),
+            vec![crate::model::uuid_from_u16(0x2A6F)]
+        );
+        assert!(subs.remove(&crate::model::uuid_from_u16(0x2A6F), id));
+        assert_eq!(subs.count(), 0);
+    }
+}

@@ -1,0 +1,3 @@
+//! The Supervisor.
+
+pub mod radio_choice;
