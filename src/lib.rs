@@ -9,15 +9,17 @@
 //! - [`device`]: per-device behaviour; [`device::retry`] is the backoff policy.
 //! - [`error`]: the public [`Error`].
 
+pub mod adapter;
 pub mod backend;
+pub mod cache;
 pub mod classify;
 pub mod device;
 pub mod error;
+pub mod fleet;
 pub mod model;
+pub mod supervisor;
 
 pub use backend::{Failure, FailureSource, FailureStage};
 pub use error::{AttError, Error, ErrorKind, Result};
+pub use fleet::{Device, Fleet, FleetBuilder, Subscription};
 pub use model::{Address, AddressKind, Advertisement, GattTable, RadioId};
-pub mod adapter;
-pub mod cache;
-pub mod supervisor;

@@ -16,6 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tokio::sync::watch;
+
 use crate::backend::SlotReport;
 use crate::model::{Address, RadioId};
 
@@ -106,9 +108,21 @@ pub struct Reconciliation {
 
 /// Every radio's slots, shared by the adapter actors (limits, reports, up/down) and the device
 /// actors (leases). Cheap to clone.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SlotLedger {
     state: Arc<Mutex<LedgerState>>,
+    /// Bumped whenever a slot may have become free, so devices waiting for one wake up instead
+    /// of polling.
+    freed: Arc<watch::Sender<u64>>,
+}
+
+impl Default for SlotLedger {
+    fn default() -> Self {
+        Self {
+            state: Arc::default(),
+            freed: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 /// A held connection slot. Dropping it releases the slot.
@@ -144,6 +158,15 @@ impl SlotLedger {
         Self::default()
     }
 
+    /// A receiver that changes whenever a slot may have become free.
+    pub fn watch_freed(&self) -> watch::Receiver<u64> {
+        self.freed.subscribe()
+    }
+
+    fn announce_freed(&self) {
+        self.freed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn lock(&self) -> MutexGuard<'_, LedgerState> {
         // A poisoned lock only means a holder panicked mid-update of plain maps; the maps are
         // still consistent at every await-free step, so keep going.
@@ -161,14 +184,24 @@ impl SlotLedger {
     /// Marks a radio up or down. Down drops what the radio reported; leases stay until their
     /// holders drop them (their links end with the radio), but no new lease is granted.
     pub fn set_up(&self, radio: &RadioId, up: bool) {
-        let mut state = self.lock();
-        if let Some(slots) = state.radios.get_mut(radio) {
-            slots.up = up;
-            if !up {
-                slots.foreign.clear();
-                slots.foreign_unnamed = 0;
+        {
+            let mut state = self.lock();
+            if let Some(slots) = state.radios.get_mut(radio) {
+                slots.up = up;
+                if !up {
+                    slots.foreign.clear();
+                    slots.foreign_unnamed = 0;
+                }
             }
         }
+        if up {
+            self.announce_freed();
+        }
+    }
+
+    /// Whether a radio is registered and up.
+    pub fn is_up(&self, radio: &RadioId) -> bool {
+        self.lock().radios.get(radio).is_some_and(|s| s.up)
     }
 
     /// Grants `address` a slot on `radio`, or says why not.
@@ -366,6 +399,16 @@ mod tests {
         let found = l.reconcile(&p1, &counts);
         assert_eq!(found.missing_from_report, vec![addr(1)]);
         assert_eq!(l.free(&p1), 1);
+    }
+
+    #[test]
+    fn releasing_a_slot_wakes_waiters() {
+        let l = ledger(&[("p1", 1)]);
+        let mut freed = l.watch_freed();
+        let lease = l.try_lease(&RadioId::new("p1"), addr(1)).unwrap();
+        assert!(!freed.has_changed().unwrap());
+        drop(lease);
+        assert!(freed.has_changed().unwrap());
     }
 
     #[test]

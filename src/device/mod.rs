@@ -1,4 +1,363 @@
-//! Per-device connection logic: retry timing now; the device actor builds on it.
+//! The device actor: one per device the user asked about, owning its connection.
+//!
+//! It decides *when* to connect (the user wants it kept connected, or has a request or a
+//! subscription pending), *where* (radio choice over its own sightings), and *what next* after a
+//! failure (the classified error picks the wait: a fresh advert, a free slot, or a backoff). It
+//! holds the slot lease inside its link state, so "one slot per device, only while connecting
+//! or connected" holds by construction, and dropping the actor — even by a panic — gives the
+//! slot back.
+//!
+//! Flow: the Supervisor forwards adverts (`AdvertSeen`); handles send `Request`s; the attempt
+//! runs as a spawned future through the radio's connect gate (`attempt.rs`); the link's events
+//! come back as `LinkMessage`s (`link_events.rs`); GATT requests run on the link (`ops.rs`).
 
+mod attempt;
+mod link_events;
+pub mod messages;
+mod ops;
 pub mod retry;
+mod sightings;
+pub mod state;
 pub mod subscribers;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::prelude::*;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::adapter::slots::SlotLease;
+use crate::backend::Link;
+use crate::error::ErrorKind;
+use crate::model::{Address, GattTable, RadioId};
+use crate::supervisor::radio_choice::{choose, Choice, FailurePenalties};
+use crate::supervisor::shared_view::Shared;
+use messages::{AdvertSeen, Crash, Request, SetKeepConnected, Shutdown};
+use retry::Backoff;
+use sightings::Sightings;
+use state::{DeviceState, DeviceStatus, WaitReason};
+use subscribers::Subscribers;
+
+/// Subscriptions of one device, shared with the Supervisor so they survive an actor restart.
+pub type SharedSubscribers = Arc<Mutex<Subscribers>>;
+
+/// Where the device's link stands; the lease lives inside, so it cannot outlive the state.
+#[derive(Debug, Default)]
+enum LinkState {
+    #[default]
+    Down,
+    Connecting {
+        radio: RadioId,
+        _lease: SlotLease,
+        attempt: SpawnHandle,
+        generation: u64,
+    },
+    Up(Box<UpLink>),
+}
+
+#[derive(Debug)]
+struct UpLink {
+    _lease: SlotLease,
+    link: Arc<dyn Link>,
+    table: Arc<GattTable>,
+    /// Value handle → characteristic UUID, for routing notifications.
+    handles: HashMap<u16, Uuid>,
+    from_cache: bool,
+    since: Instant,
+    generation: u64,
+}
+
+/// Sent to the Supervisor when a device actor stops for any reason (including a panic).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct DeviceActorStopped(pub Address);
+
+/// Tells the Supervisor when the actor is dropped, so a crashed actor is restarted.
+#[derive(Debug)]
+struct StopNotice {
+    address: Address,
+    supervisor: Recipient<DeviceActorStopped>,
+}
+
+impl Drop for StopNotice {
+    fn drop(&mut self) {
+        self.supervisor.do_send(DeviceActorStopped(self.address));
+    }
+}
+
+/// The device actor.
+#[derive(Debug)]
+pub struct DeviceActor {
+    address: Address,
+    shared: Arc<Shared>,
+    keep_connected: bool,
+    link: LinkState,
+    generation: u64,
+    backoff: Backoff,
+    penalties: FailurePenalties,
+    sightings: Sightings,
+    retry_at: Option<Instant>,
+    retry_timer: Option<SpawnHandle>,
+    slot_waiter: Option<SpawnHandle>,
+    idle_timer: Option<SpawnHandle>,
+    prune_timer: Option<SpawnHandle>,
+    need_advert_after: Option<Instant>,
+    failures_in_row: u32,
+    pending: VecDeque<Request>,
+    ops_in_flight: usize,
+    subscribers: SharedSubscribers,
+    ever_connected: bool,
+    rediscovered: bool,
+    status: watch::Sender<DeviceStatus>,
+    _stop_notice: StopNotice,
+}
+
+impl DeviceActor {
+    /// A device actor for `address`.
+    pub fn new(
+        address: Address,
+        shared: Arc<Shared>,
+        keep_connected: bool,
+        subscribers: SharedSubscribers,
+        supervisor: Recipient<DeviceActorStopped>,
+    ) -> Self {
+        let config = &shared.config;
+        let seed = config.seed ^ address.to_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut initial = DeviceStatus::new(address);
+        initial.keep_connected = keep_connected;
+        let (status, receiver) = watch::channel(initial);
+        shared.device_states.insert(address, receiver);
+        Self {
+            address,
+            backoff: Backoff::new(config.retry.clone(), seed),
+            sightings: Sightings::new(config.rssi_alpha),
+            shared,
+            keep_connected,
+            link: LinkState::Down,
+            generation: 0,
+            penalties: FailurePenalties::default(),
+            retry_at: None,
+            retry_timer: None,
+            slot_waiter: None,
+            idle_timer: None,
+            prune_timer: None,
+            need_advert_after: None,
+            failures_in_row: 0,
+            pending: VecDeque::new(),
+            ops_in_flight: 0,
+            subscribers,
+            ever_connected: false,
+            rediscovered: false,
+            status,
+            _stop_notice: StopNotice {
+                address,
+                supervisor,
+            },
+        }
+    }
+
+    fn subscribers(&self) -> MutexGuard<'_, Subscribers> {
+        self.subscribers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wants_connection(&self) -> bool {
+        self.keep_connected || !self.pending.is_empty() || self.subscribers().count() > 0
+    }
+
+    fn publish(&self, state: DeviceState) {
+        let subscribers = self.subscribers().count();
+        self.status.send_if_modified(|s| {
+            let changed = s.state != state
+                || s.subscribers != subscribers
+                || s.keep_connected != self.keep_connected;
+            s.state = state;
+            s.subscribers = subscribers;
+            s.keep_connected = self.keep_connected;
+            changed
+        });
+    }
+
+    fn update_status(&self, change: impl FnOnce(&mut DeviceStatus)) {
+        self.status.send_modify(change);
+    }
+
+    /// Decides what to do next; called after every change.
+    fn drive(&mut self, ctx: &mut Context<Self>) {
+        if !matches!(self.link, LinkState::Down) {
+            return;
+        }
+        self.cancel_timer(ctx, TimerKind::SlotWaiter);
+        if !self.wants_connection() {
+            self.publish(DeviceState::Idle);
+            return;
+        }
+        let now = Instant::now();
+        if let Some(at) = self.retry_at.filter(|at| *at > now) {
+            self.arm_retry_timer(at, ctx);
+            let after = self
+                .status
+                .borrow()
+                .last_error
+                .as_ref()
+                .map_or(ErrorKind::Generic, |e| e.0);
+            self.publish(DeviceState::Backoff {
+                remaining: at - now,
+                after,
+            });
+            return;
+        }
+        self.retry_at = None;
+        if let Some(after) = self.need_advert_after {
+            if self
+                .sightings
+                .last_heard()
+                .is_none_or(|heard| heard <= after)
+            {
+                self.publish(DeviceState::Waiting {
+                    reason: WaitReason::Advertisement,
+                });
+                return;
+            }
+            self.need_advert_after = None;
+        }
+        let shared = Arc::clone(&self.shared);
+        let candidates = self.sightings.candidates(&shared, &shared.ledger);
+        match choose(&candidates, &self.penalties, &shared.config.choice, now) {
+            Choice::Use(radio) => match shared.ledger.try_lease(&radio, self.address) {
+                Ok(lease) => self.start_attempt(radio, lease, ctx),
+                Err(_) => self.wait_for_slot(ctx),
+            },
+            Choice::NoFreeSlot { .. } => self.wait_for_slot(ctx),
+            Choice::NotHeard => self.publish(DeviceState::Waiting {
+                reason: WaitReason::Advertisement,
+            }),
+        }
+    }
+
+    fn wait_for_slot(&mut self, ctx: &mut Context<Self>) {
+        self.publish(DeviceState::Waiting {
+            reason: WaitReason::Slot,
+        });
+        let mut freed = self.shared.ledger.watch_freed();
+        freed.mark_unchanged();
+        let waiter = async move { freed.changed().await.is_ok() }
+            .into_actor(self)
+            .map(|_, act, ctx| {
+                act.slot_waiter = None;
+                act.drive(ctx);
+            });
+        self.slot_waiter = Some(ctx.spawn(waiter));
+    }
+
+    fn arm_retry_timer(&mut self, at: Instant, ctx: &mut Context<Self>) {
+        self.cancel_timer(ctx, TimerKind::Retry);
+        let delay = at.saturating_duration_since(Instant::now());
+        self.retry_timer = Some(ctx.run_later(delay, |act, ctx| {
+            act.retry_timer = None;
+            act.drive(ctx);
+        }));
+    }
+
+    fn cancel_timer(&mut self, ctx: &mut Context<Self>, which: TimerKind) {
+        let slot = match which {
+            TimerKind::Retry => &mut self.retry_timer,
+            TimerKind::SlotWaiter => &mut self.slot_waiter,
+            TimerKind::Idle => &mut self.idle_timer,
+        };
+        if let Some(handle) = slot.take() {
+            ctx.cancel_future(handle);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum TimerKind {
+    Retry,
+    SlotWaiter,
+    Idle,
+}
+
+impl Actor for DeviceActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.drive(ctx);
+    }
+}
+
+impl Handler<AdvertSeen> for DeviceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AdvertSeen, ctx: &mut Self::Context) {
+        self.sightings.record(&msg.0);
+        let waiting = matches!(
+            self.status.borrow().state,
+            DeviceState::Waiting {
+                reason: WaitReason::Advertisement
+            }
+        );
+        if waiting {
+            self.drive(ctx);
+        }
+    }
+}
+
+impl Handler<SetKeepConnected> for DeviceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetKeepConnected, ctx: &mut Self::Context) {
+        self.keep_connected = msg.0;
+        self.update_status(|s| s.keep_connected = msg.0);
+        if msg.0 {
+            self.drive(ctx);
+        } else {
+            self.consider_idle(ctx);
+        }
+    }
+}
+
+impl Handler<Request> for DeviceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Request, ctx: &mut Self::Context) {
+        self.accept(msg, ctx);
+    }
+}
+
+impl Handler<Shutdown> for DeviceActor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
+        self.keep_connected = false;
+        self.fail_pending(|op| crate::Error::Cancelled {
+            operation: op.to_string(),
+        });
+        let link = self.close_link(ctx);
+        Box::pin(
+            async move {
+                if let Some(link) = link {
+                    let _ = link.disconnect().await;
+                }
+            }
+            .into_actor(self)
+            .map(|_, act, ctx| {
+                act.link = LinkState::Down;
+                act.publish(DeviceState::Idle);
+                ctx.stop();
+            }),
+        )
+    }
+}
+
+impl Handler<Crash> for DeviceActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, _: &mut Self::Context) {
+        panic!(
+            "device actor {} crashed on request (fault injection)",
+            self.address
+        );
+    }
+}

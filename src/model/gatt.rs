@@ -156,26 +156,26 @@ impl<'de> Deserialize<'de> for CharProps {
 
 impl GattTable {
     /// Every characteristic with the given UUID, with its service.
-    pub fn characteristics_by_uuid<'a>(
-        &'a self,
-        uuid: &'a Uuid,
-    ) -> impl Iterator<Item = (&'a GattService, &'a GattCharacteristic)> + 'a {
+    pub fn characteristics_by_uuid(
+        &self,
+        uuid: Uuid,
+    ) -> impl Iterator<Item = (&GattService, &GattCharacteristic)> + '_ {
         self.services.iter().flat_map(move |service| {
             service
                 .characteristics
                 .iter()
-                .filter(move |c| c.uuid == *uuid)
+                .filter(move |c| c.uuid == uuid)
                 .map(move |c| (service, c))
         })
     }
 
     /// The first characteristic with this UUID (optionally within this service).
-    pub fn find_characteristic<'a>(
-        &'a self,
+    pub fn find_characteristic(
+        &self,
         service: Option<&Uuid>,
-        uuid: &'a Uuid,
-    ) -> Option<&'a GattCharacteristic> {
-        self.characteristics_by_uuid(uuid)
+        uuid: &Uuid,
+    ) -> Option<&GattCharacteristic> {
+        self.characteristics_by_uuid(*uuid)
             .find(|(s, _)| service.is_none_or(|wanted| s.uuid == *wanted))
             .map(|(_, c)| c)
     }

@@ -1,3 +1,290 @@
-//! The Supervisor.
+//! The Supervisor: the one actor that knows every radio and every managed device.
+//!
+//! It registers radios (starting an adapter actor for each), routes advertisements (every one
+//! updates the shared latest-advert view and the advert feed; only devices the user manages get
+//! a device actor and a copy — a passer-by costs a map entry, not an actor), creates device
+//! actors on demand, and restarts adapter and device actors that stop unexpectedly. A restarted
+//! device actor gets back its wish (keep connected) and its subscribers, which the Supervisor
+//! holds, so a crash costs a reconnect, not a subscription. Slots need no cleanup here: leases
+//! were dropped with the actor.
 
+pub mod diagnostics;
+pub mod messages;
 pub mod radio_choice;
+pub mod shared_view;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::adapter::gate::ConnectGate;
+use crate::adapter::{AdapterActor, AdapterActorStopped, AdvertBatch};
+use crate::device::messages::{AdvertSeen, Crash, SetKeepConnected, Shutdown};
+use crate::device::{DeviceActor, DeviceActorStopped, SharedSubscribers};
+use crate::model::{Address, RadioId};
+use diagnostics::{Diagnostics, RadioDiagnostics};
+use messages::{AddRadio, CrashDevice, GetDiagnostics, KeepConnected, Manage, ShutdownFleet};
+use shared_view::{RadioEntry, Shared};
+
+/// How long to wait before restarting an adapter actor whose stream ended.
+const ADAPTER_RESTART_DELAY: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+struct ManagedDevice {
+    actor: Addr<DeviceActor>,
+    keep_connected: bool,
+    subscribers: SharedSubscribers,
+}
+
+/// The Supervisor actor.
+#[derive(Debug)]
+pub struct Supervisor {
+    shared: Arc<Shared>,
+    adapters: BTreeMap<RadioId, Addr<AdapterActor>>,
+    devices: BTreeMap<Address, ManagedDevice>,
+    stopping: bool,
+}
+
+impl Supervisor {
+    /// A supervisor over `shared`.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            adapters: BTreeMap::new(),
+            devices: BTreeMap::new(),
+            stopping: false,
+        }
+    }
+
+    fn start_adapter(&mut self, entry: Arc<RadioEntry>, ctx: &mut Context<Self>) {
+        let me = ctx.address();
+        let actor = AdapterActor::new(
+            entry.clone(),
+            Arc::clone(&self.shared),
+            me.clone().recipient(),
+            me.recipient(),
+        );
+        self.adapters.insert(entry.id.clone(), actor.start());
+    }
+
+    fn start_device(
+        &self,
+        address: Address,
+        keep: bool,
+        subscribers: SharedSubscribers,
+        ctx: &mut Context<Self>,
+    ) -> Addr<DeviceActor> {
+        let actor = DeviceActor::new(
+            address,
+            Arc::clone(&self.shared),
+            keep,
+            subscribers,
+            ctx.address().recipient(),
+        );
+        let addr = actor.start();
+        if let Some(advert) = self.shared.latest_adverts.get(&address) {
+            addr.do_send(AdvertSeen(advert.clone()));
+        }
+        addr
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+}
+
+impl Handler<AddRadio> for Supervisor {
+    type Result = crate::Result<()>;
+
+    fn handle(&mut self, AddRadio(radio): AddRadio, ctx: &mut Self::Context) -> Self::Result {
+        let id = radio.id();
+        if self.shared.radios.contains_key(&id) {
+            return Err(crate::Error::config(
+                format!("radio '{id}'"),
+                "a radio with this name is already registered",
+            ));
+        }
+        let info = radio.info();
+        self.shared.ledger.add_radio(&id, info.slot_limit);
+        let entry = Arc::new(RadioEntry {
+            id: id.clone(),
+            radio,
+            info,
+            gate: Arc::new(ConnectGate::default()),
+        });
+        self.shared.radios.insert(id, Arc::clone(&entry));
+        self.start_adapter(entry, ctx);
+        Ok(())
+    }
+}
+
+impl Handler<AdvertBatch> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, AdvertBatch(batch): AdvertBatch, _: &mut Self::Context) {
+        for advert in batch {
+            if let Some(device) = self.devices.get(&advert.address) {
+                device.actor.do_send(AdvertSeen(advert.clone()));
+            }
+            let _ = self.shared.advert_feed.send(advert.clone());
+            match self.shared.latest_adverts.get_mut(&advert.address) {
+                Some(mut latest) => {
+                    let mut data = std::mem::take(&mut latest.data);
+                    data.merge_from(&advert.data);
+                    *latest = advert;
+                    latest.data = data;
+                }
+                None => {
+                    self.shared.latest_adverts.insert(advert.address, advert);
+                }
+            }
+        }
+    }
+}
+
+impl Handler<Manage> for Supervisor {
+    type Result = Result<Addr<DeviceActor>, crate::Error>;
+
+    fn handle(&mut self, msg: Manage, ctx: &mut Self::Context) -> Self::Result {
+        if self.stopping {
+            return Err(crate::Error::ActorGone {
+                what: "the fleet".into(),
+            });
+        }
+        if let Some(device) = self.devices.get(&msg.address) {
+            return Ok(device.actor.clone());
+        }
+        let subscribers = SharedSubscribers::default();
+        let actor = self.start_device(msg.address, false, Arc::clone(&subscribers), ctx);
+        self.devices.insert(
+            msg.address,
+            ManagedDevice {
+                actor: actor.clone(),
+                keep_connected: false,
+                subscribers,
+            },
+        );
+        Ok(actor)
+    }
+}
+
+impl Handler<KeepConnected> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: KeepConnected, _: &mut Self::Context) {
+        if let Some(device) = self.devices.get_mut(&msg.address) {
+            device.keep_connected = msg.keep;
+            device.actor.do_send(SetKeepConnected(msg.keep));
+        }
+    }
+}
+
+impl Handler<DeviceActorStopped> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, DeviceActorStopped(address): DeviceActorStopped, ctx: &mut Self::Context) {
+        if self.stopping {
+            return;
+        }
+        let Some(device) = self.devices.get(&address) else {
+            return;
+        };
+        if device.actor.connected() {
+            return;
+        }
+        tracing::warn!(%address, "device actor stopped unexpectedly; restarting it");
+        let (keep, subscribers) = (device.keep_connected, Arc::clone(&device.subscribers));
+        let actor = self.start_device(address, keep, subscribers, ctx);
+        if let Some(device) = self.devices.get_mut(&address) {
+            device.actor = actor;
+        }
+    }
+}
+
+impl Handler<AdapterActorStopped> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, AdapterActorStopped(radio): AdapterActorStopped, ctx: &mut Self::Context) {
+        if self.stopping {
+            return;
+        }
+        self.adapters.remove(&radio);
+        ctx.run_later(ADAPTER_RESTART_DELAY, move |act, ctx| {
+            if let Some(entry) = act.shared.radio(&radio).filter(|_| !act.stopping) {
+                tracing::info!(%radio, "restarting adapter actor");
+                act.start_adapter(entry, ctx);
+            }
+        });
+    }
+}
+
+impl Handler<CrashDevice> for Supervisor {
+    type Result = bool;
+
+    fn handle(&mut self, CrashDevice(address): CrashDevice, _: &mut Self::Context) -> bool {
+        self.devices
+            .get(&address)
+            .map(|d| d.actor.do_send(Crash))
+            .is_some()
+    }
+}
+
+impl Handler<GetDiagnostics> for Supervisor {
+    type Result = MessageResult<GetDiagnostics>;
+
+    fn handle(&mut self, _: GetDiagnostics, _: &mut Self::Context) -> Self::Result {
+        let usage = self.shared.ledger.usage();
+        let radios = self
+            .shared
+            .radio_list()
+            .into_iter()
+            .map(|entry| {
+                let slots = usage.iter().find(|u| u.radio == entry.id);
+                RadioDiagnostics {
+                    radio: entry.id.clone(),
+                    kind: entry.info.kind,
+                    up: slots.is_some_and(|s| s.up),
+                    slot_limit: slots.map_or(entry.info.slot_limit, |s| s.limit),
+                    held_by: slots.map(|s| s.held_by.clone()).unwrap_or_default(),
+                    foreign: slots.map_or(0, |s| s.foreign),
+                    connects: entry.gate.stats(),
+                }
+            })
+            .collect();
+        let devices = self
+            .devices
+            .keys()
+            .filter_map(|a| self.shared.device_states.get(a).map(|s| s.borrow().clone()))
+            .collect();
+        MessageResult(Diagnostics {
+            radios,
+            devices,
+            devices_heard: self.shared.latest_adverts.len(),
+        })
+    }
+}
+
+impl Handler<ShutdownFleet> for Supervisor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: ShutdownFleet, _: &mut Self::Context) -> Self::Result {
+        self.stopping = true;
+        let stops: Vec<_> = self
+            .devices
+            .values()
+            .map(|d| d.actor.send(Shutdown))
+            .collect();
+        Box::pin(
+            async move {
+                futures::future::join_all(stops).await;
+            }
+            .into_actor(self)
+            .map(|_, act, ctx| {
+                act.adapters.clear();
+                ctx.stop();
+            }),
+        )
+    }
+}

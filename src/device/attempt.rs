@@ -1,0 +1,297 @@
+//! One connection attempt: queue at the radio's gate, connect, discover (or use the cache),
+//! and what happens after — success, or a classified failure that picks the next wait.
+//!
+//! The attempt runs as a future spawned in the actor's context. It holds the radio's gate
+//! permit only while the radio connects, so one radio never has two attempts in flight; the
+//! slot lease stays in the actor's `LinkState::Connecting`. If the actor cancels the attempt or
+//! dies, the future is dropped: the permit returns to the gate, the lease to the ledger, and a
+//! half-made connection to the backend, which tears it down.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use futures::StreamExt;
+use tokio::time::{timeout, Instant};
+
+use super::messages::LinkMessage;
+use super::state::DeviceState;
+use super::subscribers::SubscriptionEvent;
+use super::{DeviceActor, LinkState, UpLink};
+use crate::adapter::slots::SlotLease;
+use crate::backend::{
+    ConnectRequest, Connection, DisconnectCause, Failure, FailureSource, FailureStage, Link,
+};
+use crate::classify::classify;
+use crate::error::ErrorKind;
+use crate::model::{GattTable, RadioId};
+use crate::supervisor::radio_choice::{choose, Choice};
+
+type AttemptResult = Result<(Connection, GattTable), Failure>;
+
+impl DeviceActor {
+    pub(super) fn start_attempt(
+        &mut self,
+        radio: RadioId,
+        lease: SlotLease,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(entry) = self.shared.radio(&radio) else {
+            return;
+        };
+        self.generation += 1;
+        let generation = self.generation;
+        let cached = self.shared.cache.get(&self.address);
+        let connect_timeout = self.shared.config.connect_timeout;
+        let request = ConnectRequest {
+            address: self.address,
+            address_kind: self.sightings.address_kind(),
+            cached_services: cached,
+            timeout: connect_timeout,
+        };
+        let attempt = async move {
+            let place = entry.gate.join();
+            let permit = entry.gate.turn().await.ok_or_else(|| {
+                Failure::new(
+                    FailureSource::Fleet,
+                    FailureStage::Connect,
+                    "radio gate closed",
+                )
+            })?;
+            let started = Instant::now();
+            // The backend enforces `request.timeout`; ours is a backstop a little later.
+            let backstop = connect_timeout + connect_timeout / 4;
+            let connected = match timeout(backstop, entry.radio.connect(request)).await {
+                Ok(Ok(connection)) => Ok(connection),
+                Ok(Err(failure)) if failure.elapsed.is_some() => Err(failure),
+                Ok(Err(failure)) => Err(failure.with_elapsed(started.elapsed())),
+                Err(_) => Err(Failure::timeout(
+                    FailureSource::Fleet,
+                    FailureStage::Connect,
+                    backstop,
+                )),
+            };
+            drop(permit);
+            drop(place);
+            let connection = connected?;
+            match timeout(connect_timeout, connection.link.services()).await {
+                Ok(Ok(table)) => Ok((connection, table)),
+                Ok(Err(failure)) => {
+                    let _ = connection.link.disconnect().await;
+                    Err(failure)
+                }
+                Err(_) => {
+                    let _ = connection.link.disconnect().await;
+                    Err(Failure::timeout(
+                        FailureSource::Fleet,
+                        FailureStage::Connect,
+                        connect_timeout,
+                    ))
+                }
+            }
+        };
+        let handle = ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(move |result, act, ctx| act.attempt_finished(generation, result, ctx)),
+        );
+        let attempt_number = self.failures_in_row + 1;
+        self.link = LinkState::Connecting {
+            radio: radio.clone(),
+            _lease: lease,
+            attempt: handle,
+            generation,
+        };
+        self.publish(DeviceState::Connecting {
+            radio,
+            attempt: attempt_number,
+        });
+    }
+
+    fn attempt_finished(
+        &mut self,
+        generation: u64,
+        result: AttemptResult,
+        ctx: &mut Context<Self>,
+    ) {
+        let current =
+            matches!(&self.link, LinkState::Connecting { generation: g, .. } if *g == generation);
+        if !current {
+            if let Ok((connection, _)) = result {
+                actix::spawn(async move {
+                    let _ = connection.link.disconnect().await;
+                });
+            }
+            return;
+        }
+        let LinkState::Connecting {
+            radio,
+            _lease: lease,
+            ..
+        } = std::mem::take(&mut self.link)
+        else {
+            return;
+        };
+        match result {
+            Ok((connection, table)) => {
+                self.connected(radio, lease, connection, table, generation, ctx)
+            }
+            Err(failure) => {
+                drop(lease);
+                self.failed(radio, failure, ctx);
+            }
+        }
+    }
+
+    fn connected(
+        &mut self,
+        radio: RadioId,
+        lease: SlotLease,
+        connection: Connection,
+        table: GattTable,
+        generation: u64,
+        ctx: &mut Context<Self>,
+    ) {
+        if let Some(entry) = self.shared.radio(&radio) {
+            entry.gate.record_success();
+        }
+        let cached = self.shared.cache.get(&self.address);
+        let from_cache = cached.as_deref() == Some(&table);
+        let table = Arc::new(table);
+        if !from_cache {
+            self.shared.cache.put(self.address, Arc::clone(&table));
+        }
+        let handles: HashMap<_, _> = table
+            .services
+            .iter()
+            .flat_map(|s| s.characteristics.iter().map(|c| (c.handle, c.uuid)))
+            .collect();
+        let Connection { link, events } = connection;
+        ctx.add_stream(events.map(move |event| LinkMessage { generation, event }));
+        let link: Arc<dyn Link> = Arc::from(link);
+        self.link = LinkState::Up(Box::new(UpLink {
+            _lease: lease,
+            link,
+            table,
+            handles,
+            from_cache,
+            since: Instant::now(),
+            generation,
+        }));
+        self.failures_in_row = 0;
+        self.need_advert_after = None;
+        if !from_cache {
+            self.rediscovered = false;
+        }
+        self.update_status(|s| {
+            s.connections += 1;
+        });
+        self.publish(DeviceState::Connected { radio });
+        self.resubscribe(ctx);
+        if self.ever_connected {
+            self.subscribers().announce(&SubscriptionEvent::Reconnected);
+        }
+        self.ever_connected = true;
+        self.run_pending(ctx);
+        self.consider_idle(ctx);
+    }
+
+    fn failed(&mut self, radio: RadioId, failure: Failure, ctx: &mut Context<Self>) {
+        let kind = classify(&failure).kind;
+        let now = Instant::now();
+        if let Some(entry) = self.shared.radio(&radio) {
+            entry.gate.record_failure(kind);
+        }
+        self.penalties
+            .record(&self.shared.config.choice, &radio, kind, now);
+        self.failures_in_row += 1;
+        let attempts = self.failures_in_row;
+        tracing::debug!(address = %self.address, %radio, %kind, %failure, attempts, "connect attempt failed");
+        self.update_status(|s| {
+            s.failed_attempts += 1;
+            s.last_error = Some((kind, failure.to_string()));
+        });
+        if attempts >= self.shared.config.retry.attempt_budget {
+            let address = self.address;
+            let (last_radio, last_failure) = (radio.clone(), failure.clone());
+            self.fail_pending(move |_| crate::Error::Connection {
+                address,
+                radio: Some(last_radio.clone()),
+                attempts,
+                kind,
+                failure: last_failure.clone(),
+            });
+            self.failures_in_row = 0;
+        }
+        let delay = match kind {
+            ErrorKind::OutOfSlots if self.another_radio_has_a_slot(&radio) => None,
+            ErrorKind::NotFound => {
+                self.need_advert_after = Some(now);
+                Some(self.backoff.next_delay(kind))
+            }
+            _ => Some(self.backoff.next_delay(kind)),
+        };
+        self.retry_at = delay.map(|d| now + d);
+        self.drive(ctx);
+    }
+
+    fn another_radio_has_a_slot(&self, failed: &RadioId) -> bool {
+        let shared = &self.shared;
+        let others: Vec<_> = self
+            .sightings
+            .candidates(shared, &shared.ledger)
+            .into_iter()
+            .filter(|c| c.radio != *failed)
+            .collect();
+        matches!(
+            choose(
+                &others,
+                &self.penalties,
+                &shared.config.choice,
+                Instant::now()
+            ),
+            Choice::Use(_)
+        )
+    }
+
+    /// The link ended (dropped, closed by the peer, radio down, or as we asked).
+    pub(super) fn link_ended(
+        &mut self,
+        cause: DisconnectCause,
+        detail: String,
+        ctx: &mut Context<Self>,
+    ) {
+        let LinkState::Up(up) = std::mem::take(&mut self.link) else {
+            return;
+        };
+        let lasted = up.since.elapsed();
+        self.backoff.connection_held(lasted);
+        drop(up);
+        let reason = format!("{cause}: {detail}");
+        tracing::debug!(address = %self.address, %reason, ?lasted, "link ended");
+        self.subscribers()
+            .announce(&SubscriptionEvent::Disconnected { reason });
+        if cause != DisconnectCause::Requested && self.wants_connection() {
+            self.retry_at = Some(Instant::now() + self.backoff.next_delay(ErrorKind::Aborted));
+        }
+        self.drive(ctx);
+    }
+
+    /// Stops any attempt and hands back the link to close, leaving the state `Down`.
+    pub(super) fn close_link(&mut self, ctx: &mut Context<Self>) -> Option<Arc<dyn Link>> {
+        match std::mem::take(&mut self.link) {
+            LinkState::Down => None,
+            LinkState::Connecting { attempt, .. } => {
+                ctx.cancel_future(attempt);
+                None
+            }
+            LinkState::Up(up) => {
+                // Keep the lease until the backend confirms: the link stays `Up` until its
+                // `Disconnected` event arrives.
+                let link = Arc::clone(&up.link);
+                self.link = LinkState::Up(up);
+                Some(link)
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! What arrives on an open link: notifications (fanned out to subscribers), a Service Changed
+//! indication (forget the cache, rediscover), and the end of the link.
+//!
+//! Events are tagged with the connection's generation; events from an older connection are
+//! ignored, so a late notification can never be mistaken for the new link's.
+
+use actix::prelude::*;
+
+use super::messages::LinkMessage;
+use super::{DeviceActor, LinkState};
+use crate::backend::LinkEvent;
+
+impl StreamHandler<LinkMessage> for DeviceActor {
+    fn handle(&mut self, message: LinkMessage, ctx: &mut Self::Context) {
+        let LinkState::Up(up) = &self.link else {
+            return;
+        };
+        if up.generation != message.generation {
+            return;
+        }
+        match message.event {
+            LinkEvent::Notification { handle, value } => {
+                let Some(uuid) = up.handles.get(&handle).copied() else {
+                    tracing::debug!(address = %self.address, handle, "notification for an unknown handle");
+                    return;
+                };
+                let delivery = self.subscribers().deliver(&uuid, &value);
+                if delivery.delivered > 0 {
+                    // Counted without waking status watchers: a count is not a state change.
+                    self.status.send_if_modified(|s| {
+                        s.notifications += delivery.delivered as u64;
+                        false
+                    });
+                }
+            }
+            LinkEvent::ServicesChanged => {
+                tracing::info!(address = %self.address, "services changed; forgetting the cache");
+                self.shared.cache.invalidate(&self.address);
+                self.disconnect_now(ctx);
+            }
+            LinkEvent::Disconnected { cause, detail } => self.link_ended(cause, detail, ctx),
+        }
+    }
+
+    /// A link's stream ending is normal (it ends after `Disconnected`); the actor lives on.
+    fn finished(&mut self, _: &mut Self::Context) {}
+}

@@ -1,0 +1,114 @@
+//! The device actor's whole protocol: what handles and the Supervisor may ask of it.
+//!
+//! Requests carry a oneshot responder; a handle that gave up (timed out, dropped) simply closes
+//! it, and the actor skips requests whose responder is closed — "receiver gone" is normal.
+
+use std::sync::Arc;
+
+use actix::Message;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::subscribers::SubscriptionEvent;
+use crate::backend::{LinkEvent, WriteMode};
+use crate::model::{Advertisement, GattTable};
+
+/// The Supervisor forwards every advertisement of this device.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct AdvertSeen(pub Advertisement);
+
+/// Keep the device connected (true) or only connect on demand (false).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct SetKeepConnected(pub bool);
+
+/// Disconnect everything and stop (fleet shutdown).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+/// Fault injection for tests and the fault-schedule harness: the actor panics in its handler.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+/// A characteristic, by UUID and optionally its service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CharacteristicRef {
+    /// Service UUID, when several services have the same characteristic.
+    pub service: Option<Uuid>,
+    /// Characteristic UUID.
+    pub uuid: Uuid,
+}
+
+/// What a request asks.
+#[derive(Clone, Debug)]
+pub enum Operation {
+    /// Be connected.
+    Connect,
+    /// Close the connection and stop wanting one.
+    Disconnect,
+    /// The GATT table.
+    Services,
+    /// Read a characteristic.
+    Read(CharacteristicRef),
+    /// Write a characteristic.
+    Write(CharacteristicRef, Bytes, WriteMode),
+    /// Read a descriptor of a characteristic.
+    ReadDescriptor(CharacteristicRef, Uuid),
+    /// Write a descriptor of a characteristic.
+    WriteDescriptor(CharacteristicRef, Uuid, Bytes),
+    /// Subscribe to a characteristic with a queue of this capacity.
+    Subscribe(CharacteristicRef, usize),
+}
+
+impl Operation {
+    /// A short name for errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Disconnect => "disconnect",
+            Self::Services => "services",
+            Self::Read(_) => "read",
+            Self::Write(..) => "write",
+            Self::ReadDescriptor(..) => "read descriptor",
+            Self::WriteDescriptor(..) => "write descriptor",
+            Self::Subscribe(..) => "subscribe",
+        }
+    }
+}
+
+/// What a request produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Done, nothing to return.
+    Done,
+    /// The GATT table.
+    Services(Arc<GattTable>),
+    /// A value read.
+    Value(Bytes),
+    /// A subscription's queue.
+    Subscribed(mpsc::Receiver<SubscriptionEvent>),
+}
+
+/// A request and where to send its result.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Request {
+    /// What to do.
+    pub operation: Operation,
+    /// Where the result goes.
+    pub reply: oneshot::Sender<crate::Result<Outcome>>,
+}
+
+/// A link event, tagged with the connection it belongs to (stale ones are ignored).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct LinkMessage {
+    /// Which connection of this device.
+    pub generation: u64,
+    /// What happened.
+    pub event: LinkEvent,
+}

@@ -1,0 +1,91 @@
+//! Which radios heard this device, how loud (smoothed), and when.
+//!
+//! Radio choice scores each radio by the device's smoothed RSSI as that radio hears it, and
+//! skips radios that have not heard it within the stale window. Each device actor keeps this
+//! small table for itself from the advertisements the Supervisor forwards, so choosing a radio
+//! needs no round trip.
+
+use std::collections::BTreeMap;
+
+use tokio::time::Instant;
+
+use crate::adapter::slots::SlotLedger;
+use crate::model::{AddressKind, Advertisement, RadioId};
+use crate::supervisor::radio_choice::Candidate;
+use crate::supervisor::shared_view::Shared;
+
+#[derive(Clone, Copy, Debug)]
+struct Sighting {
+    smoothed_rssi: f64,
+    last_seen: Instant,
+}
+
+/// Per-radio sightings of one device.
+#[derive(Clone, Debug)]
+pub struct Sightings {
+    alpha: f64,
+    by_radio: BTreeMap<RadioId, Sighting>,
+    last_heard: Option<Instant>,
+    address_kind: AddressKind,
+}
+
+impl Sightings {
+    /// Empty, smoothing with `alpha`.
+    pub fn new(alpha: f64) -> Self {
+        Self {
+            alpha,
+            by_radio: BTreeMap::new(),
+            last_heard: None,
+            address_kind: AddressKind::Public,
+        }
+    }
+
+    /// Records one advertisement.
+    pub fn record(&mut self, advert: &Advertisement) {
+        let rssi = f64::from(advert.rssi_dbm);
+        let alpha = self.alpha;
+        self.by_radio
+            .entry(advert.radio.clone())
+            .and_modify(|s| {
+                s.smoothed_rssi = alpha * rssi + (1.0 - alpha) * s.smoothed_rssi;
+                s.last_seen = advert.seen_at;
+            })
+            .or_insert(Sighting {
+                smoothed_rssi: rssi,
+                last_seen: advert.seen_at,
+            });
+        self.last_heard = Some(
+            self.last_heard
+                .map_or(advert.seen_at, |t| t.max(advert.seen_at)),
+        );
+        self.address_kind = advert.address_kind;
+    }
+
+    /// When any radio last heard the device.
+    pub fn last_heard(&self) -> Option<Instant> {
+        self.last_heard
+    }
+
+    /// The address kind the device advertised with.
+    pub fn address_kind(&self) -> AddressKind {
+        self.address_kind
+    }
+
+    /// Candidates for radio choice: every radio that heard the device, with the ledger's view.
+    pub fn candidates(&self, shared: &Shared, ledger: &SlotLedger) -> Vec<Candidate> {
+        self.by_radio
+            .iter()
+            .filter_map(|(radio, s)| {
+                let entry = shared.radio(radio)?;
+                Some(Candidate {
+                    radio: radio.clone(),
+                    smoothed_rssi: s.smoothed_rssi,
+                    last_seen: s.last_seen,
+                    up: ledger.is_up(radio),
+                    free_slots: ledger.free(radio),
+                    in_flight: entry.gate.in_flight(),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,224 @@
+//! [`Device`]: the handle to one managed device.
+//!
+//! Every call is a message to the device's actor with a deadline (the fleet's operation
+//! timeout, or the one set with [`Device::with_timeout`]). If the actor was restarted after a
+//! crash, the handle finds the new one and retries the send once.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::WatchStream;
+use uuid::Uuid;
+
+use super::handle::gone;
+use super::{Fleet, Subscription};
+use crate::backend::WriteMode;
+use crate::device::messages::{CharacteristicRef, Operation, Outcome, Request};
+use crate::device::state::DeviceStatus;
+use crate::device::DeviceActor;
+use crate::model::{Address, GattTable};
+use crate::supervisor::messages::{KeepConnected, Manage};
+use crate::{Error, Result};
+
+/// A managed device.
+#[derive(Clone, Debug)]
+pub struct Device {
+    address: Address,
+    actor: Arc<Mutex<Addr<DeviceActor>>>,
+    fleet: Fleet,
+    timeout: Duration,
+}
+
+fn characteristic(uuid: Uuid) -> CharacteristicRef {
+    CharacteristicRef {
+        service: None,
+        uuid,
+    }
+}
+
+impl Device {
+    pub(super) fn new(address: Address, actor: Addr<DeviceActor>, fleet: Fleet) -> Self {
+        let timeout = fleet.shared.config.operation_timeout;
+        Self {
+            address,
+            actor: Arc::new(Mutex::new(actor)),
+            fleet,
+            timeout,
+        }
+    }
+
+    /// The device's address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The same handle with another deadline for each call.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    /// Keep the device connected (reconnecting forever, never faster than its backoff), or
+    /// stop doing so.
+    pub async fn keep_connected(&self, keep: bool) -> Result<()> {
+        let message = KeepConnected {
+            address: self.address,
+            keep,
+        };
+        self.fleet.supervisor.send(message).await.map_err(gone)
+    }
+
+    /// Connects (if not connected) and returns once connected.
+    pub async fn connect(&self) -> Result<()> {
+        self.request(Operation::Connect).await.map(drop)
+    }
+
+    /// Disconnects and stops keeping the device connected.
+    pub async fn disconnect(&self) -> Result<()> {
+        self.request(Operation::Disconnect).await.map(drop)
+    }
+
+    /// The device's GATT table (connecting if needed; from the cache when it has one).
+    pub async fn services(&self) -> Result<Arc<GattTable>> {
+        match self.request(Operation::Services).await? {
+            Outcome::Services(table) => Ok(table),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Reads a characteristic.
+    pub async fn read(&self, uuid: Uuid) -> Result<Bytes> {
+        self.read_in(None, uuid).await
+    }
+
+    /// Reads a characteristic of a given service.
+    pub async fn read_in(&self, service: Option<Uuid>, uuid: Uuid) -> Result<Bytes> {
+        let target = CharacteristicRef { service, uuid };
+        match self.request(Operation::Read(target)).await? {
+            Outcome::Value(value) => Ok(value),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Writes a characteristic.
+    pub async fn write(&self, uuid: Uuid, value: impl Into<Bytes>, mode: WriteMode) -> Result<()> {
+        let operation = Operation::Write(characteristic(uuid), value.into(), mode);
+        self.request(operation).await.map(drop)
+    }
+
+    /// Reads a descriptor of a characteristic.
+    pub async fn read_descriptor(
+        &self,
+        characteristic_uuid: Uuid,
+        descriptor: Uuid,
+    ) -> Result<Bytes> {
+        match self
+            .request(Operation::ReadDescriptor(
+                characteristic(characteristic_uuid),
+                descriptor,
+            ))
+            .await?
+        {
+            Outcome::Value(value) => Ok(value),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Writes a descriptor of a characteristic.
+    pub async fn write_descriptor(
+        &self,
+        characteristic_uuid: Uuid,
+        descriptor: Uuid,
+        value: impl Into<Bytes>,
+    ) -> Result<()> {
+        let operation = Operation::WriteDescriptor(
+            characteristic(characteristic_uuid),
+            descriptor,
+            value.into(),
+        );
+        self.request(operation).await.map(drop)
+    }
+
+    /// Subscribes to a characteristic's notifications (connecting if needed). The device stays
+    /// connected while any subscription is alive, and re-enables notify after every reconnect.
+    pub async fn subscribe(&self, uuid: Uuid) -> Result<Subscription> {
+        let capacity = self.fleet.shared.config.subscription_capacity;
+        match self
+            .request(Operation::Subscribe(characteristic(uuid), capacity))
+            .await?
+        {
+            Outcome::Subscribed(receiver) => Ok(Subscription::new(receiver)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The device's current status, without a round trip.
+    pub fn status(&self) -> DeviceStatus {
+        self.fleet
+            .shared
+            .device_states
+            .get(&self.address)
+            .map(|s| s.borrow().clone())
+            .unwrap_or_else(|| DeviceStatus::new(self.address))
+    }
+
+    /// Every status change from now on (starting with the current one).
+    pub fn status_changes(&self) -> impl Stream<Item = DeviceStatus> + Send + 'static {
+        let receiver = self
+            .fleet
+            .shared
+            .device_states
+            .get(&self.address)
+            .map(|r| r.clone());
+        futures::stream::iter(receiver.map(WatchStream::new)).flatten()
+    }
+
+    async fn request(&self, operation: Operation) -> Result<Outcome> {
+        let name = operation.name();
+        let (reply, answer) = oneshot::channel();
+        let mut request = Request { operation, reply };
+        let actor = self.current_actor();
+        if let Err(SendError::Closed(returned)) = actor.try_send(request) {
+            request = returned;
+            let fresh = self
+                .fleet
+                .supervisor
+                .send(Manage {
+                    address: self.address,
+                })
+                .await
+                .map_err(gone)??;
+            *self.actor.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+            fresh.try_send(request).map_err(|_| Error::ActorGone {
+                what: format!("device {}", self.address),
+            })?;
+        }
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Cancelled {
+                operation: name.to_string(),
+            }),
+            Err(_) => Err(Error::Timeout {
+                operation: format!("{name} {}", self.address),
+                after: self.timeout,
+            }),
+        }
+    }
+
+    fn current_actor(&self) -> Addr<DeviceActor> {
+        self.actor.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+fn unexpected(outcome: Outcome) -> Error {
+    Error::Config {
+        what: "device actor reply".into(),
+        reason: format!("unexpected {outcome:?}"),
+    }
+}

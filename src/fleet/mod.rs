@@ -1,0 +1,25 @@
+//! The public handles: [`Fleet`], [`Device`], [`Subscription`]. The last step of the flow.
+//!
+//! Handles talk to the actors only by messages and read the shared view for what needs no
+//! round trip (latest advertisements, device states, slot usage). They are cheap to clone and
+//! usable from any thread and any async runtime; the compile-time checks below keep it so.
+
+mod builder;
+mod device;
+mod handle;
+mod runtime;
+mod subscription;
+
+pub use builder::FleetBuilder;
+pub use device::Device;
+pub use handle::Fleet;
+pub use subscription::Subscription;
+
+#[allow(dead_code)]
+fn assert_handles_are_thread_safe() {
+    fn send_sync_clone<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+    send_sync_clone::<Fleet>();
+    send_sync_clone::<Device>();
+    send::<Subscription>();
+}

@@ -1,0 +1,38 @@
+//! [`Subscription`]: the stream of one characteristic's notifications and connection markers.
+//!
+//! Dropping it unsubscribes; when a characteristic's last subscription is dropped the device
+//! disables notify on it (within a second).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use tokio::sync::mpsc;
+
+pub use crate::device::subscribers::SubscriptionEvent;
+
+/// Notifications of one characteristic, with `Disconnected`, `Reconnected` and `Lagged(n)`
+/// markers in the same order as they happened.
+#[derive(Debug)]
+pub struct Subscription {
+    receiver: mpsc::Receiver<SubscriptionEvent>,
+}
+
+impl Subscription {
+    pub(super) fn new(receiver: mpsc::Receiver<SubscriptionEvent>) -> Self {
+        Self { receiver }
+    }
+
+    /// The next event; `None` once the fleet is gone.
+    pub async fn recv(&mut self) -> Option<SubscriptionEvent> {
+        self.receiver.recv().await
+    }
+}
+
+impl Stream for Subscription {
+    type Item = SubscriptionEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.receiver.poll_recv(cx)
+    }
+}

@@ -1,0 +1,41 @@
+//! Diagnostics: what a hub shows when someone asks "why is this sensor unavailable".
+//!
+//! Per radio: kind, up, slots held and by whom, queue length, attempts and failures by class.
+//! Per managed device: state, last error, counters, subscribers. Serialisable for `--json`.
+
+use serde::Serialize;
+
+use crate::adapter::gate::GateStats;
+use crate::backend::RadioKind;
+use crate::device::state::DeviceStatus;
+use crate::model::{Address, RadioId};
+
+/// One radio's row.
+#[derive(Clone, Debug, Serialize)]
+pub struct RadioDiagnostics {
+    /// Its name.
+    pub radio: RadioId,
+    /// Controller or proxy.
+    pub kind: RadioKind,
+    /// Up now.
+    pub up: bool,
+    /// Slot limit (as last reported or configured).
+    pub slot_limit: usize,
+    /// Devices holding our slots there.
+    pub held_by: Vec<Address>,
+    /// Slots other clients hold there.
+    pub foreign: usize,
+    /// Attempts and failures.
+    pub connects: GateStats,
+}
+
+/// The whole fleet.
+#[derive(Clone, Debug, Serialize)]
+pub struct Diagnostics {
+    /// Every radio, by name.
+    pub radios: Vec<RadioDiagnostics>,
+    /// Every managed device, by address.
+    pub devices: Vec<DeviceStatus>,
+    /// Devices heard (managed or not).
+    pub devices_heard: usize,
+}
