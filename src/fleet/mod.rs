@@ -9,11 +9,13 @@ mod device;
 mod handle;
 mod runtime;
 mod subscription;
+pub mod virtual_time;
 
 pub use builder::FleetBuilder;
 pub use device::Device;
 pub use handle::Fleet;
-pub use subscription::Subscription;
+pub use subscription::{Subscription, SubscriptionEvent};
+pub use virtual_time::{block_on_real_time, block_on_virtual_time};
 
 #[allow(dead_code)]
 fn assert_handles_are_thread_safe() {

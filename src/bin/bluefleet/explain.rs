@@ -1,0 +1,105 @@
+//! `bluefleet explain "<error text>"`: what a hub developer runs on an error from their logs.
+//!
+//! Classifies the text with the same table the fleet uses and says what bluefleet does next:
+//! the backoff it applies, whether it tries another radio, and one line of advice.
+
+use std::time::Duration;
+
+use bluefleet::backend::{Failure, FailureSource, FailureStage};
+use bluefleet::classify::{classify, ESP_CANCEL_GAVE_UP_AFTER};
+use bluefleet::device::retry::RetryPolicy;
+use bluefleet::ErrorKind;
+use clap::ValueEnum;
+
+/// Arguments of `explain`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The error text, as logged (e.g. "[org.bluez.Error.Failed] le-connection-abort-by-local").
+    text: String,
+    /// Which backend produced it (decides how numeric codes are read).
+    #[arg(long, value_enum, default_value_t = Source::Bluez)]
+    source: Source,
+    /// The text came from a timeout.
+    #[arg(long)]
+    timeout: bool,
+    /// How long the attempt ran, in seconds (ESP32 cancels mean different things below 8 s).
+    #[arg(long, value_name = "SECONDS")]
+    elapsed: Option<f64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Source {
+    Bluez,
+    Esphome,
+    Btleplug,
+}
+
+/// What bluefleet does next for a class.
+fn next_step(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "waits for a fresh advertisement from any radio, then retries",
+        ErrorKind::OutOfSlots => {
+            "tries another radio that heard the device; if none has a free slot, backs off"
+        }
+        ErrorKind::Aborted => "retries soon, on the same or another radio",
+        _ => "backs off and retries within the attempt budget",
+    }
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    if args.text.trim().is_empty() {
+        return Err(
+            "explain needs the error text, e.g. bluefleet explain \"le-connection-abort-by-local\""
+                .into(),
+        );
+    }
+    let source = match args.source {
+        Source::Bluez => FailureSource::Bluez,
+        Source::Esphome => FailureSource::Esphome,
+        Source::Btleplug => FailureSource::Btleplug,
+    };
+    let mut failure = Failure::new(source, FailureStage::Connect, args.text.clone());
+    failure.timed_out = args.timeout;
+    if let Some(seconds) = args.elapsed {
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(format!(
+                "--elapsed must be a number of seconds >= 0, not {seconds}"
+            ));
+        }
+        failure.elapsed = Some(Duration::from_secs_f64(seconds));
+    }
+    let verdict = classify(&failure);
+    let backoff = RetryPolicy::default().base(verdict.kind);
+    if args.json {
+        let json = serde_json::json!({
+            "kind": verdict.kind,
+            "backoff_s": backoff.as_secs_f64(),
+            "tries_another_radio": matches!(verdict.kind, ErrorKind::OutOfSlots | ErrorKind::Aborted),
+            "next": next_step(verdict.kind),
+            "advice": verdict.advice,
+            "rule": verdict.provenance,
+        });
+        println!("{json}");
+    } else {
+        println!("class:   {}", verdict.kind);
+        println!(
+            "next:    {} (backoff from {:.2} s, doubling, ±50% jitter)",
+            next_step(verdict.kind),
+            backoff.as_secs_f64()
+        );
+        println!("advice:  {}", verdict.advice);
+        if let Some(rule) = verdict.provenance {
+            println!("source:  {rule}");
+        }
+        if verdict.kind == ErrorKind::OutOfSlots
+            && args.elapsed.is_none()
+            && args.text.to_lowercase().contains("conn_cancel")
+        {
+            println!("note:    an ESP32 cancel after {} s or more means the device gave up (aborted); pass --elapsed", ESP_CANCEL_GAVE_UP_AFTER.as_secs());
+        }
+    }
+    Ok(())
+}
