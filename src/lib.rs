@@ -13,6 +13,7 @@ pub mod adapter;
 pub mod backend;
 pub mod cache;
 pub mod classify;
+pub mod config;
 pub mod device;
 pub mod error;
 pub mod fleet;

@@ -242,13 +242,20 @@ impl SlotLedger {
     }
 
     fn release(&self, radio: &RadioId, address: Address, id: u64) {
-        let mut state = self.lock();
-        let Some(slots) = state.radios.get_mut(radio) else {
-            return;
+        let released = {
+            let mut state = self.lock();
+            let Some(slots) = state.radios.get_mut(radio) else {
+                return;
+            };
+            let ours = slots.held.get(&address) == Some(&id);
+            if ours {
+                slots.held.remove(&address);
+                state.holder.remove(&address);
+            }
+            ours
         };
-        if slots.held.get(&address) == Some(&id) {
-            slots.held.remove(&address);
-            state.holder.remove(&address);
+        if released {
+            self.announce_freed();
         }
     }
 
@@ -268,7 +275,7 @@ impl SlotLedger {
         let in_use = report.limit.saturating_sub(report.free);
         let named = reported.len().max(slots.held.len());
         slots.foreign_unnamed = in_use.saturating_sub(named);
-        Reconciliation {
+        let found = Reconciliation {
             missing_from_report: slots
                 .held
                 .keys()
@@ -276,7 +283,10 @@ impl SlotLedger {
                 .copied()
                 .collect(),
             foreign: slots.foreign.len() + slots.foreign_unnamed,
-        }
+        };
+        drop(state);
+        self.announce_freed();
+        found
     }
 
     /// Free slots on a radio for us (0 when down or unknown).
@@ -404,7 +414,7 @@ mod tests {
     #[test]
     fn releasing_a_slot_wakes_waiters() {
         let l = ledger(&[("p1", 1)]);
-        let mut freed = l.watch_freed();
+        let freed = l.watch_freed();
         let lease = l.try_lease(&RadioId::new("p1"), addr(1)).unwrap();
         assert!(!freed.has_changed().unwrap());
         drop(lease);
@@ -428,10 +438,10 @@ mod tests {
         let l = ledger(&[("p1", 1)]);
         let p1 = RadioId::new("p1");
         let cloned = l.clone();
-        let result = std::panic::catch_unwind(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let _lease = cloned.try_lease(&RadioId::new("p1"), addr(1)).unwrap();
             panic!("holder crashed");
-        });
+        }));
         assert!(result.is_err());
         assert_eq!(l.free(&p1), 1);
     }

@@ -1,0 +1,282 @@
+//! `hub.toml`: the configuration of `bluefleet run`, the hub daemon.
+//!
+//! It lists the radios (simulated, BlueZ adapters, ESPHome proxies), the devices to keep
+//! connected and what to subscribe to on each, with how to decode the values. Everything is
+//! checked at load, and an error names the file, the entry and the field that is wrong.
+//!
+//! ```toml
+//! cache_dir = "/var/cache/bluefleet"
+//!
+//! [[radio]]
+//! backend = "sim"
+//! world = "examples/worlds/flat.toml"
+//!
+//! [[device]]
+//! address = "A4:C1:38:00:00:01"
+//! name = "kitchen"
+//! keep_connected = true
+//! subscribe = [{ characteristic = "2a6e", decode = "int16le", scale = 0.01, unit = "°C" }]
+//! ```
+
+pub mod decode;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::model::{parse_uuid, Address};
+use crate::Error;
+pub use decode::{Decode, Reading};
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// Where to persist the service cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Seed for retry jitter and the simulated world.
+    #[serde(default)]
+    pub seed: u64,
+    /// Radios.
+    #[serde(default, rename = "radio")]
+    pub radios: Vec<RadioConfig>,
+    /// Devices to manage.
+    #[serde(default, rename = "device")]
+    pub devices: Vec<DeviceConfig>,
+}
+
+/// One radio, by backend.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RadioConfig {
+    /// Every radio of a simulated world file.
+    Sim {
+        /// The world file.
+        world: PathBuf,
+    },
+    /// A local BlueZ adapter.
+    Bluez {
+        /// Adapter name (`hci0`).
+        adapter: String,
+        /// Connection slots (BlueZ does not report them; 5 by default).
+        #[serde(default = "default_local_slots")]
+        slots: usize,
+    },
+    /// An ESPHome Bluetooth proxy.
+    Esphome {
+        /// `host:port`.
+        host: String,
+        /// Noise PSK, base64 (omit for plaintext).
+        psk: Option<String>,
+        /// A name for logs (defaults to the host).
+        name: Option<String>,
+    },
+}
+
+fn default_local_slots() -> usize {
+    5
+}
+
+/// One device to manage.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// Its address.
+    pub address: Address,
+    /// A name for logs.
+    pub name: Option<String>,
+    /// Keep it connected (default true).
+    #[serde(default = "yes")]
+    pub keep_connected: bool,
+    /// Characteristics to subscribe to.
+    #[serde(default)]
+    pub subscribe: Vec<SubscriptionConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One subscription.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    /// Characteristic UUID (`2a6e`, `0x2A6E` or 128-bit).
+    pub characteristic: String,
+    /// How to decode values.
+    #[serde(default)]
+    pub decode: Decode,
+    /// Multiplier for numbers.
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// Unit to print after numbers.
+    #[serde(default)]
+    pub unit: String,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl SubscriptionConfig {
+    /// The characteristic UUID, parsed.
+    pub fn uuid(&self) -> crate::Result<Uuid> {
+        Ok(parse_uuid(&self.characteristic)?)
+    }
+}
+
+impl HubConfig {
+    /// Reads and checks a file.
+    pub fn load(path: &Path) -> crate::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|err| match err {
+            Error::Config { what, reason } => {
+                Error::config(format!("{}: {what}", path.display()), reason)
+            }
+            other => other,
+        })
+    }
+
+    /// Parses and checks TOML text.
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        let config: Self = toml::from_str(text).map_err(|e| {
+            Error::config(
+                "hub file",
+                e.message().to_string() + &location(text, e.span()),
+            )
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> crate::Result<()> {
+        if self.radios.is_empty() {
+            return Err(Error::config("radio", "at least one [[radio]] is needed"));
+        }
+        for (index, radio) in self.radios.iter().enumerate() {
+            if let RadioConfig::Bluez { slots: 0, .. } = radio {
+                return Err(Error::config(
+                    format!("radio[{index}].slots"),
+                    "must be at least 1",
+                ));
+            }
+            if let RadioConfig::Esphome { host, .. } = radio {
+                if !host.contains(':') {
+                    return Err(Error::config(
+                        format!("radio[{index}].host"),
+                        format!("'{host}' needs a port, like {host}:6053"),
+                    ));
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, device) in self.devices.iter().enumerate() {
+            if !seen.insert(device.address) {
+                return Err(Error::config(
+                    format!("device[{index}].address"),
+                    format!("{} is listed twice", device.address),
+                ));
+            }
+            for (sub, subscription) in device.subscribe.iter().enumerate() {
+                subscription.uuid().map_err(|e| {
+                    Error::config(
+                        format!("device[{index}].subscribe[{sub}].characteristic"),
+                        e.to_string(),
+                    )
+                })?;
+                if !subscription.scale.is_finite() {
+                    return Err(Error::config(
+                        format!("device[{index}].subscribe[{sub}].scale"),
+                        "must be a finite number",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map(|s| {
+        format!(
+            " (line {})",
+            text.get(..s.start).map_or(0, |t| t.lines().count().max(1))
+        )
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        cache_dir = "/tmp/bf"
+        [[radio]]
+        backend = "sim"
+        world = "examples/worlds/flat.toml"
+        [[radio]]
+        backend = "esphome"
+        host = "127.0.0.1:6053"
+        [[device]]
+        address = "a4:c1:38:00:00:01"
+        subscribe = [{ characteristic = "2a6e", decode = "int16le", scale = 0.01, unit = "°C" }]
+    "#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let config = HubConfig::parse(GOOD).unwrap();
+        assert_eq!(config.radios.len(), 2);
+        let device = &config.devices[0];
+        assert!(device.keep_connected);
+        assert_eq!(device.subscribe[0].decode, Decode::Int16le);
+        assert_eq!(
+            device.subscribe[0].uuid().unwrap(),
+            crate::model::uuid_from_u16(0x2A6E)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (
+                GOOD.replace("a4:c1:38:00:00:01", "not-an-address"),
+                "not a Bluetooth address",
+            ),
+            (
+                GOOD.replace("\"2a6e\"", "\"xyz\""),
+                "device[0].subscribe[0].characteristic",
+            ),
+            (GOOD.replace("127.0.0.1:6053", "127.0.0.1"), "radio[1].host"),
+            (
+                GOOD.replace("backend = \"sim\"", "backend = \"zigbee\""),
+                "unknown variant",
+            ),
+            (GOOD.replace("cache_dir", "cache_dri"), "unknown field"),
+            ("".to_string(), "at least one [[radio]]"),
+        ];
+        for (text, expected) in cases {
+            let err = HubConfig::parse(&text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{expected} not in: {err}");
+        }
+    }
+
+    #[test]
+    fn duplicate_devices_are_refused() {
+        let text = format!("{GOOD}\n[[device]]\naddress = \"A4:C1:38:00:00:01\"\n");
+        assert!(HubConfig::parse(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("listed twice"));
+    }
+
+    #[test]
+    fn a_missing_file_names_the_path() {
+        let err = HubConfig::load(Path::new("/nonexistent/hub.toml")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/hub.toml"));
+    }
+}
