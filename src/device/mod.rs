@@ -162,7 +162,10 @@ impl DeviceActor {
         self.subscribers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn wants_connection(&self) -> bool {
+    /// Whether anything needs a connection. Requests whose caller gave up (timed out, dropped)
+    /// no longer count, so a forgotten read cannot keep a device connecting forever.
+    fn wants_connection(&mut self) -> bool {
+        self.pending.retain(|request| !request.reply.is_closed());
         self.keep_connected || !self.pending.is_empty() || self.subscribers().count() > 0
     }
 

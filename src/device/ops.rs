@@ -283,26 +283,24 @@ impl DeviceActor {
             .send_if_modified(|s| std::mem::replace(&mut s.subscribers, count) != count);
     }
 
-    /// Closes an on-demand connection once nothing needs it for the idle timeout.
+    /// Closes an on-demand connection once nothing needs it for the idle timeout; with no link,
+    /// lets `drive` settle the state.
     pub(super) fn consider_idle(&mut self, ctx: &mut Context<Self>) {
-        if !matches!(self.link, LinkState::Up(_))
-            || self.ops_in_flight > 0
-            || self.wants_connection()
-        {
-            if !matches!(self.link, LinkState::Down) || self.wants_connection() {
-                return;
-            }
-            self.drive(ctx);
-            return;
-        }
-        if self.idle_timer.is_none() {
-            let after = self.shared.config.idle_disconnect;
-            self.idle_timer = Some(ctx.run_later(after, |act, ctx| {
-                act.idle_timer = None;
-                if act.ops_in_flight == 0 && !act.wants_connection() {
-                    act.disconnect_now(ctx);
+        match self.link {
+            LinkState::Down => self.drive(ctx),
+            LinkState::Connecting { .. } => {}
+            LinkState::Up(_) => {
+                let idle = self.ops_in_flight == 0 && !self.wants_connection();
+                if idle && self.idle_timer.is_none() {
+                    let after = self.shared.config.idle_disconnect;
+                    self.idle_timer = Some(ctx.run_later(after, |act, ctx| {
+                        act.idle_timer = None;
+                        if act.ops_in_flight == 0 && !act.wants_connection() {
+                            act.disconnect_now(ctx);
+                        }
+                    }));
                 }
-            }));
+            }
         }
     }
 }
