@@ -18,7 +18,7 @@ use super::handle::gone;
 use super::{Fleet, Subscription};
 use crate::backend::WriteMode;
 use crate::device::messages::{CharacteristicRef, Operation, Outcome, Request};
-use crate::device::state::DeviceStatus;
+use crate::device::state::{DeviceState, DeviceStatus, WaitReason};
 use crate::device::DeviceActor;
 use crate::model::{Address, GattTable};
 use crate::supervisor::messages::{KeepConnected, Manage};
@@ -204,10 +204,29 @@ impl Device {
             Ok(Err(_)) => Err(Error::Cancelled {
                 operation: name.to_string(),
             }),
-            Err(_) => Err(Error::Timeout {
-                operation: format!("{name} {}", self.address),
-                after: self.timeout,
-            }),
+            Err(_) => Err(self.timed_out(name)),
+        }
+    }
+
+    /// The clearest error for a request that ran out of time: what the device was waiting for.
+    fn timed_out(&self, operation: &str) -> Error {
+        let reason = match self.status().state {
+            DeviceState::Waiting {
+                reason: WaitReason::Advertisement,
+            } => "no radio has heard it recently (is it powered and in range?)",
+            DeviceState::Waiting {
+                reason: WaitReason::Slot,
+            } => "every radio that hears it is out of connection slots",
+            _ => {
+                return Error::Timeout {
+                    operation: format!("{operation} {}", self.address),
+                    after: self.timeout,
+                }
+            }
+        };
+        Error::NoRadio {
+            address: self.address,
+            reason: format!("{reason}; gave up after {:?}", self.timeout),
         }
     }
 
