@@ -40,6 +40,17 @@ pub use world::{DeviceSpec, Position, RadioSpec, World, WorldBuilder, WorldError
 use crate::backend::{DisconnectCause, Radio};
 use state::Shared;
 
+/// Runs `future` to completion on a fresh current-thread tokio runtime with the clock paused,
+/// the way every simulation test and benchmark runs: virtual time jumps ahead whenever all
+/// tasks wait, so an hour of simulated time takes as long as the work in it.
+pub fn run_virtual<F: std::future::Future>(future: F) -> std::io::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()?;
+    Ok(runtime.block_on(future))
+}
+
 /// A running simulated world.
 ///
 /// Dropping it stops the world: background tasks end and every open link ends with
