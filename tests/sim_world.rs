@@ -23,13 +23,12 @@ fn load(name: &str) -> World {
     .unwrap()
 }
 
+/// A radio with the lock that keeps its connection attempts one at a time.
+type QueuedRadio = (Arc<dyn Radio>, Arc<Mutex<()>>);
+
 /// Keeps one device connected: tries radios in turn (one attempt per radio at a time),
 /// subscribes, drains notifications until the link ends, backs off a little, repeats.
-async fn keep_connected(
-    device: DeviceSpec,
-    radios: Vec<(Arc<dyn Radio>, Arc<Mutex<()>>)>,
-    offset: usize,
-) {
+async fn keep_connected(device: DeviceSpec, radios: Vec<QueuedRadio>, offset: usize) {
     let mut turn = offset;
     loop {
         let (radio, queue) = &radios[turn % radios.len()];
