@@ -22,6 +22,7 @@ mod faults;
 mod link;
 mod link_task;
 mod radio;
+mod reach;
 mod rf;
 mod state;
 mod stats;

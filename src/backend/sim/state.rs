@@ -19,7 +19,6 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant;
 
 use super::faults;
-use super::rf;
 use super::stats::{DeviceStats, RadioStats, SimStats, TraceEvent, Traced};
 use super::world::{GattLayout, Generator, World};
 use crate::backend::{DisconnectCause, LinkEvent, RadioEvent, RadioKind, SlotReport};
@@ -356,57 +355,6 @@ impl State {
         if let Some(id) = shared.radio_ids.get(radio) {
             self.record(shared, Traced::RadioUp { radio: id.clone() });
         }
-    }
-
-    /// Whether the device is awake (not in a sleep window, not put to sleep).
-    pub(crate) fn awake(&self, shared: &Shared, device: usize, at: Duration) -> bool {
-        let (Some(spec), Some(state)) =
-            (shared.world.devices.get(device), self.devices.get(device))
-        else {
-            return false;
-        };
-        !state.forced_asleep && !spec.sleeps.iter().any(|w| w.contains(at))
-    }
-
-    /// The device's mean RSSI at the radio now (no noise), or `None` if it is out of range
-    /// by decree.
-    pub(crate) fn mean_rssi(
-        &self,
-        shared: &Shared,
-        device: usize,
-        radio: usize,
-        at: Duration,
-    ) -> Option<f64> {
-        let spec = shared.world.devices.get(device)?;
-        let state = self.devices.get(device)?;
-        if state.out_of_range {
-            return None;
-        }
-        let here = state
-            .moved_to
-            .unwrap_or_else(|| rf::position_at(&spec.route, at));
-        let radio_at = shared.world.radios.get(radio)?.position;
-        Some(rf::mean_rssi(
-            &shared.world.rf,
-            spec.tx_power_dbm,
-            here.distance_to(radio_at),
-        ))
-    }
-
-    /// Whether a link or connection between device and radio can exist now.
-    pub(crate) fn reachable(
-        &self,
-        shared: &Shared,
-        device: usize,
-        radio: usize,
-        at: Duration,
-    ) -> bool {
-        let threshold = f64::from(shared.world.rf.hearing_threshold_dbm);
-        self.radios.get(radio).is_some_and(|r| r.up)
-            && self.awake(shared, device, at)
-            && self
-                .mean_rssi(shared, device, radio, at)
-                .is_some_and(|rssi| rssi >= threshold)
     }
 
     /// Ends every link of a device (a forced drop, sleep or leaving range).

@@ -12,6 +12,8 @@
 mod builder;
 mod duration;
 mod gatt;
+mod parse;
+mod parse_device;
 mod payload;
 mod schema;
 mod specs;
@@ -82,7 +84,7 @@ impl World {
 
     /// Parses and validates a world from TOML text.
     pub fn from_toml_str(text: &str) -> Result<Self, WorldError> {
-        schema::parse(text)
+        parse::parse(text)
     }
 
     /// Reads, parses and validates a world file.
