@@ -131,3 +131,28 @@ impl Drop for Simulation {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_can_cross_threads() {
+        send_sync::<Simulation>();
+        send_sync::<SimControl>();
+        send_sync::<SimRadio>();
+        send_sync::<SimLink>();
+    }
+
+    #[test]
+    fn debug_output_is_a_summary() {
+        let world = World::builder()
+            .radio(RadioSpec::local_controller("hci0"))
+            .build()
+            .unwrap();
+        let text = run_virtual(async { format!("{:?}", Simulation::start(world, 3)) }).unwrap();
+        assert!(text.contains("seed: 3") && text.len() < 300, "{text}");
+    }
+}

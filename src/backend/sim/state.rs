@@ -40,7 +40,6 @@ pub(crate) fn stream(seed: u64, domain: u64, index: u64) -> ChaCha8Rng {
 }
 
 /// What every task of one simulation shares.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub world: World,
     /// Per device: its GATT server with handles.
@@ -110,6 +109,17 @@ pub(crate) struct State {
     pub links: BTreeMap<u64, LinkRecord>,
     next_token: u64,
     pub trace: Option<Vec<TraceEvent>>,
+}
+
+impl std::fmt::Debug for Shared {
+    /// A summary: the whole world and state would drown any log line that prints a link.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("seed", &self.seed)
+            .field("radios", &self.radio_ids)
+            .field("devices", &self.world.devices.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
