@@ -492,3 +492,75 @@ async fn proxies_batch_adverts_and_controllers_do_not() {
     assert!(batches.contains(&16), "{batches:?}");
     assert!(singles > 500, "{singles}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_proxy_reports_its_slots_whenever_they_change() {
+    let sim = Simulation::start(world(RadioSpec::esphome_proxy("p"), 1), 1);
+    let radio = &sim.radios()[0];
+    let mut events = radio.events();
+    let mut reports = Vec::new();
+    let connection = connect(radio, 1).await;
+    connection.link.disconnect().await.unwrap();
+    while reports.len() < 3 {
+        if let Some(RadioEvent::SlotsReported(report)) = events.next().await {
+            reports.push((report.free, report.allocated));
+        }
+    }
+    assert_eq!(reports, vec![(3, vec![]), (2, vec![addr(1)]), (3, vec![])]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_device_walking_away_stops_being_heard() {
+    use bluefleet::sim::world::{Route, Waypoint};
+    use bluefleet::sim::Position;
+    let walk = Route::Path {
+        waypoints: vec![
+            Waypoint {
+                at: Duration::ZERO,
+                position: Position::new(1.0, 0.0),
+            },
+            Waypoint {
+                at: Duration::from_secs(600),
+                position: Position::new(500.0, 0.0),
+            },
+        ],
+        repeat: false,
+    };
+    let walker = DeviceSpec {
+        route: walk,
+        ..DeviceSpec::new(addr(1))
+    };
+    let world = World::builder()
+        .radio(RadioSpec::local_controller("hci0"))
+        .device(walker)
+        .build()
+        .unwrap();
+    let sim = Simulation::start(world, 1);
+    let mut events = sim.radios()[0].events();
+    let mut heard_at = Vec::new();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(700);
+    loop {
+        tokio::select! {
+            Some(event) = events.next() => if let RadioEvent::Adverts(adverts) = event {
+                heard_at.extend(adverts.iter().map(|a| (a.seen_at - start, a.rssi_dbm)));
+            },
+            () = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    let last = heard_at.last().map(|(at, _)| *at).unwrap();
+    assert!(last < Duration::from_secs(300), "still heard at {last:?}");
+    assert!(heard_at.len() > 50, "{}", heard_at.len());
+    assert!(heard_at.first().unwrap().1 > heard_at.last().unwrap().1 + 20);
+    sim.control()
+        .move_device(addr(1), Position::new(2.0, 0.0))
+        .unwrap();
+    let mut heard_again = false;
+    while let Some(event) = events.next().await {
+        if matches!(event, RadioEvent::Adverts(_)) {
+            heard_again = true;
+            break;
+        }
+    }
+    assert!(heard_again);
+}
