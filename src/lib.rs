@@ -5,6 +5,7 @@
 //! - [`model`]: the nouns every layer shares (addresses, UUIDs, advertisements, GATT tables).
 //! - [`backend`]: the `Radio` / `Link` seam every radio implements, and the [`Failure`] a
 //!   backend reports in its own words.
+//! - [`sim`]: the simulated radio, the default backend: a seeded world of radios and devices.
 //! - [`classify`]: one table that turns a [`Failure`] into an [`ErrorKind`].
 //! - [`device`]: per-device behaviour; [`device::retry`] is the backoff policy.
 //! - [`error`]: the public [`Error`].
@@ -20,6 +21,7 @@ pub mod fleet;
 pub mod model;
 pub mod supervisor;
 
+pub use backend::sim;
 pub use backend::{Failure, FailureSource, FailureStage};
 pub use error::{AttError, Error, ErrorKind, Result};
 pub use fleet::{Device, Fleet, FleetBuilder, Subscription};

@@ -24,6 +24,7 @@
 
 pub mod events;
 pub mod failure;
+pub mod sim;
 
 use std::fmt;
 use std::sync::Arc;

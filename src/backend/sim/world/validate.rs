@@ -1,0 +1,186 @@
+//! The rules a runnable world meets, each failure naming its field.
+//!
+//! Run by the builder, the TOML parser and [`super::World::validate`]. Anything the
+//! simulation would otherwise have to guard against at run time (zero slots, a negative
+//! probability, an empty path, a subscription to a characteristic that cannot notify) is
+//! refused here, once.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::{DeviceSpec, RadioSpec, Route, Window, World, WorldError};
+use crate::model::CharProps;
+
+type Checked = Result<(), WorldError>;
+
+fn fail(field: String, problem: impl Into<String>) -> Checked {
+    Err(WorldError::invalid(field, problem))
+}
+
+pub(super) fn world(world: &World) -> Checked {
+    let rf = &world.rf;
+    if !(rf.path_loss_exponent.is_finite() && rf.path_loss_exponent > 0.0) {
+        return fail("rf.path_loss_exponent".into(), "must be a positive number");
+    }
+    if !(rf.noise_sigma_db.is_finite() && rf.noise_sigma_db >= 0.0) {
+        return fail("rf.noise_sigma_db".into(), "must be zero or more");
+    }
+    if world.radios.is_empty() {
+        return fail("radios".into(), "a world needs at least one radio");
+    }
+    let mut names = BTreeSet::new();
+    for (index, r) in world.radios.iter().enumerate() {
+        radio(&format!("radios[{index}]"), r)?;
+        if !names.insert(r.name.as_str()) {
+            return fail(
+                format!("radios[{index}].name"),
+                format!("'{}' is used twice", r.name),
+            );
+        }
+    }
+    let mut addresses = BTreeSet::new();
+    for (index, d) in world.devices.iter().enumerate() {
+        device(&format!("devices[{index}]"), d)?;
+        if !addresses.insert(d.address) {
+            return fail(
+                format!("devices[{index}].address"),
+                format!("{} is used twice", d.address),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn radio(at: &str, r: &RadioSpec) -> Checked {
+    if r.name.trim().is_empty() {
+        return fail(format!("{at}.name"), "must not be empty");
+    }
+    if r.slot_limit == 0 {
+        return fail(
+            format!("{at}.slot_limit"),
+            "must be at least 1 (zero slots can never connect)",
+        );
+    }
+    if r.connect_latency.min > r.connect_latency.max {
+        return fail(format!("{at}.connect_latency"), "min is larger than max");
+    }
+    if r.connect_timeout.is_zero() {
+        return fail(format!("{at}.connect_timeout"), "must be longer than zero");
+    }
+    let f = r.faults;
+    for (name, p) in [
+        ("not_found", f.not_found),
+        ("out_of_slots", f.out_of_slots),
+        ("aborted", f.aborted),
+        ("generic", f.generic),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            return fail(
+                format!("{at}.faults.{name}"),
+                format!("{p} is not a probability (0 to 1)"),
+            );
+        }
+    }
+    if f.not_found + f.out_of_slots + f.aborted + f.generic > 1.0 {
+        return fail(
+            format!("{at}.faults"),
+            "the probabilities add up to more than 1",
+        );
+    }
+    if let Some(batch) = r.advert_batch {
+        if batch.max_adverts == 0 || batch.every.is_zero() {
+            return fail(
+                format!("{at}.advert_batch"),
+                "max_adverts and every must be above zero",
+            );
+        }
+    }
+    windows(&format!("{at}.outages"), &r.outages)
+}
+
+fn device(at: &str, d: &DeviceSpec) -> Checked {
+    if d.advert_interval < Duration::from_millis(20) {
+        return fail(
+            format!("{at}.advert_interval"),
+            "must be at least 20ms (the spec minimum)",
+        );
+    }
+    if d.connection_interval < Duration::from_micros(7500)
+        || d.connection_interval > Duration::from_secs(4)
+    {
+        return fail(
+            format!("{at}.connection_interval"),
+            "must be between 7.5ms and 4s",
+        );
+    }
+    if d.supervision_timeout.is_zero() {
+        return fail(
+            format!("{at}.supervision_timeout"),
+            "must be longer than zero",
+        );
+    }
+    if !(23..=517).contains(&d.mtu) {
+        return fail(
+            format!("{at}.mtu"),
+            format!("{} is outside 23..=517", d.mtu),
+        );
+    }
+    if d.link_drop_every.is_some_and(|every| every.is_zero()) {
+        return fail(format!("{at}.link_drop_every"), "must be longer than zero");
+    }
+    if let Route::Path { waypoints, .. } = &d.route {
+        if waypoints.is_empty() {
+            return fail(
+                format!("{at}.path.waypoints"),
+                "a path needs at least one waypoint",
+            );
+        }
+        if waypoints.windows(2).any(|pair| pair[0].at >= pair[1].at) {
+            return fail(
+                format!("{at}.path.waypoints"),
+                "waypoint times must increase",
+            );
+        }
+    }
+    windows(&format!("{at}.sleeps"), &d.sleeps)?;
+    if d.keep_connected && !d.connectable {
+        return fail(
+            format!("{at}.keep_connected"),
+            "the device is not connectable",
+        );
+    }
+    for (si, service) in d.gatt.services.iter().enumerate() {
+        for (ci, c) in service.characteristics.iter().enumerate() {
+            if c.generator.is_some_and(|g| g.every.is_zero()) {
+                let field = format!("{at}.services[{si}].characteristics[{ci}].generator.every");
+                return fail(field, "must be longer than zero");
+            }
+        }
+    }
+    let table = d.gatt.layout(d.mtu).table;
+    for (index, uuid) in d.subscribe.iter().enumerate() {
+        let Some(c) = table.find_characteristic(None, uuid) else {
+            return fail(
+                format!("{at}.subscribe[{index}]"),
+                format!("the device has no characteristic {uuid}"),
+            );
+        };
+        if !(c.properties.contains(CharProps::NOTIFY) || c.properties.contains(CharProps::INDICATE))
+        {
+            return fail(
+                format!("{at}.subscribe[{index}]"),
+                format!("characteristic {uuid} cannot notify"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn windows(at: &str, list: &[Window]) -> Checked {
+    for (index, w) in list.iter().enumerate() {
+        if w.from >= w.until {
+            return fail(format!("{at}[{index}]"), "'from' must be before 'until'");
+        }
+    }
+    Ok(())
+}
