@@ -1,0 +1,6 @@
+//! The actor core end to end, through the public `Fleet` API on the simulated radio, in
+//! virtual time with fixed seeds.
+
+mod support;
+
+mod connect;
