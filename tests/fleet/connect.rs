@@ -11,7 +11,10 @@ use crate::support::*;
 #[test]
 fn keeps_a_sensor_connected_and_delivers_its_notifications() {
     block_on_virtual_time(async {
-        let world = world(vec![RadioSpec::local_controller("hci0").at(0.0, 0.0)], vec![env_sensor(1, 2.0, 0.0)]);
+        let world = world(
+            vec![RadioSpec::local_controller("hci0").at(0.0, 0.0)],
+            vec![env_sensor(1, 2.0, 0.0)],
+        );
         let (simulation, fleet) = start(world, 7);
         let device = fleet.device(addr(1)).await.unwrap();
         device.keep_connected(true).await.unwrap();
@@ -32,6 +35,13 @@ fn keeps_a_sensor_connected_and_delivers_its_notifications() {
         check_slot_invariants(&simulation, &fleet);
         fleet.shutdown().await.unwrap();
         run_for(Duration::from_secs(1)).await;
-        assert_eq!(fleet.slot_usage().iter().map(|u| u.held_by.len()).sum::<usize>(), 0);
+        assert_eq!(
+            fleet
+                .slot_usage()
+                .iter()
+                .map(|u| u.held_by.len())
+                .sum::<usize>(),
+            0
+        );
     });
 }

@@ -4,3 +4,6 @@
 mod support;
 
 mod connect;
+mod reconnect;
+mod slots;
+mod stories;

@@ -16,7 +16,9 @@ pub fn temperature() -> uuid::Uuid {
 
 /// An environment sensor at a position.
 pub fn env_sensor(n: u8, x: f64, y: f64) -> DeviceSpec {
-    let mut spec = DeviceSpec::new(addr(n)).at(x, y).named(format!("sensor-{n}"));
+    let mut spec = DeviceSpec::new(addr(n))
+        .at(x, y)
+        .named(format!("sensor-{n}"));
     spec.gatt = SimGatt::env_sensor();
     spec
 }
@@ -57,9 +59,16 @@ pub fn check_slot_invariants(simulation: &Simulation, fleet: &Fleet) {
     let usage = fleet.slot_usage();
     let mut holders = std::collections::BTreeSet::new();
     for radio in &usage {
-        assert!(radio.held_by.len() + radio.foreign <= radio.limit, "{} over its limit: {radio:?}", radio.radio);
+        assert!(
+            radio.held_by.len() + radio.foreign <= radio.limit,
+            "{} over its limit: {radio:?}",
+            radio.radio
+        );
         for address in &radio.held_by {
-            assert!(holders.insert(*address), "{address} holds slots on two radios");
+            assert!(
+                holders.insert(*address),
+                "{address} holds slots on two radios"
+            );
         }
     }
     let stats = simulation.stats();
