@@ -188,10 +188,11 @@ impl DeviceActor {
         });
         self.publish(DeviceState::Connected { radio });
         self.resubscribe(ctx);
-        if self.ever_connected {
+        // Subscribers that exist now were subscribed through an earlier link (of this actor
+        // or of one that crashed): they saw it end, and must see this one begin.
+        if self.subscribers().count() > 0 {
             self.subscribers().announce(&SubscriptionEvent::Reconnected);
         }
-        self.ever_connected = true;
         self.run_pending(ctx);
         self.consider_idle(ctx);
     }

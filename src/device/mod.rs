@@ -69,6 +69,19 @@ struct UpLink {
     generation: u64,
 }
 
+impl Drop for UpLink {
+    /// A link dropped while still up (the actor crashed, or is stopping) is closed actively:
+    /// otherwise the radio would keep the slot until its supervision timeout noticed.
+    fn drop(&mut self) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let link = Arc::clone(&self.link);
+            runtime.spawn(async move {
+                let _ = link.disconnect().await;
+            });
+        }
+    }
+}
+
 /// Sent to the Supervisor when a device actor stops for any reason (including a panic).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
@@ -108,7 +121,6 @@ pub struct DeviceActor {
     pending: VecDeque<Request>,
     ops_in_flight: usize,
     subscribers: SharedSubscribers,
-    ever_connected: bool,
     rediscovered: bool,
     status: watch::Sender<DeviceStatus>,
     _stop_notice: StopNotice,
@@ -148,7 +160,6 @@ impl DeviceActor {
             pending: VecDeque::new(),
             ops_in_flight: 0,
             subscribers,
-            ever_connected: false,
             rediscovered: false,
             status,
             _stop_notice: StopNotice {
@@ -166,7 +177,7 @@ impl DeviceActor {
     /// no longer count, so a forgotten read cannot keep a device connecting forever.
     fn wants_connection(&mut self) -> bool {
         self.pending.retain(|request| !request.reply.is_closed());
-        self.keep_connected || !self.pending.is_empty() || self.subscribers().count() > 0
+        self.keep_connected || !self.pending.is_empty() || self.subscribers().any_live()
     }
 
     fn publish(&self, state: DeviceState) {
@@ -295,13 +306,18 @@ impl Handler<AdvertSeen> for DeviceActor {
 
     fn handle(&mut self, msg: AdvertSeen, ctx: &mut Self::Context) {
         self.sightings.record(&msg.0);
-        let waiting = matches!(
-            self.status.borrow().state,
+        // Waiting for an advert: here it is. Waiting for a slot: a radio with a free one may
+        // just have heard the device for the first time (proxies deliver in batches, later).
+        let act = match self.status.borrow().state {
             DeviceState::Waiting {
-                reason: WaitReason::Advertisement
-            }
-        );
-        if waiting {
+                reason: WaitReason::Advertisement,
+            } => true,
+            DeviceState::Waiting {
+                reason: WaitReason::Slot,
+            } => self.shared.ledger.free(&msg.0.radio) > 0,
+            _ => false,
+        };
+        if act {
             self.drive(ctx);
         }
     }

@@ -152,6 +152,14 @@ impl Subscribers {
         self.by_characteristic.keys().copied().collect()
     }
 
+    /// Whether any subscriber still holds its receiver.
+    pub fn any_live(&self) -> bool {
+        self.by_characteristic
+            .values()
+            .flatten()
+            .any(|s| !s.queue.is_closed())
+    }
+
     /// Number of subscribers in all.
     pub fn count(&self) -> usize {
         self.by_characteristic.values().map(Vec::len).sum()

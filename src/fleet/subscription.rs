@@ -11,6 +11,15 @@ use tokio::sync::mpsc;
 
 pub use crate::device::subscribers::SubscriptionEvent;
 
+/// Why [`Subscription::try_recv_event`] returned nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing queued now.
+    Empty,
+    /// The fleet is gone.
+    Closed,
+}
+
 /// Notifications of one characteristic, with `Disconnected`, `Reconnected` and `Lagged(n)`
 /// markers in the same order as they happened.
 #[derive(Debug)]
@@ -26,6 +35,14 @@ impl Subscription {
     /// The next event; `None` once the fleet is gone.
     pub async fn recv(&mut self) -> Option<SubscriptionEvent> {
         self.receiver.recv().await
+    }
+
+    /// The next event if one is queued now.
+    pub fn try_recv_event(&mut self) -> Result<SubscriptionEvent, TryRecvError> {
+        self.receiver.try_recv().map_err(|e| match e {
+            mpsc::error::TryRecvError::Empty => TryRecvError::Empty,
+            mpsc::error::TryRecvError::Disconnected => TryRecvError::Closed,
+        })
     }
 }
 

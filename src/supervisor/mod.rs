@@ -22,6 +22,7 @@ use actix::prelude::*;
 use crate::adapter::gate::ConnectGate;
 use crate::adapter::{AdapterActor, AdapterActorStopped, AdvertBatch};
 use crate::device::messages::{AdvertSeen, Crash, SetKeepConnected, Shutdown};
+use crate::device::subscribers::SubscriptionEvent;
 use crate::device::{DeviceActor, DeviceActorStopped, SharedSubscribers};
 use crate::model::{Address, RadioId};
 use diagnostics::{Diagnostics, RadioDiagnostics};
@@ -196,6 +197,14 @@ impl Handler<DeviceActorStopped> for Supervisor {
         }
         tracing::warn!(%address, "device actor stopped unexpectedly; restarting it");
         let (keep, subscribers) = (device.keep_connected, Arc::clone(&device.subscribers));
+        // Its link died with it: subscribers see the gap like any other disconnect.
+        let gap = SubscriptionEvent::Disconnected {
+            reason: "device actor restarted".into(),
+        };
+        subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .announce(&gap);
         let actor = self.start_device(address, keep, subscribers, ctx);
         if let Some(device) = self.devices.get_mut(&address) {
             device.actor = actor;

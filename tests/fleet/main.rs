@@ -4,6 +4,7 @@
 mod support;
 
 mod connect;
+mod faults;
 mod reconnect;
 mod slots;
 mod stories;

@@ -1,0 +1,235 @@
+//! The randomized fault schedule: many seeds, each a few hundred steps of random faults, with
+//! the six invariants of design §5 checked after every step. A failure names its seed; rerun
+//! one with `BLUEFLEET_FAULT_SEED=<seed> cargo test --test fleet fault_schedule`.
+
+use std::time::Duration;
+
+use bluefleet::fleet::{block_on_virtual_time, SubscriptionEvent};
+use bluefleet::sim::world::SimGatt;
+use bluefleet::sim::{DeviceSpec, RadioSpec};
+use bluefleet::{Device, ErrorKind, Subscription};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::support::*;
+
+const RADIOS: [&str; 4] = ["hci0", "p1", "p2", "p3"];
+const DEVICES: u8 = 12;
+
+fn counter_uuid() -> uuid::Uuid {
+    uuid::Uuid::from_u128(0x6e40_0002_b5a3_f393_e0a9_e50e_24dc_ca9e)
+}
+
+/// A subscriber that keeps up and checks invariant 5: within a connected stretch the counter
+/// rises by exactly one each time (nothing lost, nothing reordered).
+struct CheckedSubscriber {
+    subscription: Subscription,
+    last: Option<u32>,
+    received: u64,
+}
+
+impl CheckedSubscriber {
+    fn drain(&mut self, seed: u64) {
+        while let Ok(event) = self.subscription.try_recv_event() {
+            match event {
+                SubscriptionEvent::Notification(value) => {
+                    let n = u32::from_le_bytes(value[..4].try_into().unwrap());
+                    if let Some(last) = self.last {
+                        assert_eq!(n, last + 1, "seed {seed}: notification lost or reordered");
+                    }
+                    self.last = Some(n);
+                    self.received += 1;
+                }
+                SubscriptionEvent::Disconnected { .. } | SubscriptionEvent::Reconnected => {
+                    self.last = None
+                }
+                SubscriptionEvent::Lagged(n) => {
+                    panic!("seed {seed}: a subscriber that keeps up lagged by {n}")
+                }
+            }
+        }
+    }
+}
+
+fn world_for(seed: u64) -> bluefleet::sim::World {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let radios = vec![
+        RadioSpec::local_controller("hci0").at(5.0, 5.0).slots(5),
+        RadioSpec::esphome_proxy("p1").at(0.0, 0.0).slots(3),
+        RadioSpec::esphome_proxy("p2").at(10.0, 0.0).slots(3),
+        RadioSpec::esphome_proxy("p3").at(5.0, 10.0).slots(3),
+    ];
+    let devices = (1..=DEVICES)
+        .map(|n| {
+            let mut spec =
+                DeviceSpec::new(addr(n)).at(rng.gen_range(0.0..10.0), rng.gen_range(0.0..10.0));
+            spec.gatt = SimGatt::counter();
+            spec
+        })
+        .collect();
+    world(radios, devices)
+}
+
+async fn run_schedule(seed: u64) {
+    let (simulation, fleet) = start(world_for(seed), seed);
+    let control = simulation.control();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xFA17);
+    let mut devices: Vec<Device> = Vec::new();
+    for n in 1..=DEVICES {
+        let device = fleet.device(addr(n)).await.unwrap();
+        if n <= 8 {
+            device.keep_connected(true).await.unwrap();
+        }
+        devices.push(device);
+    }
+    let mut checked = Vec::new();
+    for device in devices.iter().take(3) {
+        let subscription = match device.subscribe(counter_uuid()).await {
+            Ok(subscription) => subscription,
+            Err(err) => panic!(
+                "seed {seed}: {err}\n{:#?}",
+                fleet.diagnostics().await.unwrap()
+            ),
+        };
+        checked.push(CheckedSubscriber {
+            subscription,
+            last: None,
+            received: 0,
+        });
+    }
+    let mut stalled = vec![devices[0].subscribe(counter_uuid()).await.unwrap()];
+    let mut down: Vec<&str> = Vec::new();
+    for _step in 0..150 {
+        match rng.gen_range(0..10) {
+            0 | 1 => {
+                let kind = [
+                    ErrorKind::Aborted,
+                    ErrorKind::OutOfSlots,
+                    ErrorKind::Generic,
+                    ErrorKind::NotFound,
+                ][rng.gen_range(0..4)];
+                control
+                    .fail_next_connects(RADIOS[rng.gen_range(0..4)], rng.gen_range(1..3), kind)
+                    .unwrap();
+            }
+            2 | 3 => {
+                control.drop_link(addr(rng.gen_range(1..=DEVICES))).unwrap();
+            }
+            4 => {
+                let radio = RADIOS[rng.gen_range(0..4)];
+                if down.contains(&radio) {
+                    control.radio_up(radio).unwrap();
+                    down.retain(|r| *r != radio);
+                } else {
+                    control.radio_down(radio).unwrap();
+                    down.push(radio);
+                }
+            }
+            5 => {
+                fleet
+                    .crash_device_actor(addr(rng.gen_range(1..=DEVICES)))
+                    .await;
+            }
+            6 => {
+                // A request the caller cancels almost at once.
+                let device = devices[rng.gen_range(0..devices.len())]
+                    .with_timeout(Duration::from_millis(rng.gen_range(1..800)));
+                let _ = device.read(counter_uuid()).await;
+            }
+            7 => {
+                // An on-demand read on a device nobody keeps connected.
+                let device = &devices[rng.gen_range(8..devices.len())];
+                let _ = device
+                    .with_timeout(Duration::from_secs(5))
+                    .read(counter_uuid())
+                    .await;
+            }
+            8 => {
+                // Subscribers that stall, and ones that vanish.
+                if rng.gen_bool(0.5) || stalled.is_empty() {
+                    if let Ok(s) = devices[rng.gen_range(0..8)].subscribe(counter_uuid()).await {
+                        stalled.push(s);
+                    }
+                } else {
+                    stalled.swap_remove(rng.gen_range(0..stalled.len()));
+                }
+            }
+            _ => {}
+        }
+        run_for(Duration::from_millis(rng.gen_range(100..3000))).await;
+        check_slot_invariants(&simulation, &fleet);
+        for subscriber in &mut checked {
+            subscriber.drain(seed);
+        }
+    }
+    // Heal: every radio up; let queued injected failures drain.
+    for radio in down {
+        control.radio_up(radio).unwrap();
+    }
+    // Invariant 4: every keep-connected device reachable through a healthy radio reconnects
+    // within its backoff (capped at 60 s) plus a connect time.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    while tokio::time::Instant::now() < deadline {
+        if devices
+            .iter()
+            .take(8)
+            .all(|d| d.status().state.is_connected())
+        {
+            break;
+        }
+        run_for(Duration::from_secs(1)).await;
+        check_slot_invariants(&simulation, &fleet);
+    }
+    let states: Vec<_> = devices.iter().take(8).map(|d| d.status().state).collect();
+    assert!(
+        states.iter().all(|s| s.is_connected()),
+        "seed {seed}: not all reconnected: {states:?}"
+    );
+    for subscriber in &mut checked {
+        subscriber.drain(seed);
+        assert!(
+            subscriber.received > 0,
+            "seed {seed}: a subscriber received nothing"
+        );
+    }
+    // Invariant 3: everyone lets go, nothing is held anywhere.
+    drop(stalled);
+    drop(checked);
+    for device in &devices {
+        device.disconnect().await.unwrap();
+    }
+    run_for(Duration::from_secs(5)).await;
+    assert!(
+        fleet.slot_usage().iter().all(|u| u.held_by.is_empty()),
+        "seed {seed}: leaked {:?}",
+        fleet.slot_usage()
+    );
+    assert!(
+        simulation
+            .stats()
+            .radios
+            .iter()
+            .all(|r| r.slots_in_use == 0),
+        "seed {seed}: a radio still holds a slot"
+    );
+    assert!(
+        simulation
+            .stats()
+            .radios
+            .iter()
+            .all(|r| r.max_concurrent_attempts <= 1 && r.concurrent_rejections == 0),
+        "seed {seed}: concurrent attempts on one radio"
+    );
+}
+
+#[test]
+fn fault_schedule_keeps_every_invariant() {
+    let seeds: Vec<u64> = match std::env::var("BLUEFLEET_FAULT_SEED") {
+        Ok(seed) => vec![seed.parse().expect("a number")],
+        Err(_) => (1..=12).collect(),
+    };
+    for seed in seeds {
+        println!("fault schedule seed {seed}");
+        block_on_virtual_time(run_schedule(seed));
+    }
+}
