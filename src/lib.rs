@@ -5,10 +5,13 @@
 //! - [`model`]: the nouns every layer shares (addresses, UUIDs, advertisements, GATT tables).
 //! - [`backend`]: the `Radio` / `Link` seam every radio implements, and the [`Failure`] a
 //!   backend reports in its own words.
+//! - [`adverts`]: the listen path: every radio's adverts merged per device (best radio,
+//!   smoothed RSSI, availability, proximity, beacons), plain state with no actor per device.
 //! - [`classify`]: one table that turns a [`Failure`] into an [`ErrorKind`].
 //! - [`device`]: per-device behaviour; [`device::retry`] is the backoff policy.
 //! - [`error`]: the public [`Error`].
 
+pub mod adverts;
 pub mod backend;
 pub mod classify;
 pub mod device;
