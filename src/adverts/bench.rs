@@ -279,6 +279,57 @@ pub fn run_ingest_workload(workload: &IngestWorkload) -> IngestReport {
     }
 }
 
+/// What an advertising-only device costs in memory.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MemoryReport {
+    /// Devices ingested.
+    pub devices: usize,
+    /// [`AdvertPipeline::accounted_bytes`] per device (requested sizes, map buckets included).
+    pub accounted_bytes_per_device: usize,
+    /// Growth of the process's resident memory per device, allocator overhead included
+    /// (Linux only; `None` elsewhere or when `/proc/self/status` cannot be read). Meaningful
+    /// only in a process that does little else, such as the benchmark.
+    pub resident_bytes_per_device: Option<f64>,
+}
+
+/// Feeds `devices` distinct devices (the workload's payloads, one advert each) into a fresh
+/// pipeline and reports the memory they hold.
+pub fn measure_device_memory(devices: usize) -> MemoryReport {
+    let origin = Instant::now();
+    let radio = RadioId::new("proxy-0");
+    let mut pipeline = AdvertPipeline::new(PipelineConfig::default());
+    let mut events = Vec::with_capacity(4);
+    let before = resident_bytes();
+    for i in 0..devices {
+        let frame = RawFrame {
+            address: Address::from_u64(0xA4C1_3800_0000 + i as u64),
+            radio: radio.clone(),
+            rssi_dbm: -70,
+            seen_at: origin,
+            raw: payload(i, 0),
+        };
+        pipeline.ingest(&[frame.to_advert()], &mut events);
+        events.clear();
+    }
+    let after = resident_bytes();
+    let count = pipeline.len().max(1);
+    MemoryReport {
+        devices: pipeline.len(),
+        accounted_bytes_per_device: pipeline.accounted_bytes() / count,
+        resident_bytes_per_device: before
+            .zip(after)
+            .map(|(before, after)| after.saturating_sub(before) as f64 / count as f64),
+    }
+}
+
+/// The process's resident set size, from `/proc/self/status` (`VmRSS: … kB`).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +351,16 @@ mod tests {
             report.adverts
         );
         assert!(report.accounted_bytes_per_device < 512, "{report:?}");
+    }
+
+    #[test]
+    fn memory_is_measured_per_device() {
+        let report = measure_device_memory(2_000);
+        assert_eq!(report.devices, 2_000);
+        assert!(
+            (200..512).contains(&report.accounted_bytes_per_device),
+            "{report:?}"
+        );
     }
 
     #[test]

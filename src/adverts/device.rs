@@ -55,7 +55,10 @@ pub struct DeviceView {
     connectable: Option<bool>,
     zone: Option<Zone>,
     pub(crate) best_radio: RadioIndex,
-    pub(crate) fingerprint: PayloadFingerprint,
+    /// Fingerprints of the last two distinct payloads merged, newest first.
+    recent_payloads: [PayloadFingerprint; 2],
+    /// The last merge changed nothing, so both recent payloads are already in `merged`.
+    settled: bool,
     pub(crate) merged: MergedAdvert,
     pub(crate) sightings: Vec<RadioSighting>,
     stats: RssiStats,
@@ -73,7 +76,8 @@ impl DeviceView {
             connectable: advert.connectable,
             zone: None,
             best_radio: radio,
-            fingerprint: PayloadFingerprint::default(),
+            recent_payloads: [PayloadFingerprint::default(); 2],
+            settled: false,
             merged: MergedAdvert::default(),
             sightings: Vec::new(),
             stats: RssiStats::default(),
@@ -141,6 +145,28 @@ impl DeviceView {
             }
         }
         heard
+    }
+
+    /// Whether merging this payload would change nothing: it is the last one merged, or the
+    /// one before it while the device is settled. The second case is an advert alternating
+    /// with its scan response (ESPHome proxies in active mode send them separately): once a
+    /// merge of either changed nothing, the merged view holds both, and merging is idempotent.
+    pub(crate) fn is_repeat(&self, payload: PayloadFingerprint) -> bool {
+        let [newest, previous] = self.recent_payloads;
+        payload == newest || (self.settled && payload == previous)
+    }
+
+    /// Merges a payload that is not a repeat; returns whether the merged view changed.
+    pub(crate) fn merge_payload(
+        &mut self,
+        payload: PayloadFingerprint,
+        data: &crate::model::AdvertData,
+    ) -> bool {
+        let changed = self.merged.merge(data);
+        let [newest, _] = self.recent_payloads;
+        self.recent_payloads = [payload, newest];
+        self.settled = !changed;
+        changed
     }
 
     fn challenger_wins(&self, challenger: &RadioSighting, config: &PipelineConfig) -> bool {

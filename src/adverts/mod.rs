@@ -141,12 +141,11 @@ impl AdvertPipeline {
                 to,
             });
         }
-        if !appeared && device.fingerprint == fingerprint {
+        if !appeared && device.is_repeat(fingerprint) {
             summary.deduplicated += 1;
             return;
         }
-        device.fingerprint = fingerprint;
-        if device.merged.merge(&advert.data) {
+        if device.merge_payload(fingerprint, &advert.data) {
             summary.changed += 1;
             if !appeared {
                 events.push(AdvertEvent::Changed {

@@ -113,6 +113,32 @@ fn unchanged_payloads_take_the_dedup_path_and_changes_are_reported() {
 }
 
 #[test]
+fn an_advert_alternating_with_its_scan_response_settles_on_the_dedup_path() {
+    let mut h = Harness::new();
+    let scan_response = hex("0409415443");
+    h.hear("proxy-1", -60, 0.0, PAYLOAD_A);
+    let named = h.hear("proxy-1", -60, 0.1, &scan_response);
+    assert_eq!(named, vec![AdvertEvent::Changed { address: address() }]);
+    // The first repeat of the advert is merged (and changes nothing); after that both
+    // payloads are recognised without merging.
+    for i in 1..6 {
+        h.hear("proxy-1", -60, f64::from(i), PAYLOAD_A);
+        h.hear("proxy-1", -60, f64::from(i) + 0.1, &scan_response);
+    }
+    let totals = h.pipeline.totals();
+    assert_eq!(
+        (totals.adverts, totals.changed, totals.deduplicated),
+        (12, 2, 9)
+    );
+    // A real change is still seen, and the settled pair is forgotten after it.
+    let changed = h.hear("proxy-1", -60, 7.0, PAYLOAD_B);
+    assert_eq!(changed, vec![AdvertEvent::Changed { address: address() }]);
+    let merged = h.pipeline.device(&address()).unwrap().advert();
+    assert_eq!(merged.local_name(), Some("ATC"));
+    assert_eq!(merged.manufacturer_data(0x0499), Some(&[0x02u8][..]));
+}
+
+#[test]
 fn decoded_only_adverts_are_deduplicated_by_their_fields() {
     let mut pipeline = AdvertPipeline::default();
     let mut events = Vec::new();
