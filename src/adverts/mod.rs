@@ -24,6 +24,7 @@ pub mod bench;
 mod device;
 mod events;
 pub mod filter;
+mod find;
 mod hashing;
 pub mod merge;
 pub mod proximity;
@@ -40,6 +41,7 @@ use tokio::time::Instant;
 pub use device::DeviceView;
 pub use events::{AdvertEvent, IngestSummary, PipelineConfig};
 pub use filter::{AdvertFilter, FilterError, FilterSubject};
+pub use find::FindRequests;
 pub use proximity::Zone;
 
 use beacon::BeaconRegistry;
