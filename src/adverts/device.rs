@@ -2,8 +2,10 @@
 //!
 //! Owns, per device: the merged advert, one [`RadioSighting`] per radio that heard it (last and
 //! smoothed RSSI, last seen: what the Supervisor's radio choice reads), the best radio, the RSSI
-//! statistics, the learned interval and the proximity zone. All of it is plain data, about
-//! 250 bytes plus the payload, so an advertising-only device never needs an actor.
+//! statistics, the learned interval and the proximity zone. All of it is plain data: 216 bytes
+//! inline, 32 per radio that heard it, plus the payload values (about 300 bytes for a typical
+//! sensor, 370 resident with allocator overhead), so an advertising-only device never needs an
+//! actor.
 //!
 //! Best radio, with hysteresis: a challenger takes over only when its smoothed RSSI beats the
 //! best radio's by `switch_margin_db` after `switch_min_samples` readings, or when the best

@@ -3,8 +3,12 @@
 //! Owns [`PayloadFingerprint`] (a 64-bit digest of an advert's payload, so "same bytes as last
 //! time" costs one hash and one compare instead of a merge) and [`AddressHashBuilder`] (the
 //! device map keys by six-byte addresses; SipHash would be the largest cost of the unchanged
-//! path). Neither needs to resist a chosen-collision attacker: a device that crafts a
-//! colliding payload only hides its own change from itself, and the map has few keys per radio.
+//! path). A device that crafts a colliding payload only hides its own change from itself.
+//!
+//! Gotcha: the hasher has a fixed seed, which makes iteration order (and so the order of
+//! `Disappeared` events) the same on every run, good for seeded simulations; the price is that
+//! someone in radio range who broadcasts many addresses chosen to collide could slow the map
+//! down. If that ever matters, seed it per process.
 //!
 //! Sits under [`super::AdvertPipeline::ingest`], which fingerprints every advert before it
 //! looks at the decoded fields. The mixer is the "folded multiply" construction: multiply two

@@ -353,3 +353,10 @@ proptest! {
         prop_assert!(pipeline.is_empty());
     }
 }
+
+#[test]
+fn a_device_view_stays_small_enough_for_the_memory_budget() {
+    // 216 bytes today; the budget per advertising device is 512 with payload and map.
+    assert!(std::mem::size_of::<DeviceView>() <= 224);
+    assert_eq!(std::mem::size_of::<device::RadioSighting>(), 32);
+}
