@@ -4,13 +4,20 @@
 //! # Layout, in the order data flows
 //! - [`model`]: the nouns every layer shares (addresses, UUIDs, advertisements, GATT tables).
 //! - [`backend`]: the `Radio` / `Link` seam every radio implements, and the [`Failure`] a
-//!   backend reports in its own words.
-//! - [`sim`]: the simulated radio, the default backend: a seeded world of radios and devices.
+//!   backend reports in its own words; [`sim`] is the simulated radio, the default backend.
+//! - [`adapter`]: one actor per radio; the fleet-wide slot ledger and per-radio connect gate.
+//! - [`adverts`]: the listen path: every radio's adverts merged per device (best radio,
+//!   smoothed RSSI, availability, proximity, beacons), plain state with no actor per device.
+//! - [`supervisor`]: the one actor that routes adverts, picks radios and restarts actors.
+//! - [`device`]: one actor per managed device: connection state, retries, GATT requests,
+//!   subscriptions; [`device::retry`] is the backoff policy.
+//! - [`cache`]: GATT tables kept so reconnects skip discovery.
+//! - [`fleet`]: the public handles, [`Fleet`], [`Device`], [`Subscription`].
 //! - [`classify`]: one table that turns a [`Failure`] into an [`ErrorKind`].
-//! - [`device`]: per-device behaviour; [`device::retry`] is the backoff policy.
-//! - [`error`]: the public [`Error`].
+//! - [`error`]: the public [`Error`]; [`config`]: the `hub.toml` of `bluefleet run`.
 
 pub mod adapter;
+pub mod adverts;
 pub mod backend;
 pub mod cache;
 pub mod classify;

@@ -1,0 +1,278 @@
+//! One advertising device's state: [`DeviceView`], and which of its radios is the best.
+//!
+//! Owns, per device: the merged advert, one [`RadioSighting`] per radio that heard it (last and
+//! smoothed RSSI, last seen: what the Supervisor's radio choice reads), the best radio, the RSSI
+//! statistics, the learned interval and the proximity zone. All of it is plain data: 216 bytes
+//! inline, 32 per radio that heard it, plus the payload values (about 300 bytes for a typical
+//! sensor, 370 resident with allocator overhead), so an advertising-only device never needs an
+//! actor.
+//!
+//! Best radio, with hysteresis: a challenger takes over only when its smoothed RSSI beats the
+//! best radio's by `switch_margin_db` after `switch_min_samples` readings, or when the best
+//! radio has been silent for half the device's availability timeout. Two radios a few dB apart
+//! therefore never flap. Interval learning, statistics and the zone follow the best radio only:
+//! gaps between two radios' copies of one advert are not intervals, and a zone describes one
+//! radio's surroundings.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::availability::IntervalLearner;
+use super::hashing::PayloadFingerprint;
+use super::merge::MergedAdvert;
+use super::proximity::{next_zone, Zone};
+use super::rssi::{is_reading, smooth, RssiStats};
+use super::PipelineConfig;
+use crate::model::{Address, AddressKind, Advertisement};
+
+/// Index of a radio in the pipeline's radio table.
+pub(crate) type RadioIndex = u16;
+
+/// What one radio knows about one device.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RadioSighting {
+    pub(crate) radio: RadioIndex,
+    /// Readings taken (saturating); gates switching and zones.
+    pub(crate) samples: u16,
+    pub(crate) last_rssi_dbm: Option<i16>,
+    pub(crate) smoothed_rssi_dbm: Option<f32>,
+    pub(crate) last_seen: Instant,
+}
+
+/// What hearing one advert changed besides the payload.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Heard {
+    /// The best radio changed; this was the previous one.
+    pub(crate) previous_best: Option<RadioIndex>,
+    /// The zone changed: (before, after).
+    pub(crate) zone_change: Option<(Option<Zone>, Zone)>,
+}
+
+/// Everything the pipeline knows about one advertising device.
+#[derive(Clone, Debug)]
+pub struct DeviceView {
+    address: Address,
+    address_kind: AddressKind,
+    connectable: Option<bool>,
+    zone: Option<Zone>,
+    pub(crate) best_radio: RadioIndex,
+    /// Fingerprints of the last two distinct payloads merged, newest first.
+    recent_payloads: [PayloadFingerprint; 2],
+    /// The last merge changed nothing, so both recent payloads are already in `merged`.
+    settled: bool,
+    pub(crate) merged: MergedAdvert,
+    pub(crate) sightings: Vec<RadioSighting>,
+    stats: RssiStats,
+    pub(crate) interval: IntervalLearner,
+    first_seen: Instant,
+    pub(crate) last_seen: Instant,
+}
+
+impl DeviceView {
+    /// A device about to be heard for the first time through `radio`.
+    pub(crate) fn new(advert: &Advertisement, radio: RadioIndex) -> Self {
+        Self {
+            address: advert.address,
+            address_kind: advert.address_kind,
+            connectable: advert.connectable,
+            zone: None,
+            best_radio: radio,
+            recent_payloads: [PayloadFingerprint::default(); 2],
+            settled: false,
+            merged: MergedAdvert::default(),
+            sightings: Vec::new(),
+            stats: RssiStats::default(),
+            interval: IntervalLearner::default(),
+            first_seen: advert.seen_at,
+            last_seen: advert.seen_at,
+        }
+    }
+
+    /// Records one advert's signal and time (not its payload).
+    pub(crate) fn hear(
+        &mut self,
+        advert: &Advertisement,
+        radio: RadioIndex,
+        config: &PipelineConfig,
+    ) -> Heard {
+        let mut heard = Heard::default();
+        self.last_seen = self.last_seen.max(advert.seen_at);
+        self.address_kind = advert.address_kind;
+        if advert.connectable.is_some() {
+            self.connectable = advert.connectable;
+        }
+        let reading = is_reading(advert.rssi_dbm).then_some(advert.rssi_dbm);
+        let position = match self.sightings.iter().position(|s| s.radio == radio) {
+            Some(position) => position,
+            None => {
+                self.sightings.reserve_exact(1);
+                self.sightings.push(RadioSighting {
+                    radio,
+                    samples: 0,
+                    last_rssi_dbm: None,
+                    smoothed_rssi_dbm: None,
+                    last_seen: advert.seen_at,
+                });
+                self.sightings.len() - 1
+            }
+        };
+        let Some(sighting) = self.sightings.get_mut(position) else {
+            return heard;
+        };
+        let gap = advert.seen_at.saturating_duration_since(sighting.last_seen);
+        sighting.last_seen = sighting.last_seen.max(advert.seen_at);
+        if let Some(rssi) = reading {
+            sighting.smoothed_rssi_dbm =
+                Some(smooth(sighting.smoothed_rssi_dbm, rssi, config.ema_alpha));
+            sighting.last_rssi_dbm = Some(rssi);
+            sighting.samples = sighting.samples.saturating_add(1);
+        }
+        let sighting = *sighting;
+        if radio == self.best_radio {
+            self.interval.record_gap(gap, &config.availability);
+        } else if self.challenger_wins(&sighting, config) {
+            heard.previous_best = Some(self.best_radio);
+            self.best_radio = radio;
+            self.interval.restart_window();
+        } else {
+            return heard;
+        }
+        if let (Some(rssi), Some(smoothed)) = (reading, sighting.smoothed_rssi_dbm) {
+            self.stats.record(rssi);
+            let zone = next_zone(&config.proximity, self.zone, smoothed, sighting.samples);
+            if let Some(zone) = zone.filter(|zone| Some(*zone) != self.zone) {
+                heard.zone_change = Some((self.zone, zone));
+                self.zone = Some(zone);
+            }
+        }
+        heard
+    }
+
+    /// Whether merging this payload would change nothing: it is the last one merged, or the
+    /// one before it while the device is settled. The second case is an advert alternating
+    /// with its scan response (ESPHome proxies in active mode send them separately): once a
+    /// merge of either changed nothing, the merged view holds both, and merging is idempotent.
+    pub(crate) fn is_repeat(&self, payload: PayloadFingerprint) -> bool {
+        let [newest, previous] = self.recent_payloads;
+        payload == newest || (self.settled && payload == previous)
+    }
+
+    /// Merges a payload that is not a repeat; returns whether the merged view changed.
+    pub(crate) fn merge_payload(
+        &mut self,
+        payload: PayloadFingerprint,
+        data: &crate::model::AdvertData,
+    ) -> bool {
+        let changed = self.merged.merge(data);
+        let [newest, _] = self.recent_payloads;
+        self.recent_payloads = [payload, newest];
+        self.settled = !changed;
+        changed
+    }
+
+    fn challenger_wins(&self, challenger: &RadioSighting, config: &PipelineConfig) -> bool {
+        let Some(best) = self.best_sighting() else {
+            return true;
+        };
+        let stale_after = self.interval.timeout(&config.availability) / 2;
+        if challenger
+            .last_seen
+            .saturating_duration_since(best.last_seen)
+            > stale_after
+        {
+            return true;
+        }
+        match (challenger.smoothed_rssi_dbm, best.smoothed_rssi_dbm) {
+            (Some(challenger_dbm), Some(best_dbm)) => {
+                challenger.samples >= config.switch_min_samples
+                    && challenger_dbm > best_dbm + config.switch_margin_db
+            }
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// Forgets what `radio` heard; if it was the best radio, the strongest remaining one takes
+    /// over. Returns the new best radio when it changed.
+    pub(crate) fn forget_radio(&mut self, radio: RadioIndex) -> Option<RadioIndex> {
+        self.sightings.retain(|s| s.radio != radio);
+        if radio != self.best_radio {
+            return None;
+        }
+        let strongest = self.sightings.iter().max_by(|a, b| {
+            let a = a.smoothed_rssi_dbm.unwrap_or(f32::MIN);
+            let b = b.smoothed_rssi_dbm.unwrap_or(f32::MIN);
+            a.total_cmp(&b)
+        })?;
+        self.best_radio = strongest.radio;
+        self.interval.restart_window();
+        Some(self.best_radio)
+    }
+
+    /// Drops other radios' sightings older than `max_age`; the best radio's is kept.
+    pub(crate) fn prune_sightings(&mut self, now: Instant, max_age: Duration) {
+        let best = self.best_radio;
+        self.sightings
+            .retain(|s| s.radio == best || now.saturating_duration_since(s.last_seen) <= max_age);
+    }
+
+    fn best_sighting(&self) -> Option<&RadioSighting> {
+        self.sightings.iter().find(|s| s.radio == self.best_radio)
+    }
+
+    /// The device's address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// Public or random, as the latest advert said.
+    pub fn address_kind(&self) -> AddressKind {
+        self.address_kind
+    }
+
+    /// Whether it accepts connections, when a radio said.
+    pub fn connectable(&self) -> Option<bool> {
+        self.connectable
+    }
+
+    /// Everything it advertised, merged.
+    pub fn advert(&self) -> &MergedAdvert {
+        &self.merged
+    }
+
+    /// Its zone relative to the best radio, once enough samples were seen.
+    pub fn zone(&self) -> Option<Zone> {
+        self.zone
+    }
+
+    /// Statistics of the best radio's RSSI readings.
+    pub fn rssi_stats(&self) -> &RssiStats {
+        &self.stats
+    }
+
+    /// The best radio's smoothed RSSI.
+    pub fn smoothed_rssi_dbm(&self) -> Option<f32> {
+        self.best_sighting()?.smoothed_rssi_dbm
+    }
+
+    /// The interval learner (see [`super::AdvertPipeline::learned_interval`]).
+    pub fn interval(&self) -> &IntervalLearner {
+        &self.interval
+    }
+
+    /// When it was first heard.
+    pub fn first_seen(&self) -> Instant {
+        self.first_seen
+    }
+
+    /// When any radio last heard it.
+    pub fn last_seen(&self) -> Instant {
+        self.last_seen
+    }
+
+    /// Heap bytes owned by this view, excluding its own box.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.merged.heap_bytes() + self.sightings.capacity() * std::mem::size_of::<RadioSighting>()
+    }
+}
