@@ -169,6 +169,16 @@ impl DeviceActor {
         }
     }
 
+    /// Seeds what one radio already heard of the device (before the actor existed).
+    pub fn seed_sighting(
+        &mut self,
+        radio: &RadioId,
+        smoothed_rssi_dbm: Option<f32>,
+        last_seen: Instant,
+    ) {
+        self.sightings.seed(radio, smoothed_rssi_dbm, last_seen);
+    }
+
     fn subscribers(&self) -> MutexGuard<'_, Subscribers> {
         self.subscribers.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -237,6 +247,20 @@ impl DeviceActor {
             self.need_advert_after = None;
         }
         let shared = Arc::clone(&self.shared);
+        let settle = shared.config.choice.first_sighting_settle;
+        if let Some(settled) = self
+            .sightings
+            .first_heard()
+            .map(|t| t + settle)
+            .filter(|t| *t > now)
+        {
+            // Just heard for the first time: let batching radios report it too.
+            self.arm_retry_timer(settled, ctx);
+            self.publish(DeviceState::Waiting {
+                reason: WaitReason::Advertisement,
+            });
+            return;
+        }
         let candidates = self.sightings.candidates(&shared, &shared.ledger);
         match choose(&candidates, &self.penalties, &shared.config.choice, now) {
             Choice::Use(radio) => match shared.ledger.try_lease(&radio, self.address) {

@@ -26,6 +26,7 @@ pub struct Sightings {
     alpha: f64,
     by_radio: BTreeMap<RadioId, Sighting>,
     last_heard: Option<Instant>,
+    first_heard: Option<Instant>,
     address_kind: AddressKind,
 }
 
@@ -36,6 +37,7 @@ impl Sightings {
             alpha,
             by_radio: BTreeMap::new(),
             last_heard: None,
+            first_heard: None,
             address_kind: AddressKind::Public,
         }
     }
@@ -59,6 +61,27 @@ impl Sightings {
                 .map_or(advert.seen_at, |t| t.max(advert.seen_at)),
         );
         self.address_kind = advert.address_kind;
+    }
+
+    /// Seeds a radio's sighting from the advertisement pipeline (a device actor starting late).
+    pub fn seed(&mut self, radio: &RadioId, smoothed_rssi_dbm: Option<f32>, last_seen: Instant) {
+        let Some(rssi) = smoothed_rssi_dbm else {
+            return;
+        };
+        self.by_radio.insert(
+            radio.clone(),
+            Sighting {
+                smoothed_rssi: f64::from(rssi),
+                last_seen,
+            },
+        );
+        self.last_heard = Some(self.last_heard.map_or(last_seen, |t| t.max(last_seen)));
+        self.first_heard = Some(self.first_heard.map_or(last_seen, |t| t.min(last_seen)));
+    }
+
+    /// When the device was first heard (by this actor or, seeded, by the pipeline).
+    pub fn first_heard(&self) -> Option<Instant> {
+        self.first_heard
     }
 
     /// When any radio last heard the device.

@@ -10,9 +10,12 @@ use tokio_stream::wrappers::BroadcastStream;
 use super::runtime::OwnSystem;
 use super::{Device, FleetBuilder};
 use crate::adapter::slots::SlotUsage;
+use crate::adverts::beacon::BeaconCounts;
+use crate::adverts::{AdvertEvent, AdvertFilter};
 use crate::backend::Radio;
 use crate::model::{Address, Advertisement};
 use crate::supervisor::diagnostics::Diagnostics;
+use crate::supervisor::heard::HeardDevice;
 use crate::supervisor::messages::{AddRadio, CrashDevice, GetDiagnostics, Manage, ShutdownFleet};
 use crate::supervisor::shared_view::Shared;
 use crate::supervisor::Supervisor;
@@ -61,27 +64,40 @@ impl Fleet {
             .filter_map(|item| async move { item.ok() })
     }
 
-    /// The first device whose advertisement matches, waiting up to `timeout` (devices already
-    /// heard count at once).
+    /// What changed in the advertisement pipeline: devices appearing and disappearing,
+    /// zone and best-radio changes.
+    pub fn advert_events(&self) -> impl Stream<Item = AdvertEvent> + Send + 'static {
+        BroadcastStream::new(self.shared.advert_events.subscribe())
+            .filter_map(|item| async move { item.ok() })
+    }
+
+    /// The first device that matches `filter`, waiting up to `timeout` (devices already heard
+    /// count at once).
     pub async fn find_device(
         &self,
-        matches: impl Fn(&Advertisement) -> bool,
+        filter: &AdvertFilter,
         timeout: Duration,
-    ) -> Result<Advertisement> {
+    ) -> Result<HeardDevice> {
         let mut live = Box::pin(self.adverts());
-        if let Some(found) = self.heard().into_iter().find(|a| matches(a)) {
+        if let Some(found) = self
+            .heard()
+            .into_iter()
+            .find(|d| self.view_matches(filter, &d.address))
+        {
             return Ok(found);
         }
         let search = async {
             while let Some(advert) = live.next().await {
-                if matches(&advert) {
-                    return Some(advert);
+                if filter.matches(&advert) {
+                    if let Some(found) = self.heard_device(&advert.address) {
+                        return Some(found);
+                    }
                 }
             }
             None
         };
         match tokio::time::timeout(timeout, search).await {
-            Ok(Some(advert)) => Ok(advert),
+            Ok(Some(found)) => Ok(found),
             Ok(None) => Err(Error::ActorGone {
                 what: "the advertisement feed".into(),
             }),
@@ -92,21 +108,35 @@ impl Fleet {
         }
     }
 
-    /// The latest advertisement of a device (fields merged across adverts), if heard.
-    pub fn latest_advert(&self, address: &Address) -> Option<Advertisement> {
-        self.shared.latest_adverts.get(address).map(|a| a.clone())
+    fn view_matches(&self, filter: &AdvertFilter, address: &Address) -> bool {
+        let pipeline = self.shared.pipeline();
+        pipeline
+            .device(address)
+            .is_some_and(|view| filter.matches(view))
     }
 
-    /// Every device heard so far, latest advertisement each, by address.
-    pub fn heard(&self) -> Vec<Advertisement> {
-        let mut all: Vec<_> = self
-            .shared
-            .latest_adverts
-            .iter()
-            .map(|a| a.clone())
+    /// What the fleet knows of one heard device, if heard.
+    pub fn heard_device(&self, address: &Address) -> Option<HeardDevice> {
+        let pipeline = self.shared.pipeline();
+        pipeline
+            .device(address)
+            .map(|view| HeardDevice::from_view(&pipeline, view))
+    }
+
+    /// Every device heard and not yet timed out, by address.
+    pub fn heard(&self) -> Vec<HeardDevice> {
+        let pipeline = self.shared.pipeline();
+        let mut all: Vec<_> = pipeline
+            .devices()
+            .map(|view| HeardDevice::from_view(&pipeline, view))
             .collect();
-        all.sort_by_key(|a| a.address);
+        all.sort_by_key(|d| d.address);
         all
+    }
+
+    /// Beacons seen so far, by type.
+    pub fn beacon_counts(&self) -> BeaconCounts {
+        self.shared.pipeline().beacons().counts()
     }
 
     /// Every radio's slots, without a round trip.

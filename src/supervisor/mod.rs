@@ -9,6 +9,7 @@
 //! were dropped with the actor.
 
 pub mod diagnostics;
+pub mod heard;
 pub mod messages;
 pub mod radio_choice;
 pub mod shared_view;
@@ -21,6 +22,7 @@ use actix::prelude::*;
 
 use crate::adapter::gate::ConnectGate;
 use crate::adapter::{AdapterActor, AdapterActorStopped, AdvertBatch};
+use crate::adverts::AdvertEvent;
 use crate::device::messages::{AdvertSeen, Crash, SetKeepConnected, Shutdown};
 use crate::device::subscribers::SubscriptionEvent;
 use crate::device::{DeviceActor, DeviceActorStopped, SharedSubscribers};
@@ -45,6 +47,8 @@ pub struct Supervisor {
     shared: Arc<Shared>,
     adapters: BTreeMap<RadioId, Addr<AdapterActor>>,
     devices: BTreeMap<Address, ManagedDevice>,
+    /// Reused between batches so ingesting allocates nothing for events.
+    event_buffer: Vec<AdvertEvent>,
     stopping: bool,
 }
 
@@ -55,6 +59,7 @@ impl Supervisor {
             shared,
             adapters: BTreeMap::new(),
             devices: BTreeMap::new(),
+            event_buffer: Vec::new(),
             stopping: false,
         }
     }
@@ -77,23 +82,47 @@ impl Supervisor {
         subscribers: SharedSubscribers,
         ctx: &mut Context<Self>,
     ) -> Addr<DeviceActor> {
-        let actor = DeviceActor::new(
+        let mut actor = DeviceActor::new(
             address,
             Arc::clone(&self.shared),
             keep,
             subscribers,
             ctx.address().recipient(),
         );
-        let addr = actor.start();
-        if let Some(advert) = self.shared.latest_adverts.get(&address) {
-            addr.do_send(AdvertSeen(advert.clone()));
+        // What every radio already heard of it, so the first choice is not blind.
+        for heard in self.shared.pipeline().radios_heard(&address) {
+            actor.seed_sighting(heard.radio, heard.smoothed_rssi_dbm, heard.last_seen);
         }
-        addr
+        actor.start()
+    }
+
+    /// Sends pipeline events to whoever listens.
+    fn publish_events(&mut self, events: &mut Vec<AdvertEvent>) {
+        let listening = self.shared.advert_events.receiver_count() > 0;
+        for event in events.drain(..) {
+            if listening {
+                let _ = self.shared.advert_events.send(event);
+            }
+        }
     }
 }
 
+/// How often the pipeline checks for devices that went quiet.
+const AVAILABILITY_TICK: Duration = Duration::from_secs(1);
+
 impl Actor for Supervisor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(AVAILABILITY_TICK, |act, _| {
+            let mut events = std::mem::take(&mut act.event_buffer);
+            act.shared
+                .pipeline()
+                .tick(tokio::time::Instant::now(), &mut events);
+            act.publish_events(&mut events);
+            act.event_buffer = events;
+        });
+    }
 }
 
 impl Handler<AddRadio> for Supervisor {
@@ -125,21 +154,20 @@ impl Handler<AdvertBatch> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, AdvertBatch(batch): AdvertBatch, _: &mut Self::Context) {
+        let mut events = std::mem::take(&mut self.event_buffer);
+        self.shared.pipeline().ingest(&batch, &mut events);
+        self.publish_events(&mut events);
+        self.event_buffer = events;
+        let feed = &self.shared.advert_feed;
+        let listening = feed.receiver_count() > 0;
         for advert in batch {
             if let Some(device) = self.devices.get(&advert.address) {
-                device.actor.do_send(AdvertSeen(advert.clone()));
-            }
-            let _ = self.shared.advert_feed.send(advert.clone());
-            match self.shared.latest_adverts.get_mut(&advert.address) {
-                Some(mut latest) => {
-                    let mut data = std::mem::take(&mut latest.data);
-                    data.merge_from(&advert.data);
-                    *latest = advert;
-                    latest.data = data;
+                if listening {
+                    let _ = feed.send(advert.clone());
                 }
-                None => {
-                    self.shared.latest_adverts.insert(advert.address, advert);
-                }
+                device.actor.do_send(AdvertSeen(advert));
+            } else if listening {
+                let _ = feed.send(advert);
             }
         }
     }
@@ -270,7 +298,7 @@ impl Handler<GetDiagnostics> for Supervisor {
         MessageResult(Diagnostics {
             radios,
             devices,
-            devices_heard: self.shared.latest_adverts.len(),
+            devices_heard: self.shared.pipeline().len(),
         })
     }
 }

@@ -33,6 +33,9 @@ pub struct ChoicePolicy {
     pub other_failure_penalty_db: f64,
     /// Half-life of the failure penalty.
     pub penalty_half_life: Duration,
+    /// After a device is first heard, wait this long before the first choice, so radios that
+    /// deliver adverts in batches (proxies: every 100 ms) are candidates too.
+    pub first_sighting_settle: Duration,
 }
 
 impl Default for ChoicePolicy {
@@ -44,6 +47,7 @@ impl Default for ChoicePolicy {
             not_found_penalty_db: 15.0,
             other_failure_penalty_db: 10.0,
             penalty_half_life: Duration::from_secs(60),
+            first_sighting_settle: Duration::from_millis(300),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! State that handles and actors read without a message round trip.
 //!
-//! Owns [`Shared`]: the radio registry, the slot ledger, the service cache, the latest
-//! advertisement and connection state of every device, and the broadcast of advertisements.
+//! Owns [`Shared`]: the radio registry, the slot ledger, the service cache, the advertisement
+//! pipeline, the connection state of every device, and the broadcasts of adverts and changes.
 //! Writers are few and fixed (the Supervisor writes adverts; each device actor writes its own
 //! state; adapter actors write their radio's slots), so the `DashMap`s are read-mostly and a
 //! `Fleet` handle can answer "what is device X doing" from any thread at once.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::adapter::gate::ConnectGate;
 use crate::adapter::slots::SlotLedger;
+use crate::adverts::{AdvertEvent, AdvertPipeline, PipelineConfig};
 use crate::backend::{Radio, RadioInfo};
 use crate::cache::ServiceCache;
 use crate::device::retry::RetryPolicy;
@@ -53,6 +54,8 @@ pub struct FleetConfig {
     pub seed: u64,
     /// EMA factor for per-radio RSSI smoothing in radio choice.
     pub rssi_alpha: f64,
+    /// The advertisement pipeline's tunables (smoothing, zones, availability).
+    pub pipeline: PipelineConfig,
 }
 
 impl Default for FleetConfig {
@@ -66,6 +69,7 @@ impl Default for FleetConfig {
             subscription_capacity: 64,
             seed: 0,
             rssi_alpha: 0.3,
+            pipeline: PipelineConfig::default(),
         }
     }
 }
@@ -79,12 +83,15 @@ pub struct Shared {
     pub ledger: SlotLedger,
     /// Cached GATT tables.
     pub cache: ServiceCache,
-    /// Latest advertisement per device (any radio).
-    pub latest_adverts: DashMap<Address, Advertisement>,
+    /// Every device heard: merged adverts, per-radio RSSI, availability, proximity, beacons.
+    /// Written only by the Supervisor; a `std` mutex held for one batch or one lookup.
+    pub pipeline: Mutex<AdvertPipeline>,
     /// Every managed device's state, as a watch so handles can await changes.
     pub device_states: DashMap<Address, watch::Receiver<DeviceStatus>>,
-    /// Every advertisement, for `Fleet::adverts`.
+    /// Every advertisement, for `Fleet::adverts` (sent only while someone listens).
     pub advert_feed: broadcast::Sender<Advertisement>,
+    /// What changed in the pipeline (appeared, zone changed, disappeared...).
+    pub advert_events: broadcast::Sender<AdvertEvent>,
     /// Tunables.
     pub config: FleetConfig,
 }
@@ -93,13 +100,15 @@ impl Shared {
     /// A fresh view.
     pub fn new(config: FleetConfig, cache: ServiceCache) -> Arc<Self> {
         let (advert_feed, _) = broadcast::channel(4096);
+        let (advert_events, _) = broadcast::channel(4096);
         Arc::new(Self {
             radios: DashMap::new(),
             ledger: SlotLedger::new(),
             cache,
-            latest_adverts: DashMap::new(),
+            pipeline: Mutex::new(AdvertPipeline::new(config.pipeline.clone())),
             device_states: DashMap::new(),
             advert_feed,
+            advert_events,
             config,
         })
     }
@@ -107,6 +116,11 @@ impl Shared {
     /// A radio by name.
     pub fn radio(&self, id: &RadioId) -> Option<Arc<RadioEntry>> {
         self.radios.get(id).map(|e| Arc::clone(e.value()))
+    }
+
+    /// The pipeline, locked.
+    pub fn pipeline(&self) -> MutexGuard<'_, AdvertPipeline> {
+        self.pipeline.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Every radio, sorted by name.
