@@ -12,7 +12,7 @@ use bluefleet::backend::{
 };
 use bluefleet::classify::classify;
 use bluefleet::model::{uuid_from_u16, Address, AddressKind, CharProps, GattTable};
-use bluefleet::sim::world::{SimCharacteristic, SimGatt, SimService};
+use bluefleet::sim::world::{SimCharacteristic, SimGatt, SimService, Window};
 use bluefleet::sim::{DeviceSpec, RadioSpec, Simulation, World};
 use bluefleet::ErrorKind;
 use bytes::Bytes;
@@ -428,6 +428,10 @@ async fn disconnect_is_requested_and_final() {
 async fn scheduled_drops_and_sleep_end_links_as_lost() {
     let sensor = DeviceSpec {
         link_drops_at: vec![Duration::from_secs(10)],
+        out_of_range: vec![Window {
+            from: Duration::from_secs(60),
+            until: Duration::from_secs(70),
+        }],
         ..env_sensor(1)
     };
     let world = World::builder()
@@ -437,6 +441,7 @@ async fn scheduled_drops_and_sleep_end_links_as_lost() {
         .build()
         .unwrap();
     let sim = Simulation::start(world, 1);
+    let t0 = Instant::now();
     let mut dropped = connect(&sim.radios()[0], 1).await;
     let mut sleeper = connect(&sim.radios()[0], 2).await;
     assert_eq!(
@@ -453,6 +458,22 @@ async fn scheduled_drops_and_sleep_end_links_as_lost() {
     assert!(started.elapsed() <= Duration::from_millis(420));
     let failure = sim.radios()[0]
         .connect(request(addr(2), Duration::from_secs(3)))
+        .await
+        .unwrap_err();
+    assert_eq!(classify(&failure).kind, ErrorKind::NotFound);
+    tokio::time::sleep_until(t0 + Duration::from_secs(55)).await;
+    let mut leaving = connect(&sim.radios()[0], 1).await;
+    assert_eq!(
+        next_disconnect(&mut leaving).await,
+        DisconnectCause::LinkLost
+    );
+    let lost_at = t0.elapsed();
+    assert!(
+        lost_at >= Duration::from_secs(60) && lost_at < Duration::from_secs(61),
+        "{lost_at:?}"
+    );
+    let failure = sim.radios()[0]
+        .connect(request(addr(1), Duration::from_secs(3)))
         .await
         .unwrap_err();
     assert_eq!(classify(&failure).kind, ErrorKind::NotFound);

@@ -64,7 +64,12 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    /// Starts `world` with `seed` on the current tokio runtime (call it inside one).
+    /// Starts `world` with `seed` on the current tokio runtime. Use a current-thread runtime
+    /// with the paused clock ([`run_virtual`], `#[tokio::test(start_paused = true)]`) for
+    /// virtual time and reproducible runs.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, like `tokio::spawn`.
     pub fn start(world: World, seed: u64) -> Self {
         Self::launch(world, seed, false)
     }
