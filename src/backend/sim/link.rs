@@ -203,6 +203,9 @@ impl Link for SimLink {
             .cached
             .as_deref()
             .is_some_and(|cached| cached.services == table.services);
+        if !self.is_open() {
+            return Err(faults::not_connected(self.kind()));
+        }
         if self.discovered.load(Ordering::Relaxed) || cache_matches {
             if !self.discovered.swap(true, Ordering::Relaxed) {
                 if let Some(d) = self.shared.lock().devices.get_mut(self.device) {

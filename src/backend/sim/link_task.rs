@@ -67,6 +67,8 @@ pub(crate) async fn run(shared: Arc<Shared>, id: u64, wake: Arc<Notify>, mut rng
                 .unwrap_or(next_check)
         };
         tokio::select! {
+            // Fixed branch order: tokio's default random order is not seeded by us.
+            biased;
             () = sleep_until(deadline) => {}
             () = wake.notified() => {}
         }

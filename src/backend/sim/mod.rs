@@ -13,6 +13,38 @@
 //! (`#[tokio::test(start_paused = true)]`) and the same seed gives the same trace, an hour of
 //! virtual time costs well under a second of CPU per few devices.
 //!
+//! # Example
+//! ```
+//! use std::time::Duration;
+//!
+//! use bluefleet::backend::ConnectRequest;
+//! use bluefleet::model::{Address, AddressKind};
+//! use bluefleet::sim::{run_virtual, DeviceSpec, RadioSpec, Simulation, World};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let kitchen = Address::parse("A4:C1:38:00:00:01")?;
+//! let world = World::builder()
+//!     .radio(RadioSpec::esphome_proxy("proxy-kitchen"))
+//!     .device(DeviceSpec::new(kitchen).named("Kitchen").at(2.0, 1.0))
+//!     .build()?;
+//! let round_trips = run_virtual(async {
+//!     let sim = Simulation::start(world, 42);
+//!     let request = ConnectRequest {
+//!         address: kitchen,
+//!         address_kind: AddressKind::Public,
+//!         cached_services: None,
+//!         timeout: Duration::from_secs(20),
+//!     };
+//!     let connection = sim.radios()[0].connect(request).await.map_err(|f| f.to_string())?;
+//!     // Discovery costs 25 ATT round trips of 30 ms each, in virtual time.
+//!     connection.link.services().await.map_err(|f| f.to_string())?;
+//!     Ok::<_, String>(sim.stats().device(kitchen).map(|d| d.discovery_round_trips))
+//! })??;
+//! assert_eq!(round_trips, Some(25));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Flow: `air` (adverts, batches, outages) → `SimRadio::events`; `SimRadio::connect` → `SimLink`
 //! (GATT, round trips) + `link_task` (notifications, drops); `state` holds it all.
 
@@ -64,7 +96,12 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    /// Starts `world` with `seed` on the current tokio runtime (call it inside one).
+    /// Starts `world` with `seed` on the current tokio runtime. Use a current-thread runtime
+    /// with the paused clock ([`run_virtual`], `#[tokio::test(start_paused = true)]`) for
+    /// virtual time and reproducible runs.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, like `tokio::spawn`.
     pub fn start(world: World, seed: u64) -> Self {
         Self::launch(world, seed, false)
     }

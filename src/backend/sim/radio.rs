@@ -145,6 +145,8 @@ impl Radio for SimRadio {
             }
         };
         let plan = tokio::select! {
+            // Fixed branch order: tokio's default random order is not seeded by us.
+            biased;
             () = tokio::time::sleep(delay) => plan,
             true = went_down => Plan::Fail(faults::radio_down(kind, started.elapsed())),
         };

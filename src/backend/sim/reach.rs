@@ -32,7 +32,7 @@ impl State {
     ) -> Option<f64> {
         let spec = shared.world.devices.get(device)?;
         let state = self.devices.get(device)?;
-        if state.out_of_range {
+        if state.out_of_range || spec.out_of_range.iter().any(|w| w.contains(at)) {
             return None;
         }
         let here = state

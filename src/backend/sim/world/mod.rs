@@ -102,6 +102,11 @@ impl World {
         validate::world(self)
     }
 
+    /// The device with this address.
+    pub fn device(&self, address: crate::model::Address) -> Option<&DeviceSpec> {
+        self.devices.iter().find(|d| d.address == address)
+    }
+
     /// The devices the hub should keep connected (`keep_connected = true`), in world order.
     pub fn keep_connected(&self) -> impl Iterator<Item = &DeviceSpec> {
         self.devices.iter().filter(|d| d.keep_connected)

@@ -82,6 +82,7 @@ pub(super) fn device(at: &str, raw: RawDevice) -> Field<DeviceSpec> {
         spec.gatt = gatt(&format!("{at}.services"), services)?;
     }
     spec.sleeps = windows(&format!("{at}.sleeps"), &raw.sleeps)?;
+    spec.out_of_range = windows(&format!("{at}.out_of_range"), &raw.out_of_range)?;
     if let Some(v) = &raw.link_drop_every {
         spec.link_drop_every = Some(duration(format!("{at}.link_drop_every"), v)?);
     }

@@ -103,6 +103,8 @@ pub(super) struct RawDevice {
     pub(super) services: Option<Vec<RawService>>,
     #[serde(default)]
     pub(super) sleeps: Vec<RawWindow>,
+    #[serde(default)]
+    pub(super) out_of_range: Vec<RawWindow>,
     pub(super) link_drop_every: Option<DurationText>,
     #[serde(default)]
     pub(super) link_drops_at: Vec<DurationText>,

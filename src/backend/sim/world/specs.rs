@@ -229,6 +229,8 @@ pub struct DeviceSpec {
     pub gatt: SimGatt,
     /// When it sleeps: no adverts, no connections, links lost.
     pub sleeps: Vec<Window>,
+    /// When no radio can hear it or reach it (it keeps advertising, e.g. carried outside).
+    pub out_of_range: Vec<Window>,
     /// Mean time between spontaneous link losses (exponential); `None`: never.
     pub link_drop_every: Option<Duration>,
     /// Times (since start) at which its link, if any, is lost.
@@ -260,6 +262,7 @@ impl DeviceSpec {
             connectable: true,
             gatt: SimGatt::default(),
             sleeps: Vec::new(),
+            out_of_range: Vec::new(),
             link_drop_every: None,
             link_drops_at: Vec::new(),
             connection_interval: Duration::from_millis(30),

@@ -143,6 +143,7 @@ fn device(at: &str, d: &DeviceSpec) -> Checked {
         }
     }
     windows(&format!("{at}.sleeps"), &d.sleeps)?;
+    windows(&format!("{at}.out_of_range"), &d.out_of_range)?;
     if d.keep_connected && !d.connectable {
         return fail(
             format!("{at}.keep_connected"),

@@ -1,7 +1,5 @@
-//! Whole-world runs of the simulated radio: the ready world files, determinism, and an hour of
-//! virtual time. A tiny keep-connected loop stands in for the actor core here.
-
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+//! Whole-world runs: the ready world files, determinism, and an hour of virtual time. A tiny
+//! keep-connected loop stands in for the actor core here.
 
 use std::sync::Arc;
 use std::time::Duration;
