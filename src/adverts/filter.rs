@@ -133,17 +133,17 @@ impl AdvertFilter {
     /// Whether `subject` meets every criterion set. Cheap criteria are checked first.
     pub fn matches(&self, subject: &impl FilterSubject) -> bool {
         self.address
-            .map_or(true, |address| subject.address() == address)
-            && self.min_rssi_dbm.map_or(true, |min| {
-                subject.rssi_dbm().is_some_and(|rssi| rssi >= min)
-            })
+            .is_none_or(|address| subject.address() == address)
+            && self
+                .min_rssi_dbm
+                .is_none_or(|min| subject.rssi_dbm().is_some_and(|rssi| rssi >= min))
             && self
                 .manufacturer_id
-                .map_or(true, |company| subject.has_manufacturer(company))
+                .is_none_or(|company| subject.has_manufacturer(company))
             && self
                 .service_uuid
-                .map_or(true, |uuid| subject.has_service(&uuid))
-            && self.name.as_ref().map_or(true, |regex| {
+                .is_none_or(|uuid| subject.has_service(&uuid))
+            && self.name.as_ref().is_none_or(|regex| {
                 subject
                     .local_name()
                     .is_some_and(|name| regex.is_match(name))

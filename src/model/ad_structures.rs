@@ -147,10 +147,8 @@ impl AdvertData {
                 let uuids = chunks::<16>(value).ok_or_else(wrong)?;
                 self.add_uuids(uuids.map(|c| Uuid::from_u128(u128::from_le_bytes(c))));
             }
-            ad_type::NAME_SHORTENED => {
-                if self.local_name.is_none() {
-                    self.local_name = Some(String::from_utf8_lossy(value).into_owned());
-                }
+            ad_type::NAME_SHORTENED if self.local_name.is_none() => {
+                self.local_name = Some(String::from_utf8_lossy(value).into_owned());
             }
             ad_type::NAME_COMPLETE => {
                 self.local_name = Some(String::from_utf8_lossy(value).into_owned());
@@ -296,6 +294,7 @@ fn split_array<const N: usize>(value: &[u8]) -> Option<([u8; N], &[u8])> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -33,7 +33,7 @@ pub const fn uuid_from_u32(short: u32) -> Uuid {
 pub fn short_form(uuid: &Uuid) -> Option<u32> {
     let value = uuid.as_u128();
     let low_mask = (1u128 << 96) - 1;
-    (value & low_mask == BLUETOOTH_BASE_UUID.as_u128()).then(|| (value >> 96) as u32)
+    (value & low_mask == BLUETOOTH_BASE_UUID.as_u128()).then_some((value >> 96) as u32)
 }
 
 /// Parses `180d`, `0x180D`, `0000180d` or the full 128-bit form (any case, with or without

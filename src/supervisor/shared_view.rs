@@ -105,7 +105,7 @@ impl Shared {
             radios: DashMap::new(),
             ledger: SlotLedger::new(),
             cache,
-            pipeline: Mutex::new(AdvertPipeline::new(config.pipeline.clone())),
+            pipeline: Mutex::new(AdvertPipeline::new(config.pipeline)),
             device_states: DashMap::new(),
             advert_feed,
             advert_events,

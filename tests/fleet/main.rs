@@ -1,6 +1,8 @@
 //! The actor core end to end, through the public `Fleet` API on the simulated radio, in
 //! virtual time with fixed seeds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod connect;

@@ -80,7 +80,7 @@ impl SimControl {
     ) -> Result<(), SimError> {
         let index = self.radio(radio)?;
         if let Some(r) = self.shared.lock().radios.get_mut(index) {
-            r.forced.extend(std::iter::repeat(class).take(count));
+            r.forced.extend(std::iter::repeat_n(class, count));
         }
         Ok(())
     }
