@@ -119,8 +119,10 @@ impl fmt::Display for Failure {
             write!(f, "[{name}] ")?;
         }
         f.write_str(&self.text)?;
-        if let Some(code) = self.code {
-            write!(f, " (code 0x{code:x})")?;
+        match self.code {
+            Some(code) if code < 0 => write!(f, " (code {code})")?,
+            Some(code) => write!(f, " (code 0x{code:x})")?,
+            None => {}
         }
         Ok(())
     }

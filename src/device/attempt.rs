@@ -233,6 +233,7 @@ impl DeviceActor {
             _ => Some(self.backoff.next_delay(kind)),
         };
         self.retry_at = delay.map(|d| now + d);
+        self.backoff_after = Some(kind);
         self.drive(ctx);
     }
 
@@ -274,6 +275,7 @@ impl DeviceActor {
             .announce(&SubscriptionEvent::Disconnected { reason });
         if cause != DisconnectCause::Requested && self.wants_connection() {
             self.retry_at = Some(Instant::now() + self.backoff.next_delay(ErrorKind::Aborted));
+            self.backoff_after = None;
         }
         self.drive(ctx);
     }

@@ -112,6 +112,8 @@ pub struct DeviceActor {
     penalties: FailurePenalties,
     sightings: Sightings,
     retry_at: Option<Instant>,
+    /// The class of the failure that set `retry_at` (`None`: a link drop).
+    backoff_after: Option<ErrorKind>,
     retry_timer: Option<SpawnHandle>,
     slot_waiter: Option<SpawnHandle>,
     idle_timer: Option<SpawnHandle>,
@@ -151,6 +153,7 @@ impl DeviceActor {
             generation: 0,
             penalties: FailurePenalties::default(),
             retry_at: None,
+            backoff_after: None,
             retry_timer: None,
             slot_waiter: None,
             idle_timer: None,
@@ -220,15 +223,9 @@ impl DeviceActor {
         let now = Instant::now();
         if let Some(at) = self.retry_at.filter(|at| *at > now) {
             self.arm_retry_timer(at, ctx);
-            let after = self
-                .status
-                .borrow()
-                .last_error
-                .as_ref()
-                .map_or(ErrorKind::Generic, |e| e.0);
             self.publish(DeviceState::Backoff {
                 remaining: at - now,
-                after,
+                after: self.backoff_after,
             });
             return;
         }

@@ -60,6 +60,7 @@ impl Sightings {
             self.last_heard
                 .map_or(advert.seen_at, |t| t.max(advert.seen_at)),
         );
+        self.first_heard.get_or_insert(advert.seen_at);
         self.address_kind = advert.address_kind;
     }
 

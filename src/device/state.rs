@@ -49,8 +49,8 @@ pub enum DeviceState {
     Backoff {
         /// Remaining wait when this was published.
         remaining: Duration,
-        /// The class of the failure that caused it.
-        after: ErrorKind,
+        /// The class of the failure that caused it; `None` after a link drop.
+        after: Option<ErrorKind>,
     },
 }
 

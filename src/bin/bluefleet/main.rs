@@ -2,6 +2,8 @@
 //!
 //! `main` parses the command line and dispatches; each subcommand lives in its own file.
 
+mod demo;
+mod demo_view;
 mod explain;
 
 use std::process::ExitCode;
@@ -18,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a simulated house of sensors through slot-limited radios and watch bluefleet work.
+    Demo(demo::Args),
     /// Explain an error from a log: its class, what bluefleet does next, and advice.
     Explain(explain::Args),
 }
@@ -25,6 +29,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Explain(args) => explain::run(args),
     };
     match result {

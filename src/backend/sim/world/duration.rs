@@ -2,12 +2,12 @@
 //! `"1h"`, or a bare number of seconds.
 //!
 //! World files describe timings from milliseconds (connection intervals) to hours (outages), so
-//! one small parser keeps them readable. Used only by the TOML schema (`schema.rs`).
+//! one small parser keeps them readable. Used by the TOML schema and the command line.
 
 use std::time::Duration;
 
 /// Parses a duration; the error says what was expected.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     let split = trimmed
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

@@ -22,6 +22,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use builder::WorldBuilder;
+pub use duration::parse_duration;
 pub(crate) use gatt::{Attribute, GattLayout, CCCD as CCCD_UUID};
 pub use gatt::{Generator, GeneratorKind, SimCharacteristic, SimDescriptor, SimGatt, SimService};
 pub use payload::{eddystone_uid, eddystone_url, ibeacon};
