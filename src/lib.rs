@@ -4,7 +4,8 @@
 //! # Layout, in the order data flows
 //! - [`model`]: the nouns every layer shares (addresses, UUIDs, advertisements, GATT tables).
 //! - [`backend`]: the `Radio` / `Link` seam every radio implements, and the [`Failure`] a
-//!   backend reports in its own words.
+//!   backend reports in its own words. [`backend::esphome`] (feature `esphome`) speaks to
+//!   ESPHome Bluetooth proxies.
 //! - [`classify`]: one table that turns a [`Failure`] into an [`ErrorKind`].
 //! - [`device`]: per-device behaviour; [`device::retry`] is the backoff policy.
 //! - [`error`]: the public [`Error`].

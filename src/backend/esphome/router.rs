@@ -1,0 +1,488 @@
+//! Matches the proxy's messages to the requests waiting for them and to the open links.
+//!
+//! Owns, for one session with one proxy, the waiting requests ([`Expect`] + a oneshot reply)
+//! and the open links (address → event sender). The ESPHome API has no request ids: answers
+//! are recognised by kind, address and handle, first come first served. Connection notices
+//! end links (the firmware sends `connected=false` twice per drop, the second is ignored, so
+//! nothing is counted twice); a `connected=true` nobody waits for is a connect we abandoned
+//! and is released at once so its slot comes back; a slot report whose `allocated` list lacks
+//! an open link ends that link. When the session ends, every link gets `RadioDown` and every
+//! waiter a failure.
+//!
+//! Sans-IO: the session loop feeds it [`Incoming`] messages and commands and performs the
+//! [`Action`]s it returns (`router_tests.rs` drives it with no socket).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::api::bluetooth::{ConnectionsFree, DeviceRequest, RawAdvertisements};
+use super::api::gatt::{GattError, Service};
+use super::api::{id, request_type, Incoming, Outgoing};
+use super::failure::{connect_refused, disconnect_cause, gatt_error};
+use crate::backend::{
+    DisconnectCause, Failure, FailureSource, FailureStage, LinkEvent, RadioEvent, SlotReport,
+};
+use crate::model::{Address, AddressKind, Advertisement, RadioId};
+
+/// What a request waits for.
+#[derive(Debug)]
+pub(crate) enum Expect {
+    /// `connected=true` (the link's events go to `events`) or `connected=false` (a failure).
+    Connect {
+        address: u64,
+        events: mpsc::UnboundedSender<LinkEvent>,
+    },
+    /// `connected=false` after our disconnect request.
+    Disconnect { address: u64 },
+    /// Service batches until `GetServicesDone`.
+    Services { address: u64 },
+    /// A read response (characteristic or descriptor).
+    Read { address: u64, handle: u16 },
+    /// A write acknowledgement (characteristic or descriptor).
+    Write { address: u64, handle: u16 },
+    /// A notify registration acknowledgement.
+    Notify { address: u64, handle: u16 },
+    /// A clear-cache answer.
+    ClearCache { address: u64 },
+}
+
+impl Expect {
+    fn address(&self) -> u64 {
+        match self {
+            Self::Connect { address, .. }
+            | Self::Disconnect { address }
+            | Self::Services { address }
+            | Self::Read { address, .. }
+            | Self::Write { address, .. }
+            | Self::Notify { address, .. }
+            | Self::ClearCache { address } => *address,
+        }
+    }
+
+    /// The handle a GATT error for this request would name (service discovery uses 0).
+    fn gatt_handle(&self) -> Option<u16> {
+        match self {
+            Self::Services { .. } => Some(0),
+            Self::Read { handle, .. }
+            | Self::Write { handle, .. }
+            | Self::Notify { handle, .. } => Some(*handle),
+            _ => None,
+        }
+    }
+
+    fn operation(&self) -> &'static str {
+        match self {
+            Self::Connect { .. } => "connect",
+            Self::Disconnect { .. } => "disconnect",
+            Self::Services { .. } => "service discovery",
+            Self::Read { .. } => "read",
+            Self::Write { .. } => "write",
+            Self::Notify { .. } => "notify registration",
+            Self::ClearCache { .. } => "cache clearing",
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Reply {
+    /// Connected with this MTU, in this session.
+    Connected { mtu: u16, generation: u64 },
+    /// Acknowledged (or sent, for requests that get no answer).
+    Done,
+    /// A value that was read.
+    Data(Bytes),
+    /// The discovered services.
+    Services(Vec<Service>),
+}
+
+/// Where a request's answer goes.
+pub(crate) type ReplyTo = oneshot::Sender<Result<Reply, Failure>>;
+
+/// Something the session loop must do.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Action {
+    /// Send this message to the proxy.
+    Send(Outgoing),
+    /// Report this upward.
+    Radio(RadioEvent),
+}
+
+#[derive(Debug)]
+struct Waiter {
+    expect: Expect,
+    reply: ReplyTo,
+    started: Instant,
+    services: Vec<Service>,
+}
+
+#[derive(Debug)]
+struct OpenLink {
+    events: mpsc::UnboundedSender<LinkEvent>,
+    disconnect_requested: bool,
+}
+
+/// The per-session matching state.
+#[derive(Debug)]
+pub(crate) struct Router {
+    radio: RadioId,
+    generation: u64,
+    waiters: Vec<Waiter>,
+    links: HashMap<u64, OpenLink>,
+}
+
+pub(crate) fn device_request(address: u64, kind: u32, address_kind: AddressKind) -> Outgoing {
+    let request = DeviceRequest {
+        address,
+        request_type: kind,
+        has_address_type: true,
+        address_type: u32::from(address_kind == AddressKind::Random),
+    };
+    Outgoing::new(id::DEVICE_REQUEST, &request)
+}
+
+impl Router {
+    /// A router for session number `generation` of radio `radio`.
+    pub(crate) fn new(radio: RadioId, generation: u64) -> Self {
+        Self {
+            radio,
+            generation,
+            waiters: Vec::new(),
+            links: HashMap::new(),
+        }
+    }
+
+    /// Registers a request. `generation` is the link's session (`None` for a connect): a
+    /// request from a link of an earlier session, or for a link that already ended, fails.
+    pub(crate) fn expect(
+        &mut self,
+        generation: Option<u64>,
+        expect: Expect,
+        reply: ReplyTo,
+    ) -> bool {
+        let address = expect.address();
+        let link_open =
+            generation.map_or(true, |g| g == self.generation) && self.links.contains_key(&address);
+        if generation.is_some() && !link_open {
+            // Disconnecting a link that already ended has nothing left to do.
+            let result = match expect {
+                Expect::Disconnect { .. } => Ok(Reply::Done),
+                _ => Err(Failure::new(
+                    FailureSource::Esphome,
+                    FailureStage::Gatt,
+                    format!(
+                        "{} failed: the link to {} has already ended",
+                        expect.operation(),
+                        Address::from_u64(address)
+                    ),
+                )),
+            };
+            let _ = reply.send(result);
+            return false;
+        }
+        if let (Expect::Disconnect { .. }, Some(link)) = (&expect, self.links.get_mut(&address)) {
+            link.disconnect_requested = true;
+        }
+        self.waiters.push(Waiter {
+            expect,
+            reply,
+            started: Instant::now(),
+            services: Vec::new(),
+        });
+        true
+    }
+
+    /// Gives up a connect attempt (timed out or cancelled): the slot is released.
+    pub(crate) fn abandon_connect(&mut self, address: u64) -> Vec<Action> {
+        self.waiters
+            .retain(|w| !matches!(w.expect, Expect::Connect { address: a, .. } if a == address));
+        vec![Action::Send(device_request(
+            address,
+            request_type::DISCONNECT,
+            AddressKind::Public,
+        ))]
+    }
+
+    /// A link handle was dropped without disconnecting: release its slot if it is still open.
+    pub(crate) fn release(&mut self, address: u64, generation: u64) -> Vec<Action> {
+        match self.links.get_mut(&address) {
+            Some(link) if generation == self.generation && !link.disconnect_requested => {
+                link.disconnect_requested = true;
+                vec![Action::Send(device_request(
+                    address,
+                    request_type::DISCONNECT,
+                    AddressKind::Public,
+                ))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Handles one message from the proxy.
+    pub(crate) fn handle(&mut self, message: Incoming) -> Vec<Action> {
+        let mut actions = self.prune_abandoned();
+        match message {
+            Incoming::Adverts(batch) => actions.extend(self.adverts(batch)),
+            Incoming::SlotsFree(report) => actions.extend(self.slots(report)),
+            Incoming::Connection(notice) => {
+                let connected = notice.connected;
+                let address = notice.address;
+                if let Some(waiter) = self.take(|e| matches!(e, Expect::Connect { address: a, .. } if *a == address)) {
+                    actions.extend(self.connect_answered(waiter, notice.mtu, notice.error, connected));
+                } else if !connected {
+                    while let Some(waiter) = self.take(|e| matches!(e, Expect::Disconnect { address: a } if *a == address)) {
+                        let _ = waiter.reply.send(Ok(Reply::Done));
+                    }
+                    self.end_link(address, notice.error);
+                } else if !self.links.contains_key(&address) {
+                    tracing::debug!(radio = %self.radio, address = %Address::from_u64(address), "late connected=true for an abandoned attempt: releasing it");
+                    actions.push(Action::Send(device_request(address, request_type::DISCONNECT, AddressKind::Public)));
+                }
+            }
+            Incoming::Services(batch) => {
+                if let Some(waiter) = self.waiters.iter_mut().find(|w| matches!(w.expect, Expect::Services { address } if address == batch.address)) {
+                    waiter.services.extend(batch.services);
+                }
+            }
+            Incoming::ServicesDone { address } => {
+                if let Some(waiter) = self.take(|e| matches!(e, Expect::Services { address: a } if *a == address)) {
+                    let _ = waiter.reply.send(Ok(Reply::Services(waiter.services)));
+                }
+            }
+            Incoming::Read(read) => self.answer(
+                |e| matches!(e, Expect::Read { address, handle } if *address == read.address && u32::from(*handle) == read.handle),
+                Reply::Data(read.data),
+            ),
+            Incoming::WriteAck(ack) => self.answer(
+                |e| matches!(e, Expect::Write { address, handle } if *address == ack.address && u32::from(*handle) == ack.handle),
+                Reply::Done,
+            ),
+            Incoming::NotifyAck(ack) => self.answer(
+                |e| matches!(e, Expect::Notify { address, handle } if *address == ack.address && u32::from(*handle) == ack.handle),
+                Reply::Done,
+            ),
+            Incoming::NotifyData(data) => match (self.links.get(&data.address), u16::try_from(data.handle)) {
+                (Some(link), Ok(handle)) => {
+                    let _ = link.events.send(LinkEvent::Notification { handle, value: data.data });
+                }
+                _ => tracing::debug!(radio = %self.radio, "notification for no open link ignored"),
+            },
+            Incoming::GattError(error) => self.gatt_failed(error),
+            Incoming::ClearCache(answer) => {
+                if let Some(waiter) = self.take(|e| matches!(e, Expect::ClearCache { address } if *address == answer.address)) {
+                    let result = if answer.success {
+                        Ok(Reply::Done)
+                    } else {
+                        Err(gatt_error("cache clearing", 0, answer.error))
+                    };
+                    let _ = waiter.reply.send(result);
+                }
+            }
+            Incoming::Scanner(state) => {
+                tracing::debug!(radio = %self.radio, state = state.state, mode = state.mode, "scanner state");
+            }
+            other => tracing::debug!(radio = %self.radio, message = ?other, "message not used by bluefleet skipped"),
+        }
+        actions
+    }
+
+    /// Ends the session: every link learns the radio went down, every waiter fails.
+    pub(crate) fn shutdown(&mut self, reason: &str) {
+        for (_, link) in self.links.drain() {
+            let _ = link.events.send(LinkEvent::Disconnected {
+                cause: DisconnectCause::RadioDown,
+                detail: reason.to_string(),
+            });
+        }
+        for waiter in self.waiters.drain(..) {
+            let stage = match waiter.expect {
+                Expect::Connect { .. } => FailureStage::Connect,
+                _ => FailureStage::Gatt,
+            };
+            let _ = waiter.reply.send(Err(Failure::new(
+                FailureSource::Esphome,
+                stage,
+                format!(
+                    "{} failed: the proxy connection was lost: {reason}",
+                    waiter.expect.operation()
+                ),
+            )));
+        }
+    }
+
+    fn take(&mut self, wanted: impl Fn(&Expect) -> bool) -> Option<Waiter> {
+        let index = self.waiters.iter().position(|w| wanted(&w.expect))?;
+        Some(self.waiters.remove(index))
+    }
+
+    fn answer(&mut self, wanted: impl Fn(&Expect) -> bool, reply: Reply) {
+        if let Some(waiter) = self.take(wanted) {
+            let _ = waiter.reply.send(Ok(reply));
+        }
+    }
+
+    /// Waiters whose caller gave up are dropped; an abandoned connect releases its slot.
+    fn prune_abandoned(&mut self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.waiters.retain(|waiter| {
+            let open = !waiter.reply.is_closed();
+            if let (false, Expect::Connect { address, .. }) = (open, &waiter.expect) {
+                actions.push(Action::Send(device_request(
+                    *address,
+                    request_type::DISCONNECT,
+                    AddressKind::Public,
+                )));
+            }
+            open
+        });
+        actions
+    }
+
+    fn connect_answered(
+        &mut self,
+        waiter: Waiter,
+        mtu: u32,
+        error: i32,
+        connected: bool,
+    ) -> Vec<Action> {
+        let Expect::Connect { address, events } = waiter.expect else {
+            return Vec::new();
+        };
+        if !connected {
+            let _ = waiter
+                .reply
+                .send(Err(connect_refused(error, waiter.started.elapsed())));
+            return Vec::new();
+        }
+        let mtu = u16::try_from(mtu).unwrap_or(u16::MAX);
+        let reply = Reply::Connected {
+            mtu,
+            generation: self.generation,
+        };
+        if waiter.reply.send(Ok(reply)).is_err() {
+            // The caller left between our send and this answer: give the slot back.
+            return vec![Action::Send(device_request(
+                address,
+                request_type::DISCONNECT,
+                AddressKind::Public,
+            ))];
+        }
+        self.links.insert(
+            address,
+            OpenLink {
+                events,
+                disconnect_requested: false,
+            },
+        );
+        Vec::new()
+    }
+
+    fn end_link(&mut self, address: u64, error: i32) {
+        let Some(link) = self.links.remove(&address) else {
+            tracing::debug!(radio = %self.radio, address = %Address::from_u64(address), "repeated disconnect notice ignored");
+            return;
+        };
+        let (cause, detail) = disconnect_cause(error, link.disconnect_requested);
+        let _ = link.events.send(LinkEvent::Disconnected {
+            cause,
+            detail: detail.clone(),
+        });
+        while let Some(waiter) = self.take(|e| e.address() == address && e.gatt_handle().is_some())
+        {
+            let _ = waiter.reply.send(Err(Failure::esp(
+                FailureStage::Gatt,
+                -1,
+                "ESP_GATT_NOT_CONNECTED",
+                format!(
+                    "{} failed: {} disconnected ({detail})",
+                    waiter.expect.operation(),
+                    Address::from_u64(address)
+                ),
+            )));
+        }
+    }
+
+    fn gatt_failed(&mut self, error: GattError) {
+        let waiter = self.take(|e| {
+            e.address() == error.address && e.gatt_handle().map(u32::from) == Some(error.handle)
+        });
+        match waiter {
+            Some(waiter) => {
+                let handle = waiter.expect.gatt_handle().unwrap_or_default();
+                let failure = gatt_error(waiter.expect.operation(), handle, error.error);
+                let _ = waiter.reply.send(Err(failure));
+            }
+            None => {
+                tracing::debug!(radio = %self.radio, ?error, "GATT error for no waiting request")
+            }
+        }
+    }
+
+    fn adverts(&self, batch: RawAdvertisements) -> Option<Action> {
+        let now = Instant::now();
+        let adverts: Vec<Advertisement> = batch
+            .advertisements
+            .into_iter()
+            .filter_map(|raw| {
+                let address = Address::from_u64(raw.address);
+                let rssi = i16::try_from(raw.rssi).unwrap_or(i16::MIN);
+                match Advertisement::from_raw(address, self.radio.clone(), rssi, now, raw.data) {
+                    Ok(mut advert) => {
+                        advert.address_kind = if raw.address_type % 2 == 1 {
+                            AddressKind::Random
+                        } else {
+                            AddressKind::Public
+                        };
+                        Some(advert)
+                    }
+                    Err(err) => {
+                        tracing::debug!(radio = %self.radio, %address, %err, "malformed advertisement skipped");
+                        None
+                    }
+                }
+            })
+            .collect();
+        (!adverts.is_empty()).then(|| Action::Radio(RadioEvent::Adverts(adverts)))
+    }
+
+    fn slots(&mut self, report: ConnectionsFree) -> Option<Action> {
+        let free = report.free as usize;
+        let limit = report.limit as usize;
+        // Older firmware sends no list; trust the list only when it adds up.
+        if report.allocated.len() + free == limit {
+            let stale: Vec<u64> = self
+                .links
+                .keys()
+                .filter(|address| !report.allocated.contains(address))
+                .copied()
+                .collect();
+            for address in stale {
+                tracing::debug!(radio = %self.radio, address = %Address::from_u64(address), "link not in the proxy's allocated list: ended");
+                self.end_link(address, 0);
+            }
+        }
+        let allocated = report
+            .allocated
+            .iter()
+            .map(|a| Address::from_u64(*a))
+            .collect();
+        Some(Action::Radio(RadioEvent::SlotsReported(SlotReport {
+            free,
+            limit,
+            allocated,
+        })))
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        self.shutdown("the proxy session ended");
+    }
+}
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod tests;
