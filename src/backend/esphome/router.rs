@@ -5,14 +5,15 @@
 //! are recognised by kind, address and handle, first come first served. Connection notices
 //! end links (the firmware sends `connected=false` twice per drop, the second is ignored, so
 //! nothing is counted twice); a `connected=true` nobody waits for is a connect we abandoned
-//! and is released at once so its slot comes back; a slot report whose `allocated` list lacks
+//! and is released at once so its slot comes back (the duplicate is absorbed, not taken for
+//! the answer to the next connect); a slot report whose `allocated` list lacks
 //! an open link ends that link. When the session ends, every link gets `RadioDown` and every
 //! waiter a failure.
 //!
 //! Sans-IO: the session loop feeds it [`Incoming`] messages and commands and performs the
 //! [`Action`]s it returns (`router_tests.rs` drives it with no socket).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -132,6 +133,10 @@ pub(crate) struct Router {
     generation: u64,
     waiters: Vec<Waiter>,
     links: HashMap<u64, OpenLink>,
+    /// Links that ended on the first of the firmware's two `connected=false` notices
+    /// (DISCONNECT_EVT, then CLOSE_EVT): the second is absorbed here, or it would fail the
+    /// next connect to that address. Cleared by a slot report that no longer lists them.
+    closing: HashSet<u64>,
 }
 
 pub(crate) fn device_request(address: u64, kind: u32, address_kind: AddressKind) -> Outgoing {
@@ -152,6 +157,7 @@ impl Router {
             generation,
             waiters: Vec::new(),
             links: HashMap::new(),
+            closing: HashSet::new(),
         }
     }
 
@@ -230,7 +236,9 @@ impl Router {
             Incoming::Connection(notice) => {
                 let connected = notice.connected;
                 let address = notice.address;
-                if let Some(waiter) = self.take(|e| matches!(e, Expect::Connect { address: a, .. } if *a == address)) {
+                if !connected && self.closing.remove(&address) {
+                    tracing::debug!(radio = %self.radio, address = %Address::from_u64(address), "second disconnect notice absorbed");
+                } else if let Some(waiter) = self.take(|e| matches!(e, Expect::Connect { address: a, .. } if *a == address)) {
                     actions.extend(self.connect_answered(waiter, notice.mtu, notice.error, connected));
                 } else if !connected {
                     while let Some(waiter) = self.take(|e| matches!(e, Expect::Disconnect { address: a } if *a == address)) {
@@ -385,6 +393,7 @@ impl Router {
             tracing::debug!(radio = %self.radio, address = %Address::from_u64(address), "repeated disconnect notice ignored");
             return;
         };
+        self.closing.insert(address);
         let (cause, detail) = disconnect_cause(error, link.disconnect_requested);
         let _ = link.events.send(LinkEvent::Disconnected {
             cause,
@@ -464,6 +473,8 @@ impl Router {
                 self.end_link(address, 0);
             }
         }
+        self.closing
+            .retain(|address| report.allocated.contains(address));
         let allocated = report
             .allocated
             .iter()
