@@ -4,6 +4,8 @@
 //! forces real time here; every wait is bounded by a short timeout so a broken behaviour fails
 //! the test instead of hanging it.
 #![cfg(feature = "esphome")]
+// Test harness code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake;
 
