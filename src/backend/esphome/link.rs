@@ -1,34 +1,27 @@
-//! One connection through a proxy: [`EsphomeLink`], and [`open`], the v3 connect that makes it.
+//! One connection through a proxy: [`EsphomeLink`] (made by `connect.rs`).
 //!
-//! Owns the connect decision (with the remote service cache when the caller has the services
-//! and the proxy can cache, else without), the link's GATT table (the cached one, or the one
+//! Owns the link's GATT table (the cached one, or the one
 //! discovered once: the firmware frees its copy after sending it), and the GATT operations.
 //! Notify is two steps on v3 proxies: register with the proxy, then write the CCCD ourselves
 //! (`01 00` for notify, `02 00` for indicate-only), undoing the registration if the write fails.
 //!
 //! Requests go to the session task as [`Command`]s; answers come back on a oneshot with the
-//! configured timeout. A link dropped while open releases its slot; a connect that times out
-//! or is cancelled releases the half-made connection.
+//! configured timeout. A link dropped while open releases its slot.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::StreamExt;
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::{timeout, Instant};
-use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
 
 use super::api::gatt::{HandleData, HandleRequest, NotifyRequest, WriteRequest};
 use super::api::{feature, id, request_type, Outgoing};
-use super::router::{device_request, Expect, Reply};
+use super::request::{ask, device_request, esp, session_gone, Expect, Reply};
 use super::services::to_table;
 use super::session::Command;
-use super::shared::Shared;
-use crate::backend::{
-    ConnectRequest, Connection, Failure, FailureSource, FailureStage, Link, WriteMode,
-};
+use crate::backend::{Failure, FailureSource, FailureStage, Link, WriteMode};
 use crate::model::uuid::uuid_from_u16;
 use crate::model::{Address, CharProps, GattTable};
 
@@ -48,110 +41,28 @@ pub struct EsphomeLink {
     table: Mutex<Option<GattTable>>,
 }
 
-fn esp(stage: FailureStage, text: impl Into<String>) -> Failure {
-    Failure::new(FailureSource::Esphome, stage, text)
-}
-
-fn session_gone(stage: FailureStage) -> Failure {
-    esp(stage, "the proxy session task has stopped")
-}
-
-/// Sends a command and waits for its answer.
-async fn ask(
-    commands: &mpsc::UnboundedSender<Command>,
-    generation: Option<u64>,
-    message: Outgoing,
-    expect: Option<Expect>,
-    stage: FailureStage,
-) -> Result<oneshot::Receiver<Result<Reply, Failure>>, Failure> {
-    let (reply, answer) = oneshot::channel();
-    commands
-        .send(Command::Request {
-            generation,
-            message,
-            expect,
-            reply,
-        })
-        .map_err(|_| session_gone(stage))?;
-    Ok(answer)
-}
-
-/// Opens a connection (the radio's `connect`).
-pub(crate) async fn open(
-    shared: &Shared,
-    commands: &mpsc::UnboundedSender<Command>,
-    request: ConnectRequest,
-    request_timeout: Duration,
-) -> Result<Connection, Failure> {
-    let status = shared.status();
-    let refuse = |text: String| Err(esp(FailureStage::Connect, text));
-    if !status.up {
-        return refuse(format!(
-            "the proxy is not connected: {}",
-            status.down_reason
-        ));
-    }
-    if status.features & feature::ACTIVE_CONNECTIONS == 0 {
-        return refuse(
-            "the proxy does not accept connections (bluetooth_proxy: active: false)".into(),
-        );
-    }
-    if status.features & feature::REMOTE_CACHING == 0 {
-        return refuse("the proxy's firmware is too old for v3 connections: update ESPHome".into());
-    }
-    let address = request.address.to_u64();
-    let kind = if request.cached_services.is_some() {
-        request_type::CONNECT_V3_WITH_CACHE
-    } else {
-        request_type::CONNECT_V3_WITHOUT_CACHE
-    };
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let started = Instant::now();
-    let message = device_request(address, kind, request.address_kind);
-    let expect = Expect::Connect {
-        address,
-        events: events_tx,
-    };
-    let answer = ask(commands, None, message, Some(expect), FailureStage::Connect).await?;
-    let (mtu, generation) = match timeout(request.timeout, answer).await {
-        Ok(Ok(Ok(Reply::Connected { mtu, generation }))) => (mtu, generation),
-        Ok(Ok(Ok(other))) => return refuse(format!("unexpected answer to connect: {other:?}")),
-        Ok(Ok(Err(failure))) => return Err(failure),
-        Ok(Err(_)) => return Err(session_gone(FailureStage::Connect)),
-        Err(_) => {
-            let _ = commands.send(Command::AbandonConnect { address });
-            let mut failure = Failure::timeout(
-                FailureSource::Esphome,
-                FailureStage::Connect,
-                request.timeout,
-            );
-            failure.text = format!(
-                "no connect answer from the proxy for {} within {:?}",
-                request.address, request.timeout
-            );
-            return Err(failure.with_elapsed(started.elapsed()));
-        }
-    };
-    let table = request.cached_services.map(|cached| GattTable {
-        mtu,
-        ..(*cached).clone()
-    });
-    let link = EsphomeLink {
-        address: request.address,
-        mtu,
-        generation,
-        features: status.features,
-        request_timeout,
-        commands: commands.clone(),
-        table: Mutex::new(table),
-    };
-    Ok(Connection {
-        link: Box::new(link),
-        events: UnboundedReceiverStream::new(events_rx).boxed(),
-    })
-}
-
 impl EsphomeLink {
+    /// A link for a connection the proxy just confirmed.
+    pub(crate) fn new(
+        address: Address,
+        mtu: u16,
+        generation: u64,
+        features: u32,
+        request_timeout: Duration,
+        commands: mpsc::UnboundedSender<Command>,
+        cached: Option<GattTable>,
+    ) -> Self {
+        Self {
+            address,
+            mtu,
+            generation,
+            features,
+            request_timeout,
+            commands,
+            table: Mutex::new(cached),
+        }
+    }
+
     fn table(&self) -> Option<GattTable> {
         self.table
             .lock()
@@ -205,31 +116,6 @@ impl EsphomeLink {
         self.request(Outgoing::new(id::NOTIFY_REQUEST, &request), Some(expect))
             .await
             .map(drop)
-    }
-
-    /// Asks the proxy to forget its cached services for this device (`CACHE_CLEARING`
-    /// proxies), and forgets this link's copy.
-    pub async fn clear_cache(&self) -> Result<(), Failure> {
-        *self.table.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        if self.features & feature::CACHE_CLEARING == 0 {
-            return Err(esp(
-                FailureStage::Gatt,
-                "the proxy cannot clear its service cache (no CACHE_CLEARING feature)",
-            ));
-        }
-        let message = device_request(
-            self.key(),
-            request_type::CLEAR_CACHE,
-            crate::model::AddressKind::Public,
-        );
-        self.request(
-            message,
-            Some(Expect::ClearCache {
-                address: self.key(),
-            }),
-        )
-        .await
-        .map(drop)
     }
 }
 

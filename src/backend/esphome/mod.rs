@@ -15,14 +15,17 @@
 //! `Radio` / `Link` traits.
 //!
 //! Gotcha: the session task starts on the first `events()` or `connect()` call, on the tokio
-//! runtime that makes it (the adapter actor's), and stops when the radio is dropped.
+//! runtime that makes it (the adapter actor's). Dropping the radio stops it: it sends the
+//! proxy a `DisconnectRequest`, which makes the firmware drop every BLE link it held for us.
 
 pub(crate) mod api;
 mod config;
+mod connect;
 mod failure;
 pub mod frame;
 mod link;
 mod noise;
+mod request;
 mod router;
 mod services;
 mod session;
@@ -33,16 +36,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
+use tokio::sync::{mpsc, oneshot};
 
 pub use config::{ConfigError, EsphomeConfig, DEFAULT_PORT};
 pub use link::EsphomeLink;
 
 use crate::backend::{
-    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RadioKind,
+    ConnectRequest, Connection, Failure, FailureSource, FailureStage, Radio, RadioEvent, RadioInfo,
+    RadioKind,
 };
-use crate::model::RadioId;
+use crate::model::{Address, RadioId};
 use session::Command;
 use shared::Shared;
 
@@ -52,59 +55,64 @@ pub struct EsphomeRadio {
     shared: Arc<Shared>,
     config: EsphomeConfig,
     commands: mpsc::UnboundedSender<Command>,
-    /// The receiver until the session task starts and takes it, then the task's handle.
-    task: Mutex<TaskState>,
-}
-
-#[derive(Debug)]
-enum TaskState {
-    NotStarted(mpsc::UnboundedReceiver<Command>),
-    Running(AbortHandle),
-    Unavailable,
+    /// What the session task needs, until the first `events()` / `connect()` starts it.
+    pending_start: Mutex<Option<(mpsc::UnboundedReceiver<Command>, oneshot::Receiver<()>)>>,
+    /// Dropped with the radio: tells the session task to say goodbye to the proxy and stop
+    /// (links hold command senders, so the command channel alone would keep it alive).
+    _stop: oneshot::Sender<()>,
 }
 
 impl EsphomeRadio {
     /// A radio for this proxy. Nothing connects until the first `events()` or `connect()`.
     pub fn new(config: EsphomeConfig) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
+        let (stop, stopped) = oneshot::channel();
         Self {
             shared: Arc::new(Shared::new(RadioId::new(&config.name))),
             config,
             commands,
-            task: Mutex::new(TaskState::NotStarted(receiver)),
+            pending_start: Mutex::new(Some((receiver, stopped))),
+            _stop: stop,
         }
+    }
+
+    /// Asks the proxy to forget its cached services for `address` (proxies with the
+    /// `CACHE_CLEARING` feature), so the next connect with cache rediscovers them. Use it when
+    /// a device's cached table turned out to be wrong.
+    pub async fn clear_cache(&self, address: Address) -> Result<(), Failure> {
+        if !self.ensure_started() {
+            return Err(Failure::new(
+                FailureSource::Esphome,
+                FailureStage::Gatt,
+                NO_RUNTIME,
+            ));
+        }
+        connect::clear_cache(
+            &self.shared,
+            &self.commands,
+            address,
+            self.config.request_timeout,
+        )
+        .await
     }
 
     /// Starts the session task if it is not running; `false` when there is no tokio runtime.
     fn ensure_started(&self) -> bool {
-        let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
-        if let TaskState::NotStarted(_) = &*task {
+        let mut pending = self
+            .pending_start
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if pending.is_some() {
             let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                 return false;
             };
-            let TaskState::NotStarted(receiver) =
-                std::mem::replace(&mut *task, TaskState::Unavailable)
-            else {
-                return false;
-            };
-            let handle = runtime.spawn(session::run(
-                self.shared.clone(),
-                self.config.clone(),
-                receiver,
-            ));
-            *task = TaskState::Running(handle.abort_handle());
+            if let Some((receiver, stopped)) = pending.take() {
+                let task =
+                    session::run(self.shared.clone(), self.config.clone(), receiver, stopped);
+                runtime.spawn(task);
+            }
         }
-        matches!(&*task, TaskState::Running(_))
-    }
-}
-
-impl Drop for EsphomeRadio {
-    fn drop(&mut self) {
-        if let TaskState::Running(handle) =
-            &*self.task.lock().unwrap_or_else(PoisonError::into_inner)
-        {
-            handle.abort();
-        }
+        true
     }
 }
 
@@ -134,12 +142,12 @@ impl Radio for EsphomeRadio {
     async fn connect(&self, request: ConnectRequest) -> Result<Connection, Failure> {
         if !self.ensure_started() {
             return Err(Failure::new(
-                crate::backend::FailureSource::Esphome,
-                crate::backend::FailureStage::Connect,
+                FailureSource::Esphome,
+                FailureStage::Connect,
                 NO_RUNTIME,
             ));
         }
-        link::open(
+        connect::open(
             &self.shared,
             &self.commands,
             request,

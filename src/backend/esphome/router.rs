@@ -15,93 +15,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::api::bluetooth::{ConnectionsFree, DeviceRequest, RawAdvertisements};
+use super::api::bluetooth::{ConnectionsFree, RawAdvertisements};
 use super::api::gatt::{GattError, Service};
-use super::api::{id, request_type, Incoming, Outgoing};
+use super::api::{request_type, Incoming, Outgoing};
 use super::failure::{connect_refused, disconnect_cause, gatt_error};
+use super::request::{device_request, Expect, Reply, ReplyTo};
 use crate::backend::{
     DisconnectCause, Failure, FailureSource, FailureStage, LinkEvent, RadioEvent, SlotReport,
 };
 use crate::model::{Address, AddressKind, Advertisement, RadioId};
-
-/// What a request waits for.
-#[derive(Debug)]
-pub(crate) enum Expect {
-    /// `connected=true` (the link's events go to `events`) or `connected=false` (a failure).
-    Connect {
-        address: u64,
-        events: mpsc::UnboundedSender<LinkEvent>,
-    },
-    /// `connected=false` after our disconnect request.
-    Disconnect { address: u64 },
-    /// Service batches until `GetServicesDone`.
-    Services { address: u64 },
-    /// A read response (characteristic or descriptor).
-    Read { address: u64, handle: u16 },
-    /// A write acknowledgement (characteristic or descriptor).
-    Write { address: u64, handle: u16 },
-    /// A notify registration acknowledgement.
-    Notify { address: u64, handle: u16 },
-    /// A clear-cache answer.
-    ClearCache { address: u64 },
-}
-
-impl Expect {
-    fn address(&self) -> u64 {
-        match self {
-            Self::Connect { address, .. }
-            | Self::Disconnect { address }
-            | Self::Services { address }
-            | Self::Read { address, .. }
-            | Self::Write { address, .. }
-            | Self::Notify { address, .. }
-            | Self::ClearCache { address } => *address,
-        }
-    }
-
-    /// The handle a GATT error for this request would name (service discovery uses 0).
-    fn gatt_handle(&self) -> Option<u16> {
-        match self {
-            Self::Services { .. } => Some(0),
-            Self::Read { handle, .. }
-            | Self::Write { handle, .. }
-            | Self::Notify { handle, .. } => Some(*handle),
-            _ => None,
-        }
-    }
-
-    fn operation(&self) -> &'static str {
-        match self {
-            Self::Connect { .. } => "connect",
-            Self::Disconnect { .. } => "disconnect",
-            Self::Services { .. } => "service discovery",
-            Self::Read { .. } => "read",
-            Self::Write { .. } => "write",
-            Self::Notify { .. } => "notify registration",
-            Self::ClearCache { .. } => "cache clearing",
-        }
-    }
-}
-
-/// A successful answer.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Reply {
-    /// Connected with this MTU, in this session.
-    Connected { mtu: u16, generation: u64 },
-    /// Acknowledged (or sent, for requests that get no answer).
-    Done,
-    /// A value that was read.
-    Data(Bytes),
-    /// The discovered services.
-    Services(Vec<Service>),
-}
-
-/// Where a request's answer goes.
-pub(crate) type ReplyTo = oneshot::Sender<Result<Reply, Failure>>;
 
 /// Something the session loop must do.
 #[derive(Debug, PartialEq)]
@@ -137,16 +62,6 @@ pub(crate) struct Router {
     /// (DISCONNECT_EVT, then CLOSE_EVT): the second is absorbed here, or it would fail the
     /// next connect to that address. Cleared by a slot report that no longer lists them.
     closing: HashSet<u64>,
-}
-
-pub(crate) fn device_request(address: u64, kind: u32, address_kind: AddressKind) -> Outgoing {
-    let request = DeviceRequest {
-        address,
-        request_type: kind,
-        has_address_type: true,
-        address_type: u32::from(address_kind == AddressKind::Random),
-    };
-    Outgoing::new(id::DEVICE_REQUEST, &request)
 }
 
 impl Router {

@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::*;
 use crate::backend::esphome::api::bluetooth::{ConnectionResponse, RawAdvertisement};
 use crate::backend::esphome::api::gatt::{HandleData, HandleRequest};
+use crate::backend::esphome::api::id;
 
 const ADDR: u64 = 0xA4C1_3800_0001;
 

@@ -14,14 +14,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout, Instant};
 
 use super::api::bluetooth::SubscribeAdvertisements;
 use super::api::session::{DisconnectRequest, HelloRequest};
 use super::api::{feature, id, Incoming, Outgoing};
 use super::config::EsphomeConfig;
-use super::router::{Action, Expect, ReplyTo, Router};
+use super::request::{Expect, Reply, ReplyTo};
+use super::router::{Action, Router};
 use super::shared::Shared;
 use super::transport::{SessionError, Transport};
 use crate::backend::{Failure, FailureSource, FailureStage, RadioEvent};
@@ -68,20 +69,30 @@ enum Ended {
     Failed(SessionError),
 }
 
-/// Runs until the radio handle is dropped.
+/// Runs until the radio handle is dropped (`stop` resolves).
 pub(crate) async fn run(
     shared: Arc<Shared>,
     config: EsphomeConfig,
     mut commands: mpsc::UnboundedReceiver<Command>,
+    mut stop: oneshot::Receiver<()>,
 ) {
     let mut delay = config.reconnect_min;
     loop {
-        let reason = match timeout(config.handshake_timeout, start(&config)).await {
+        let attempt = tokio::select! {
+            attempt = timeout(config.handshake_timeout, start(&config)) => attempt,
+            _ = &mut stop => return,
+        };
+        let reason = match attempt {
             Ok(Ok((transport, features))) => {
                 delay = config.reconnect_min;
                 let generation = shared.set_up(features);
                 tracing::info!(radio = %shared.id, features, "proxy session established");
-                match serve(&shared, &config, transport, generation, &mut commands).await {
+                let session = Session {
+                    shared: &shared,
+                    config: &config,
+                    generation,
+                };
+                match session.serve(transport, &mut commands, &mut stop).await {
                     Ended::Stopped => return,
                     Ended::Failed(err) => err.to_string(),
                 }
@@ -98,10 +109,8 @@ pub(crate) async fn run(
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(retry_at) => break,
-                command = commands.recv() => match command {
-                    Some(command) => command.fail(&reason),
-                    None => return,
-                },
+                _ = &mut stop => return,
+                Some(command) = commands.recv() => command.fail(&reason),
             }
         }
         delay = (delay * 2).min(config.reconnect_max);
@@ -190,69 +199,80 @@ fn decode(frame: &super::frame::RawFrame) -> Result<Incoming, SessionError> {
     })
 }
 
-/// Serves one established session until it fails or the handle is dropped.
-async fn serve(
-    shared: &Shared,
-    config: &EsphomeConfig,
-    mut transport: Transport,
+/// One established session.
+struct Session<'a> {
+    shared: &'a Shared,
+    config: &'a EsphomeConfig,
     generation: u64,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> Ended {
-    let mut router = Router::new(shared.id.clone(), generation);
-    let mut last_heard = Instant::now();
-    let mut keepalive = tokio::time::interval(config.keepalive);
-    let dead_after = config.keepalive.mul_f64(KEEPALIVE_MISSES);
-    let result: Result<(), SessionError> = loop {
-        let actions = tokio::select! {
-            frame = transport.receive() => {
-                let message = match frame.and_then(|frame| decode(&frame)) {
-                    Ok(message) => message,
-                    Err(err) => break Err(err),
-                };
-                last_heard = Instant::now();
-                match message {
-                    Incoming::PingRequest => vec![Action::Send(Outgoing::empty(id::PING_RESPONSE))],
-                    Incoming::DisconnectRequest => {
-                        let _ = transport.send(&Outgoing::empty(id::DISCONNECT_RESPONSE)).await;
-                        break Err(SessionError::ProxyDisconnected);
+}
+
+impl Session<'_> {
+    /// Serves the session until it fails or the radio is dropped.
+    async fn serve(
+        self,
+        mut transport: Transport,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        stop: &mut oneshot::Receiver<()>,
+    ) -> Ended {
+        let Self {
+            shared,
+            config,
+            generation,
+        } = self;
+        let mut router = Router::new(shared.id.clone(), generation);
+        let mut last_heard = Instant::now();
+        let mut keepalive = tokio::time::interval(config.keepalive);
+        let dead_after = config.keepalive.mul_f64(KEEPALIVE_MISSES);
+        let result: Result<(), SessionError> = loop {
+            let actions = tokio::select! {
+                frame = transport.receive() => {
+                    let message = match frame.and_then(|frame| decode(&frame)) {
+                        Ok(message) => message,
+                        Err(err) => break Err(err),
+                    };
+                    last_heard = Instant::now();
+                    match message {
+                        Incoming::PingRequest => vec![Action::Send(Outgoing::empty(id::PING_RESPONSE))],
+                        Incoming::DisconnectRequest => {
+                            let _ = transport.send(&Outgoing::empty(id::DISCONNECT_RESPONSE)).await;
+                            break Err(SessionError::ProxyDisconnected);
+                        }
+                        other => router.handle(other),
                     }
-                    other => router.handle(other),
                 }
-            }
-            command = commands.recv() => match command {
-                None => break Ok(()),
-                Some(command) => execute(&mut router, command),
-            },
-            _ = keepalive.tick() => {
-                let quiet = last_heard.elapsed();
-                if quiet >= dead_after {
-                    break Err(SessionError::Timeout(format!("no answer to keepalive pings for {quiet:?}")));
+                _ = &mut *stop => break Ok(()),
+                Some(command) = commands.recv() => execute(&mut router, command),
+                _ = keepalive.tick() => {
+                    let quiet = last_heard.elapsed();
+                    if quiet >= dead_after {
+                        break Err(SessionError::Timeout(format!("no answer to keepalive pings for {quiet:?}")));
+                    }
+                    if quiet >= config.keepalive {
+                        vec![Action::Send(Outgoing::empty(id::PING_REQUEST))]
+                    } else {
+                        Vec::new()
+                    }
                 }
-                if quiet >= config.keepalive {
-                    vec![Action::Send(Outgoing::empty(id::PING_REQUEST))]
-                } else {
-                    Vec::new()
-                }
+            };
+            if let Err(err) = perform(shared, &mut transport, actions).await {
+                break Err(err);
             }
         };
-        if let Err(err) = perform(shared, &mut transport, actions).await {
-            break Err(err);
-        }
-    };
-    match result {
-        Ok(()) => {
-            router.shutdown("the radio was dropped");
-            let goodbye = DisconnectRequest { reason: 0 };
-            let _ = timeout(
-                Duration::from_secs(1),
-                transport.send(&Outgoing::new(id::DISCONNECT_REQUEST, &goodbye)),
-            )
-            .await;
-            Ended::Stopped
-        }
-        Err(err) => {
-            router.shutdown(&err.to_string());
-            Ended::Failed(err)
+        match result {
+            Ok(()) => {
+                router.shutdown("the radio was dropped");
+                let goodbye = DisconnectRequest { reason: 0 };
+                let _ = timeout(
+                    Duration::from_secs(1),
+                    transport.send(&Outgoing::new(id::DISCONNECT_REQUEST, &goodbye)),
+                )
+                .await;
+                Ended::Stopped
+            }
+            Err(err) => {
+                router.shutdown(&err.to_string());
+                Ended::Failed(err)
+            }
         }
     }
 }
@@ -278,7 +298,7 @@ fn execute(router: &mut Router, command: Command) -> Vec<Action> {
             reply,
             ..
         } => {
-            let _ = reply.send(Ok(super::router::Reply::Done));
+            let _ = reply.send(Ok(Reply::Done));
             vec![Action::Send(message)]
         }
         Command::AbandonConnect { address } => router.abandon_connect(address),
