@@ -15,7 +15,8 @@ mod slots;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bluefleet::backend::esphome::EsphomeRadio;
+use bluefleet::backend::esphome::frame::encode_frame;
+use bluefleet::backend::esphome::{EsphomeConfig, EsphomeRadio};
 use bluefleet::backend::{
     ConnectRequest, Connection, DisconnectCause, LinkEvent, Radio, RadioEvent, RadioKind,
     SlotReport, WriteMode,
@@ -27,6 +28,7 @@ use fake::{FakeProxy, KEY, WRONG_KEY};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(5);

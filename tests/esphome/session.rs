@@ -191,3 +191,49 @@ async fn dropping_the_radio_says_goodbye_and_ends_its_links() {
     fake_count_reaches(&mut fake, "DisconnectRequest", 1).await;
     assert!(connection.link.read(0x03).await.is_err());
 }
+
+#[tokio::test]
+async fn the_proxys_pings_are_answered_so_it_keeps_the_session() {
+    let mut fake = FakeProxy::start(json!({ "server_ping_s": 0.1 })).await;
+    let radio = EsphomeRadio::new(fake.config());
+    let events = up(&radio).await;
+    // The fake drops a client that stays silent for 2.5 pings (0.25 s); wait four times that.
+    let mut downs = events.filter(|e| futures::future::ready(matches!(e, RadioEvent::Down { .. })));
+    assert!(
+        timeout(Duration::from_secs(1), downs.next()).await.is_err(),
+        "the session stayed up"
+    );
+    assert!(fake.count("PingResponse").await >= 2, "pings were answered");
+}
+
+/// Answers hello and device info, then reads and never writes again.
+async fn silent_proxy() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut reply = encode_frame(2, &[]);
+        reply.extend(encode_frame(10, &[0x78, 0xff, 0x01])); // feature flags 255
+        socket.write_all(&reply).await.unwrap();
+        let mut sink = [0u8; 256];
+        while socket.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_proxy_that_stops_answering_is_declared_down_by_the_keepalive() {
+    let mut config = EsphomeConfig::new("127.0.0.1", silent_proxy().await);
+    config.keepalive = Duration::from_millis(50);
+    config.reconnect_min = Duration::from_secs(60);
+    let radio = EsphomeRadio::new(config);
+    let mut events = up(&radio).await;
+    let event = next_event(&mut events, "Down", |e| {
+        matches!(e, RadioEvent::Down { .. })
+    })
+    .await;
+    assert!(
+        format!("{event:?}").contains("no answer to keepalive pings"),
+        "{event:?}"
+    );
+}
