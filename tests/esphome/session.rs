@@ -237,3 +237,20 @@ async fn a_proxy_that_stops_answering_is_declared_down_by_the_keepalive() {
         "{event:?}"
     );
 }
+
+#[tokio::test]
+async fn a_legacy_password_is_sent_and_a_wrong_one_is_reported() {
+    let fake = FakeProxy::start(json!({ "password": "secret" })).await;
+    let radio = EsphomeRadio::new(fake.config().with_password("secret"));
+    let mut events = up(&radio).await;
+    next_event(&mut events, "adverts", |e| {
+        matches!(e, RadioEvent::Adverts(_))
+    })
+    .await;
+    let wrong = EsphomeRadio::new(fake.config().with_password("guess"));
+    let mut events = wrong.events();
+    next_event(&mut events, "Down: password", |e| {
+        matches!(e, RadioEvent::Down { reason } if reason.contains("rejected the API password"))
+    })
+    .await;
+}

@@ -51,6 +51,8 @@ pub struct EsphomeConfig {
     pub port: u16,
     /// The 32-byte Noise pre-shared key (`api: encryption: key:`), if the proxy has one.
     psk: Option<[u8; 32]>,
+    /// The legacy API password (ESPHome before 2026.1), if the proxy has one.
+    password: Option<String>,
     /// First delay before reconnecting after the session drops; doubles up to `reconnect_max`.
     pub reconnect_min: Duration,
     /// Longest delay between reconnect attempts.
@@ -70,6 +72,7 @@ impl fmt::Debug for EsphomeConfig {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("encrypted", &self.psk.is_some())
+            .field("password", &self.password.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -83,6 +86,7 @@ impl EsphomeConfig {
             host,
             port,
             psk: None,
+            password: None,
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(30),
@@ -145,10 +149,21 @@ impl EsphomeConfig {
         Ok(self)
     }
 
+    /// Sets the legacy API password (`api: password:`, ESPHome before 2026.1; prefer a key).
+    pub fn with_password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
     /// Renames the radio.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
+    }
+
+    /// The legacy password, if set.
+    pub(crate) fn password(&self) -> Option<&str> {
+        self.password.as_deref()
     }
 
     /// The key, if the proxy uses encryption.

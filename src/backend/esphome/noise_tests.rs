@@ -99,3 +99,40 @@ fn forged_or_short_frames_are_errors_not_panics() {
     assert!(parse_server_hello(&[2]).is_err());
     assert_eq!(parse_server_hello(&[1]).unwrap(), ServerHello::default());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 400, rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha, ..Default::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_noise_decoder_or_cipher(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        let mut decoder = NoiseFrameDecoder::default();
+        decoder.extend(&bytes);
+        let mut cipher = NoiseCipher { transport: test_transport() };
+        while let Ok(Some(body)) = decoder.next_body() {
+            proptest::prop_assert!(cipher.open(&body).is_err(), "forged frames never decrypt");
+        }
+        proptest::prop_assert!(cipher.open(&bytes).is_err());
+    }
+}
+
+/// A transport state from a handshake done in memory (no I/O).
+fn test_transport() -> snow::TransportState {
+    let build = |initiator: bool| {
+        let builder = snow::Builder::new(PATTERN.parse().unwrap())
+            .psk(0, &KEY)
+            .prologue(PROLOGUE);
+        if initiator {
+            builder.build_initiator()
+        } else {
+            builder.build_responder()
+        }
+        .unwrap()
+    };
+    let (mut client, mut server) = (build(true), build(false));
+    let (mut first, mut second, mut scratch) = ([0u8; 64], [0u8; 64], [0u8; 64]);
+    let n = client.write_message(&[], &mut first).unwrap();
+    server.read_message(&first[..n], &mut scratch).unwrap();
+    let n = server.write_message(&[], &mut second).unwrap();
+    client.read_message(&second[..n], &mut scratch).unwrap();
+    client.into_transport_mode().unwrap()
+}

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout, Instant};
 
 use super::api::bluetooth::SubscribeAdvertisements;
-use super::api::session::{DisconnectRequest, HelloRequest};
+use super::api::session::{AuthenticationRequest, DisconnectRequest, HelloRequest};
 use super::api::{feature, id, Incoming, Outgoing};
 use super::config::EsphomeConfig;
 use super::request::{Expect, Reply, ReplyTo};
@@ -129,6 +129,14 @@ async fn start(config: &EsphomeConfig) -> Result<(Transport, u32), SessionError>
     transport
         .send(&Outgoing::new(id::HELLO_REQUEST, &hello))
         .await?;
+    if let Some(password) = config.password() {
+        // Pipelined, as the reference client does: old firmware answers only to reject it.
+        let auth = AuthenticationRequest {
+            password: password.to_string(),
+        };
+        let auth = Outgoing::new(id::AUTHENTICATION_REQUEST, &auth);
+        transport.send(&auth).await?;
+    }
     transport
         .send(&Outgoing::empty(id::DEVICE_INFO_REQUEST))
         .await?;
@@ -144,6 +152,11 @@ async fn start(config: &EsphomeConfig) -> Result<(Transport, u32), SessionError>
             }
             Incoming::Hello(hello) => {
                 tracing::debug!(name = %hello.name, server = %hello.server_info, "hello")
+            }
+            Incoming::Authentication(answer) if answer.invalid_password => {
+                return Err(SessionError::Protocol(
+                    "the proxy rejected the API password".into(),
+                ));
             }
             Incoming::DeviceInfo(info) => {
                 features = Some(if info.bluetooth_proxy_feature_flags != 0 {

@@ -20,6 +20,8 @@ use super::frame::RawFrame;
 pub(crate) mod id {
     pub const HELLO_REQUEST: u16 = 1;
     pub const HELLO_RESPONSE: u16 = 2;
+    pub const AUTHENTICATION_REQUEST: u16 = 3;
+    pub const AUTHENTICATION_RESPONSE: u16 = 4;
     pub const DISCONNECT_REQUEST: u16 = 5;
     pub const DISCONNECT_RESPONSE: u16 = 6;
     pub const PING_REQUEST: u16 = 7;
@@ -69,6 +71,7 @@ pub(crate) mod feature {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Incoming {
     Hello(session::HelloResponse),
+    Authentication(session::AuthenticationResponse),
     DeviceInfo(session::DeviceInfoResponse),
     DisconnectRequest,
     DisconnectResponse,
@@ -99,6 +102,7 @@ impl Incoming {
         let bytes = frame.payload.clone();
         Ok(match frame.message_type {
             id::HELLO_RESPONSE => Self::Hello(Message::decode(bytes)?),
+            id::AUTHENTICATION_RESPONSE => Self::Authentication(Message::decode(bytes)?),
             id::DEVICE_INFO_RESPONSE => Self::DeviceInfo(Message::decode(bytes)?),
             id::DISCONNECT_REQUEST => Self::DisconnectRequest,
             id::DISCONNECT_RESPONSE => Self::DisconnectResponse,

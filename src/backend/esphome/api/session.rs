@@ -52,3 +52,17 @@ pub(crate) struct DisconnectRequest {
     #[prost(uint32, tag = "1")]
     pub reason: u32,
 }
+
+/// `AuthenticationRequest` (3): the legacy API password, removed from ESPHome in 2026.1.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct AuthenticationRequest {
+    #[prost(string, tag = "1")]
+    pub password: String,
+}
+
+/// `AuthenticationResponse` (4): older firmware sends it only to reject a password.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct AuthenticationResponse {
+    #[prost(bool, tag = "1")]
+    pub invalid_password: bool,
+}
