@@ -66,13 +66,15 @@ impl FakeProxy {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbeds/esphome/fake_proxy.py");
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), scenario(extra).to_string()).unwrap();
+        // The fake's log goes to a file (a pipe nobody reads could fill and stall it).
+        let log = tempfile::NamedTempFile::new().unwrap();
         let mut child = Command::new(&python)
             .arg(&script)
             .args(["--port", "0", "--control", "stdin", "--scenario"])
             .arg(file.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(log.reopen().unwrap()))
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|err| panic!("cannot run {}: {err}; {SETUP_HINT}", python.display()));
@@ -83,7 +85,10 @@ impl FakeProxy {
             Ok(Ok(Some(line))) if line.starts_with("LISTENING ") => {
                 line[10..].trim().parse().unwrap()
             }
-            other => panic!("the fake proxy did not start ({other:?}); {SETUP_HINT}"),
+            other => {
+                let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
+                panic!("the fake proxy did not start ({other:?}): {stderr}\n{SETUP_HINT}")
+            }
         };
         Self {
             _child: child,
