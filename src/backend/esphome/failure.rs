@@ -165,7 +165,7 @@ pub(crate) fn connect_refused(code: i32, elapsed: Duration) -> Failure {
             FailureStage::Connect,
             0,
             "ESP_GATT_CONN_UNKNOWN",
-            "Disconnected: the proxy answered connected=false with error 0 (no free connection slot)",
+            "Disconnected: the proxy answered connected=false, error 0 (no free connection slot)",
         )
     } else {
         let (name, text) = describe(FailureStage::Connect, code);

@@ -263,10 +263,14 @@ impl Link for EsphomeLink {
             .find(|d| d.uuid == uuid_from_u16(CCCD));
         let written = match cccd {
             Some(cccd) => {
-                let value: &'static [u8] = if props.contains(CharProps::NOTIFY) { &[1, 0] } else { &[2, 0] };
+                let notify = props.contains(CharProps::NOTIFY);
+                let value: &'static [u8] = if notify { &[1, 0] } else { &[2, 0] };
                 self.write_descriptor(cccd.handle, Bytes::from_static(value)).await
             }
-            None => Err(esp(FailureStage::Gatt, format!("characteristic 0x{handle:04x} has no client characteristic configuration descriptor"))),
+            None => Err(esp(
+                FailureStage::Gatt,
+                format!("characteristic 0x{handle:04x} has no client characteristic configuration descriptor"),
+            )),
         };
         if written.is_err() {
             let _ = self.register_notify(handle, false).await;

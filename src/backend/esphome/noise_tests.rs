@@ -101,10 +101,17 @@ fn forged_or_short_frames_are_errors_not_panics() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig { cases: 400, rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha, ..Default::default() })]
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 400,
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x0e5f_0a3e),
+        ..Default::default()
+    })]
 
     #[test]
-    fn arbitrary_bytes_never_panic_the_noise_decoder_or_cipher(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+    fn arbitrary_bytes_never_panic_the_noise_decoder_or_cipher(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+    ) {
         let mut decoder = NoiseFrameDecoder::default();
         decoder.extend(&bytes);
         let mut cipher = NoiseCipher { transport: test_transport() };

@@ -60,6 +60,11 @@ impl Expect {
         }
     }
 
+    /// Whether an answer naming this address and handle is for this request.
+    pub(crate) fn is_for(&self, address: u64, handle: u32) -> bool {
+        self.address() == address && self.gatt_handle().map(u32::from) == Some(handle)
+    }
+
     pub(crate) fn operation(&self) -> &'static str {
         match self {
             Self::Connect { .. } => "connect",

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::api::bluetooth::{ConnectionsFree, RawAdvertisements};
+use super::api::bluetooth::{ConnectionResponse, ConnectionsFree, RawAdvertisements};
 use super::api::gatt::{GattError, Service};
 use super::api::{request_type, Incoming, Outgoing};
 use super::failure::{connect_refused, disconnect_cause, gatt_error};
@@ -62,6 +62,15 @@ pub(crate) struct Router {
     /// (DISCONNECT_EVT, then CLOSE_EVT): the second is absorbed here, or it would fail the
     /// next connect to that address. Cleared by a slot report that no longer lists them.
     closing: HashSet<u64>,
+}
+
+/// Asks the proxy to disconnect `address`, giving its slot back.
+fn release(address: u64) -> Action {
+    Action::Send(device_request(
+        address,
+        request_type::DISCONNECT,
+        AddressKind::Public,
+    ))
 }
 
 impl Router {
@@ -120,11 +129,7 @@ impl Router {
     pub(crate) fn abandon_connect(&mut self, address: u64) -> Vec<Action> {
         self.waiters
             .retain(|w| !matches!(w.expect, Expect::Connect { address: a, .. } if a == address));
-        vec![Action::Send(device_request(
-            address,
-            request_type::DISCONNECT,
-            AddressKind::Public,
-        ))]
+        vec![release(address)]
     }
 
     /// A link handle was dropped without disconnecting: release its slot if it is still open.
@@ -132,11 +137,7 @@ impl Router {
         match self.links.get_mut(&address) {
             Some(link) if generation == self.generation && !link.disconnect_requested => {
                 link.disconnect_requested = true;
-                vec![Action::Send(device_request(
-                    address,
-                    request_type::DISCONNECT,
-                    AddressKind::Public,
-                ))]
+                vec![release(address)]
             }
             _ => Vec::new(),
         }
@@ -148,54 +149,57 @@ impl Router {
         match message {
             Incoming::Adverts(batch) => actions.extend(self.adverts(batch)),
             Incoming::SlotsFree(report) => actions.extend(self.slots(report)),
-            Incoming::Connection(notice) => {
-                let connected = notice.connected;
-                let address = notice.address;
-                if !connected && self.closing.remove(&address) {
-                    tracing::debug!(radio = %self.radio, address = %Address::from_u64(address), "second disconnect notice absorbed");
-                } else if let Some(waiter) = self.take(|e| matches!(e, Expect::Connect { address: a, .. } if *a == address)) {
-                    actions.extend(self.connect_answered(waiter, notice.mtu, notice.error, connected));
-                } else if !connected {
-                    while let Some(waiter) = self.take(|e| matches!(e, Expect::Disconnect { address: a } if *a == address)) {
-                        let _ = waiter.reply.send(Ok(Reply::Done));
-                    }
-                    self.end_link(address, notice.error);
-                } else if !self.links.contains_key(&address) {
-                    tracing::debug!(radio = %self.radio, address = %Address::from_u64(address), "late connected=true for an abandoned attempt: releasing it");
-                    actions.push(Action::Send(device_request(address, request_type::DISCONNECT, AddressKind::Public)));
-                }
-            }
+            Incoming::Connection(notice) => actions.extend(self.connection_notice(notice)),
             Incoming::Services(batch) => {
-                if let Some(waiter) = self.waiters.iter_mut().find(|w| matches!(w.expect, Expect::Services { address } if address == batch.address)) {
+                let waiting = self.waiters.iter_mut().find(|w| {
+                    matches!(w.expect, Expect::Services { .. })
+                        && w.expect.address() == batch.address
+                });
+                if let Some(waiter) = waiting {
                     waiter.services.extend(batch.services);
                 }
             }
             Incoming::ServicesDone { address } => {
-                if let Some(waiter) = self.take(|e| matches!(e, Expect::Services { address: a } if *a == address)) {
+                let done =
+                    |e: &Expect| matches!(e, Expect::Services { .. }) && e.address() == address;
+                if let Some(waiter) = self.take(done) {
                     let _ = waiter.reply.send(Ok(Reply::Services(waiter.services)));
                 }
             }
-            Incoming::Read(read) => self.answer(
-                |e| matches!(e, Expect::Read { address, handle } if *address == read.address && u32::from(*handle) == read.handle),
-                Reply::Data(read.data),
-            ),
-            Incoming::WriteAck(ack) => self.answer(
-                |e| matches!(e, Expect::Write { address, handle } if *address == ack.address && u32::from(*handle) == ack.handle),
-                Reply::Done,
-            ),
-            Incoming::NotifyAck(ack) => self.answer(
-                |e| matches!(e, Expect::Notify { address, handle } if *address == ack.address && u32::from(*handle) == ack.handle),
-                Reply::Done,
-            ),
-            Incoming::NotifyData(data) => match (self.links.get(&data.address), u16::try_from(data.handle)) {
-                (Some(link), Ok(handle)) => {
-                    let _ = link.events.send(LinkEvent::Notification { handle, value: data.data });
+            Incoming::Read(read) => {
+                let (address, handle) = (read.address, read.handle);
+                let wanted =
+                    |e: &Expect| matches!(e, Expect::Read { .. }) && e.is_for(address, handle);
+                self.answer(wanted, Reply::Data(read.data));
+            }
+            Incoming::WriteAck(ack) => {
+                let wanted = |e: &Expect| {
+                    matches!(e, Expect::Write { .. }) && e.is_for(ack.address, ack.handle)
+                };
+                self.answer(wanted, Reply::Done);
+            }
+            Incoming::NotifyAck(ack) => {
+                let wanted = |e: &Expect| {
+                    matches!(e, Expect::Notify { .. }) && e.is_for(ack.address, ack.handle)
+                };
+                self.answer(wanted, Reply::Done);
+            }
+            Incoming::NotifyData(data) => {
+                let handle = u16::try_from(data.handle);
+                match (self.links.get(&data.address), handle) {
+                    (Some(link), Ok(handle)) => {
+                        let value = data.data;
+                        let _ = link.events.send(LinkEvent::Notification { handle, value });
+                    }
+                    _ => tracing::debug!(radio = %self.radio, "notification for no open link"),
                 }
-                _ => tracing::debug!(radio = %self.radio, "notification for no open link ignored"),
-            },
+            }
             Incoming::GattError(error) => self.gatt_failed(error),
             Incoming::ClearCache(answer) => {
-                if let Some(waiter) = self.take(|e| matches!(e, Expect::ClearCache { address } if *address == answer.address)) {
+                let wanted = |e: &Expect| {
+                    matches!(e, Expect::ClearCache { .. }) && e.address() == answer.address
+                };
+                if let Some(waiter) = self.take(wanted) {
                     let result = if answer.success {
                         Ok(Reply::Done)
                     } else {
@@ -205,11 +209,36 @@ impl Router {
                 }
             }
             Incoming::Scanner(state) => {
-                tracing::debug!(radio = %self.radio, state = state.state, mode = state.mode, "scanner state");
+                let (state, mode) = (state.state, state.mode);
+                tracing::debug!(radio = %self.radio, state, mode, "scanner state");
             }
-            other => tracing::debug!(radio = %self.radio, message = ?other, "message not used by bluefleet skipped"),
+            other => tracing::debug!(radio = %self.radio, message = ?other, "message not used"),
         }
         actions
+    }
+
+    /// A `BluetoothDeviceConnectionResponse`: a connect's answer, a link's end, a duplicate
+    /// end, or a late `connected=true` for an attempt we gave up.
+    fn connection_notice(&mut self, notice: ConnectionResponse) -> Option<Action> {
+        let address = notice.address;
+        let logged = Address::from_u64(address);
+        let is_connect = |e: &Expect| matches!(e, Expect::Connect { .. }) && e.address() == address;
+        if !notice.connected && self.closing.remove(&address) {
+            tracing::debug!(radio = %self.radio, address = %logged, "second disconnect absorbed");
+        } else if let Some(waiter) = self.take(is_connect) {
+            return self.connect_answered(waiter, notice);
+        } else if !notice.connected {
+            let is_disconnect =
+                |e: &Expect| matches!(e, Expect::Disconnect { .. }) && e.address() == address;
+            while let Some(waiter) = self.take(is_disconnect) {
+                let _ = waiter.reply.send(Ok(Reply::Done));
+            }
+            self.end_link(address, notice.error);
+        } else if !self.links.contains_key(&address) {
+            tracing::debug!(radio = %self.radio, address = %logged, "late connected=true released");
+            return Some(release(address));
+        }
+        None
     }
 
     /// Ends the session: every link learns the radio went down, every waiter fails.
@@ -253,59 +282,44 @@ impl Router {
         self.waiters.retain(|waiter| {
             let open = !waiter.reply.is_closed();
             if let (false, Expect::Connect { address, .. }) = (open, &waiter.expect) {
-                actions.push(Action::Send(device_request(
-                    *address,
-                    request_type::DISCONNECT,
-                    AddressKind::Public,
-                )));
+                actions.push(release(*address));
             }
             open
         });
         actions
     }
 
-    fn connect_answered(
-        &mut self,
-        waiter: Waiter,
-        mtu: u32,
-        error: i32,
-        connected: bool,
-    ) -> Vec<Action> {
+    fn connect_answered(&mut self, waiter: Waiter, notice: ConnectionResponse) -> Option<Action> {
         let Expect::Connect { address, events } = waiter.expect else {
-            return Vec::new();
+            return None;
         };
-        if !connected {
-            let _ = waiter
-                .reply
-                .send(Err(connect_refused(error, waiter.started.elapsed())));
-            return Vec::new();
+        if !notice.connected {
+            let failure = connect_refused(notice.error, waiter.started.elapsed());
+            let _ = waiter.reply.send(Err(failure));
+            return None;
         }
-        let mtu = u16::try_from(mtu).unwrap_or(u16::MAX);
-        let reply = Reply::Connected {
-            mtu,
-            generation: self.generation,
-        };
-        if waiter.reply.send(Ok(reply)).is_err() {
+        let mtu = u16::try_from(notice.mtu).unwrap_or(u16::MAX);
+        let generation = self.generation;
+        if waiter
+            .reply
+            .send(Ok(Reply::Connected { mtu, generation }))
+            .is_err()
+        {
             // The caller left between our send and this answer: give the slot back.
-            return vec![Action::Send(device_request(
-                address,
-                request_type::DISCONNECT,
-                AddressKind::Public,
-            ))];
+            return Some(release(address));
         }
-        self.links.insert(
-            address,
-            OpenLink {
-                events,
-                disconnect_requested: false,
-            },
-        );
-        Vec::new()
+        let link = OpenLink {
+            events,
+            disconnect_requested: false,
+        };
+        self.links.insert(address, link);
+        None
     }
 
     fn end_link(&mut self, address: u64, error: i32) {
         let Some(link) = self.links.remove(&address) else {
-            tracing::debug!(radio = %self.radio, address = %Address::from_u64(address), "repeated disconnect notice ignored");
+            let address = Address::from_u64(address);
+            tracing::debug!(radio = %self.radio, %address, "repeated disconnect ignored");
             return;
         };
         self.closing.insert(address);
@@ -330,9 +344,7 @@ impl Router {
     }
 
     fn gatt_failed(&mut self, error: GattError) {
-        let waiter = self.take(|e| {
-            e.address() == error.address && e.gatt_handle().map(u32::from) == Some(error.handle)
-        });
+        let waiter = self.take(|e| e.is_for(error.address, error.handle));
         match waiter {
             Some(waiter) => {
                 let handle = waiter.expect.gatt_handle().unwrap_or_default();
@@ -363,7 +375,8 @@ impl Router {
                         Some(advert)
                     }
                     Err(err) => {
-                        tracing::debug!(radio = %self.radio, %address, %err, "malformed advertisement skipped");
+                        let radio = &self.radio;
+                        tracing::debug!(%radio, %address, %err, "malformed advert skipped");
                         None
                     }
                 }
@@ -384,7 +397,8 @@ impl Router {
                 .copied()
                 .collect();
             for address in stale {
-                tracing::debug!(radio = %self.radio, address = %Address::from_u64(address), "link not in the proxy's allocated list: ended");
+                let logged = Address::from_u64(address);
+                tracing::debug!(radio = %self.radio, address = %logged, "not in allocated: ended");
                 self.end_link(address, 0);
             }
         }

@@ -71,9 +71,10 @@ fn ask(router: &mut Router, expect: Expect) -> Answer {
 }
 
 fn disconnect_sent(actions: &[Action]) -> bool {
+    let release = device_request(ADDR, request_type::DISCONNECT, AddressKind::Public);
     actions.iter().any(|action| {
         matches!(action, Action::Send(out) if out.message_type == id::DEVICE_REQUEST
-            && out.payload == device_request(ADDR, request_type::DISCONNECT, AddressKind::Public).payload)
+            && out.payload == release.payload)
     })
 }
 

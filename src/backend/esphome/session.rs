@@ -245,7 +245,9 @@ impl Session<'_> {
                     };
                     last_heard = Instant::now();
                     match message {
-                        Incoming::PingRequest => vec![Action::Send(Outgoing::empty(id::PING_RESPONSE))],
+                        Incoming::PingRequest => {
+                            vec![Action::Send(Outgoing::empty(id::PING_RESPONSE))]
+                        }
                         Incoming::DisconnectRequest => {
                             let _ = transport.send(&Outgoing::empty(id::DISCONNECT_RESPONSE)).await;
                             break Err(SessionError::ProxyDisconnected);
@@ -258,7 +260,8 @@ impl Session<'_> {
                 _ = keepalive.tick() => {
                     let quiet = last_heard.elapsed();
                     if quiet >= dead_after {
-                        break Err(SessionError::Timeout(format!("no answer to keepalive pings for {quiet:?}")));
+                        let what = format!("no answer to keepalive pings for {quiet:?}");
+                        break Err(SessionError::Timeout(what));
                     }
                     if quiet >= config.keepalive {
                         vec![Action::Send(Outgoing::empty(id::PING_REQUEST))]

@@ -156,7 +156,7 @@ impl Shared {
         match event {
             RadioEvent::Adverts(_) => {
                 if sinks.adverts.try_send(event).is_err() {
-                    tracing::debug!(radio = %self.id, "advertisement batch dropped: consumer is behind");
+                    tracing::debug!(radio = %self.id, "advert batch dropped: consumer is behind");
                 }
             }
             other => {
