@@ -31,7 +31,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(5);
+/// Upper bound for any one wait (generous: CI machines are shared and slow).
+const WAIT: Duration = Duration::from_secs(10);
 
 fn sensor(n: u8) -> Address {
     Address::new([0xA4, 0xC1, 0x38, 0, 0, n])
