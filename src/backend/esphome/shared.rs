@@ -1,0 +1,167 @@
+//! What the radio handle, its links and the session task share: the proxy's status and the
+//! current event subscriber.
+//!
+//! Owns [`Shared`]. The session task writes the status (up or down and why, the feature flags,
+//! the slot report, the session generation) and emits [`RadioEvent`]s; the handle reads the
+//! status without a round trip (`info()`, the connect pre-checks) and hands out event streams.
+//! Locks are `std` mutexes held only for a copy or a channel send, never across an await.
+//!
+//! Gotcha: state changes (`Up`, `Down`, slot reports) travel on an unbounded channel so none is
+//! ever lost; advertisements on a bounded one, so a consumer that stops reading costs dropped
+//! adverts (counted in a debug log), not unbounded memory.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use futures::stream::{self, BoxStream, StreamExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
+
+use crate::backend::{RadioEvent, SlotReport};
+use crate::model::RadioId;
+
+/// Advertisement batches buffered for a slow consumer before batches are dropped.
+const ADVERT_BUFFER: usize = 256;
+/// The slot limit assumed until the proxy's first report (ESPHome's default).
+pub(crate) const DEFAULT_SLOT_LIMIT: usize = 3;
+
+/// The proxy as last seen.
+#[derive(Clone, Debug)]
+pub(crate) struct Status {
+    /// Whether a session is established.
+    pub up: bool,
+    /// Why it is down (when it is).
+    pub down_reason: String,
+    /// Feature flags of the current session.
+    pub features: u32,
+    /// The proxy's last slot report (of the current session).
+    pub slots: Option<SlotReport>,
+    /// The limit from the proxy's latest report, kept across sessions.
+    pub slot_limit: usize,
+    /// Counts sessions; links remember theirs.
+    pub generation: u64,
+}
+
+#[derive(Debug)]
+struct Sinks {
+    control: mpsc::UnboundedSender<RadioEvent>,
+    adverts: mpsc::Sender<RadioEvent>,
+}
+
+/// State shared by the handle, its links and the session task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub id: RadioId,
+    status: Mutex<Status>,
+    sinks: Mutex<Option<Sinks>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(id: RadioId) -> Self {
+        Self {
+            id,
+            status: Mutex::new(Status {
+                up: false,
+                down_reason: "not connected to the proxy yet".into(),
+                features: 0,
+                slots: None,
+                slot_limit: DEFAULT_SLOT_LIMIT,
+                generation: 0,
+            }),
+            sinks: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        lock(&self.status).clone()
+    }
+
+    /// A new event stream replacing the previous one; it starts with the current state.
+    pub(crate) fn subscribe(&self) -> BoxStream<'static, RadioEvent> {
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (adverts, adverts_rx) = mpsc::channel(ADVERT_BUFFER);
+        let status = self.status();
+        let _ = control.send(if status.up {
+            RadioEvent::Up
+        } else {
+            RadioEvent::Down {
+                reason: status.down_reason,
+            }
+        });
+        if let (true, Some(report)) = (status.up, status.slots) {
+            let _ = control.send(RadioEvent::SlotsReported(report));
+        }
+        *lock(&self.sinks) = Some(Sinks { control, adverts });
+        stream::select(
+            UnboundedReceiverStream::new(control_rx),
+            ReceiverStream::new(adverts_rx),
+        )
+        .boxed()
+    }
+
+    /// A stream that only says why the radio cannot run.
+    pub(crate) fn unavailable(reason: String) -> BoxStream<'static, RadioEvent> {
+        stream::iter([RadioEvent::Down { reason }]).boxed()
+    }
+
+    /// A session is established.
+    pub(crate) fn set_up(&self, features: u32) -> u64 {
+        let generation = {
+            let mut status = lock(&self.status);
+            status.up = true;
+            status.features = features;
+            status.slots = None;
+            status.generation += 1;
+            status.generation
+        };
+        self.emit(RadioEvent::Up);
+        generation
+    }
+
+    /// The session ended or could not start. Reports `Down` when the radio was up or the
+    /// reason changed (a proxy that stays unreachable is not reported on every retry).
+    pub(crate) fn set_down(&self, reason: String) {
+        let changed = {
+            let mut status = lock(&self.status);
+            let changed = status.up || status.down_reason != reason;
+            status.up = false;
+            status.slots = None;
+            status.down_reason.clone_from(&reason);
+            changed
+        };
+        if changed {
+            self.emit(RadioEvent::Down { reason });
+        }
+    }
+
+    /// Records and reports a slot report.
+    pub(crate) fn report_slots(&self, report: SlotReport) {
+        {
+            let mut status = lock(&self.status);
+            status.slot_limit = report.limit;
+            status.slots = Some(report.clone());
+        }
+        self.emit(RadioEvent::SlotsReported(report));
+    }
+
+    /// Sends an event to the current subscriber, if any.
+    pub(crate) fn emit(&self, event: RadioEvent) {
+        let sinks = lock(&self.sinks);
+        let Some(sinks) = sinks.as_ref() else {
+            return;
+        };
+        match event {
+            RadioEvent::Adverts(_) => {
+                if sinks.adverts.try_send(event).is_err() {
+                    tracing::debug!(radio = %self.id, "advert batch dropped: consumer is behind");
+                }
+            }
+            other => {
+                let _ = sinks.control.send(other);
+            }
+        }
+    }
+}
