@@ -95,7 +95,7 @@ impl Router {
     ) -> bool {
         let address = expect.address();
         let link_open =
-            generation.map_or(true, |g| g == self.generation) && self.links.contains_key(&address);
+            generation.is_none_or(|g| g == self.generation) && self.links.contains_key(&address);
         if generation.is_some() && !link_open {
             // Disconnecting a link that already ended has nothing left to do.
             let result = match expect {
