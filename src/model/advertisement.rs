@@ -44,16 +44,9 @@ impl Advertisement {
         raw: Bytes,
     ) -> Result<Self, AdParseError> {
         let data = AdvertData::parse(&raw)?;
-        Ok(Self {
-            address,
-            address_kind: AddressKind::Public,
-            rssi_dbm,
-            radio,
-            seen_at,
-            connectable: None,
-            data,
-            raw: Some(raw),
-        })
+        let mut advert = Self::from_data(address, radio, rssi_dbm, seen_at, data);
+        advert.raw = Some(raw);
+        Ok(advert)
     }
 
     /// Builds an advertisement from already decoded fields (BlueZ properties, btleplug).

@@ -9,6 +9,14 @@ use bluefleet::Subscription;
 
 use crate::support::*;
 
+/// One local adapter and one environment sensor two metres away.
+fn one_sensor_world() -> bluefleet::sim::World {
+    world(
+        vec![RadioSpec::local_controller("hci0").at(0.0, 0.0)],
+        vec![env_sensor(1, 2.0, 0.0)],
+    )
+}
+
 async fn next_notification(subscription: &mut Subscription) -> Vec<SubscriptionEvent> {
     let mut seen = Vec::new();
     loop {
@@ -24,10 +32,7 @@ async fn next_notification(subscription: &mut Subscription) -> Vec<SubscriptionE
 #[test]
 fn subscriptions_survive_reconnects_and_mark_the_gap() {
     block_on_virtual_time(async {
-        let world = world(
-            vec![RadioSpec::local_controller("hci0").at(0.0, 0.0)],
-            vec![env_sensor(1, 2.0, 0.0)],
-        );
+        let world = one_sensor_world();
         let (simulation, fleet) = start(world, 9);
         let device = fleet.device(addr(1)).await.unwrap();
         let mut subscription = device.subscribe(temperature()).await.unwrap();
@@ -52,10 +57,7 @@ fn subscriptions_survive_reconnects_and_mark_the_gap() {
 #[test]
 fn a_reconnect_after_a_cache_hit_performs_no_discovery() {
     block_on_virtual_time(async {
-        let world = world(
-            vec![RadioSpec::local_controller("hci0").at(0.0, 0.0)],
-            vec![env_sensor(1, 2.0, 0.0)],
-        );
+        let world = one_sensor_world();
         let (simulation, fleet) = start(world, 2);
         let device = fleet.device(addr(1)).await.unwrap();
         device.keep_connected(true).await.unwrap();
@@ -80,10 +82,7 @@ fn a_reconnect_after_a_cache_hit_performs_no_discovery() {
 fn a_persisted_cache_survives_a_fleet_restart() {
     let dir = tempfile::tempdir().unwrap();
     block_on_virtual_time(async {
-        let world = world(
-            vec![RadioSpec::local_controller("hci0").at(0.0, 0.0)],
-            vec![env_sensor(1, 2.0, 0.0)],
-        );
+        let world = one_sensor_world();
         let simulation = bluefleet::sim::Simulation::start(world, 1);
         let fleet = bluefleet::Fleet::builder()
             .radios(simulation.radios())
@@ -128,10 +127,7 @@ fn a_persisted_cache_survives_a_fleet_restart() {
 #[test]
 fn a_stalled_subscriber_does_not_block_others() {
     block_on_virtual_time(async {
-        let world = world(
-            vec![RadioSpec::local_controller("hci0").at(0.0, 0.0)],
-            vec![env_sensor(1, 2.0, 0.0)],
-        );
+        let world = one_sensor_world();
         let simulation = bluefleet::sim::Simulation::start(world, 3);
         let fleet = bluefleet::Fleet::builder()
             .radios(simulation.radios())
@@ -169,10 +165,7 @@ fn a_stalled_subscriber_does_not_block_others() {
 #[test]
 fn dropping_the_last_subscription_releases_an_on_demand_connection() {
     block_on_virtual_time(async {
-        let world = world(
-            vec![RadioSpec::local_controller("hci0").at(0.0, 0.0)],
-            vec![env_sensor(1, 2.0, 0.0)],
-        );
+        let world = one_sensor_world();
         let (simulation, fleet) = start(world, 6);
         let device = fleet.device(addr(1)).await.unwrap();
         let subscription = device.subscribe(temperature()).await.unwrap();
