@@ -34,3 +34,8 @@ pub use backend::{Failure, FailureSource, FailureStage};
 pub use error::{AttError, Error, ErrorKind, Result};
 pub use fleet::{Device, Fleet, FleetBuilder, Subscription};
 pub use model::{Address, AddressKind, Advertisement, GattTable, RadioId};
+
+/// The README's examples, compiled and run as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
