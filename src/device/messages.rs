@@ -52,6 +52,8 @@ pub enum Operation {
     Disconnect,
     /// The GATT table.
     Services,
+    /// The negotiated ATT MTU of the link.
+    Mtu,
     /// Read a characteristic.
     Read(CharacteristicRef),
     /// Write a characteristic.
@@ -71,6 +73,7 @@ impl Operation {
             Self::Connect => "connect",
             Self::Disconnect => "disconnect",
             Self::Services => "services",
+            Self::Mtu => "mtu",
             Self::Read(_) => "read",
             Self::Write(..) => "write",
             Self::ReadDescriptor(..) => "read descriptor",
@@ -89,6 +92,8 @@ pub enum Outcome {
     Services(Arc<GattTable>),
     /// A value read.
     Value(Bytes),
+    /// The link's MTU.
+    Mtu(u16),
     /// A subscription's queue.
     Subscribed(mpsc::Receiver<SubscriptionEvent>),
 }

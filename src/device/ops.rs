@@ -132,6 +132,10 @@ impl DeviceActor {
                 let table = Arc::clone(table);
                 Box::pin(async move { Ok(Outcome::Services(table)) })
             }
+            Operation::Mtu => {
+                let mtu = link.mtu();
+                Box::pin(async move { Ok(Outcome::Mtu(mtu)) })
+            }
             Operation::Read(characteristic) => {
                 let handle = self.resolve(table, &characteristic)?.handle;
                 Box::pin(async move {

@@ -92,6 +92,14 @@ impl Device {
         }
     }
 
+    /// The negotiated ATT MTU (connecting if needed).
+    pub async fn mtu(&self) -> Result<u16> {
+        match self.request(Operation::Mtu).await? {
+            Outcome::Mtu(mtu) => Ok(mtu),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Reads a characteristic.
     pub async fn read(&self, uuid: Uuid) -> Result<Bytes> {
         self.read_in(None, uuid).await

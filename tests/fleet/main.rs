@@ -8,5 +8,6 @@ mod support;
 mod connect;
 mod faults;
 mod reconnect;
+mod requests;
 mod slots;
 mod stories;
