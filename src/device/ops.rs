@@ -115,6 +115,10 @@ impl DeviceActor {
         let link = Arc::clone(link);
         let name = operation.name();
         let op_error = move |failure: Failure| match failure.att_status {
+            None if failure.is_unsupported() => Error::Unsupported {
+                backend: failure.source.as_str(),
+                operation: name,
+            },
             Some(status) => Error::Gatt {
                 address,
                 status: AttError(status),
