@@ -88,6 +88,11 @@ fn a_connect_failure_arrives_classified_from_its_bluez_error_name() {
     run_in_own_process("classified_connect_failure");
 }
 
+#[test]
+fn a_crashed_device_actor_releases_its_btleplug_connection_and_slot() {
+    run_in_own_process("crashed_actor_disconnects");
+}
+
 /// The child side: runs the scenario its parent named. Ignored in a normal run (it needs the
 /// parent's bus); run directly, it fails and says why.
 #[test]

@@ -237,6 +237,15 @@ impl Control {
         self.mock::<_, ()>("InjectError", (path, method, name, message, sticky));
     }
 
+    /// The double's own `Device1.Connected`.
+    pub fn is_connected(&self, device: &str) -> bool {
+        use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;
+        self.connection
+            .with_proxy("org.bluez", device, CALL_TIMEOUT)
+            .get("org.bluez.Device1", "Connected")
+            .unwrap_or_else(|e| panic!("Connected of {device}: {e}"))
+    }
+
     pub fn drop_connection(&self, device: &str) {
         self.mock::<_, ()>("DropConnection", (device,));
     }

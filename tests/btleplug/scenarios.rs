@@ -32,6 +32,7 @@ pub async fn run(scenario: &str) {
         "connect_read_notify" => connect_read_notify().await,
         "link_loss_and_resubscribe" => link_loss_and_resubscribe().await,
         "classified_connect_failure" => classified_connect_failure().await,
+        "crashed_actor_disconnects" => crashed_actor_disconnects().await,
         other => panic!("no scenario named {other}"),
     }
 }
@@ -251,4 +252,19 @@ async fn classified_connect_failure() {
         failure.text.contains("le-connection-abort-by-local"),
         "{failure}"
     );
+}
+
+async fn crashed_actor_disconnects() {
+    let mock = Control::from_env();
+    let (fleet, device, device_path, _) = connected_thermometer(&mock).await;
+    assert!(mock.is_connected(&device_path));
+    assert!(fleet.crash_device_actor(device.address()).await);
+    within("the dropped link disconnecting", async {
+        while mock.is_connected(&device_path) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let held: usize = fleet.slot_usage().iter().map(|u| u.held_by.len()).sum();
+    assert_eq!(held, 0, "{:?}", fleet.slot_usage());
 }

@@ -134,6 +134,7 @@ async fn establish(
         table,
         handles,
         requested,
+        closed: Default::default(),
     };
     Ok(Connection {
         link: Box::new(link),

@@ -6,6 +6,7 @@
 //! and writes go through btleplug's descriptor calls; where a platform lacks one, btleplug
 //! says `NotSupported` and the fleet reports `Error::Unsupported`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -30,6 +31,25 @@ pub(crate) struct BtleplugLink {
     pub(crate) handles: Arc<HandleMap>,
     /// Tells the event task that the user asked to disconnect.
     pub(crate) requested: Arc<Notify>,
+    /// Set once `disconnect` was called; a link dropped without it disconnects itself.
+    pub(crate) closed: AtomicBool,
+}
+
+impl Drop for BtleplugLink {
+    /// Nobody can use a dropped link (its device actor stopped or crashed), so it must not keep
+    /// holding the controller's connection: disconnect in the background.
+    fn drop(&mut self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.requested.notify_one();
+        let peripheral = self.peripheral.clone();
+        self.driver.spawn(async move {
+            if let Err(error) = peripheral.disconnect().await {
+                tracing::debug!(%error, "disconnecting a dropped btleplug link");
+            }
+        });
+    }
 }
 
 fn no_such(what: &str, handle: u16) -> Failure {
@@ -143,6 +163,7 @@ impl Link for BtleplugLink {
     }
 
     async fn disconnect(&self) -> Result<(), Failure> {
+        self.closed.store(true, Ordering::Release);
         self.requested.notify_one();
         let peripheral = self.peripheral.clone();
         let closing = async move {
