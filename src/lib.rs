@@ -4,7 +4,8 @@
 //! # Layout, in the order data flows
 //! - [`model`]: the nouns every layer shares (addresses, UUIDs, advertisements, GATT tables).
 //! - [`backend`]: the `Radio` / `Link` seam every radio implements, and the [`Failure`] a
-//!   backend reports in its own words; [`sim`] is the simulated radio, the default backend.
+//!   backend reports in its own words; [`sim`] is the simulated radio, the default backend;
+//!   `backend::btleplug` (feature `btleplug`) drives local adapters on macOS, Windows and Linux.
 //! - [`adapter`]: one actor per radio; the fleet-wide slot ledger and per-radio connect gate.
 //! - [`adverts`]: the listen path: every radio's adverts merged per device (best radio,
 //!   smoothed RSSI, availability, proximity, beacons), plain state with no actor per device.

@@ -160,7 +160,7 @@ async fn find(attempt: &Attempt, address: Address) -> Result<Peripheral, Failure
         .await
         .map_err(|error| from_btleplug(FailureStage::Connect, &error))?;
     all.into_iter()
-        .find(|peripheral| address_of(peripheral.address()) == address)
+        .find(|peripheral| address_of(peripheral.address(), &peripheral.id()).0 == address)
         .ok_or_else(|| Failure {
             name: Some("btleplug.DeviceNotFound".into()),
             ..Failure::new(

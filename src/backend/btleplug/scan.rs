@@ -126,7 +126,7 @@ async fn translate(
     };
     let peripheral = adapter.peripheral(&id).await.ok()?;
     let properties = peripheral.properties().await.ok()??;
-    let advert = advertisement(radio, properties, Instant::now())?;
+    let advert = advertisement(radio, &id, properties, Instant::now())?;
     known.insert(advert.address, id);
     Some(RadioEvent::Adverts(vec![advert]))
 }
