@@ -93,6 +93,11 @@ fn a_crashed_device_actor_releases_its_btleplug_connection_and_slot() {
     run_in_own_process("crashed_actor_disconnects");
 }
 
+#[test]
+fn one_lost_link_of_two_on_an_adapter_leaves_the_other_running() {
+    run_in_own_process("one_link_lost_of_two");
+}
+
 /// The child side: runs the scenario its parent named. Ignored in a normal run (it needs the
 /// parent's bus); run directly, it fails and says why.
 #[test]

@@ -33,6 +33,7 @@ pub async fn run(scenario: &str) {
         "link_loss_and_resubscribe" => link_loss_and_resubscribe().await,
         "classified_connect_failure" => classified_connect_failure().await,
         "crashed_actor_disconnects" => crashed_actor_disconnects().await,
+        "one_link_lost_of_two" => one_link_lost_of_two().await,
         other => panic!("no scenario named {other}"),
     }
 }
@@ -64,12 +65,17 @@ async fn fleet() -> Fleet {
         .unwrap()
 }
 
-/// hci0 with one LE thermometer: an Environmental Sensing service whose Temperature
-/// characteristic (read, write, notify; value 0x2a) has a CCCD. Returns the device and
-/// characteristic paths.
+/// hci0 with one LE thermometer at [`THERMO`]. Returns the device and characteristic paths.
 fn thermometer(mock: &Control) -> (String, String) {
     mock.add_adapter("hci0");
-    let device = mock.add_le_device("hci0", THERMO, "Thermo", -70);
+    add_thermometer(mock, THERMO)
+}
+
+/// An LE thermometer on hci0: an Environmental Sensing service whose Temperature
+/// characteristic (read, write, notify; value 0x2a) has a CCCD. Returns the device and
+/// characteristic paths.
+fn add_thermometer(mock: &Control, address: &str) -> (String, String) {
+    let device = mock.add_le_device("hci0", address, "Thermo", -70);
     let service = mock.add_service(&device, 0x10, ENVIRONMENTAL_SENSING);
     let characteristic =
         mock.add_characteristic(&service, 0x11, TEMPERATURE, &["read", "write", "notify"]);
@@ -267,4 +273,40 @@ async fn crashed_actor_disconnects() {
     .await;
     let held: usize = fleet.slot_usage().iter().map(|u| u.held_by.len()).sum();
     assert_eq!(held, 0, "{:?}", fleet.slot_usage());
+}
+
+async fn one_link_lost_of_two() {
+    const SECOND: &str = "D4:00:00:00:00:02";
+    let mock = Control::from_env();
+    let (first_path, _) = thermometer(&mock);
+    let (_, second_characteristic) = add_thermometer(&mock, SECOND);
+    let fleet = fleet().await;
+    let temperature = uuid(TEMPERATURE);
+    let mut subscriptions = Vec::new();
+    for address in [THERMO, SECOND] {
+        let address = Address::parse(address).unwrap();
+        let filter = AdvertFilter::new().address(address);
+        within("hearing a thermometer", fleet.find_device(&filter, WAIT))
+            .await
+            .unwrap();
+        let device = fleet.device(address).await.unwrap();
+        subscriptions.push(
+            within("subscribe", device.subscribe(temperature))
+                .await
+                .unwrap(),
+        );
+    }
+    let [first, second] = &mut subscriptions[..] else {
+        unreachable!("two subscriptions")
+    };
+    mock.drop_connection(&first_path);
+    assert!(matches!(
+        next_notification(first).await,
+        SubscriptionEvent::Disconnected { .. }
+    ));
+    mock.notify(&second_characteristic, &[7]);
+    match next_notification(second).await {
+        SubscriptionEvent::Notification(value) => assert_eq!(value.as_ref(), [7]),
+        other => panic!("the second link should be untouched, got {other:?}"),
+    }
 }

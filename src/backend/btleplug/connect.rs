@@ -1,8 +1,8 @@
 //! Opening a btleplug connection: find the peripheral, connect within the deadline, discover
 //! services, number them, and start the link's event task.
 //!
-//! The attempt runs as one task on the backend's runtime. The adapter's events and the
-//! peripheral's notifications are watched *before* connecting, so a link that drops during
+//! The attempt runs as one task on the backend's runtime. The adapter's shared watch and the
+//! peripheral's notifications are subscribed *before* connecting, so a link that drops during
 //! discovery is still reported. Every failure after the connect succeeded disconnects first,
 //! and [`Teardown`] does the same if the caller drops the `connect` future half-way (the
 //! cancel-safety rule of `backend/mod.rs`): no attempt leaves the controller holding a link.
@@ -25,6 +25,7 @@ use super::gatt::HandleMap;
 use super::link::BtleplugLink;
 use super::link_events::{forward, LinkWatch};
 use super::scan::KnownPeripherals;
+use super::watch::AdapterWatch;
 use crate::backend::{ConnectRequest, Connection, Failure, FailureSource, FailureStage};
 use crate::model::Address;
 
@@ -37,6 +38,7 @@ pub(crate) struct Attempt {
     pub driver: Driver,
     pub adapter: Adapter,
     pub known: KnownPeripherals,
+    pub watch: Arc<AdapterWatch>,
 }
 
 /// Runs one connection attempt; cancel-safe.
@@ -93,7 +95,11 @@ async fn establish(
     let connect_failure = |error: btleplug::Error| {
         from_btleplug(FailureStage::Connect, &error).with_elapsed(started.elapsed())
     };
-    let central = attempt.adapter.events().await.map_err(connect_failure)?;
+    let news = attempt
+        .watch
+        .subscribe(&attempt.driver, &attempt.adapter)
+        .await
+        .map_err(connect_failure)?;
     let notifications = peripheral.notifications().await.map_err(connect_failure)?;
     match timeout(deadline, peripheral.connect()).await {
         Ok(Ok(())) => {}
@@ -120,11 +126,11 @@ async fn establish(
     let requested = Arc::new(Notify::new());
     let (sender, receiver) = mpsc::channel(LINK_QUEUE);
     let watch = LinkWatch {
-        peripheral: peripheral.id(),
+        peripheral: peripheral.clone(),
         handles: Arc::clone(&handles),
         requested: Arc::clone(&requested),
         notifications,
-        central,
+        news,
     };
     attempt.driver.spawn(forward(watch, sender));
     let link = BtleplugLink {

@@ -1,23 +1,25 @@
 //! The event stream of one btleplug connection: notifications, then exactly one `Disconnected`.
 //!
 //! btleplug delivers notifications on a per-peripheral stream (named by service and
-//! characteristic UUID) and disconnections on the adapter's event stream. A task on the
-//! backend's runtime merges the two for one link: each notification is translated to its
-//! synthetic value handle, and the first of "we asked to disconnect", "the device
-//! disconnected", "the adapter powered off" or "a btleplug stream ended" ends the stream with
-//! one `Disconnected`. btleplug does not say whether the peer or the radio dropped the link,
-//! so a disconnection we did not ask for is `LinkLost`.
+//! characteristic UUID) and disconnections on the adapter's event stream, which the radio's
+//! links share through `watch.rs`. A task on the backend's runtime merges the two for one
+//! link: each notification is translated to its synthetic value handle, and the first of "we
+//! asked to disconnect", "the device disconnected", "the adapter powered off" or "a btleplug
+//! stream ended" ends the stream with one `Disconnected`. btleplug does not say whether the
+//! peer or the radio dropped the link, so a disconnection we did not ask for is `LinkLost`.
 
 use std::pin::Pin;
 use std::sync::Arc;
 
-use btleplug::api::{CentralEvent, CentralState, ValueNotification};
-use btleplug::platform::PeripheralId;
+use btleplug::api::{Peripheral as _, ValueNotification};
+use btleplug::platform::Peripheral;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::{mpsc, Notify};
 
 use super::gatt::HandleMap;
+use super::watch::AdapterNews;
 use crate::backend::{DisconnectCause, LinkEvent};
 
 /// A btleplug event stream.
@@ -26,15 +28,15 @@ pub(crate) type Events<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
 /// What the forwarding task listens to.
 pub(crate) struct LinkWatch {
     /// The connected peripheral.
-    pub peripheral: PeripheralId,
+    pub peripheral: Peripheral,
     /// Synthetic handles of its characteristics.
     pub handles: Arc<HandleMap>,
     /// Told when the user asked to disconnect.
     pub requested: Arc<Notify>,
     /// The peripheral's notifications.
     pub notifications: Events<ValueNotification>,
-    /// The adapter's events.
-    pub central: Events<CentralEvent>,
+    /// The adapter's news, shared by its links.
+    pub news: broadcast::Receiver<AdapterNews>,
 }
 
 /// Forwards one link's events until it ends; the last event sent is `Disconnected`.
@@ -44,8 +46,9 @@ pub(crate) async fn forward(watch: LinkWatch, sender: mpsc::Sender<LinkEvent>) {
         handles,
         requested,
         mut notifications,
-        mut central,
+        mut news,
     } = watch;
+    let id = peripheral.id();
     let (cause, detail) = loop {
         tokio::select! {
             biased;
@@ -66,15 +69,23 @@ pub(crate) async fn forward(watch: LinkWatch, sender: mpsc::Sender<LinkEvent>) {
                 }
                 None => break (DisconnectCause::LinkLost, "btleplug's notification stream ended".into()),
             },
-            event = central.next() => match event {
-                Some(CentralEvent::DeviceDisconnected(id)) if id == peripheral => {
+            item = news.recv() => match item {
+                Ok(AdapterNews::Disconnected(gone)) if gone == id => {
                     break (DisconnectCause::LinkLost, "the device disconnected".into());
                 }
-                Some(CentralEvent::StateUpdate(CentralState::PoweredOff)) => {
+                Ok(AdapterNews::Disconnected(_)) => {}
+                Ok(AdapterNews::PoweredOff) => {
                     break (DisconnectCause::RadioDown, "the adapter powered off".into());
                 }
-                Some(_) => {}
-                None => break (DisconnectCause::RadioDown, "btleplug's adapter event stream ended".into()),
+                Ok(AdapterNews::Ended) | Err(RecvError::Closed) => {
+                    break (DisconnectCause::RadioDown, "btleplug's adapter event stream ended".into());
+                }
+                Err(RecvError::Lagged(_)) => {
+                    // Missed news may have been ours: ask the platform.
+                    if !peripheral.is_connected().await.unwrap_or(false) {
+                        break (DisconnectCause::LinkLost, "the device disconnected".into());
+                    }
+                }
             },
         }
     };

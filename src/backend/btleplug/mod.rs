@@ -11,7 +11,8 @@
 //!   [`FleetBuilder::radios`](crate::FleetBuilder::radios).
 //! - `scan.rs` turns the adapter's events into `Up`/`Down` and batched adverts (`advert.rs`).
 //! - `connect.rs` opens a link: connect with the request's deadline, discover services, number
-//!   them with synthetic handles (`gatt.rs`), start the link's event task (`link_events.rs`).
+//!   them with synthetic handles (`gatt.rs`), start the link's event task (`link_events.rs`),
+//!   which hears disconnections through the radio's one shared adapter watch (`watch.rs`).
 //! - `link.rs` runs GATT operations; `failure.rs` turns btleplug errors into
 //!   [`Failure`](crate::Failure)s, digging BlueZ's D-Bus error name out where there is one.
 //! - `driver.rs` owns the runtime every btleplug call runs on.
@@ -27,6 +28,7 @@ mod link;
 mod link_events;
 mod radio;
 mod scan;
+mod watch;
 
 pub use radio::BtleplugRadio;
 

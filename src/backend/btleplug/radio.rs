@@ -17,6 +17,7 @@ use super::connect::{open, Attempt};
 use super::driver::Driver;
 use super::failure::from_btleplug;
 use super::scan::{radio_events, KnownPeripherals};
+use super::watch::AdapterWatch;
 use super::BtleplugConfig;
 use crate::backend::{
     ConnectRequest, Connection, Failure, FailureStage, Radio, RadioEvent, RadioInfo, RadioKind,
@@ -32,6 +33,7 @@ pub struct BtleplugRadio {
     driver: Driver,
     adapter: Adapter,
     known: KnownPeripherals,
+    watch: Arc<AdapterWatch>,
 }
 
 impl BtleplugRadio {
@@ -71,6 +73,7 @@ impl BtleplugRadio {
                     driver: driver.clone(),
                     adapter,
                     known: Arc::new(DashMap::new()),
+                    watch: Arc::default(),
                 }) as Arc<dyn Radio>
             })
             .collect();
@@ -117,6 +120,7 @@ impl Radio for BtleplugRadio {
             driver: self.driver.clone(),
             adapter: self.adapter.clone(),
             known: Arc::clone(&self.known),
+            watch: Arc::clone(&self.watch),
         };
         open(attempt, request).await
     }
