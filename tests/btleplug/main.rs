@@ -98,6 +98,11 @@ fn one_lost_link_of_two_on_an_adapter_leaves_the_other_running() {
     run_in_own_process("one_link_lost_of_two");
 }
 
+#[test]
+fn the_scan_runs_while_any_event_stream_of_the_radio_is_held() {
+    run_in_own_process("scan_while_any_stream_is_held");
+}
+
 /// The child side: runs the scenario its parent named. Ignored in a normal run (it needs the
 /// parent's bus); run directly, it fails and says why.
 #[test]

@@ -237,6 +237,15 @@ impl Control {
         self.mock::<_, ()>("InjectError", (path, method, name, message, sticky));
     }
 
+    /// The double's own `Adapter1.Discovering`.
+    pub fn is_discovering(&self, adapter: &str) -> bool {
+        use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;
+        self.connection
+            .with_proxy("org.bluez", adapter, CALL_TIMEOUT)
+            .get("org.bluez.Adapter1", "Discovering")
+            .unwrap_or_else(|e| panic!("Discovering of {adapter}: {e}"))
+    }
+
     /// The double's own `Device1.Connected`.
     pub fn is_connected(&self, device: &str) -> bool {
         use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;

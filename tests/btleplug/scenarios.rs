@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bluefleet::adverts::AdvertFilter;
 use bluefleet::backend::btleplug::{BtleplugConfig, BtleplugRadio};
-use bluefleet::backend::{RadioInfo, RadioKind, WriteMode};
+use bluefleet::backend::{RadioEvent, RadioInfo, RadioKind, WriteMode};
 use bluefleet::fleet::SubscriptionEvent;
 use bluefleet::model::{parse_uuid, Address, AddressKind, Advertisement};
 use bluefleet::{ErrorKind, FailureSource, Fleet, Subscription};
@@ -34,6 +34,7 @@ pub async fn run(scenario: &str) {
         "classified_connect_failure" => classified_connect_failure().await,
         "crashed_actor_disconnects" => crashed_actor_disconnects().await,
         "one_link_lost_of_two" => one_link_lost_of_two().await,
+        "scan_while_any_stream_is_held" => scan_while_any_stream_is_held().await,
         other => panic!("no scenario named {other}"),
     }
 }
@@ -309,4 +310,42 @@ async fn one_link_lost_of_two() {
         SubscriptionEvent::Notification(value) => assert_eq!(value.as_ref(), [7]),
         other => panic!("the second link should be untouched, got {other:?}"),
     }
+}
+
+/// Waits until the double's adapter is (or is not) discovering.
+async fn discovering_becomes(mock: &Control, adapter: &str, wanted: bool) {
+    within(&format!("Discovering = {wanted}"), async {
+        while mock.is_discovering(adapter) != wanted {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+async fn scan_while_any_stream_is_held() {
+    let mock = Control::from_env();
+    let adapter = mock.add_adapter("hci0");
+    let radios = BtleplugRadio::discover_all(&BtleplugConfig::default())
+        .await
+        .unwrap();
+    let radio = &radios[0];
+    let mut older = radio.events();
+    assert_eq!(
+        within("the first event", older.next()).await,
+        Some(RadioEvent::Up)
+    );
+    discovering_becomes(&mock, &adapter, true).await;
+    let mut newer = radio.events();
+    assert_eq!(
+        within("the first event", newer.next()).await,
+        Some(RadioEvent::Up)
+    );
+    drop(older);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        mock.is_discovering(&adapter),
+        "the newer stream still scans"
+    );
+    drop(newer);
+    discovering_becomes(&mock, &adapter, false).await;
 }

@@ -16,7 +16,7 @@ use futures::stream::BoxStream;
 use super::connect::{open, Attempt};
 use super::driver::Driver;
 use super::failure::from_btleplug;
-use super::scan::{radio_events, KnownPeripherals};
+use super::scan::{radio_events, KnownPeripherals, ScanUsers};
 use super::watch::AdapterWatch;
 use super::BtleplugConfig;
 use crate::backend::{
@@ -34,6 +34,7 @@ pub struct BtleplugRadio {
     adapter: Adapter,
     known: KnownPeripherals,
     watch: Arc<AdapterWatch>,
+    scan_users: ScanUsers,
 }
 
 impl BtleplugRadio {
@@ -74,6 +75,7 @@ impl BtleplugRadio {
                     adapter,
                     known: Arc::new(DashMap::new()),
                     watch: Arc::default(),
+                    scan_users: Arc::default(),
                 }) as Arc<dyn Radio>
             })
             .collect();
@@ -112,6 +114,7 @@ impl Radio for BtleplugRadio {
             self.adapter.clone(),
             self.id.clone(),
             Arc::clone(&self.known),
+            Arc::clone(&self.scan_users),
         )
     }
 

@@ -7,7 +7,9 @@
 //! the peripheral's merged properties, and the peripheral's id is remembered so `connect` can
 //! find it by address. Whatever has piled up when the adapter actor reads is delivered as one
 //! `Adverts` batch ([`coalesce`]), so a busy radio costs one message per read, not per advert.
-//! Dropping the stream stops the task and the scan.
+//! Dropping the stream stops the task, and the scan once no other stream of the radio needs it
+//! ([`ScanUsers`]: BlueZ counts discovery per D-Bus client, so an old stream stopping after a
+//! new one started would otherwise end the new one's scan).
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use btleplug::platform::{Adapter, PeripheralId};
 use dashmap::DashMap;
 use futures::stream::{self, BoxStream};
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Mutex};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -35,25 +37,55 @@ const MAX_BATCH: usize = 64;
 /// Which btleplug peripheral answers to which address, filled by scanning.
 pub(crate) type KnownPeripherals = Arc<DashMap<Address, PeripheralId>>;
 
+/// How many event streams of one radio are scanning; starting and stopping the platform's scan
+/// happen under this lock, on the first user's arrival and the last one's departure.
+pub(crate) type ScanUsers = Arc<Mutex<usize>>;
+
 /// Starts scanning on `adapter` and returns its event stream.
 pub(crate) fn radio_events(
     driver: &Driver,
     adapter: Adapter,
     radio: RadioId,
     known: KnownPeripherals,
+    users: ScanUsers,
 ) -> BoxStream<'static, RadioEvent> {
     let (sender, receiver) = mpsc::channel(QUEUE);
-    driver.spawn(scan(adapter, radio, known, sender));
+    driver.spawn(async move {
+        start_scanning(&adapter, &radio, &users).await;
+        watch(&adapter, &radio, &known, sender).await;
+        stop_scanning(&adapter, &radio, &users).await;
+    });
     ReceiverStream::new(receiver)
         .ready_chunks(MAX_BATCH)
         .flat_map(|chunk| stream::iter(coalesce(chunk)))
         .boxed()
 }
 
-async fn scan(
-    adapter: Adapter,
-    radio: RadioId,
-    known: KnownPeripherals,
+async fn start_scanning(adapter: &Adapter, radio: &RadioId, users: &ScanUsers) {
+    let mut count = users.lock().await;
+    if *count == 0 {
+        if let Err(error) = adapter.start_scan(ScanFilter::default()).await {
+            tracing::warn!(%radio, %error, "btleplug could not start a scan; listening anyway");
+        }
+    }
+    *count += 1;
+}
+
+async fn stop_scanning(adapter: &Adapter, radio: &RadioId, users: &ScanUsers) {
+    let mut count = users.lock().await;
+    *count = count.saturating_sub(1);
+    if *count == 0 {
+        if let Err(error) = adapter.stop_scan().await {
+            tracing::debug!(%radio, %error, "btleplug could not stop its scan");
+        }
+    }
+}
+
+/// Runs one stream until its reader goes or btleplug's stream ends.
+async fn watch(
+    adapter: &Adapter,
+    radio: &RadioId,
+    known: &KnownPeripherals,
     sender: mpsc::Sender<RadioEvent>,
 ) {
     let first = match adapter.adapter_state().await {
@@ -76,9 +108,6 @@ async fn scan(
             return;
         }
     };
-    if let Err(error) = adapter.start_scan(ScanFilter::default()).await {
-        tracing::warn!(%radio, %error, "btleplug could not start a scan; listening anyway");
-    }
     loop {
         let event = tokio::select! {
             _ = sender.closed() => break,
@@ -89,14 +118,11 @@ async fn scan(
             let _ = sender.send(RadioEvent::Down { reason }).await;
             break;
         };
-        if let Some(radio_event) = translate(&adapter, &radio, &known, event).await {
+        if let Some(radio_event) = translate(adapter, radio, known, event).await {
             if sender.send(radio_event).await.is_err() {
                 break;
             }
         }
-    }
-    if let Err(error) = adapter.stop_scan().await {
-        tracing::debug!(%radio, %error, "btleplug could not stop its scan");
     }
 }
 
