@@ -11,6 +11,7 @@
 //! ([`ScanUsers`]: BlueZ counts discovery per D-Bus client, so an old stream stopping after a
 //! new one started would otherwise end the new one's scan).
 
+use std::hash::Hash;
 use std::sync::Arc;
 
 use btleplug::api::{Central, CentralEvent, CentralState, Peripheral as _, ScanFilter};
@@ -36,6 +37,11 @@ const MAX_BATCH: usize = 64;
 
 /// Which btleplug peripheral answers to which address, filled by scanning.
 pub(crate) type KnownPeripherals = Arc<DashMap<Address, PeripheralId>>;
+
+/// Addresses remembered per radio before the map starts over. Phones rotate random addresses
+/// every few minutes, so an unbounded map would grow for as long as the hub runs; a miss only
+/// costs `connect` one listing of the adapter's peripherals.
+const KNOWN_LIMIT: usize = 4096;
 
 /// How many event streams of one radio are scanning; starting and stopping the platform's scan
 /// happen under this lock, on the first user's arrival and the last one's departure.
@@ -153,8 +159,16 @@ async fn translate(
     let peripheral = adapter.peripheral(&id).await.ok()?;
     let properties = peripheral.properties().await.ok()??;
     let advert = advertisement(radio, &id, properties, Instant::now())?;
-    known.insert(advert.address, id);
+    remember(known, advert.address, id, KNOWN_LIMIT);
     Some(RadioEvent::Adverts(vec![advert]))
+}
+
+/// Adds `key` to a map that starts over when a new key would take it past `limit`.
+fn remember<K: Eq + Hash, V>(map: &DashMap<K, V>, key: K, value: V, limit: usize) {
+    if map.len() >= limit && !map.contains_key(&key) {
+        map.clear();
+    }
+    map.insert(key, value);
 }
 
 /// Merges consecutive `Adverts` into one batch, keeping every event's order.
@@ -182,6 +196,18 @@ mod tests {
             Instant::now(),
             AdvertData::default(),
         )])
+    }
+
+    #[test]
+    fn remembered_addresses_stay_bounded() {
+        let map = DashMap::new();
+        for key in 0..10u64 {
+            remember(&map, key, (), 4);
+            assert!(map.len() <= 4);
+        }
+        assert!(map.contains_key(&9));
+        remember(&map, 9, (), 1);
+        assert!(map.contains_key(&9), "a known key never empties the map");
     }
 
     #[tokio::test(start_paused = true)]
