@@ -6,6 +6,7 @@
 //! - [`backend`]: the `Radio` / `Link` seam every radio implements, and the [`Failure`] a
 //!   backend reports in its own words; [`sim`] is the simulated radio, the default backend;
 //!   [`backend::esphome`] (feature `esphome`) speaks to ESPHome Bluetooth proxies.
+//!   `backend::btleplug` (feature `btleplug`) drives local adapters on macOS, Windows and Linux.
 //! - [`adapter`]: one actor per radio; the fleet-wide slot ledger and per-radio connect gate.
 //! - [`adverts`]: the listen path: every radio's adverts merged per device (best radio,
 //!   smoothed RSSI, availability, proximity, beacons), plain state with no actor per device.

@@ -38,6 +38,21 @@ pub enum FailureStage {
     Link,
 }
 
+/// The name a backend gives a failure that means "this backend cannot do that".
+const UNSUPPORTED: &str = "bluefleet.Unsupported";
+
+impl FailureSource {
+    /// The backend's name, as the public error prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bluez => "bluez",
+            Self::Esphome => "esphome",
+            Self::Btleplug => "btleplug",
+            Self::Fleet => "fleet",
+        }
+    }
+}
+
 /// A backend failure in the backend's own words.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -89,6 +104,24 @@ impl Failure {
             code: Some(code),
             ..Self::new(FailureSource::Esphome, stage, text)
         }
+    }
+
+    /// The backend cannot do `what` at all (on this platform); the device actor reports it as
+    /// [`crate::Error::Unsupported`] instead of a failed operation.
+    pub fn unsupported(
+        source: FailureSource,
+        stage: FailureStage,
+        what: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: Some(UNSUPPORTED.to_string()),
+            ..Self::new(source, stage, what)
+        }
+    }
+
+    /// Whether the backend said it cannot do this at all (see [`Failure::unsupported`]).
+    pub fn is_unsupported(&self) -> bool {
+        self.name.as_deref() == Some(UNSUPPORTED)
     }
 
     /// A timeout after `after`.

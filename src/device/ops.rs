@@ -13,9 +13,30 @@ use super::messages::{CharacteristicRef, Operation, Outcome, Request};
 use super::{DeviceActor, LinkState, TimerKind};
 use crate::backend::{DisconnectCause, Failure, Link};
 use crate::error::{AttError, Error};
-use crate::model::{CharProps, GattTable};
+use crate::model::{Address, CharProps, GattTable};
 
 type OpFuture = std::pin::Pin<Box<dyn std::future::Future<Output = crate::Result<Outcome>>>>;
+
+/// The public error for a failed GATT operation: an ATT error response, a backend that cannot
+/// do this at all, or any other backend failure.
+fn operation_error(address: Address, operation: &'static str, failure: Failure) -> Error {
+    match failure.att_status {
+        None if failure.is_unsupported() => Error::Unsupported {
+            backend: failure.source.as_str(),
+            operation,
+        },
+        Some(status) => Error::Gatt {
+            address,
+            status: AttError(status),
+            failure,
+        },
+        None => Error::Operation {
+            address,
+            operation,
+            failure,
+        },
+    }
+}
 
 impl DeviceActor {
     pub(super) fn accept(&mut self, request: Request, ctx: &mut Context<Self>) {
@@ -114,18 +135,7 @@ impl DeviceActor {
         let address = self.address;
         let link = Arc::clone(link);
         let name = operation.name();
-        let op_error = move |failure: Failure| match failure.att_status {
-            Some(status) => Error::Gatt {
-                address,
-                status: AttError(status),
-                failure,
-            },
-            None => Error::Operation {
-                address,
-                operation: name,
-                failure,
-            },
-        };
+        let op_error = move |failure: Failure| operation_error(address, name, failure);
         let future: OpFuture = match operation.clone() {
             Operation::Connect | Operation::Disconnect => Box::pin(async { Ok(Outcome::Done) }),
             Operation::Services => {
@@ -306,5 +316,32 @@ impl DeviceActor {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{FailureSource, FailureStage};
+
+    #[test]
+    fn a_backend_that_cannot_do_an_operation_gives_unsupported() {
+        let address = Address::parse("A4:CF:12:34:56:78").unwrap();
+        let failure = Failure::unsupported(
+            FailureSource::Btleplug,
+            FailureStage::Gatt,
+            "write_descriptor",
+        );
+        let error = operation_error(address, "write descriptor", failure);
+        assert_eq!(
+            error.to_string(),
+            "the btleplug backend does not support write descriptor"
+        );
+        let refused =
+            Failure::new(FailureSource::Bluez, FailureStage::Gatt, "x").with_att_status(3);
+        assert!(matches!(
+            operation_error(address, "write", refused),
+            Error::Gatt { .. }
+        ));
     }
 }
