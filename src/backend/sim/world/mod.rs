@@ -58,6 +58,14 @@ pub enum WorldError {
     /// The TOML is malformed or has a field of the wrong type or an unknown field.
     #[error("world TOML is malformed: {0}")]
     Toml(String),
+    /// A problem in a named world file.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        source: Box<WorldError>,
+    },
     /// A field has a value the simulation cannot run.
     #[error("{field}: {problem}")]
     Invalid {
@@ -95,7 +103,10 @@ impl World {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_toml_str(&text)
+        Self::from_toml_str(&text).map_err(|source| WorldError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
     }
 
     /// Checks every rule a runnable world must meet (also run by the builder and the parser).

@@ -1,0 +1,128 @@
+//! Opening a fleet for the command line's `--backend` options, in one place.
+//!
+//! Every subcommand takes the same options and gets a running `Fleet`. On the simulated radio
+//! the job runs in virtual time (a 15 s scan finishes at once and the same seed gives the same
+//! output); real backends run in real time. Backends this binary was built without say so in
+//! one line instead of failing somewhere deeper.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bluefleet::backend::Radio;
+use bluefleet::fleet::{block_on_real_time, block_on_virtual_time};
+use bluefleet::sim::{Simulation, World};
+use bluefleet::Fleet;
+use clap::ValueEnum;
+
+/// Which radios to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// The simulated radio (no hardware): `--world FILE`, `--seed N`.
+    Sim,
+    /// Local BlueZ adapters over D-Bus.
+    Bluez,
+    /// ESPHome Bluetooth proxies: `--proxy HOST:PORT[,KEY]`, repeatable.
+    Esphome,
+    /// Local adapters through btleplug (macOS, Windows, Linux).
+    Btleplug,
+}
+
+/// The options every subcommand shares.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BackendArgs {
+    /// Which radios to use.
+    #[arg(long, value_enum, default_value_t = Backend::Sim)]
+    pub backend: Backend,
+    /// The simulated world (sim backend).
+    #[arg(long, default_value = "examples/worlds/flat.toml")]
+    pub world: PathBuf,
+    /// Seed of the simulated world and of retry jitter.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// An ESPHome proxy, `HOST:PORT[,BASE64KEY]` (esphome backend; repeat for several).
+    #[arg(long = "proxy", value_name = "HOST:PORT[,KEY]")]
+    pub proxies: Vec<String>,
+}
+
+/// Radios of a real backend, opened inside the runtime that will drive them.
+async fn real_radios(args: &BackendArgs) -> Result<Vec<Arc<dyn Radio>>, String> {
+    match args.backend {
+        Backend::Sim => Err("internal: the sim backend has no real radios".into()),
+        Backend::Esphome => esphome_radios(&args.proxies),
+        Backend::Btleplug => btleplug_radios().await,
+        Backend::Bluez => Err(not_built("bluez")),
+    }
+}
+
+#[cfg(feature = "esphome")]
+fn esphome_radios(proxies: &[String]) -> Result<Vec<Arc<dyn Radio>>, String> {
+    use bluefleet::backend::esphome::{EsphomeConfig, EsphomeRadio};
+    if proxies.is_empty() {
+        return Err("the esphome backend needs at least one --proxy HOST:PORT[,KEY]".into());
+    }
+    proxies
+        .iter()
+        .map(|spec| {
+            let config = EsphomeConfig::parse(spec).map_err(|e| format!("--proxy {spec}: {e}"))?;
+            Ok(Arc::new(EsphomeRadio::new(config)) as Arc<dyn Radio>)
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "esphome"))]
+fn esphome_radios(_: &[String]) -> Result<Vec<Arc<dyn Radio>>, String> {
+    Err(not_built("esphome"))
+}
+
+#[cfg(feature = "btleplug")]
+async fn btleplug_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
+    use bluefleet::backend::btleplug::{BtleplugConfig, BtleplugRadio};
+    let radios = BtleplugRadio::discover_all(&BtleplugConfig::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    if radios.is_empty() {
+        return Err("btleplug found no Bluetooth adapter".into());
+    }
+    Ok(radios)
+}
+
+#[cfg(not(feature = "btleplug"))]
+async fn btleplug_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
+    Err(not_built("btleplug"))
+}
+
+fn not_built(backend: &str) -> String {
+    format!("the {backend} backend is not built in this binary (rebuild with cargo feature `{backend}`)")
+}
+
+/// Runs `job` with a fleet over the chosen radios, then shuts the fleet down.
+pub fn with_fleet<T, F, Fut>(args: &BackendArgs, job: F) -> Result<T, String>
+where
+    F: FnOnce(Fleet) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let build = |radios: Vec<Arc<dyn Radio>>| {
+        Fleet::builder()
+            .radios(radios)
+            .seed(args.seed)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let run = |fleet: Fleet| async move {
+        let outcome = job(fleet.clone()).await;
+        fleet.shutdown().await.map_err(|e| e.to_string())?;
+        outcome
+    };
+    if args.backend == Backend::Sim {
+        let world = World::load(&args.world).map_err(|e| e.to_string())?;
+        block_on_virtual_time(async {
+            let simulation = Simulation::start(world, args.seed);
+            let outcome = run(build(simulation.radios())?).await;
+            drop(simulation);
+            outcome
+        })
+    } else {
+        block_on_real_time(async { run(build(real_radios(args).await?)?).await })
+    }
+}

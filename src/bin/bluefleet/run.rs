@@ -1,0 +1,203 @@
+//! `bluefleet run --config hub.toml`: the hub daemon.
+//!
+//! Opens the radios the file lists, keeps its devices connected, subscribes to what it asks and
+//! prints every decoded value (as log lines, or JSON lines with `--json`), plus connection gaps.
+//! Stops after `--duration`, or on Ctrl-C, disconnecting everything first. A simulated world with
+//! `--duration` runs in virtual time (instant, reproducible); otherwise time is real.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bluefleet::backend::Radio;
+use bluefleet::config::{DeviceConfig, HubConfig, RadioConfig, SubscriptionConfig};
+use bluefleet::fleet::{block_on_real_time, block_on_virtual_time, SubscriptionEvent};
+use bluefleet::sim::world::parse_duration;
+use bluefleet::sim::{Simulation, World};
+use bluefleet::{Device, Fleet};
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::output::hex;
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The hub file (see examples/hub.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Stop after this long (e.g. 90s, 10m); without it, run until Ctrl-C.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Print JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let config = HubConfig::load(&args.config).map_err(|e| e.to_string())?;
+    // World paths in the hub file are relative to the hub file.
+    let base = args.config.parent().map(PathBuf::from).unwrap_or_default();
+    let worlds: Vec<World> = config
+        .radios
+        .iter()
+        .filter_map(|r| match r {
+            RadioConfig::Sim { world } => {
+                Some(World::load(base.join(world)).map_err(|e| e.to_string()))
+            }
+            _ => None,
+        })
+        .collect::<Result<_, _>>()?;
+    let virtual_time = args.duration.is_some() && !worlds.is_empty();
+    let job = async {
+        let simulations: Vec<Simulation> = worlds
+            .into_iter()
+            .map(|w| Simulation::start(w, config.seed))
+            .collect();
+        let mut radios: Vec<Arc<dyn Radio>> =
+            simulations.iter().flat_map(Simulation::radios).collect();
+        radios.extend(real_radios(&config.radios)?);
+        let mut builder = Fleet::builder().radios(radios).seed(config.seed);
+        if let Some(dir) = &config.cache_dir {
+            builder = builder.cache_dir(dir);
+        }
+        let fleet = builder.build().map_err(|e| e.to_string())?;
+        let outcome = serve(&fleet, &config.devices, args.duration, args.json).await;
+        fleet.shutdown().await.map_err(|e| e.to_string())?;
+        drop(simulations);
+        outcome
+    };
+    if virtual_time {
+        block_on_virtual_time(job)
+    } else {
+        block_on_real_time(job)
+    }
+}
+
+fn real_radios(radios: &[RadioConfig]) -> Result<Vec<Arc<dyn Radio>>, String> {
+    let mut opened: Vec<Arc<dyn Radio>> = Vec::new();
+    for radio in radios {
+        match radio {
+            RadioConfig::Sim { .. } => {}
+            RadioConfig::Bluez { .. } => {
+                return Err("the bluez backend is not built in this binary (rebuild with cargo feature `bluez`)".into())
+            }
+            RadioConfig::Esphome { host, psk, name } => opened.push(esphome(host, psk.as_deref(), name.as_deref())?),
+        }
+    }
+    Ok(opened)
+}
+
+#[cfg(feature = "esphome")]
+fn esphome(host: &str, psk: Option<&str>, name: Option<&str>) -> Result<Arc<dyn Radio>, String> {
+    use bluefleet::backend::esphome::{EsphomeConfig, EsphomeRadio};
+    let mut config = EsphomeConfig::parse(host).map_err(|e| format!("radio {host}: {e}"))?;
+    if let Some(psk) = psk {
+        config = config
+            .with_key(psk)
+            .map_err(|e| format!("radio {host}: {e}"))?;
+    }
+    if let Some(name) = name {
+        config = config.named(name);
+    }
+    Ok(Arc::new(EsphomeRadio::new(config)))
+}
+
+#[cfg(not(feature = "esphome"))]
+fn esphome(_: &str, _: Option<&str>, _: Option<&str>) -> Result<Arc<dyn Radio>, String> {
+    Err(
+        "the esphome backend is not built in this binary (rebuild with cargo feature `esphome`)"
+            .into(),
+    )
+}
+
+async fn serve(
+    fleet: &Fleet,
+    devices: &[DeviceConfig],
+    duration: Option<Duration>,
+    json: bool,
+) -> Result<(), String> {
+    let started = tokio::time::Instant::now();
+    for config in devices {
+        let device = fleet
+            .device(config.address)
+            .await
+            .map_err(|e| e.to_string())?;
+        device
+            .keep_connected(config.keep_connected)
+            .await
+            .map_err(|e| e.to_string())?;
+        let name = config
+            .name
+            .clone()
+            .unwrap_or_else(|| config.address.to_string());
+        for subscription in &config.subscribe {
+            actix::spawn(print_values(
+                device.clone(),
+                name.clone(),
+                subscription.clone(),
+                started,
+                json,
+            ));
+        }
+    }
+    let stop = async {
+        match duration {
+            Some(duration) => tokio::time::sleep(duration).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    stop.await;
+    if !json {
+        println!("stopping: disconnecting every device");
+    }
+    Ok(())
+}
+
+async fn print_values(
+    device: Device,
+    name: String,
+    config: SubscriptionConfig,
+    started: tokio::time::Instant,
+    json: bool,
+) {
+    let Ok(uuid) = config.uuid() else { return };
+    let mut subscription = match device.subscribe(uuid).await {
+        Ok(subscription) => subscription,
+        Err(err) => return eprintln!("{name}: cannot subscribe to {uuid}: {err}"),
+    };
+    let characteristic = bluefleet::model::uuid::display_uuid(&uuid);
+    while let Some(event) = subscription.next().await {
+        let t = started.elapsed().as_secs_f64();
+        let (kind, detail) = match event {
+            SubscriptionEvent::Notification(value) => {
+                let reading = config.decode.apply(&value, config.scale);
+                if json {
+                    println!(
+                        "{}",
+                        json!({"t_s": t, "device": name, "address": device.address(), "characteristic": characteristic, "value": reading, "unit": config.unit, "raw": hex(&value)})
+                    );
+                } else {
+                    println!(
+                        "{t:>9.1}s  {name:<24} {characteristic:<8} {reading} {}",
+                        config.unit
+                    );
+                }
+                continue;
+            }
+            SubscriptionEvent::Disconnected { reason } => ("disconnected", reason),
+            SubscriptionEvent::Reconnected => ("reconnected", String::new()),
+            SubscriptionEvent::Lagged(n) => ("lagged", format!("{n} values missed")),
+        };
+        if json {
+            println!(
+                "{}",
+                json!({"t_s": t, "device": name, "address": device.address(), "characteristic": characteristic, "event": kind, "detail": detail})
+            );
+        } else {
+            println!("{t:>9.1}s  {name:<24} {characteristic:<8} [{kind}] {detail}");
+        }
+    }
+}

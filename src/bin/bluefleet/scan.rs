@@ -1,0 +1,129 @@
+//! `bluefleet scan`: devices as they appear, then per-device RSSI statistics.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bluefleet::adverts::AdvertFilter;
+use bluefleet::model::parse_uuid;
+use bluefleet::Fleet;
+use futures::StreamExt;
+
+use crate::backend::{with_fleet, BackendArgs};
+use crate::output::{dbm, metres, print_json};
+
+/// Arguments of `scan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// How long to listen, in seconds.
+    #[arg(long, default_value_t = 15.0)]
+    duration: f64,
+    /// Only devices at least this loud (dBm).
+    #[arg(long, allow_negative_numbers = true)]
+    rssi: Option<i16>,
+    /// Only devices whose name matches this regular expression.
+    #[arg(long)]
+    name: Option<String>,
+    /// Only devices advertising this service UUID (180d, 0x180D or 128-bit).
+    #[arg(long)]
+    service: Option<String>,
+    /// Print one JSON array at the end instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+fn filter(args: &Args) -> Result<AdvertFilter, String> {
+    let mut filter = AdvertFilter::new();
+    if let Some(rssi) = args.rssi {
+        filter = filter.min_rssi_dbm(rssi);
+    }
+    if let Some(pattern) = &args.name {
+        filter = filter.name_matching(pattern).map_err(|e| e.to_string())?;
+    }
+    if let Some(service) = &args.service {
+        filter = filter.service_uuid(parse_uuid(service).map_err(|e| e.to_string())?);
+    }
+    Ok(filter)
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let duration = Duration::try_from_secs_f64(args.duration).map_err(|_| {
+        format!(
+            "--duration must be a number of seconds >= 0, not {}",
+            args.duration
+        )
+    })?;
+    let filter = filter(&args)?;
+    with_fleet(&args.backend, |fleet| {
+        scan(fleet, filter, duration, args.json)
+    })
+}
+
+async fn scan(
+    fleet: Fleet,
+    filter: AdvertFilter,
+    duration: Duration,
+    json: bool,
+) -> Result<(), String> {
+    let mut adverts = Box::pin(fleet.adverts());
+    let mut found = BTreeSet::new();
+    let deadline = tokio::time::sleep(duration);
+    tokio::pin!(deadline);
+    if !json {
+        println!("scanning for {duration:?}…");
+    }
+    loop {
+        tokio::select! {
+            _ = &mut deadline => break,
+            Some(advert) = adverts.next() => {
+                if filter.matches(&advert) && found.insert(advert.address) && !json {
+                    let distance = fleet.heard_device(&advert.address).and_then(|d| d.distance_m);
+                    println!("  + {}  {:<24} {:>8}  {:>7}  via {}", advert.address,
+                        advert.local_name().unwrap_or("(no name)"), dbm(Some(f32::from(advert.rssi_dbm))),
+                        metres(distance), advert.radio);
+                }
+            }
+        }
+    }
+    let heard: Vec<_> = fleet
+        .heard()
+        .into_iter()
+        .filter(|d| found.contains(&d.address))
+        .collect();
+    if json {
+        return print_json(&heard);
+    }
+    println!(
+        "\n{} device(s)\n{:<17}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}",
+        heard.len(),
+        "ADDRESS",
+        "NAME",
+        "SAMPLES",
+        "RANGE dBm",
+        "MEAN ± SD",
+        "DIST"
+    );
+    for device in &heard {
+        let r = &device.rssi;
+        let range = match (r.min_dbm, r.max_dbm) {
+            (Some(min), Some(max)) => format!("{min}…{max}"),
+            _ => "—".into(),
+        };
+        let mean = match (r.mean_dbm, r.std_dev_db) {
+            (Some(mean), Some(sd)) => format!("{mean:.1} ± {sd:.1}"),
+            (Some(mean), None) => format!("{mean:.1}"),
+            _ => "—".into(),
+        };
+        println!(
+            "{}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}",
+            device.address,
+            device.name.as_deref().unwrap_or("(no name)"),
+            r.samples,
+            range,
+            mean,
+            metres(device.distance_m)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! The `bluefleet` command end to end on the simulated radio: every subcommand's output parsed
+//! (JSON, not grepped), and bad input giving a one-line error and a non-zero exit.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn bluefleet(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_bluefleet"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    Run {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn json(args: &[&str]) -> Value {
+    let run = bluefleet(args);
+    assert!(run.ok, "{args:?} failed: {}", run.stderr);
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", run.stdout))
+}
+
+fn json_lines(args: &[&str]) -> Vec<Value> {
+    let run = bluefleet(args);
+    assert!(run.ok, "{args:?} failed: {}", run.stderr);
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// A clear failure: non-zero exit, exactly one line on stderr, starting `error:` and containing `what`.
+fn fails_clearly(args: &[&str], what: &str) {
+    let run = bluefleet(args);
+    assert!(!run.ok, "{args:?} should fail");
+    let lines: Vec<_> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "{args:?}: not one line: {}", run.stderr);
+    assert!(
+        lines[0].starts_with("error:") && lines[0].contains(what),
+        "{args:?}: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn scan_lists_devices_with_rssi_statistics_and_filters() {
+    let all = json(&["scan", "--duration", "5", "--json"]);
+    let devices = all.as_array().unwrap();
+    assert!(devices.len() >= 15, "{}", devices.len());
+    let living = devices
+        .iter()
+        .find(|d| d["name"] == "Living room climate")
+        .unwrap();
+    assert!(living["rssi"]["samples"].as_u64().unwrap() >= 3);
+    assert!(living["distance_m"].as_f64().unwrap() > 0.0);
+    let climate = json(&[
+        "scan",
+        "--duration",
+        "5",
+        "--service",
+        "181a",
+        "--name",
+        "climate$",
+        "--json",
+    ]);
+    let names: Vec<_> = climate
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(names.iter().all(|n| n.ends_with("climate")));
+    let loud = json(&["scan", "--duration", "5", "--rssi", "-60", "--json"]);
+    assert!(loud.as_array().unwrap().len() < devices.len());
+}
+
+#[test]
+fn scan_is_deterministic_for_a_seed() {
+    let args = ["scan", "--duration", "3", "--seed", "7", "--json"];
+    assert_eq!(bluefleet(&args).stdout, bluefleet(&args).stdout);
+}
+
+#[test]
+fn explore_lists_services_with_names_properties_and_values() {
+    let explored = json(&["explore", "A4:C1:38:00:00:01", "--read", "--json"]);
+    assert_eq!(explored["device_name"], "Living room climate");
+    let services = explored["services"].as_array().unwrap();
+    let env = services
+        .iter()
+        .find(|s| s["name"] == "Environmental Sensing")
+        .unwrap();
+    let temperature = env["characteristics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Temperature")
+        .unwrap();
+    assert!(temperature["properties"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("notify")));
+    assert_eq!(
+        temperature["value"].as_str().unwrap().len(),
+        4,
+        "two bytes in hex"
+    );
+    assert_eq!(temperature["uuid"], "00002a6e-0000-1000-8000-00805f9b34fb");
+}
+
+#[test]
+fn beacons_decodes_ibeacon_and_eddystone() {
+    let registry = json(&["beacons", "--duration", "20", "--json"]);
+    assert!(registry["counts"]["ibeacon"].as_u64().unwrap() >= 1);
+    let beacons = registry["beacons"].as_array().unwrap();
+    let ibeacon = beacons
+        .iter()
+        .find_map(|b| b["beacon"]["ibeacon"].as_object())
+        .unwrap();
+    assert!(ibeacon["major"].is_u64() && ibeacon["measured_power_dbm"].is_i64());
+    assert!(beacons.iter().any(|b| b["beacon"]["eddystone_url"]["url"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("http"))));
+}
+
+#[test]
+fn proximity_follows_one_device_and_assigns_a_zone() {
+    let samples = json_lines(&[
+        "proximity",
+        "A4:C1:38:00:00:01",
+        "--duration",
+        "20",
+        "--json",
+    ]);
+    assert!(samples.len() >= 10);
+    assert!(
+        samples[0]["zone"].is_null(),
+        "no zone before the minimum sample count"
+    );
+    let last = samples.last().unwrap();
+    assert!(last["zone"].is_string() && last["distance_m"].as_f64().unwrap() > 0.0);
+    let rssi: Vec<f64> = samples
+        .iter()
+        .map(|s| s["smoothed_dbm"].as_f64().unwrap())
+        .collect();
+    assert!(rssi.windows(2).any(|w| w[0] != w[1]));
+}
+
+#[test]
+fn run_prints_decoded_values_as_json_lines() {
+    let lines = json_lines(&[
+        "run",
+        "--config",
+        "examples/hub.toml",
+        "--duration",
+        "30s",
+        "--json",
+    ]);
+    let temperatures: Vec<f64> = lines
+        .iter()
+        .filter(|l| l["characteristic"] == "0x2a6e" && l["value"].is_number())
+        .map(|l| l["value"].as_f64().unwrap())
+        .collect();
+    assert!(temperatures.len() >= 10, "{}", temperatures.len());
+    assert!(
+        temperatures.iter().all(|t| (15.0..30.0).contains(t)),
+        "{temperatures:?}"
+    );
+    assert!(lines.iter().any(|l| l["device"] == "Chest strap"));
+}
+
+#[test]
+fn demo_finishes_with_a_deterministic_summary() {
+    let args = ["demo", "--speed", "0", "--duration", "3m", "--json"];
+    let first = bluefleet(&args);
+    assert!(first.ok, "{}", first.stderr);
+    assert_eq!(first.stdout, bluefleet(&args).stdout, "same seed, same run");
+    let summary: Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(
+        summary["keep_connected_now_connected"],
+        summary["keep_connected"]
+    );
+    assert!(summary["notifications_delivered"].as_u64().unwrap() > 500);
+    assert_eq!(summary["concurrent_attempts_on_one_radio"], 0);
+}
+
+#[test]
+fn explain_classifies_a_log_line() {
+    let verdict = json(&[
+        "explain",
+        "--json",
+        "[org.bluez.Error.Failed] le-connection-abort-by-local",
+    ]);
+    assert_eq!(verdict["kind"], "aborted");
+    assert_eq!(verdict["backoff_s"], 0.25);
+    let slots = json(&[
+        "explain",
+        "--json",
+        "--source",
+        "esphome",
+        "No free BLE connection slot",
+        "--timeout",
+    ]);
+    assert_eq!(slots["kind"], "out-of-slots");
+}
+
+#[test]
+fn bad_input_gives_one_clear_line_and_a_failure_exit() {
+    fails_clearly(&["explore", "not-an-address"], "not a Bluetooth address");
+    fails_clearly(
+        &["explore", "11:22:33:44:55:66", "--wait", "3"],
+        "no radio heard 11:22:33:44:55:66",
+    );
+    fails_clearly(&["scan", "--service", "xyz"], "is not a UUID");
+    fails_clearly(&["scan", "--name", "(unclosed"], "(unclosed");
+    fails_clearly(
+        &["scan", "--world", "/nonexistent/world.toml"],
+        "/nonexistent/world.toml",
+    );
+    fails_clearly(
+        &["run", "--config", "/nonexistent/hub.toml"],
+        "/nonexistent/hub.toml",
+    );
+    fails_clearly(&["demo", "--world", "README.md"], "README.md");
+    fails_clearly(
+        &["proximity", "A4:C1:38:00:00:01", "--alpha", "0"],
+        "--alpha",
+    );
+    fails_clearly(&["scan", "--backend", "esphome"], "--proxy");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("hub.toml");
+    std::fs::write(&bad, "[[radio]]\nbackend = \"sim\"\nworld = \"x.toml\"\n[[device]]\naddress = \"A4:C1:38:00:00:01\"\nsubscribe = [{ characteristic = \"nope\" }]\n").unwrap();
+    fails_clearly(
+        &["run", "--config", bad.to_str().unwrap()],
+        "device[0].subscribe[0].characteristic",
+    );
+}
