@@ -38,4 +38,6 @@ pub struct Diagnostics {
     pub devices: Vec<DeviceStatus>,
     /// Devices heard (managed or not).
     pub devices_heard: usize,
+    /// Advertisements the pipeline has ingested since the start.
+    pub adverts_ingested: u64,
 }

@@ -295,10 +295,16 @@ impl Handler<GetDiagnostics> for Supervisor {
             .keys()
             .filter_map(|a| self.shared.device_states.get(a).map(|s| s.borrow().clone()))
             .collect();
+        // One lock for both figures (a second lock in the same expression would deadlock).
+        let (devices_heard, adverts_ingested) = {
+            let pipeline = self.shared.pipeline();
+            (pipeline.len(), pipeline.totals().adverts)
+        };
         MessageResult(Diagnostics {
             radios,
             devices,
-            devices_heard: self.shared.pipeline().len(),
+            devices_heard,
+            adverts_ingested,
         })
     }
 }

@@ -33,6 +33,11 @@ pub struct ChoicePolicy {
     pub other_failure_penalty_db: f64,
     /// Half-life of the failure penalty.
     pub penalty_half_life: Duration,
+    /// A free radio that hears the device more than this much worse than the best radio that
+    /// hears it is not used: the device waits for a slot on a good radio instead. A marginal
+    /// radio's connect attempt often runs to its timeout, and radios connect one device at a
+    /// time, so one such attempt stalls every device queued behind it.
+    pub max_detour_db: f64,
     /// After a device is first heard, wait this long before the first choice, so radios that
     /// deliver adverts in batches (proxies: every 100 ms) are candidates too.
     pub first_sighting_settle: Duration,
@@ -48,6 +53,7 @@ impl Default for ChoicePolicy {
             other_failure_penalty_db: 10.0,
             penalty_half_life: Duration::from_secs(60),
             first_sighting_settle: Duration::from_millis(300),
+            max_detour_db: 12.0,
         }
     }
 }
@@ -132,14 +138,16 @@ pub fn choose(
     if fresh.is_empty() {
         return Choice::NotHeard;
     }
-    let score = |c: &Candidate| {
-        c.smoothed_rssi
-            - penalties.penalty(policy, &c.radio, now)
-            - policy.in_flight_penalty_db * c.in_flight as f64
-    };
+    // Judged after failure penalties: a radio that just refused must not pin the device to it.
+    let heard = |c: &Candidate| c.smoothed_rssi - penalties.penalty(policy, &c.radio, now);
+    let score = |c: &Candidate| heard(c) - policy.in_flight_penalty_db * c.in_flight as f64;
+    let loudest = fresh
+        .iter()
+        .map(|c| heard(c))
+        .fold(f64::NEG_INFINITY, f64::max);
     fresh
         .iter()
-        .filter(|c| c.free_slots > 0)
+        .filter(|c| c.free_slots > 0 && heard(c) >= loudest - policy.max_detour_db)
         .max_by(|a, b| {
             score(a)
                 .total_cmp(&score(b))
@@ -171,7 +179,7 @@ mod tests {
         let now = Instant::now();
         let p = ChoicePolicy::default();
         let mut near = cand("near", -55.0, now);
-        let far = cand("far", -80.0, now);
+        let far = cand("far", -64.0, now); // within the detour limit
         let choice = choose(
             &[near.clone(), far.clone()],
             &FailurePenalties::default(),
@@ -253,6 +261,36 @@ mod tests {
             Choice::NoFreeSlot {
                 heard_by: vec![RadioId::new("full")]
             }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_marginal_free_radio_is_not_a_detour_worth_taking() {
+        let now = Instant::now();
+        let p = ChoicePolicy::default();
+        let mut good = cand("good", -65.0, now);
+        good.free_slots = 0;
+        let marginal = cand("marginal", -80.0, now);
+        let close_enough = cand("close", -70.0, now);
+        assert_eq!(
+            choose(
+                &[good.clone(), marginal.clone()],
+                &FailurePenalties::default(),
+                &p,
+                now
+            ),
+            Choice::NoFreeSlot {
+                heard_by: vec![RadioId::new("good"), RadioId::new("marginal")]
+            }
+        );
+        assert_eq!(
+            choose(
+                &[good, marginal, close_enough],
+                &FailurePenalties::default(),
+                &p,
+                now
+            ),
+            Choice::Use(RadioId::new("close"))
         );
     }
 

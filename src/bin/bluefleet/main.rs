@@ -4,6 +4,7 @@
 
 mod backend;
 mod beacons;
+mod bench;
 mod demo;
 mod demo_view;
 mod explain;
@@ -39,6 +40,8 @@ enum Command {
     Proximity(proximity::Args),
     /// Run the hub daemon from a hub.toml: keep devices connected, print their values.
     Run(run::Args),
+    /// Measure the performance figures against their targets.
+    Bench(bench::Args),
     /// Explain an error from a log: its class, what bluefleet does next, and advice.
     Explain(explain::Args),
 }
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Beacons(args) => beacons::run(args),
         Command::Proximity(args) => proximity::run(args),
         Command::Run(args) => run::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Explain(args) => explain::run(args),
     };
     match result {

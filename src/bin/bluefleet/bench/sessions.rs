@@ -1,0 +1,295 @@
+//! Slot-scheduling workloads on the simulated radio, in virtual time: connection makespan
+//! against its lower bound and against a per-device retry baseline, the restart storm, the
+//! cached reconnect, and collisions (concurrent attempts on one radio) in each.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bluefleet::backend::{ConnectRequest, Radio};
+use bluefleet::classify::classify;
+use bluefleet::fleet::block_on_virtual_time;
+use bluefleet::model::uuid_from_u16;
+use bluefleet::sim::world::{FaultRates, LatencyRange, RfModel, SimGatt};
+use bluefleet::sim::{DeviceSpec, RadioSpec, Simulation, World};
+use bluefleet::{Address, AddressKind, ErrorKind, Fleet};
+use tokio::time::Instant;
+
+/// Discovery of the reference device: 25 requests at a 30 ms connection interval, plus a read.
+const SESSION: Duration = Duration::from_millis(25 * 30 + 30);
+
+fn address(n: usize) -> Address {
+    Address::new([0xB0, 0, 0, 0, (n >> 8) as u8, n as u8])
+}
+
+fn mean(latency: &LatencyRange) -> Duration {
+    (latency.min + latency.max) / 2
+}
+
+/// Four radios on a line, 10 m apart (3 proxies × 3 slots, 1 local × 5); each device sits 5 m
+/// from two neighbours and only those two hear it (the next radio is 15 m away, 5 dB under the
+/// hearing threshold with 1 dB of noise).
+fn line_radios(faults: bool) -> Vec<RadioSpec> {
+    let mut radios = vec![
+        RadioSpec::esphome_proxy("p1").at(0.0, 0.0),
+        RadioSpec::local_controller("hci0").at(10.0, 0.0),
+        RadioSpec::esphome_proxy("p2").at(20.0, 0.0),
+        RadioSpec::esphome_proxy("p3").at(30.0, 0.0),
+    ];
+    for radio in &mut radios {
+        radio.faults = if faults {
+            FaultRates {
+                aborted: 0.05,
+                out_of_slots: 0.05,
+                ..FaultRates::default()
+            }
+        } else {
+            FaultRates::default()
+        };
+    }
+    radios
+}
+
+fn sensor(n: usize, x: f64, y: f64) -> DeviceSpec {
+    let mut spec = DeviceSpec::new(address(n)).at(x, y);
+    spec.gatt = SimGatt::env_sensor();
+    spec
+}
+
+fn world_of(radios: Vec<RadioSpec>, devices: Vec<DeviceSpec>) -> World {
+    let rf = RfModel {
+        hearing_threshold_dbm: -80,
+        noise_sigma_db: 1.0,
+        ..RfModel::default()
+    };
+    let builder = radios
+        .into_iter()
+        .fold(World::builder().rf(rf), |b, r| b.radio(r));
+    devices
+        .into_iter()
+        .fold(builder, |b, d| b.device(d))
+        .build()
+        .expect("the bench world is valid")
+}
+
+fn line_world(devices: usize, faults: bool) -> World {
+    let sensors = (0..devices)
+        .map(|n| sensor(n, 5.0 + 10.0 * (n % 3) as f64, 0.0))
+        .collect();
+    world_of(line_radios(faults), sensors)
+}
+
+/// LB = max(Σ(t_connect + t_session)/S, Σ t_connect/R, max(t_connect + t_session)).
+fn lower_bound(world: &World) -> Duration {
+    let radios = &world.radios;
+    let slots: usize = radios.iter().map(|r| r.slot_limit).sum();
+    let t_connect = radios
+        .iter()
+        .map(|r| mean(&r.connect_latency))
+        .sum::<Duration>()
+        / radios.len() as u32;
+    let n = world.devices.len() as u32;
+    let by_slots = (t_connect + SESSION) * n / slots as u32;
+    let by_radios = t_connect * n / radios.len() as u32;
+    by_slots.max(by_radios).max(t_connect + SESSION)
+}
+
+/// Makespan and collisions of one seed, for bluefleet or the baseline.
+pub struct Makespan {
+    pub ratio: f64,
+    pub collisions: u64,
+}
+
+pub fn bluefleet_makespan(seed: u64, faults: bool) -> Makespan {
+    let world = line_world(60, faults);
+    let bound = lower_bound(&world);
+    block_on_virtual_time(async move {
+        let simulation = Simulation::start(world, seed);
+        let fleet = Fleet::builder()
+            .radios(simulation.radios())
+            .seed(seed)
+            .build()
+            .expect("fleet");
+        tokio::time::sleep(Duration::from_secs(5)).await; // the hub has been listening
+        let started = Instant::now();
+        let sessions = (0..60).map(|n| session(&fleet, address(n)));
+        futures::future::join_all(sessions).await;
+        let elapsed = started.elapsed();
+        fleet.shutdown().await.ok();
+        let stats = simulation.stats();
+        let collisions = stats
+            .radios
+            .iter()
+            .map(|r| r.concurrent_rejections + (r.max_concurrent_attempts.saturating_sub(1) as u64))
+            .sum();
+        Makespan {
+            ratio: elapsed.as_secs_f64() / bound.as_secs_f64(),
+            collisions,
+        }
+    })
+}
+
+/// Connect, read, disconnect; an on-demand session retried until it succeeds.
+async fn session(fleet: &Fleet, address: Address) {
+    let device = fleet.device(address).await.expect("managed");
+    for _ in 0..20 {
+        if device.read(uuid_from_u16(0x2A6E)).await.is_ok() {
+            break;
+        }
+    }
+    device.disconnect().await.ok();
+}
+
+pub fn baseline_makespan(seed: u64, faults: bool) -> Makespan {
+    let world = line_world(60, faults);
+    let bound = lower_bound(&world);
+    block_on_virtual_time(async move {
+        let simulation = Simulation::start(world, seed);
+        let radios = simulation.radios();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let started = Instant::now();
+        let sessions = (0..60).map(|n| {
+            // The two radios that hear it, nearest first (they are equally near: index order).
+            let gap = n % 3;
+            let pair = [Arc::clone(&radios[gap]), Arc::clone(&radios[gap + 1])];
+            baseline_session(pair, address(n))
+        });
+        futures::future::join_all(sessions).await;
+        let elapsed = started.elapsed();
+        let stats = simulation.stats();
+        let collisions = stats.radios.iter().map(|r| r.concurrent_rejections).sum();
+        Makespan {
+            ratio: elapsed.as_secs_f64() / bound.as_secs_f64(),
+            collisions,
+        }
+    })
+}
+
+/// bleak-retry-connector's strategy: up to 4 attempts with a fixed sleep per class (4 s after
+/// out-of-slots, 0.25 s otherwise), no coordination between devices; a failed run is retried.
+/// It alternates between the two radios that hear the device, as Home Assistant moves to the
+/// next connection path.
+async fn baseline_session(radios: [Arc<dyn Radio>; 2], address: Address) {
+    let mut attempt = 0usize;
+    loop {
+        let radio = &radios[attempt % 2];
+        attempt += 1;
+        let request = ConnectRequest {
+            address,
+            address_kind: AddressKind::Public,
+            cached_services: None,
+            timeout: Duration::from_secs(20),
+        };
+        match radio.connect(request).await {
+            Ok(connection) => {
+                if let Ok(table) = connection.link.services().await {
+                    if let Some(c) = table.find_characteristic(None, &uuid_from_u16(0x2A6E)) {
+                        let _ = connection.link.read(c.handle).await;
+                    }
+                }
+                let _ = connection.link.disconnect().await;
+                return;
+            }
+            Err(failure) => {
+                let sleep = match classify(&failure).kind {
+                    ErrorKind::OutOfSlots => Duration::from_secs(4),
+                    _ => Duration::from_millis(250),
+                };
+                tokio::time::sleep(sleep).await;
+            }
+        }
+    }
+}
+
+/// Restart storm: every keep-connected device (one per slot) loses its link at once; the time
+/// until all are back, over the per-radio serialisation bound.
+pub fn restart_storm(seed: u64) -> Makespan {
+    let radios = line_radios(false);
+    let mut devices = Vec::new();
+    let mut bound = Duration::ZERO;
+    for radio in &radios {
+        for slot in 0..radio.slot_limit {
+            devices.push(sensor(
+                100 + devices.len(),
+                radio.position.x + 0.3 * slot as f64,
+                0.5,
+            ));
+        }
+        bound = bound.max(mean(&radio.connect_latency) * radio.slot_limit as u32);
+    }
+    let world = world_of(radios, devices);
+    let addresses: Vec<Address> = world.devices.iter().map(|d| d.address).collect();
+    block_on_virtual_time(async move {
+        let simulation = Simulation::start(world, seed);
+        let fleet = Fleet::builder()
+            .radios(simulation.radios())
+            .seed(seed)
+            .build()
+            .expect("fleet");
+        let mut handles = Vec::new();
+        for a in &addresses {
+            let device = fleet.device(*a).await.expect("device");
+            device.keep_connected(true).await.expect("keep");
+            handles.push(device);
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let control = simulation.control();
+        let started = Instant::now();
+        for a in &addresses {
+            control.drop_link(*a).ok();
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        while !handles.iter().all(|d| d.status().state.is_connected()) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let elapsed = started.elapsed();
+        let stats = simulation.stats();
+        let collisions = stats.radios.iter().map(|r| r.concurrent_rejections).sum();
+        fleet.shutdown().await.ok();
+        Makespan {
+            ratio: elapsed.as_secs_f64() / bound.as_secs_f64(),
+            collisions,
+        }
+    })
+}
+
+/// Cached reconnect of the reference device through a proxy that opens a link in 180 ms (as in
+/// the ESPHome logs): discovery requests on the hit, and uncached time / cached time.
+pub fn cached_reconnect(seed: u64) -> (u64, f64) {
+    let mut proxy = RadioSpec::esphome_proxy("p1");
+    proxy.connect_latency = LatencyRange {
+        min: Duration::from_millis(180),
+        max: Duration::from_millis(180),
+    };
+    let world = world_of(vec![proxy], vec![sensor(1, 1.0, 0.0)]);
+    block_on_virtual_time(async move {
+        let simulation = Simulation::start(world, seed);
+        let fleet = Fleet::builder()
+            .radios(simulation.radios())
+            .seed(seed)
+            .build()
+            .expect("fleet");
+        let device = fleet.device(address(1)).await.expect("device");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let started = Instant::now();
+        device.connect().await.expect("uncached connect");
+        let uncached = started.elapsed();
+        device.disconnect().await.expect("disconnect");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let before = simulation
+            .stats()
+            .device(address(1))
+            .map_or(0, |d| d.discovery_round_trips);
+        let started = Instant::now();
+        device.connect().await.expect("cached connect");
+        let cached = started.elapsed();
+        let after = simulation
+            .stats()
+            .device(address(1))
+            .map_or(0, |d| d.discovery_round_trips);
+        fleet.shutdown().await.ok();
+        (
+            after - before,
+            uncached.as_secs_f64() / cached.as_secs_f64(),
+        )
+    })
+}
