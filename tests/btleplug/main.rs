@@ -103,6 +103,11 @@ fn the_scan_runs_while_any_event_stream_of_the_radio_is_held() {
     run_in_own_process("scan_while_any_stream_is_held");
 }
 
+#[test]
+fn the_cli_scans_through_btleplug() {
+    run_in_own_process("cli_scan");
+}
+
 /// The child side: runs the scenario its parent named. Ignored in a normal run (it needs the
 /// parent's bus); run directly, it fails and says why.
 #[test]

@@ -35,6 +35,7 @@ pub async fn run(scenario: &str) {
         "crashed_actor_disconnects" => crashed_actor_disconnects().await,
         "one_link_lost_of_two" => one_link_lost_of_two().await,
         "scan_while_any_stream_is_held" => scan_while_any_stream_is_held().await,
+        "cli_scan" => cli_scan(),
         other => panic!("no scenario named {other}"),
     }
 }
@@ -89,6 +90,32 @@ async fn next_notification(subscription: &mut Subscription) -> SubscriptionEvent
     within("a subscription event", subscription.recv())
         .await
         .expect("the subscription is open")
+}
+
+/// `bluefleet scan --backend btleplug` lists the thermometer with its advertised RSSI.
+fn cli_scan() {
+    let mock = Control::from_env();
+    let (device, _) = thermometer(&mock);
+    mock.advertise(&device, -48, COMPANY, &[0x05, 0x10]);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bluefleet"))
+        .args(["scan", "--backend", "btleplug", "--duration", "3", "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let found: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let thermo = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["address"] == THERMO)
+        .unwrap();
+    assert_eq!(thermo["name"], "Thermo");
+    assert_eq!(thermo["best_radio"], "hci0");
 }
 
 async fn adapters_are_listed() {
