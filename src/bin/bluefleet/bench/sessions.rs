@@ -93,6 +93,17 @@ fn lower_bound(world: &World) -> Duration {
     by_slots.max(by_radios).max(t_connect + SESSION)
 }
 
+/// A simulation of `world` and a fleet over its radios (inside a virtual-time System).
+fn start(world: World, seed: u64) -> (Simulation, Fleet) {
+    let simulation = Simulation::start(world, seed);
+    let fleet = Fleet::builder()
+        .radios(simulation.radios())
+        .seed(seed)
+        .build()
+        .expect("fleet");
+    (simulation, fleet)
+}
+
 /// Makespan and collisions of one seed, for bluefleet or the baseline.
 pub struct Makespan {
     pub ratio: f64,
@@ -103,12 +114,7 @@ pub fn bluefleet_makespan(seed: u64, faults: bool) -> Makespan {
     let world = line_world(60, faults);
     let bound = lower_bound(&world);
     block_on_virtual_time(async move {
-        let simulation = Simulation::start(world, seed);
-        let fleet = Fleet::builder()
-            .radios(simulation.radios())
-            .seed(seed)
-            .build()
-            .expect("fleet");
+        let (simulation, fleet) = start(world, seed);
         tokio::time::sleep(Duration::from_secs(5)).await; // the hub has been listening
         let started = Instant::now();
         let sessions = (0..60).map(|n| session(&fleet, address(n)));
@@ -219,12 +225,7 @@ pub fn restart_storm(seed: u64) -> Makespan {
     let world = world_of(radios, devices);
     let addresses: Vec<Address> = world.devices.iter().map(|d| d.address).collect();
     block_on_virtual_time(async move {
-        let simulation = Simulation::start(world, seed);
-        let fleet = Fleet::builder()
-            .radios(simulation.radios())
-            .seed(seed)
-            .build()
-            .expect("fleet");
+        let (simulation, fleet) = start(world, seed);
         let mut handles = Vec::new();
         for a in &addresses {
             let device = fleet.device(*a).await.expect("device");
@@ -262,12 +263,7 @@ pub fn cached_reconnect(seed: u64) -> (u64, f64) {
     };
     let world = world_of(vec![proxy], vec![sensor(1, 1.0, 0.0)]);
     block_on_virtual_time(async move {
-        let simulation = Simulation::start(world, seed);
-        let fleet = Fleet::builder()
-            .radios(simulation.radios())
-            .seed(seed)
-            .build()
-            .expect("fleet");
+        let (simulation, fleet) = start(world, seed);
         let device = fleet.device(address(1)).await.expect("device");
         tokio::time::sleep(Duration::from_secs(3)).await;
         let started = Instant::now();
