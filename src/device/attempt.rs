@@ -95,6 +95,7 @@ impl DeviceActor {
                 .into_actor(self)
                 .map(move |result, act, ctx| act.attempt_finished(generation, result, ctx)),
         );
+        self.slot_wait_since = None;
         let attempt_number = self.failures_in_row + 1;
         self.link = LinkState::Connecting {
             radio: radio.clone(),

@@ -32,7 +32,7 @@ use crate::adapter::slots::SlotLease;
 use crate::backend::Link;
 use crate::error::ErrorKind;
 use crate::model::{Address, GattTable, RadioId};
-use crate::supervisor::radio_choice::{choose, Choice, FailurePenalties};
+use crate::supervisor::radio_choice::{choose, Choice, ChoicePolicy, FailurePenalties};
 use crate::supervisor::shared_view::Shared;
 use messages::{AdvertSeen, Crash, Request, SetKeepConnected, Shutdown};
 use retry::Backoff;
@@ -112,6 +112,8 @@ pub struct DeviceActor {
     penalties: FailurePenalties,
     sightings: Sightings,
     retry_at: Option<Instant>,
+    /// Since when the device has been waiting for a slot (cleared when an attempt starts).
+    slot_wait_since: Option<Instant>,
     /// The class of the failure that set `retry_at` (`None`: a link drop).
     backoff_after: Option<ErrorKind>,
     retry_timer: Option<SpawnHandle>,
@@ -153,6 +155,7 @@ impl DeviceActor {
             generation: 0,
             penalties: FailurePenalties::default(),
             retry_at: None,
+            slot_wait_since: None,
             backoff_after: None,
             retry_timer: None,
             slot_waiter: None,
@@ -259,7 +262,20 @@ impl DeviceActor {
             return;
         }
         let candidates = self.sightings.candidates(&shared, &shared.ledger);
-        match choose(&candidates, &self.penalties, &shared.config.choice, now) {
+        // Waiting long for a slot on a good radio: a weaker radio with a free one will do
+        // (liveness beats link quality; invariant 4).
+        let waited_long = self
+            .slot_wait_since
+            .is_some_and(|since| now >= since + shared.config.choice.detour_after);
+        let policy = if waited_long {
+            std::borrow::Cow::Owned(ChoicePolicy {
+                max_detour_db: f64::INFINITY,
+                ..shared.config.choice.clone()
+            })
+        } else {
+            std::borrow::Cow::Borrowed(&shared.config.choice)
+        };
+        match choose(&candidates, &self.penalties, &policy, now) {
             Choice::Use(radio) => match shared.ledger.try_lease(&radio, self.address) {
                 Ok(lease) => self.start_attempt(radio, lease, ctx),
                 Err(_) => self.wait_for_slot(ctx),
@@ -275,6 +291,12 @@ impl DeviceActor {
         self.publish(DeviceState::Waiting {
             reason: WaitReason::Slot,
         });
+        let since = *self.slot_wait_since.get_or_insert_with(Instant::now);
+        // Wake when the detour becomes allowed, even if no slot frees meanwhile.
+        let detour_at = since + self.shared.config.choice.detour_after;
+        if detour_at > Instant::now() && self.retry_timer.is_none() {
+            self.arm_retry_timer(detour_at, ctx);
+        }
         let mut freed = self.shared.ledger.watch_freed();
         freed.mark_unchanged();
         let waiter = async move { freed.changed().await.is_ok() }

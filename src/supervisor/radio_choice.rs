@@ -38,6 +38,9 @@ pub struct ChoicePolicy {
     /// radio's connect attempt often runs to its timeout, and radios connect one device at a
     /// time, so one such attempt stalls every device queued behind it.
     pub max_detour_db: f64,
+    /// After waiting this long for a slot on a good radio, any radio that hears the device
+    /// will do: a device must not wait forever behind devices that never let go.
+    pub detour_after: Duration,
     /// After a device is first heard, wait this long before the first choice, so radios that
     /// deliver adverts in batches (proxies: every 100 ms) are candidates too.
     pub first_sighting_settle: Duration,
@@ -54,6 +57,7 @@ impl Default for ChoicePolicy {
             penalty_half_life: Duration::from_secs(60),
             first_sighting_settle: Duration::from_millis(300),
             max_detour_db: 12.0,
+            detour_after: Duration::from_secs(20),
         }
     }
 }

@@ -162,7 +162,8 @@ async fn run_schedule(seed: u64) {
             subscriber.drain(seed);
         }
     }
-    // Heal: every radio up; let queued injected failures drain.
+    // Heal: every radio up, no injected failure left queued: the faults have cleared.
+    control.clear_injected_failures();
     for radio in down {
         control.radio_up(radio).unwrap();
     }

@@ -85,6 +85,13 @@ impl SimControl {
         Ok(())
     }
 
+    /// Forgets every injected failure still queued on every radio (the faults have cleared).
+    pub fn clear_injected_failures(&self) {
+        for radio in self.shared.lock().radios.iter_mut() {
+            radio.forced.clear();
+        }
+    }
+
     /// Moves a device to a fixed position (overriding its route from now on).
     pub fn move_device(&self, address: Address, to: Position) -> Result<(), SimError> {
         let device = self.device(address)?;
