@@ -22,6 +22,8 @@
 //!   backend tears down a half-made connection itself.
 //! - **Hostile input is an error, not a panic**, and ends only what it concerns.
 
+#[cfg(feature = "bluez")]
+pub mod bluez;
 #[cfg(feature = "btleplug")]
 pub mod btleplug;
 #[cfg(feature = "esphome")]
