@@ -1,0 +1,209 @@
+//! [`BluezRadio`]: one local controller (`org.bluez.Adapter1`) as a [`Radio`].
+//!
+//! A radio is cheap to clone and holds the shared D-Bus connection, the adapter's path and
+//! its configured slot limit (BlueZ does not report one). [`BluezRadio::discover_all`] lists the
+//! adapters BlueZ has and closes connections a previous run left open;
+//! [`BluezRadio::watch_adapters`] reports adapters plugged in or removed later. The event
+//! stream is `scan.rs`; opening a connection is `connect.rs`.
+
+use std::fmt;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use zbus::Connection;
+
+use super::objects::{self, Objects};
+use super::proxies::{self, Device1Proxy, ADAPTER};
+use super::signals::{self, BluezSignal, Filter};
+use super::{connect, scan, BluezConfig};
+use crate::backend::{
+    ConnectRequest, Connection as LinkConnection, Failure, Radio, RadioEvent, RadioInfo, RadioKind,
+};
+use crate::model::RadioId;
+
+/// Events buffered between the signal pump and the adapter actor; adverts beyond this are
+/// dropped (they are periodic) rather than stalling the D-Bus connection.
+const EVENT_BUFFER: usize = 1024;
+
+/// What one adapter needs, shared by the radio, its event pumps and its connect attempts.
+#[derive(Debug)]
+pub(crate) struct Adapter {
+    /// The connection to the bus BlueZ is on.
+    pub conn: Connection,
+    /// The radio's name: the adapter's last path segment (`hci0`).
+    pub id: RadioId,
+    /// `/org/bluez/hciN`.
+    pub path: String,
+    /// Connection slots, from configuration.
+    pub slot_limit: usize,
+    /// Event pumps running; the last one to end stops discovery.
+    pub pumps: AtomicUsize,
+}
+
+/// A local BlueZ controller.
+#[derive(Clone)]
+pub struct BluezRadio {
+    adapter: Arc<Adapter>,
+}
+
+/// An adapter appearing or going away after start (USB dongles, `btmgmt power`, bluetoothd
+/// restarts).
+#[derive(Debug)]
+pub enum AdapterChange {
+    /// A new adapter: a radio to add to the fleet.
+    Added(BluezRadio),
+    /// The adapter with this name is gone (its own event stream reports `Down` too).
+    Removed(RadioId),
+}
+
+impl BluezRadio {
+    /// Every adapter BlueZ exports, in name order. With `config.close_stale_connections`, first
+    /// disconnects every device BlueZ still shows as connected on them (left by an earlier run;
+    /// bluefleet cannot use a connection it did not open).
+    pub async fn discover_all(conn: Connection, config: &BluezConfig) -> zbus::Result<Vec<Self>> {
+        let objects = objects::snapshot(&conn).await?;
+        let mut radios = Vec::new();
+        for path in objects::adapter_paths(&objects) {
+            radios.push(Self::prepare(&conn, &objects, &path, config).await);
+        }
+        Ok(radios)
+    }
+
+    /// The adapter with this name (`hci0`), prepared as [`BluezRadio::discover_all`] does.
+    pub async fn open(conn: Connection, name: &str, config: &BluezConfig) -> zbus::Result<Self> {
+        let objects = objects::snapshot(&conn).await?;
+        let path = objects::adapter_path(name);
+        let present = objects.get(&path).is_some_and(|i| i.contains_key(ADAPTER));
+        if !present {
+            return Err(
+                zbus::fdo::Error::UnknownObject(format!("no BlueZ adapter at {path}")).into(),
+            );
+        }
+        Ok(Self::prepare(&conn, &objects, &path, config).await)
+    }
+
+    /// Adapters added or removed from now on, as radios. Ends when the connection closes.
+    pub async fn watch_adapters(
+        conn: Connection,
+        config: BluezConfig,
+    ) -> zbus::Result<BoxStream<'static, AdapterChange>> {
+        let signals = signals::subscribe(&conn, Filter::ObjectManager).await?;
+        Ok(signals
+            .filter_map(move |signal| {
+                let change = match signal {
+                    BluezSignal::Added { path, interfaces } if interfaces.contains_key(ADAPTER) => {
+                        Some(AdapterChange::Added(Self::new(&conn, &path, &config)))
+                    }
+                    BluezSignal::Removed { path, interfaces }
+                        if interfaces.iter().any(|i| i == ADAPTER) =>
+                    {
+                        Some(AdapterChange::Removed(RadioId::new(objects::adapter_name(
+                            &path,
+                        ))))
+                    }
+                    _ => None,
+                };
+                async move { change }
+            })
+            .boxed())
+    }
+
+    /// The adapter's object path (`/org/bluez/hci0`).
+    pub fn path(&self) -> &str {
+        &self.adapter.path
+    }
+
+    fn new(conn: &Connection, path: &str, config: &BluezConfig) -> Self {
+        let name = objects::adapter_name(path);
+        Self {
+            adapter: Arc::new(Adapter {
+                conn: conn.clone(),
+                id: RadioId::new(name),
+                path: path.to_owned(),
+                slot_limit: config.slot_limit_for(name),
+                pumps: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    async fn prepare(
+        conn: &Connection,
+        objects: &Objects,
+        path: &str,
+        config: &BluezConfig,
+    ) -> Self {
+        let radio = Self::new(conn, path, config);
+        if config.close_stale_connections {
+            radio.close_stale_connections(objects).await;
+        }
+        radio
+    }
+
+    /// Disconnects every device of this adapter that BlueZ shows as connected.
+    async fn close_stale_connections(&self, objects: &Objects) {
+        let connected = objects::devices_of(objects, &self.adapter.path).filter(|(_, props)| {
+            props
+                .get("Connected")
+                .and_then(|v| bool::try_from(v).ok())
+                .unwrap_or(false)
+        });
+        for (path, _) in connected {
+            let result = match proxies::build::<Device1Proxy<'_>>(&self.adapter.conn, path).await {
+                Ok(device) => device.disconnect().await,
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(()) => {
+                    tracing::info!(radio = %self.adapter.id, path, "closed a stale connection")
+                }
+                Err(error) => {
+                    tracing::warn!(radio = %self.adapter.id, path, %error, "could not close a stale connection")
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for BluezRadio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BluezRadio")
+            .field("id", &self.adapter.id)
+            .field("path", &self.adapter.path)
+            .field("slot_limit", &self.adapter.slot_limit)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl Radio for BluezRadio {
+    fn id(&self) -> RadioId {
+        self.adapter.id.clone()
+    }
+
+    fn info(&self) -> RadioInfo {
+        RadioInfo {
+            kind: RadioKind::LocalController,
+            slot_limit: self.adapter.slot_limit,
+            reports_slots: false,
+        }
+    }
+
+    fn events(&self) -> BoxStream<'static, RadioEvent> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            let reason = "the BlueZ backend needs a tokio runtime to stream events".to_string();
+            return stream::iter([RadioEvent::Down { reason }]).boxed();
+        };
+        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+        runtime.spawn(scan::pump(Arc::clone(&self.adapter), tx));
+        ReceiverStream::new(rx).boxed()
+    }
+
+    async fn connect(&self, request: ConnectRequest) -> Result<LinkConnection, Failure> {
+        connect::connect(&self.adapter, request).await
+    }
+}
