@@ -5,7 +5,7 @@
 //! - [`model`]: the nouns every layer shares (addresses, UUIDs, advertisements, GATT tables).
 //! - [`backend`]: the `Radio` / `Link` seam every radio implements, and the [`Failure`] a
 //!   backend reports in its own words; [`sim`] is the simulated radio, the default backend;
-//!   [`backend::bluez`] (feature `bluez`) holds the zbus proxies and D-Bus error translation for BlueZ.
+//!   [`backend::bluez`] (feature `bluez`) drives local BlueZ controllers over D-Bus with zbus.
 //!   [`backend::esphome`] (feature `esphome`) speaks to ESPHome Bluetooth proxies.
 //!   `backend::btleplug` (feature `btleplug`) drives local adapters on macOS, Windows and Linux.
 //! - [`adapter`]: one actor per radio; the fleet-wide slot ledger and per-radio connect gate.

@@ -51,7 +51,7 @@ async fn real_radios(args: &BackendArgs) -> Result<Vec<Arc<dyn Radio>>, String> 
         Backend::Sim => Err("internal: the sim backend has no real radios".into()),
         Backend::Esphome => esphome_radios(&args.proxies),
         Backend::Btleplug => btleplug_radios().await,
-        Backend::Bluez => Err(not_built("bluez")),
+        Backend::Bluez => bluez_radios().await,
     }
 }
 
@@ -75,6 +75,29 @@ fn esphome_radios(_: &[String]) -> Result<Vec<Arc<dyn Radio>>, String> {
     Err(not_built("esphome"))
 }
 
+#[cfg(feature = "bluez")]
+async fn bluez_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
+    use bluefleet::backend::bluez::{zbus, BluezConfig, BluezRadio};
+    let conn = zbus::Connection::system()
+        .await
+        .map_err(|e| format!("cannot reach the system D-Bus: {e}"))?;
+    let radios = BluezRadio::discover_all(conn, &BluezConfig::default())
+        .await
+        .map_err(|e| format!("cannot list BlueZ adapters: {e}"))?;
+    if radios.is_empty() {
+        return Err("BlueZ has no Bluetooth adapter".into());
+    }
+    Ok(radios
+        .into_iter()
+        .map(|radio| Arc::new(radio) as Arc<dyn Radio>)
+        .collect())
+}
+
+#[cfg(not(feature = "bluez"))]
+async fn bluez_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
+    Err(not_built("bluez"))
+}
+
 #[cfg(feature = "btleplug")]
 async fn btleplug_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
     use bluefleet::backend::btleplug::{BtleplugConfig, BtleplugRadio};
@@ -92,6 +115,7 @@ async fn btleplug_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
     Err(not_built("btleplug"))
 }
 
+#[cfg(not(all(feature = "bluez", feature = "esphome", feature = "btleplug")))]
 fn not_built(backend: &str) -> String {
     format!("the {backend} backend is not built in this binary (rebuild with cargo feature `{backend}`)")
 }

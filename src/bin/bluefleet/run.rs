@@ -56,7 +56,7 @@ pub fn run(args: Args) -> Result<(), String> {
             .collect();
         let mut radios: Vec<Arc<dyn Radio>> =
             simulations.iter().flat_map(Simulation::radios).collect();
-        radios.extend(real_radios(&config.radios)?);
+        radios.extend(real_radios(&config.radios).await?);
         let mut builder = Fleet::builder().radios(radios).seed(config.seed);
         if let Some(dir) = &config.cache_dir {
             builder = builder.cache_dir(dir);
@@ -74,18 +74,39 @@ pub fn run(args: Args) -> Result<(), String> {
     }
 }
 
-fn real_radios(radios: &[RadioConfig]) -> Result<Vec<Arc<dyn Radio>>, String> {
+async fn real_radios(radios: &[RadioConfig]) -> Result<Vec<Arc<dyn Radio>>, String> {
     let mut opened: Vec<Arc<dyn Radio>> = Vec::new();
     for radio in radios {
         match radio {
             RadioConfig::Sim { .. } => {}
-            RadioConfig::Bluez { .. } => {
-                return Err("the bluez backend is not built in this binary (rebuild with cargo feature `bluez`)".into())
+            RadioConfig::Bluez { adapter, slots } => opened.push(bluez(adapter, *slots).await?),
+            RadioConfig::Esphome { host, psk, name } => {
+                opened.push(esphome(host, psk.as_deref(), name.as_deref())?)
             }
-            RadioConfig::Esphome { host, psk, name } => opened.push(esphome(host, psk.as_deref(), name.as_deref())?),
         }
     }
     Ok(opened)
+}
+
+#[cfg(feature = "bluez")]
+async fn bluez(adapter: &str, slots: usize) -> Result<Arc<dyn Radio>, String> {
+    use bluefleet::backend::bluez::{zbus, BluezConfig, BluezRadio};
+    let conn = zbus::Connection::system()
+        .await
+        .map_err(|e| format!("radio {adapter}: cannot reach the system D-Bus: {e}"))?;
+    let config = BluezConfig {
+        slot_limit: slots,
+        ..BluezConfig::default()
+    };
+    let radio = BluezRadio::open(conn, adapter, &config)
+        .await
+        .map_err(|e| format!("radio {adapter}: {e}"))?;
+    Ok(Arc::new(radio))
+}
+
+#[cfg(not(feature = "bluez"))]
+async fn bluez(_: &str, _: usize) -> Result<Arc<dyn Radio>, String> {
+    Err("the bluez backend is not built in this binary (rebuild with cargo feature `bluez`)".into())
 }
 
 #[cfg(feature = "esphome")]
