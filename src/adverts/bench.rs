@@ -220,7 +220,7 @@ fn payload(device: usize, counter: u32) -> Bytes {
     raw.extend_from_slice(&counter.to_le_bytes());
     raw.extend_from_slice(&(device as u16).to_le_bytes());
     raw.extend_from_slice(&[0x0C, 0x64]);
-    if device % 4 == 0 {
+    if device.is_multiple_of(4) {
         let name = format!("sensor-{device:03}");
         raw.push(name.len() as u8 + 1);
         raw.push(0x09);

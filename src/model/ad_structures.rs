@@ -280,7 +280,7 @@ fn push(out: &mut Vec<u8>, kind: u8, value: &[u8]) {
 
 /// Splits `value` into fixed-size chunks, or `None` if it is empty or not a multiple.
 fn chunks<const N: usize>(value: &[u8]) -> Option<impl Iterator<Item = [u8; N]> + '_> {
-    (!value.is_empty() && value.len() % N == 0).then(|| {
+    (!value.is_empty() && value.len().is_multiple_of(N)).then(|| {
         value
             .chunks_exact(N)
             .filter_map(|c| <[u8; N]>::try_from(c).ok())

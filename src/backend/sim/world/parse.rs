@@ -177,7 +177,7 @@ pub(super) fn hex(at: String, text: &str) -> Field<Vec<u8>> {
             format!("'{text}' is not hex bytes (e.g. \"0a0b\")"),
         )
     };
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(bad());
     }
     (0..digits.len())
