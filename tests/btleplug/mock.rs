@@ -1,6 +1,6 @@
 //! The BlueZ double: a private system-like D-Bus with the project's dbusmock template
 //! (`tests/testbeds/bluez/bluez_fleet.py`, shared with the zbus BlueZ tests) on it
-//! template on it ([`MockBluez`]), and a typed client for the template's control methods
+//! ([`MockBluez`]), and a typed client for the template's control methods
 //! ([`Control`]).
 //!
 //! The parent test process starts the double and hands its address to the scenario's child
@@ -65,7 +65,8 @@ impl MockBluez {
             .read_line(&mut first_line)
             .expect("dbus-daemon prints its address");
         let address = first_line.trim().to_string();
-        let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbeds/bluez/bluez_fleet.py");
+        let template =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbeds/bluez/bluez_fleet.py");
         let mock = Command::new(&python)
             .args(["-m", "dbusmock", "--system", "--template"])
             .arg(&template)
