@@ -209,7 +209,7 @@ fn explain_classifies_a_log_line() {
         "--json",
         "[org.bluez.Error.Failed] le-connection-abort-by-local",
     ]);
-    assert_eq!(verdict["kind"], "aborted");
+    assert_eq!(verdict["class"], "aborted");
     assert_eq!(verdict["backoff_s"], 0.25);
     let slots = json(&[
         "explain",
@@ -219,7 +219,7 @@ fn explain_classifies_a_log_line() {
         "No free BLE connection slot",
         "--timeout",
     ]);
-    assert_eq!(slots["kind"], "out-of-slots");
+    assert_eq!(slots["class"], "out-of-slots");
 }
 
 #[test]
