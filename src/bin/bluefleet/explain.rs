@@ -40,10 +40,12 @@ enum Source {
 /// The first number in the text: `0x85` (hex) or `133` (decimal), standing alone.
 fn numeric_code(text: &str) -> Option<i64> {
     text.split(|c: char| !c.is_ascii_alphanumeric())
-        .find_map(|word| match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
-            Some(hex) => i64::from_str_radix(hex, 16).ok(),
-            None => word.parse().ok(),
-        })
+        .find_map(
+            |word| match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+                Some(hex) => i64::from_str_radix(hex, 16).ok(),
+                None => word.parse().ok(),
+            },
+        )
 }
 
 /// What bluefleet does next for a class.

@@ -38,7 +38,11 @@ impl Presentation {
     pub fn describe(&self) -> String {
         let unit = unit_symbol(self.unit)
             .map_or_else(|| format!("unit 0x{:04x}", self.unit), str::to_string);
-        format!("{}, ×10^{}, {unit}", format_name(self.format), self.exponent)
+        format!(
+            "{}, ×10^{}, {unit}",
+            format_name(self.format),
+            self.exponent
+        )
     }
 
     /// The value this descriptor describes, scaled, with its unit.
@@ -46,7 +50,10 @@ impl Presentation {
         let raw = integer(self.format, value)?;
         let scaled = raw as f64 * 10f64.powi(i32::from(self.exponent));
         let decimals = usize::try_from(-i32::from(self.exponent)).unwrap_or(0);
-        let text = format!("{scaled:.decimals$} {}", unit_symbol(self.unit).unwrap_or(""));
+        let text = format!(
+            "{scaled:.decimals$} {}",
+            unit_symbol(self.unit).unwrap_or("")
+        );
         Some(text.trim_end().to_string())
     }
 }
@@ -102,19 +109,31 @@ pub fn characteristic_value(uuid: &Uuid, value: &[u8]) -> Option<String> {
     }
     if short(0x2A6E) {
         let [a, b] = *value else { return None };
-        return Some(format!("{:.2} °C", f64::from(i16::from_le_bytes([a, b])) / 100.0));
+        return Some(format!(
+            "{:.2} °C",
+            f64::from(i16::from_le_bytes([a, b])) / 100.0
+        ));
     }
     if short(0x2A1F) {
         let [a, b] = *value else { return None };
-        return Some(format!("{:.1} °C", f64::from(i16::from_le_bytes([a, b])) / 10.0));
+        return Some(format!(
+            "{:.1} °C",
+            f64::from(i16::from_le_bytes([a, b])) / 10.0
+        ));
     }
     if short(0x2A6F) {
         let [a, b] = *value else { return None };
-        return Some(format!("{:.2} %", f64::from(u16::from_le_bytes([a, b])) / 100.0));
+        return Some(format!(
+            "{:.2} %",
+            f64::from(u16::from_le_bytes([a, b])) / 100.0
+        ));
     }
     if short(0x2A6D) {
         let [a, b, c, d] = *value else { return None };
-        return Some(format!("{:.1} Pa", f64::from(u32::from_le_bytes([a, b, c, d])) / 10.0));
+        return Some(format!(
+            "{:.1} Pa",
+            f64::from(u32::from_le_bytes([a, b, c, d])) / 10.0
+        ));
     }
     if short(0x2A37) {
         return heart_rate(value);
@@ -165,11 +184,23 @@ mod tests {
     fn sig_characteristics_decode_with_their_units() {
         let value = |n, bytes: &[u8]| characteristic_value(&uuid_from_u16(n), bytes);
         assert_eq!(value(0x2A19, &[87]).as_deref(), Some("87 %"));
-        assert_eq!(value(0x2A6E, &0x0834i16.to_le_bytes()).as_deref(), Some("21.00 °C"));
-        assert_eq!(value(0x2A6E, &(-512i16).to_le_bytes()).as_deref(), Some("-5.12 °C"));
-        assert_eq!(value(0x2A6F, &4550u16.to_le_bytes()).as_deref(), Some("45.50 %"));
+        assert_eq!(
+            value(0x2A6E, &0x0834i16.to_le_bytes()).as_deref(),
+            Some("21.00 °C")
+        );
+        assert_eq!(
+            value(0x2A6E, &(-512i16).to_le_bytes()).as_deref(),
+            Some("-5.12 °C")
+        );
+        assert_eq!(
+            value(0x2A6F, &4550u16.to_le_bytes()).as_deref(),
+            Some("45.50 %")
+        );
         assert_eq!(value(0x2A37, &[0x00, 72]).as_deref(), Some("72 bpm"));
-        assert_eq!(value(0x2A37, &[0x01, 0x2C, 0x01]).as_deref(), Some("300 bpm"));
+        assert_eq!(
+            value(0x2A37, &[0x01, 0x2C, 0x01]).as_deref(),
+            Some("300 bpm")
+        );
         assert_eq!(value(0x2A6E, &[1]), None, "wrong length is not guessed at");
         assert_eq!(value(0x2A00, b"name"), None);
     }
@@ -180,7 +211,10 @@ mod tests {
         let descriptor = [0x0E, 0xFE, 0x2F, 0x27, 0x01, 0x00, 0x00];
         let format = Presentation::parse(&descriptor).unwrap();
         assert_eq!(format.describe(), "sint16, ×10^-2, °C");
-        assert_eq!(format.apply(&2134i16.to_le_bytes()).as_deref(), Some("21.34 °C"));
+        assert_eq!(
+            format.apply(&2134i16.to_le_bytes()).as_deref(),
+            Some("21.34 °C")
+        );
         assert_eq!(
             descriptor_value(&uuid_from_u16(0x2904), &descriptor).as_deref(),
             Some("sint16, ×10^-2, °C")

@@ -4,9 +4,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bluefleet::adverts::AdvertFilter;
-use bluefleet::supervisor::heard::HeardDevice;
 use bluefleet::model::parse_uuid;
 use bluefleet::model::uuid::display_uuid;
+use bluefleet::supervisor::heard::HeardDevice;
 use bluefleet::Fleet;
 use futures::StreamExt;
 
@@ -128,14 +128,22 @@ async fn scan(
             range,
             mean,
             metres(device.distance_m),
-            device.best_radio.as_ref().map_or_else(|| "—".to_string(), ToString::to_string),
+            device
+                .best_radio
+                .as_ref()
+                .map_or_else(|| "—".to_string(), ToString::to_string),
             per_radio.join(", ")
         );
         for (company, data) in &device.data.manufacturer_data {
             println!("{:19}manufacturer 0x{company:04x}: {}", "", hex(data));
         }
         for (uuid, data) in &device.data.service_data {
-            println!("{:19}service data {}: {}", "", display_uuid(uuid), hex(data));
+            println!(
+                "{:19}service data {}: {}",
+                "",
+                display_uuid(uuid),
+                hex(data)
+            );
         }
     }
     Ok(())
