@@ -18,6 +18,9 @@
 //! - [`fleet`]: the public handles, [`Fleet`], [`Device`], [`Subscription`].
 //! - [`classify`]: one table that turns a [`Failure`] into an [`ErrorKind`].
 //! - [`error`]: the public [`Error`]; [`config`]: the `hub.toml` of `bluefleet run`.
+//! - `native_api` (feature `esphome`): ESPHome's framing, Noise and messages, shared by the
+//!   esphome backend (a client) and `proxy` (feature `proxy`), the ESPHome Bluetooth proxy
+//!   server that lets Home Assistant use the fleet's radios.
 
 pub mod adapter;
 pub mod adverts;
@@ -29,6 +32,10 @@ pub mod device;
 pub mod error;
 pub mod fleet;
 pub mod model;
+#[cfg(feature = "esphome")]
+pub mod native_api;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod supervisor;
 
 pub use backend::sim;
