@@ -11,6 +11,8 @@
 //! - [`adapter`]: one actor per radio; the fleet-wide slot ledger and per-radio connect gate.
 //! - [`adverts`]: the listen path: every radio's adverts merged per device (best radio,
 //!   smoothed RSSI, availability, proximity, beacons), plain state with no actor per device.
+//! - [`decode`]: sensor readings from advert payloads (BTHome, Xiaomi, ATC/pvvx, Govee, Ruuvi,
+//!   SwitchBot, Inkbird, beacons), encrypted ones with per-device bindkeys.
 //! - [`supervisor`]: the one actor that routes adverts, picks radios and restarts actors.
 //! - [`device`]: one actor per managed device: connection state, retries, GATT requests,
 //!   subscriptions; [`device::retry`] is the backoff policy.
@@ -28,6 +30,7 @@ pub mod backend;
 pub mod cache;
 pub mod classify;
 pub mod config;
+pub mod decode;
 pub mod device;
 pub mod error;
 pub mod fleet;
