@@ -5,9 +5,8 @@
 //! A device whose advertisements say it is not connectable (a beacon) is refused at once with
 //! that reason, instead of a connection attempt that can only time out.
 
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use bluefleet::adverts::watch::Watched;
 use bluefleet::adverts::AdvertFilter;
