@@ -13,6 +13,7 @@
 
 mod bench_radio;
 mod sessions;
+mod spec_v1;
 mod throughput;
 
 use bluefleet::adverts::bench::{measure_device_memory, run_ingest_workload, IngestWorkload};
@@ -38,6 +39,9 @@ pub enum Figure {
     Storm,
     /// Cached reconnect of the reference device.
     Cached,
+    /// Workload spec v1 of the habluetooth anchor (1,000,000 adverts, 4 radios, 751
+    /// watchers), printed on its own (not part of the default set).
+    SpecV1,
 }
 
 /// Arguments of `bench`.
@@ -51,6 +55,9 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Adverts replayed by `spec-v1`.
+    #[arg(long, default_value_t = 1_000_000)]
+    adverts: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,6 +108,17 @@ pub fn run(args: Args) -> Result<(), String> {
         Figure::Storm,
         Figure::Cached,
     ];
+    if args.figure == Some(Figure::SpecV1) {
+        if args.adverts == 0 {
+            return Err("--adverts must be at least 1".into());
+        }
+        let report = spec_v1::run(args.adverts);
+        if args.json {
+            return print_json(&report);
+        }
+        spec_v1::print(&report);
+        return Ok(());
+    }
     let figures: Vec<Figure> = args.figure.map_or(all.to_vec(), |f| vec![f]);
     let mut rows = Vec::new();
     for figure in figures {
@@ -355,6 +373,7 @@ fn measure(figure: Figure, quick: bool) -> Vec<Row> {
                 ),
             ]
         }
+        Figure::SpecV1 => Vec::new(),
         Figure::Cached => {
             let results: Vec<_> = (1..=seeds.min(20))
                 .map(sessions::cached_reconnect)
