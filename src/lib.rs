@@ -29,6 +29,8 @@ pub mod device;
 pub mod error;
 pub mod fleet;
 pub mod model;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 pub mod supervisor;
 
 pub use backend::sim;

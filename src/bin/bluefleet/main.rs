@@ -9,6 +9,8 @@ mod demo;
 mod demo_view;
 mod explain;
 mod explore;
+#[cfg(feature = "mqtt")]
+mod mqtt;
 mod output;
 mod proximity;
 mod run;

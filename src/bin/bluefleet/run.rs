@@ -48,7 +48,8 @@ pub fn run(args: Args) -> Result<(), String> {
             _ => None,
         })
         .collect::<Result<_, _>>()?;
-    let virtual_time = args.duration.is_some() && !worlds.is_empty();
+    // A broker lives in real time: with [mqtt] the simulated world runs in real time too.
+    let virtual_time = args.duration.is_some() && !worlds.is_empty() && !bridged(&config);
     let job = async {
         let simulations: Vec<Simulation> = worlds
             .into_iter()
@@ -62,7 +63,8 @@ pub fn run(args: Args) -> Result<(), String> {
             builder = builder.cache_dir(dir);
         }
         let fleet = builder.build().map_err(|e| e.to_string())?;
-        let outcome = serve(&fleet, &config.devices, args.duration, args.json).await;
+        let work = serve(&fleet, &config.devices, args.duration, args.json);
+        let outcome = with_bridge(&fleet, &config, work).await;
         fleet.shutdown().await.map_err(|e| e.to_string())?;
         drop(simulations);
         outcome
@@ -72,6 +74,34 @@ pub fn run(args: Args) -> Result<(), String> {
     } else {
         block_on_real_time(job)
     }
+}
+
+#[cfg(feature = "mqtt")]
+fn bridged(config: &HubConfig) -> bool {
+    config.mqtt.is_some()
+}
+
+#[cfg(not(feature = "mqtt"))]
+fn bridged(_: &HubConfig) -> bool {
+    false
+}
+
+#[cfg(feature = "mqtt")]
+async fn with_bridge(
+    fleet: &Fleet,
+    config: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    crate::mqtt::alongside(fleet, config.mqtt.clone(), config.devices.clone(), work).await
+}
+
+#[cfg(not(feature = "mqtt"))]
+async fn with_bridge(
+    _: &Fleet,
+    _: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    work.await
 }
 
 async fn real_radios(radios: &[RadioConfig]) -> Result<Vec<Arc<dyn Radio>>, String> {
