@@ -55,7 +55,7 @@ type Values = Pin<Box<dyn Stream<Item = (Follow, SubscriptionEvent)>>>;
 /// What a finished command asks of the shell besides publishing its answer.
 enum Done {
     Answer(ReplyTo, Value),
-    Subscribed(ReplyTo, Follow, Subscription),
+    Subscribed(ReplyTo, Follow, Subscription, Device),
 }
 
 /// Runs the bridge for `devices` until `stop` completes, then marks the hub offline (discovery
@@ -124,7 +124,8 @@ pub async fn serve(
             },
             Some(done) = shell.running.next(), if !shell.running.is_empty() => match done {
                 Done::Answer(reply, body) => link.publish(core.answer(&reply, body)),
-                Done::Subscribed(reply, follow, subscription) => {
+                Done::Subscribed(reply, follow, subscription, device) => {
+                    shell.handles.insert(follow.address, device);
                     let spec = ValueSpec::for_characteristic(&follow.characteristic, "", follow.decode != Decode::Hex && follow.decode != Decode::Utf8);
                     let name = shell.name_of(&follow.address);
                     core.manage(follow.address, &name, vec![spec]).into_iter().for_each(|m| link.publish(m));
@@ -297,12 +298,15 @@ impl Shell {
                     scale,
                 };
                 self.running.push(Box::pin(async move {
-                    let result = match fleet.device(address).await {
-                        Ok(device) => device.subscribe(characteristic).await,
-                        Err(e) => Err(e),
+                    let result = async {
+                        let device = fleet.device(address).await?;
+                        let subscription = device.subscribe(characteristic).await?;
+                        Ok::<_, Error>((device, subscription))
                     };
-                    match result {
-                        Ok(subscription) => Done::Subscribed(reply, follow, subscription),
+                    match result.await {
+                        Ok((device, subscription)) => {
+                            Done::Subscribed(reply, follow, subscription, device)
+                        }
                         Err(e) => Done::Answer(reply, failed(&e)),
                     }
                 }));
