@@ -1,23 +1,11 @@
 //! The MQTT bridge beside a command's own work (`run` with `[mqtt]`, `demo --mqtt`): started
-//! with the fleet, stopped (hub marked offline) when the command's work ends, and its broker
-//! trouble logged to stderr.
+//! with the fleet, stopped (hub marked offline) when the command's work ends.
 
 use std::future::Future;
 
 use bluefleet::config::DeviceConfig;
 use bluefleet::mqtt::MqttConfig;
 use bluefleet::Fleet;
-
-/// Logs the bridge's connection news (`RUST_LOG` overrides) to stderr.
-fn log_to_stderr() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("bluefleet::mqtt=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
-}
 
 /// Runs `work` with the bridge beside it (or alone when `config` is `None`). A bridge that
 /// fails to start ends the command with its error.
@@ -30,7 +18,6 @@ pub async fn alongside<T>(
     let Some(config) = config else {
         return work.await;
     };
-    log_to_stderr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let bridge = bluefleet::mqtt::serve(fleet.clone(), config, devices, async {
         let _ = stopped.await;
