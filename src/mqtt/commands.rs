@@ -271,7 +271,7 @@ fn value(object: &Map<String, Value>) -> Result<Vec<u8>, CommandError> {
                 .ok_or_else(|| refuse("value", "must be a hex string for format hex"))?;
             let digits: String = hex.chars().filter(|c| !c.is_whitespace()).collect();
             let digits = digits.strip_prefix("0x").unwrap_or(&digits);
-            if digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(refuse(
                     "value",
                     format!("'{hex}' is not an even number of hex digits"),

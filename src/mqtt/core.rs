@@ -340,7 +340,10 @@ impl Bridge {
             .and_then(|object| object.get("id").cloned());
         let reply = match self.reply_to(message, id) {
             Ok(reply) => reply,
-            Err((reply, error)) => return Inbound::Publish(vec![self.refused(&reply, &error)]),
+            Err(refusal) => {
+                let (reply, error) = *refusal;
+                return Inbound::Publish(vec![self.refused(&reply, &error)]);
+            }
         };
         match commands::parse(&verb, &message.payload) {
             Ok(command) => Inbound::Command(command, reply),
@@ -352,7 +355,7 @@ impl Bridge {
         &self,
         message: &Incoming,
         id: Option<Value>,
-    ) -> Result<ReplyTo, (ReplyTo, CommandError)> {
+    ) -> Result<ReplyTo, Box<(ReplyTo, CommandError)>> {
         let fallback = |id: Option<Value>| ReplyTo {
             topic: self.topics.response(None),
             correlation: message.correlation.clone(),
@@ -364,7 +367,7 @@ impl Bridge {
                     field: "response_topic".into(),
                     message: format!("'{topic}' is not a topic one can publish to"),
                 };
-                return Err((fallback(id), error));
+                return Err(Box::new((fallback(id), error)));
             }
             return Ok(ReplyTo {
                 topic: topic.clone(),
@@ -381,7 +384,7 @@ impl Bridge {
                     field: "id".into(),
                     message: "must be a string or a number".into(),
                 };
-                return Err((fallback(None), error));
+                return Err(Box::new((fallback(None), error)));
             }
         };
         match level {
@@ -392,13 +395,13 @@ impl Bridge {
                     id,
                 })
             }
-            Some(level) => Err((
+            Some(level) => Err(Box::new((
                 fallback(None),
                 CommandError {
                     field: "id".into(),
                     message: format!("'{level}' cannot be a topic level (empty, or has / + #)"),
                 },
-            )),
+            ))),
             None => Ok(fallback(None)),
         }
     }

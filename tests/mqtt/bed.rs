@@ -214,12 +214,6 @@ impl Watch {
         }
         panic!("no {what} within {within:?}");
     }
-
-    /// Everything that arrives within `within`.
-    pub fn collect(&self, within: Duration) -> Vec<Seen> {
-        let deadline = Instant::now() + within;
-        std::iter::from_fn(|| self.next_before(deadline)).collect()
-    }
 }
 
 impl Drop for Watch {

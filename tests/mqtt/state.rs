@@ -127,3 +127,45 @@ fn bad_mqtt_settings_name_the_field() {
         assert!(stderr.contains(field), "{field} not in: {stderr}");
     }
 }
+
+#[test]
+fn the_demo_publishes_to_a_broker() {
+    let Some(broker) = broker() else { return };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bluefleet"))
+        .args([
+            "demo",
+            "--duration",
+            "30s",
+            "--speed",
+            "0",
+            "--json",
+            "--mqtt",
+        ])
+        .arg(format!("127.0.0.1:{}", broker.port))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let retained = broker.retained("#", Duration::from_secs(2));
+    let status = retained
+        .iter()
+        .find(|s| s.topic == "bluefleet/hub/status")
+        .unwrap();
+    assert_eq!(status.payload, "offline");
+    let states: Vec<_> = retained
+        .iter()
+        .filter(|s| s.topic.starts_with("bluefleet/hub/devices/") && s.topic.ends_with("/state"))
+        .collect();
+    // The flat keeps seven devices connected.
+    assert_eq!(states.len(), 7, "{states:?}");
+    assert!(states.iter().any(|s| s.json()["connection"] == "connected"));
+    for discovery in retained
+        .iter()
+        .filter(|s| s.topic.starts_with("homeassistant/device/"))
+    {
+        check_device_discovery(&discovery.json());
+    }
+}

@@ -202,4 +202,3 @@ mod tests {
         assert_eq!(classify(&failure).kind, ErrorKind::NotFound);
     }
 }
-

@@ -12,7 +12,6 @@ mod explain;
 mod explore;
 mod health;
 mod logging;
-#[cfg(feature = "mqtt")]
 mod mqtt;
 mod output;
 mod proximity;

@@ -1,17 +1,18 @@
 //! The MQTT bridge beside a command's own work (`run` with `[mqtt]`, `demo --mqtt`): started
-//! with the fleet, stopped (hub marked offline) when the command's work ends.
+//! with the fleet, stopped (hub marked offline) when the command's work ends. Without the
+//! `mqtt` feature, asking for it is a one-line error.
 
 use std::future::Future;
 
 use bluefleet::config::DeviceConfig;
-use bluefleet::mqtt::MqttConfig;
 use bluefleet::Fleet;
 
-/// Runs `work` with the bridge beside it (or alone when `config` is `None`). A bridge that
-/// fails to start ends the command with its error.
+/// Runs `work` with the bridge beside it (or alone without `[mqtt]`). A bridge that fails to
+/// start ends the command with its error.
+#[cfg(feature = "mqtt")]
 pub async fn alongside<T>(
     fleet: &Fleet,
-    config: Option<MqttConfig>,
+    config: Option<bluefleet::mqtt::MqttConfig>,
     devices: Vec<DeviceConfig>,
     work: impl Future<Output = Result<T, String>>,
 ) -> Result<T, String> {
@@ -36,4 +37,69 @@ pub async fn alongside<T>(
             outcome
         }
     }
+}
+
+/// `demo --mqtt HOST:PORT`: `work` with a bridge to that broker for the world's kept devices.
+#[cfg(feature = "mqtt")]
+pub async fn demo_alongside<T>(
+    fleet: &Fleet,
+    broker: Option<&str>,
+    world: &bluefleet::sim::World,
+    work: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    let config = match broker {
+        Some(broker) => {
+            Some(bluefleet::mqtt::config::from_host_port(broker).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    alongside(fleet, config, demo_devices(world), work).await
+}
+
+#[cfg(not(feature = "mqtt"))]
+pub async fn demo_alongside<T>(
+    _: &Fleet,
+    broker: Option<&str>,
+    _: &bluefleet::sim::World,
+    work: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    if broker.is_some() {
+        return Err("--mqtt: this binary was built without the `mqtt` feature".into());
+    }
+    work.await
+}
+
+/// The world's kept-connected devices as hub-file entries, decoding the SIG values it knows.
+#[cfg(feature = "mqtt")]
+fn demo_devices(world: &bluefleet::sim::World) -> Vec<DeviceConfig> {
+    use bluefleet::config::{Decode, SubscriptionConfig};
+    use bluefleet::model::uuid::short_form;
+    world
+        .devices
+        .iter()
+        .filter(|spec| spec.keep_connected)
+        .map(|spec| DeviceConfig {
+            address: spec.address,
+            name: spec.name.clone(),
+            keep_connected: true,
+            subscribe: spec
+                .subscribe
+                .iter()
+                .map(|uuid| {
+                    let (decode, scale, unit) = match short_form(uuid) {
+                        Some(0x2A6E) => (Decode::Int16le, 0.01, "°C"),
+                        Some(0x2A6F) => (Decode::Uint16le, 0.01, "%"),
+                        Some(0x2A19) => (Decode::Uint8, 1.0, "%"),
+                        _ => (Decode::Hex, 1.0, ""),
+                    };
+                    SubscriptionConfig {
+                        characteristic: uuid.to_string(),
+                        decode,
+                        scale,
+                        unit: unit.into(),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }
