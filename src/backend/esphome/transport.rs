@@ -11,8 +11,8 @@ use tokio::net::TcpStream;
 
 use super::api::Outgoing;
 use super::config::EsphomeConfig;
-use super::frame::{encode_frame, FrameDecoder, FrameError, RawFrame};
-use super::noise::{handshake, NoiseCipher, NoiseError, NoiseFrameDecoder};
+use crate::native_api::frame::{encode_frame, FrameDecoder, FrameError, RawFrame};
+use crate::native_api::noise::{handshake, NoiseCipher, NoiseError, NoiseFrameDecoder};
 
 /// Why a session with a proxy ended or could not start.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

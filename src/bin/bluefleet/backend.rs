@@ -131,6 +131,25 @@ where
     F: FnOnce(Fleet) -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
+    open_fleet(args, args.backend == Backend::Sim, job)
+}
+
+/// Like [`with_fleet`], but in real time even on the simulated radio: for servers whose
+/// clients are other processes (`bluefleet proxy`).
+#[cfg_attr(not(feature = "proxy"), allow(dead_code))]
+pub fn with_live_fleet<T, F, Fut>(args: &BackendArgs, job: F) -> Result<T, String>
+where
+    F: FnOnce(Fleet) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    open_fleet(args, false, job)
+}
+
+fn open_fleet<T, F, Fut>(args: &BackendArgs, virtual_time: bool, job: F) -> Result<T, String>
+where
+    F: FnOnce(Fleet) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
     let run = |radios: Vec<Arc<dyn Radio>>| async move {
         let (health, mut changes, radios) = Health::watch(radios);
         let fleet = Fleet::builder()
@@ -159,12 +178,17 @@ where
     };
     if args.backend == Backend::Sim {
         let world = crate::worlds::load(&args.world)?;
-        block_on_virtual_time(async {
+        let job = async {
             let simulation = Simulation::start(world, args.seed);
             let outcome = run(simulation.radios()).await;
             drop(simulation);
             outcome
-        })
+        };
+        if virtual_time {
+            block_on_virtual_time(job)
+        } else {
+            block_on_real_time(job)
+        }
     } else {
         block_on_real_time(async { run(real_radios(args).await?).await })
     }

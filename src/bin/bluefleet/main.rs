@@ -15,6 +15,8 @@ mod logging;
 mod mqtt;
 mod output;
 mod proximity;
+#[cfg(feature = "proxy")]
+mod proxy;
 mod run;
 mod scan;
 mod terminal;
@@ -57,6 +59,9 @@ enum Command {
     Bench(bench::Args),
     /// Explain an error from a log: its class, what bluefleet does next, and advice.
     Explain(explain::Args),
+    /// Serve the radios to Home Assistant as an ESPHome Bluetooth proxy.
+    #[cfg(feature = "proxy")]
+    Proxy(proxy::Args),
 }
 
 impl Command {
@@ -82,6 +87,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Explain(args) => explain::run(args),
+        #[cfg(feature = "proxy")]
+        Command::Proxy(args) => proxy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
