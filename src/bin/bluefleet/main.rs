@@ -67,7 +67,12 @@ enum Command {
 impl Command {
     /// Long-running commands log at `info` by default (radio state changes, recoveries).
     fn is_daemon(&self) -> bool {
-        matches!(self, Command::Run(_))
+        match self {
+            Command::Run(_) => true,
+            #[cfg(feature = "proxy")]
+            Command::Proxy(_) => true,
+            _ => false,
+        }
     }
 }
 
