@@ -99,7 +99,13 @@ pub async fn serve(
         shell.names.insert(device.address, device.name.clone());
         shell.handles.insert(device.address, handle);
     }
-    let mut adverts = Box::pin(shell.fleet.adverts());
+    // Lagged markers are skipped: a busy broker link may miss adverts, never state.
+    let mut adverts = Box::pin(
+        shell
+            .fleet
+            .adverts()
+            .filter_map(|w| std::future::ready(w.item())),
+    );
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     let mut sweep_until: Option<Instant> = None;
     let mut stop = std::pin::pin!(stop);
