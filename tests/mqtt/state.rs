@@ -169,3 +169,86 @@ fn the_demo_publishes_to_a_broker() {
         check_device_discovery(&discovery.json());
     }
 }
+
+#[test]
+fn tls_to_a_broker_with_its_own_ca() {
+    let Some(mut broker) = broker() else { return };
+    let dir = broker.dir().to_path_buf();
+    // A CA and a server certificate for 127.0.0.1, made with the openssl command line.
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        status.is_ok_and(|s| s.success())
+    };
+    std::fs::write(dir.join("san.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    let made = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+    ]) && openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]) && openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.cnf",
+    ]);
+    if !made {
+        eprintln!("skipping: the openssl command cannot make test certificates");
+        return;
+    }
+    // mosquitto started as root reads its key files as the `mosquitto` user.
+    use std::os::unix::fs::PermissionsExt;
+    for path in [
+        dir.clone(),
+        dir.join("server.key"),
+        dir.join("server.pem"),
+        dir.join("ca.pem"),
+    ] {
+        let mode = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let tls_port = broker.add_tls_listener();
+    let _hub = Hub::start_on(
+        &broker,
+        tls_port,
+        DEVICES,
+        &format!("tls = true\nca_file = \"{}\"", dir.join("ca.pem").display()),
+    );
+    let status = broker.watch("bluefleet/attic/status");
+    status.until("online over TLS", WAIT, |s| s.payload == "online");
+}
