@@ -121,3 +121,46 @@ fn malformed_input_is_one_line_and_a_failure() {
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
     }
 }
+
+#[test]
+fn scan_shows_the_readings_of_the_flats_advert_only_thermometers() {
+    let run = bluefleet(&["scan", "--duration", "5"]);
+    assert!(run.ok, "{}", run.stderr);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("A4:C1:38:8D:18:B2"))
+        .expect("the BTHome thermometer is listed");
+    assert!(line.ends_with("87 %🔋 21.4 °C 48 %"), "{line}");
+    let heard = json(&["scan", "--duration", "5", "--json"]);
+    let pvvx = heard
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["address"] == "A4:C1:38:CF:01:56")
+        .expect("the pvvx thermometer is listed");
+    assert_eq!(pvvx["readings"]["format"], "pvvx");
+    assert_eq!(pvvx["readings"]["readings"][0]["kind"], "temperature");
+    assert_eq!(pvvx["readings"]["readings"][0]["value"], 19.25);
+}
+
+#[test]
+fn run_prints_advert_readings_for_decode_auto_devices() {
+    let lines = super::json_lines(&[
+        "run",
+        "--config",
+        "examples/hub.toml",
+        "--duration",
+        "10s",
+        "--json",
+    ]);
+    let atc: Vec<_> = lines
+        .iter()
+        .filter(|l| l["device"] == "ATC thermometer")
+        .collect();
+    assert_eq!(atc.len(), 1, "a steady sensor prints once: {atc:?}");
+    assert_eq!(atc[0]["format"], "bthome");
+    assert_eq!(atc[0]["readings"][1]["kind"], "temperature");
+    assert_eq!(atc[0]["readings"][1]["value"], 21.4);
+    assert_eq!(atc[0]["readings"][1]["unit"], "°C");
+}

@@ -108,7 +108,7 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     {
         return Err(format!("'{bad}' at digit {at} is not hex"));
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!(
             "{} hex digits is an odd count; each byte is two digits",
             digits.len()

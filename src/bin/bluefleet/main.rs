@@ -17,6 +17,7 @@ mod output;
 mod proximity;
 #[cfg(feature = "proxy")]
 mod proxy;
+mod readings;
 mod run;
 mod scan;
 mod terminal;

@@ -90,7 +90,7 @@ async fn scan(
         return print_json(&heard);
     }
     println!(
-        "\n{} device(s)\n{:<17}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}",
+        "\n{} device(s)\n{:<17}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}  READINGS",
         heard.len(),
         "ADDRESS",
         "NAME",
@@ -110,14 +110,21 @@ async fn scan(
             (Some(mean), None) => format!("{mean:.1}"),
             _ => "—".into(),
         };
+        // Sensor readings from the adverts (docs/decoders.md), or why they could not be read.
+        let readings = match (&device.readings, &device.decode_error) {
+            (Some(decoded), _) => decoded.summary(),
+            (None, Some(err)) => format!("({err})"),
+            (None, None) => String::new(),
+        };
         println!(
-            "{}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}",
+            "{}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}  {}",
             device.address,
             device.name.as_deref().unwrap_or("(no name)"),
             r.samples,
             range,
             mean,
-            metres(device.distance_m)
+            metres(device.distance_m),
+            readings
         );
     }
     Ok(())
