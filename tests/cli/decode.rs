@@ -126,12 +126,13 @@ fn malformed_input_is_one_line_and_a_failure() {
 fn scan_shows_the_readings_of_the_flats_advert_only_thermometers() {
     let run = bluefleet(&["scan", "--duration", "5"]);
     assert!(run.ok, "{}", run.stderr);
-    let line = run
+    let mut lines = run
         .stdout
         .lines()
-        .find(|l| l.starts_with("A4:C1:38:8D:18:B2"))
-        .expect("the BTHome thermometer is listed");
-    assert!(line.ends_with("87 %🔋 21.4 °C 48 %"), "{line}");
+        .skip_while(|l| !l.starts_with("A4:C1:38:8D:18:B2"));
+    lines.next().expect("the BTHome thermometer is listed");
+    let readings = lines.next().unwrap().trim();
+    assert_eq!(readings, "readings (bthome): 87 %🔋 21.4 °C 48 %");
     let heard = json(&["scan", "--duration", "5", "--json"]);
     let pvvx = heard
         .as_array()
