@@ -23,12 +23,15 @@ pub async fn print_readings(
     let mut last_readings = None;
     let mut last_error = None;
     while let Some(event) = events.next().await {
-        let (AdvertEvent::Appeared { address: heard, .. }
-        | AdvertEvent::Changed { address: heard }) = event
-        else {
-            continue;
+        // A lagged stream may have dropped this device's change: look at it again.
+        let heard = match event.item() {
+            Some(AdvertEvent::Appeared { address, .. } | AdvertEvent::Changed { address }) => {
+                Some(address)
+            }
+            Some(_) => continue,
+            None => None,
         };
-        if heard != address {
+        if heard.is_some_and(|heard| heard != address) {
             continue;
         }
         let Some(device) = fleet.heard_device(&address) else {
