@@ -52,6 +52,9 @@ pub struct HubConfig {
     /// Devices to manage.
     #[serde(default, rename = "device")]
     pub devices: Vec<DeviceConfig>,
+    /// The MQTT bridge (`[mqtt]`).
+    #[cfg(feature = "mqtt")]
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
 }
 
 /// One radio, by backend.
@@ -210,6 +213,10 @@ impl HubConfig {
                     ));
                 }
             }
+        }
+        #[cfg(feature = "mqtt")]
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.check()?;
         }
         let mut seen = std::collections::BTreeSet::new();
         for (index, device) in self.devices.iter().enumerate() {

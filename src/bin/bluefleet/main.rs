@@ -14,6 +14,7 @@ mod explore;
 mod formats;
 mod health;
 mod logging;
+mod mqtt;
 mod output;
 mod proximity;
 #[cfg(feature = "proxy")]

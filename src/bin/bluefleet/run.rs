@@ -56,12 +56,14 @@ pub fn run(args: Args) -> Result<(), String> {
             _ => None,
         })
         .collect::<Result<_, _>>()?;
-    // Virtual time only when every radio is simulated: real radios need real time.
+    // Virtual time only when every radio is simulated: real radios need real time, and so
+    // does a broker ([mqtt]).
     let only_simulated = config
         .radios
         .iter()
         .all(|r| matches!(r, RadioConfig::Sim { .. }));
-    let virtual_time = args.duration.is_some() && !worlds.is_empty() && only_simulated;
+    let virtual_time =
+        args.duration.is_some() && !worlds.is_empty() && only_simulated && !bridged(&config);
     let job = async {
         let simulations: Vec<Simulation> = worlds
             .into_iter()
@@ -80,7 +82,8 @@ pub fn run(args: Args) -> Result<(), String> {
             }
         }
         let fleet = builder.build().map_err(|e| e.to_string())?;
-        let outcome = serve(&fleet, &config.devices, args.duration, args.json).await;
+        let work = serve(&fleet, &config.devices, args.duration, args.json);
+        let outcome = with_bridge(&fleet, &config, work).await;
         fleet.shutdown().await.map_err(|e| e.to_string())?;
         drop(simulations);
         outcome
@@ -90,6 +93,34 @@ pub fn run(args: Args) -> Result<(), String> {
     } else {
         block_on_real_time(job)
     }
+}
+
+#[cfg(feature = "mqtt")]
+fn bridged(config: &HubConfig) -> bool {
+    config.mqtt.is_some()
+}
+
+#[cfg(not(feature = "mqtt"))]
+fn bridged(_: &HubConfig) -> bool {
+    false
+}
+
+#[cfg(feature = "mqtt")]
+async fn with_bridge(
+    fleet: &Fleet,
+    config: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    crate::mqtt::alongside(fleet, config.mqtt.clone(), config.devices.clone(), work).await
+}
+
+#[cfg(not(feature = "mqtt"))]
+async fn with_bridge(
+    _: &Fleet,
+    _: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    work.await
 }
 
 async fn real_radios(radios: &[RadioConfig]) -> Result<Vec<Arc<dyn Radio>>, String> {
