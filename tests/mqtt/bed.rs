@@ -246,8 +246,9 @@ impl Drop for Watch {
     }
 }
 
-/// The world every test runs: one local radio, a climate sensor kept connected, and a counter
-/// (notifying, with a writable byte) that only commands touch.
+/// The world every test runs: one local radio, a climate sensor kept connected, a counter
+/// (notifying, with a writable byte) that only commands touch, and a BTHome thermometer that
+/// only advertises.
 pub const WORLD: &str = r#"
 [[radios]]
 name = "hci0"
@@ -267,6 +268,14 @@ address = "C0:FF:EE:00:00:01"
 name = "Counter"
 profile = "counter"
 position = [3.0, 0.0]
+advert_interval = "500ms"
+
+[[devices]]
+address = "A4:C1:38:8D:18:B2"
+name = "ATC_8D18B2"
+advert_format = "bthome"
+readings = { temperature = 21.4, humidity = 48.0, battery = 87 }
+position = [1.0, 1.0]
 advert_interval = "500ms"
 "#;
 

@@ -8,7 +8,7 @@ use crate::schema::check_device_discovery;
 
 const STATE: &str = "bluefleet/attic/devices/A4:C1:38:00:00:01/state";
 const DISCOVERY: &str = "homeassistant/device/bluefleet_a4c138000001/config";
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(45);
 
 #[test]
 fn state_values_radios_and_discovery() {
@@ -251,4 +251,48 @@ fn tls_to_a_broker_with_its_own_ca() {
     );
     let status = broker.watch("bluefleet/attic/status");
     status.until("online over TLS", WAIT, |s| s.payload == "online");
+}
+
+#[test]
+fn readings_decoded_from_adverts_are_published_and_discovered() {
+    let Some(broker) = broker() else { return };
+    let devices = format!(
+        "{DEVICES}\n[[device]]\naddress = \"A4:C1:38:8D:18:B2\"\nkeep_connected = false\ndecode = \"auto\"\n"
+    );
+    let watch = broker.watch("bluefleet/attic/devices/A4:C1:38:8D:18:B2/state");
+    let _hub = Hub::start(&broker, &devices, "");
+    let state = watch.until("decoded readings", WAIT, |s| {
+        s.json()["readings"]["temperature"].is_number()
+    });
+    let readings = &state.json()["readings"];
+    // The world's BTHome frame carries 21.4 °C, 48 %, 87 % battery (BTHome's own resolution).
+    assert!(
+        (readings["temperature"].as_f64().unwrap() - 21.4).abs() < 0.01,
+        "{readings}"
+    );
+    assert!(
+        (readings["humidity"].as_f64().unwrap() - 48.0).abs() < 0.01,
+        "{readings}"
+    );
+    assert_eq!(readings["battery"], 87.0);
+    let discovery = broker.retained(
+        "homeassistant/device/bluefleet_a4c1388d18b2/config",
+        Duration::from_secs(2),
+    );
+    let discovery = discovery
+        .last()
+        .expect("discovery of the advertising sensor")
+        .json();
+    check_device_discovery(&discovery);
+    let temperature = &discovery["components"]["temperature"];
+    assert_eq!(temperature["device_class"], "temperature");
+    assert_eq!(temperature["unit_of_measurement"], "°C");
+    assert_eq!(
+        temperature["value_template"],
+        "{{ value_json.readings['temperature'] }}"
+    );
+    assert_eq!(
+        discovery["components"]["battery"]["device_class"],
+        "battery"
+    );
 }
