@@ -82,7 +82,7 @@ fn demo_devices(world: &bluefleet::sim::World) -> Vec<DeviceConfig> {
             address: spec.address,
             name: spec.name.clone(),
             keep_connected: true,
-            decode: Default::default(),
+            decode: bluefleet::config::AdvertDecoding::Off,
             bindkey: None,
             subscribe: spec
                 .subscribe
