@@ -163,6 +163,35 @@ pub fn choose(
         })
 }
 
+/// The radios a waiting device would accept, best first: every up radio that heard it within
+/// the stale window and, judged after failure penalties, within `max_detour_db` of the loudest.
+/// Free slots do not matter here: the device queues at all of them and the slot ledger grants
+/// the first that frees. Empty when no up radio heard it.
+pub fn rank(
+    candidates: &[Candidate],
+    penalties: &FailurePenalties,
+    policy: &ChoicePolicy,
+    now: Instant,
+) -> Vec<RadioId> {
+    let heard = |c: &Candidate| c.smoothed_rssi - penalties.penalty(policy, &c.radio, now);
+    let score = |c: &Candidate| heard(c) - policy.in_flight_penalty_db * c.in_flight as f64;
+    let mut fresh: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.up && now.saturating_duration_since(c.last_seen) <= policy.stale_after)
+        .collect();
+    let loudest = fresh
+        .iter()
+        .map(|c| heard(c))
+        .fold(f64::NEG_INFINITY, f64::max);
+    fresh.retain(|c| heard(c) >= loudest - policy.max_detour_db);
+    fresh.sort_by(|a, b| {
+        score(b)
+            .total_cmp(&score(a))
+            .then_with(|| a.radio.cmp(&b.radio))
+    });
+    fresh.into_iter().map(|c| c.radio.clone()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +205,26 @@ mod tests {
             free_slots: 1,
             in_flight: 0,
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rank_lists_acceptable_radios_best_first_whatever_their_slots() {
+        let now = Instant::now();
+        let p = ChoicePolicy::default();
+        let mut near = cand("near", -55.0, now);
+        near.free_slots = 0;
+        let mid = cand("mid", -60.0, now);
+        let marginal = cand("marginal", -80.0, now);
+        let mut down = cand("down", -40.0, now);
+        down.up = false;
+        let ranked = rank(
+            &[marginal, mid, down, near],
+            &FailurePenalties::default(),
+            &p,
+            now,
+        );
+        assert_eq!(ranked, vec![RadioId::new("near"), RadioId::new("mid")]);
+        assert!(rank(&[], &FailurePenalties::default(), &p, now).is_empty());
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,7 +6,9 @@
 mod support;
 
 mod connect;
+mod determinism;
 mod faults;
+mod liveness;
 mod reconnect;
 mod requests;
 mod slots;
