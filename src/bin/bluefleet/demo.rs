@@ -13,7 +13,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bluefleet::fleet::{block_on_virtual_time, SubscriptionEvent};
-use bluefleet::sim::world::parse_duration;
 use bluefleet::sim::{Simulation, World};
 use bluefleet::{Device, Fleet};
 use futures::StreamExt;
@@ -23,14 +22,14 @@ use crate::demo_view::{DemoState, Summary};
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The world to run.
-    #[arg(long, default_value = "examples/worlds/flat.toml")]
+    /// The world to run: a file, or a built-in name (flat, retail_floor, slot_starved_house).
+    #[arg(long, default_value = crate::worlds::DEFAULT)]
     world: PathBuf,
     /// Seed for the world and the fleet: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Virtual time to run (e.g. 90s, 10m, 1h).
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = crate::duration::positive)]
     duration: Duration,
     /// Virtual seconds per real second; 0 runs as fast as possible.
     #[arg(long, default_value_t = 60.0)]
@@ -47,7 +46,7 @@ pub fn run(args: Args) -> Result<(), String> {
     if !(args.speed.is_finite() && args.speed >= 0.0) {
         return Err(format!("--speed must be a number >= 0, not {}", args.speed));
     }
-    let world = World::load(&args.world).map_err(|e| e.to_string())?;
+    let world = crate::worlds::load(&args.world)?;
     let summary = block_on_virtual_time(play(world, &args))?;
     if args.json {
         println!(

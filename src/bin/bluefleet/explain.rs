@@ -22,9 +22,9 @@ pub struct Args {
     /// The text came from a timeout.
     #[arg(long)]
     timeout: bool,
-    /// How long the attempt ran, in seconds (ESP32 cancels mean different things below 8 s).
-    #[arg(long, value_name = "SECONDS")]
-    elapsed: Option<f64>,
+    /// How long the attempt ran, e.g. 9s or 2.5s (ESP32 cancels mean different things below 8 s).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::any)]
+    elapsed: Option<Duration>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -63,14 +63,7 @@ pub fn run(args: Args) -> Result<(), String> {
     };
     let mut failure = Failure::new(source, FailureStage::Connect, args.text.clone());
     failure.timed_out = args.timeout;
-    if let Some(seconds) = args.elapsed {
-        if !(seconds.is_finite() && seconds >= 0.0) {
-            return Err(format!(
-                "--elapsed must be a number of seconds >= 0, not {seconds}"
-            ));
-        }
-        failure.elapsed = Some(Duration::from_secs_f64(seconds));
-    }
+    failure.elapsed = args.elapsed;
     let verdict = classify(&failure);
     let backoff = RetryPolicy::default().base(verdict.kind);
     if args.json {

@@ -22,9 +22,9 @@ pub struct Args {
     /// Also read every readable characteristic.
     #[arg(long)]
     read: bool,
-    /// How long to wait for a radio to hear the device, in seconds.
-    #[arg(long, default_value_t = 10)]
-    wait: u64,
+    /// How long to wait for a radio to hear the device (e.g. 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = crate::duration::positive)]
+    wait: Duration,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -74,9 +74,8 @@ async fn explore(
     fleet: Fleet,
     address: Address,
     read: bool,
-    wait: u64,
+    wait: Duration,
 ) -> Result<Explored, String> {
-    let wait = Duration::from_secs(wait);
     let heard = fleet
         .find_device(&AdvertFilter::new().address(address), wait)
         .await

@@ -28,9 +28,9 @@ pub struct Args {
     /// Path-loss exponent for the distance estimate (2.0 open space … 4 indoors).
     #[arg(long, default_value_t = 2.5)]
     exponent: f32,
-    /// How long to follow it, in seconds.
-    #[arg(long, default_value_t = 30)]
-    duration: u64,
+    /// How long to follow it (e.g. 30s, 5m).
+    #[arg(long, default_value = "30s", value_parser = crate::duration::positive)]
+    duration: Duration,
     /// One JSON object per sample.
     #[arg(long)]
     json: bool,
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> Result<(), String> {
         path_loss_exponent: args.exponent,
         ..ProximityConfig::default()
     };
-    let (alpha, duration, json) = (args.alpha, Duration::from_secs(args.duration), args.json);
+    let (alpha, duration, json) = (args.alpha, args.duration, args.json);
     let samples = with_fleet(&args.backend, |fleet| {
         follow(fleet, address, config, alpha, duration, json)
     })?;

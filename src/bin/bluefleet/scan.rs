@@ -16,9 +16,9 @@ use crate::output::{dbm, metres, print_json};
 pub struct Args {
     #[command(flatten)]
     backend: BackendArgs,
-    /// How long to listen, in seconds.
-    #[arg(long, default_value_t = 15.0)]
-    duration: f64,
+    /// How long to listen (e.g. 15s, 2.5s, 1m).
+    #[arg(long, default_value = "15s", value_parser = crate::duration::positive)]
+    duration: Duration,
     /// Only devices at least this loud (dBm).
     #[arg(long, allow_negative_numbers = true)]
     rssi: Option<i16>,
@@ -48,12 +48,7 @@ fn filter(args: &Args) -> Result<AdvertFilter, String> {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let duration = Duration::try_from_secs_f64(args.duration).map_err(|_| {
-        format!(
-            "--duration must be a number of seconds >= 0, not {}",
-            args.duration
-        )
-    })?;
+    let duration = args.duration;
     let filter = filter(&args)?;
     with_fleet(&args.backend, |fleet| {
         scan(fleet, filter, duration, args.json)
