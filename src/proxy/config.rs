@@ -84,6 +84,9 @@ pub enum ProxyError {
     /// Per-radio ports would run past 65535.
     #[error("per-radio ports starting at {0} run past 65535")]
     PortRange(u16),
+    /// The fleet did not answer.
+    #[error("the fleet: {0}")]
+    Fleet(crate::Error),
     /// Per-radio mode with no radio.
     #[error("per-radio mode needs at least one radio")]
     NoRadios,

@@ -91,8 +91,10 @@ impl ProxyServer {
         let plan: Vec<(Identity, Option<RadioId>)> = match config.mode {
             ProxyMode::Aggregate => vec![(Identity::new(&config.name), None)],
             ProxyMode::PerRadio => {
+                // Asked of the supervisor, so radios still being registered are counted.
+                let diagnostics = fleet.diagnostics().await.map_err(ProxyError::Fleet)?;
                 let mut radios: Vec<RadioId> =
-                    fleet.slot_usage().into_iter().map(|u| u.radio).collect();
+                    diagnostics.radios.into_iter().map(|r| r.radio).collect();
                 radios.sort();
                 if radios.is_empty() {
                     return Err(ProxyError::NoRadios);

@@ -10,6 +10,7 @@ mod demo_view;
 mod duration;
 mod explain;
 mod explore;
+mod formats;
 mod health;
 mod logging;
 mod output;
@@ -66,7 +67,12 @@ enum Command {
 impl Command {
     /// Long-running commands log at `info` by default (radio state changes, recoveries).
     fn is_daemon(&self) -> bool {
-        matches!(self, Command::Run(_))
+        match self {
+            Command::Run(_) => true,
+            #[cfg(feature = "proxy")]
+            Command::Proxy(_) => true,
+            _ => false,
+        }
     }
 }
 

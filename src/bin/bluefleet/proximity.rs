@@ -25,7 +25,7 @@ pub struct Args {
     /// EMA weight of each new sample (0 < α ≤ 1).
     #[arg(long, default_value_t = 0.3)]
     alpha: f32,
-    /// Path-loss exponent for the distance estimate (2.0 open space … 4 indoors).
+    /// Path-loss exponent for the distance estimate (2.0 open space … 4 indoors; 1 to 6).
     #[arg(long, default_value_t = 2.5)]
     exponent: f32,
     /// How long to follow it (e.g. 30s, 5m).
@@ -51,6 +51,13 @@ pub fn run(args: Args) -> Result<(), String> {
     let address = Address::parse(&args.address).map_err(|e| e.to_string())?;
     if !(args.alpha > 0.0 && args.alpha <= 1.0) {
         return Err(format!("--alpha must be in (0, 1], not {}", args.alpha));
+    }
+    // Below 1 or above 6 no room behaves like that, and 0 divides by zero (99999 m).
+    if !(1.0..=6.0).contains(&args.exponent) {
+        return Err(format!(
+            "--exponent must be between 1 and 6 (2 open space, 3-4 indoors), not {}",
+            args.exponent
+        ));
     }
     let config = ProximityConfig {
         path_loss_exponent: args.exponent,

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bluefleet::proxy::{ProxyConfig, ProxyMode, ProxyServer};
+use bluefleet::proxy::{Keepalive, ProxyConfig, ProxyMode, ProxyServer};
 use bluefleet::sim::world::parse_duration;
 use clap::ValueEnum;
 
@@ -43,6 +43,10 @@ pub struct Args {
     /// Do not announce the proxy over mDNS.
     #[arg(long)]
     no_mdns: bool,
+    /// Ping a silent client after this long; one silent for three times as long is gone and
+    /// loses its connections.
+    #[arg(long, value_parser = parse_duration, default_value = "20s")]
+    keepalive: Duration,
     /// Stop after this long (e.g. 90s); without it, serve until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
@@ -56,6 +60,9 @@ pub fn config(args: &Args) -> Result<ProxyConfig, String> {
             args.listen
         )
     })?;
+    if args.keepalive.is_zero() {
+        return Err("--keepalive must be more than 0s".into());
+    }
     let mut config = ProxyConfig {
         listen,
         mode: match args.mode {
@@ -64,6 +71,10 @@ pub fn config(args: &Args) -> Result<ProxyConfig, String> {
         },
         name: args.name.clone(),
         mdns: !args.no_mdns,
+        keepalive: Keepalive {
+            ping_after: args.keepalive,
+            timeout: args.keepalive * 3,
+        },
         ..ProxyConfig::default()
     };
     if let Some(psk) = &args.psk {
