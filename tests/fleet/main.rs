@@ -13,3 +13,4 @@ mod reconnect;
 mod requests;
 mod slots;
 mod stories;
+mod watching;
