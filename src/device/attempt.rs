@@ -15,6 +15,7 @@ use actix::prelude::*;
 use futures::StreamExt;
 use tokio::time::{timeout, Instant};
 
+use super::attempt_log::AttemptEvent;
 use super::messages::LinkMessage;
 use super::state::DeviceState;
 use super::subscribers::SubscriptionEvent;
@@ -40,6 +41,7 @@ impl DeviceActor {
         let generation = self.generation;
         let cached = self.shared.cache.get(&self.address);
         let connect_timeout = self.shared.config.connect_timeout;
+        let discovery_timeout = self.shared.config.discovery_timeout;
         let request = ConnectRequest {
             address: self.address,
             address_kind: self.sightings.address_kind(),
@@ -64,7 +66,7 @@ impl DeviceActor {
             drop(running);
             drop(turn);
             let connection = connected?;
-            match timeout(connect_timeout, connection.link.services()).await {
+            match timeout(discovery_timeout, connection.link.services()).await {
                 Ok(Ok(table)) => Ok((connection, table)),
                 Ok(Err(failure)) => {
                     let _ = connection.link.disconnect().await;
@@ -75,7 +77,7 @@ impl DeviceActor {
                     Err(Failure::timeout(
                         FailureSource::Fleet,
                         FailureStage::Connect,
-                        connect_timeout,
+                        discovery_timeout,
                     ))
                 }
             }
@@ -91,7 +93,15 @@ impl DeviceActor {
             _lease: lease,
             attempt: handle,
             generation,
+            started: Instant::now(),
         };
+        let device = self.address;
+        self.log_attempt(|at| AttemptEvent::Started {
+            at,
+            device,
+            radio: radio.clone(),
+            attempt: attempt_number,
+        });
         self.publish(DeviceState::Connecting {
             radio,
             attempt: attempt_number,
@@ -117,6 +127,7 @@ impl DeviceActor {
         let LinkState::Connecting {
             radio,
             _lease: lease,
+            started,
             ..
         } = std::mem::take(&mut self.link)
         else {
@@ -124,6 +135,13 @@ impl DeviceActor {
         };
         match result {
             Ok((connection, table)) => {
+                let device = self.address;
+                self.log_attempt(|at| AttemptEvent::Connected {
+                    at,
+                    device,
+                    radio: radio.clone(),
+                    took: started.elapsed(),
+                });
                 self.connected(radio, lease, connection, table, generation, ctx)
             }
             Err(failure) => {
@@ -227,6 +245,15 @@ impl DeviceActor {
         };
         self.retry_at = delay.map(|d| now + d);
         self.backoff_after = Some(kind);
+        let device = self.address;
+        self.log_attempt(|at| AttemptEvent::Failed {
+            at,
+            device,
+            radio,
+            class: kind,
+            error: failure.to_string(),
+            next_retry_in: delay,
+        });
         self.drive(ctx);
     }
 

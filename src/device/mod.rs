@@ -12,6 +12,7 @@
 //! come back as `LinkMessage`s (`link_events.rs`); GATT requests run on the link (`ops.rs`).
 
 mod attempt;
+pub mod attempt_log;
 mod link_events;
 pub mod messages;
 mod ops;
@@ -32,8 +33,9 @@ use crate::adapter::slots::{Grant, SlotLease, SlotTicket};
 use crate::backend::Link;
 use crate::error::ErrorKind;
 use crate::model::{Address, GattTable, RadioId};
-use crate::supervisor::radio_choice::{rank, ChoicePolicy, FailurePenalties};
+use crate::supervisor::radio_choice::{considered, rank, ChoicePolicy, FailurePenalties};
 use crate::supervisor::shared_view::Shared;
+use attempt_log::AttemptEvent;
 use messages::{AdvertSeen, Crash, Request, SetKeepConnected, Shutdown};
 use retry::Backoff;
 use sightings::Sightings;
@@ -53,6 +55,7 @@ enum LinkState {
         _lease: SlotLease,
         attempt: SpawnHandle,
         generation: u64,
+        started: Instant,
     },
     Up(Box<UpLink>),
 }
@@ -218,6 +221,14 @@ impl DeviceActor {
         });
     }
 
+    /// Publishes an attempt event, built only if someone listens.
+    fn log_attempt(&self, event: impl FnOnce(std::time::Duration) -> AttemptEvent) {
+        let events = &self.shared.attempt_events;
+        if events.receiver_count() > 0 {
+            let _ = events.send(event(self.shared.started.elapsed()));
+        }
+    }
+
     fn update_status(&self, change: impl FnOnce(&mut DeviceStatus)) {
         self.status.send_modify(change);
     }
@@ -290,6 +301,12 @@ impl DeviceActor {
             std::borrow::Cow::Borrowed(&shared.config.choice)
         };
         let radios = rank(&candidates, &self.penalties, &policy, now);
+        let device = self.address;
+        self.log_attempt(|at| AttemptEvent::Queued {
+            at,
+            device,
+            considered: considered(&candidates, &self.penalties, &policy, now),
+        });
         if radios.is_empty() {
             self.leave_slot_queue(ctx);
             self.publish(DeviceState::Waiting {
