@@ -9,7 +9,9 @@ use super::runtime::start_supervisor;
 use super::Fleet;
 use crate::backend::Radio;
 use crate::cache::ServiceCache;
+use crate::decode::Bindkey;
 use crate::device::retry::RetryPolicy;
+use crate::model::Address;
 use crate::supervisor::messages::AddRadio;
 use crate::supervisor::radio_choice::ChoicePolicy;
 use crate::supervisor::shared_view::{FleetConfig, Shared};
@@ -21,6 +23,7 @@ pub struct FleetBuilder {
     radios: Vec<Arc<dyn Radio>>,
     cache_dir: Option<PathBuf>,
     config: FleetConfig,
+    bindkeys: Vec<(Address, Bindkey)>,
 }
 
 impl FleetBuilder {
@@ -60,6 +63,12 @@ impl FleetBuilder {
         self
     }
 
+    /// How long service discovery after a connect may take (default 90 s).
+    pub fn discovery_timeout(mut self, timeout: Duration) -> Self {
+        self.config.discovery_timeout = timeout;
+        self
+    }
+
     /// Default deadline of handle calls (default 30 s; `Device::with_timeout` overrides).
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.config.operation_timeout = timeout;
@@ -84,6 +93,13 @@ impl FleetBuilder {
         self
     }
 
+    /// Gives the bindkey of an encrypted sensor (BTHome, Xiaomi MiBeacon v4/v5), so its
+    /// adverts decode into readings (see [`crate::decode`]).
+    pub fn bindkey(mut self, address: Address, key: Bindkey) -> Self {
+        self.bindkeys.push((address, key));
+        self
+    }
+
     /// Checks the configuration and starts the actors.
     pub fn build(self) -> crate::Result<Fleet> {
         self.config.retry.validate()?;
@@ -93,7 +109,10 @@ impl FleetBuilder {
                 "must be at least 1",
             ));
         }
-        if self.config.connect_timeout.is_zero() || self.config.operation_timeout.is_zero() {
+        if self.config.connect_timeout.is_zero()
+            || self.config.operation_timeout.is_zero()
+            || self.config.discovery_timeout.is_zero()
+        {
             return Err(crate::Error::config("timeouts", "must be above zero"));
         }
         let mut names = BTreeSet::new();
@@ -110,6 +129,9 @@ impl FleetBuilder {
             None => ServiceCache::in_memory(),
         };
         let shared = Shared::new(self.config, cache);
+        for (address, key) in self.bindkeys {
+            shared.pipeline().readings_mut().set_bindkey(address, key);
+        }
         let for_actor = Arc::clone(&shared);
         let (supervisor, own_system) = start_supervisor(move || Supervisor::new(for_actor))?;
         for radio in self.radios {
