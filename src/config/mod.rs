@@ -19,6 +19,7 @@
 //! ```
 
 pub mod decode;
+mod proxy;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,7 @@ use uuid::Uuid;
 use crate::model::{parse_uuid, Address};
 use crate::Error;
 pub use decode::{Decode, Reading};
+pub use proxy::ProxySection;
 
 /// The whole file.
 #[derive(Clone, Debug, Deserialize)]
@@ -44,6 +46,8 @@ pub struct HubConfig {
     /// Devices to manage.
     #[serde(default, rename = "device")]
     pub devices: Vec<DeviceConfig>,
+    /// Serve the radios as an ESPHome Bluetooth proxy (`[proxy]`).
+    pub proxy: Option<ProxySection>,
 }
 
 /// One radio, by backend.
@@ -154,6 +158,9 @@ impl HubConfig {
     }
 
     fn check(&self) -> crate::Result<()> {
+        if let Some(proxy) = &self.proxy {
+            proxy.check()?;
+        }
         if self.radios.is_empty() {
             return Err(Error::config("radio", "at least one [[radio]] is needed"));
         }

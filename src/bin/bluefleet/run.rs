@@ -61,7 +61,9 @@ pub fn run(args: Args) -> Result<(), String> {
         .radios
         .iter()
         .all(|r| matches!(r, RadioConfig::Sim { .. }));
-    let virtual_time = args.duration.is_some() && !worlds.is_empty() && only_simulated;
+    // A proxy's clients are other processes: real time too.
+    let virtual_time =
+        args.duration.is_some() && !worlds.is_empty() && only_simulated && config.proxy.is_none();
     let job = async {
         let simulations: Vec<Simulation> = worlds
             .into_iter()
@@ -75,7 +77,17 @@ pub fn run(args: Args) -> Result<(), String> {
             builder = builder.cache_dir(dir);
         }
         let fleet = builder.build().map_err(|e| e.to_string())?;
+        #[cfg(feature = "proxy")]
+        let proxy = crate::proxy::start_from_section(&fleet, config.proxy.as_ref()).await?;
+        #[cfg(not(feature = "proxy"))]
+        if config.proxy.is_some() {
+            return Err("[proxy] needs the proxy server, not built in this binary (rebuild with cargo feature `proxy`)".into());
+        }
         let outcome = serve(&fleet, &config.devices, args.duration, args.json).await;
+        #[cfg(feature = "proxy")]
+        if let Some(server) = proxy {
+            server.shutdown().await;
+        }
         fleet.shutdown().await.map_err(|e| e.to_string())?;
         drop(simulations);
         outcome
