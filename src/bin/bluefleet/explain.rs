@@ -37,6 +37,17 @@ enum Source {
     Btleplug,
 }
 
+/// The first number in the text: `0x85` (hex) or `133` (decimal), standing alone.
+fn numeric_code(text: &str) -> Option<i64> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .find_map(
+            |word| match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+                Some(hex) => i64::from_str_radix(hex, 16).ok(),
+                None => word.parse().ok(),
+            },
+        )
+}
+
 /// What bluefleet does next for a class.
 fn next_step(kind: ErrorKind) -> &'static str {
     match kind {
@@ -63,12 +74,17 @@ pub fn run(args: Args) -> Result<(), String> {
     };
     let mut failure = Failure::new(source, FailureStage::Connect, args.text.clone());
     failure.timed_out = args.timeout;
+    // ESPHome and btleplug logs carry the controller's number (`0x85`, `133`): the classifier's
+    // rules for codes need it as a number, not as text.
+    if !matches!(args.source, Source::Bluez) {
+        failure.code = numeric_code(&args.text);
+    }
     failure.elapsed = args.elapsed;
     let verdict = classify(&failure);
     let backoff = RetryPolicy::default().base(verdict.kind);
     if args.json {
         let json = serde_json::json!({
-            "kind": verdict.kind,
+            "class": verdict.kind,
             "backoff_s": backoff.as_secs_f64(),
             "tries_another_radio": matches!(verdict.kind, ErrorKind::OutOfSlots | ErrorKind::Aborted),
             "next": next_step(verdict.kind),
@@ -95,4 +111,18 @@ pub fn run(args: Args) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_code;
+
+    #[test]
+    fn codes_are_read_in_hex_or_decimal() {
+        assert_eq!(numeric_code("0x85"), Some(0x85));
+        assert_eq!(numeric_code("connect failed: error 133 (gatt)"), Some(133));
+        assert_eq!(numeric_code("reason=0X3e"), Some(0x3E));
+        assert_eq!(numeric_code("le-connection-abort-by-local"), None);
+        assert_eq!(numeric_code("0xZZ 7"), Some(7));
+    }
 }

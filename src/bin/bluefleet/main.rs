@@ -10,6 +10,7 @@ mod demo_view;
 mod duration;
 mod explain;
 mod explore;
+mod formats;
 mod health;
 mod logging;
 mod output;

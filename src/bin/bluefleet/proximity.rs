@@ -3,6 +3,7 @@
 //! Follows the device through whichever radio hears it best, smoothing with the given α, and
 //! uses the library's zone rules (minimum samples, hysteresis) and log-distance estimate.
 
+use bluefleet::adverts::watch::Watched;
 use std::time::Duration;
 
 use bluefleet::adverts::proximity::{estimate_distance_m, next_zone, ProximityConfig};
@@ -25,7 +26,7 @@ pub struct Args {
     /// EMA weight of each new sample (0 < α ≤ 1).
     #[arg(long, default_value_t = 0.3)]
     alpha: f32,
-    /// Path-loss exponent for the distance estimate (2.0 open space … 4 indoors).
+    /// Path-loss exponent for the distance estimate (2.0 open space … 4 indoors; 1 to 6).
     #[arg(long, default_value_t = 2.5)]
     exponent: f32,
     /// How long to follow it (e.g. 30s, 5m).
@@ -51,6 +52,13 @@ pub fn run(args: Args) -> Result<(), String> {
     let address = Address::parse(&args.address).map_err(|e| e.to_string())?;
     if !(args.alpha > 0.0 && args.alpha <= 1.0) {
         return Err(format!("--alpha must be in (0, 1], not {}", args.alpha));
+    }
+    // Below 1 or above 6 no room behaves like that, and 0 divides by zero (99999 m).
+    if !(1.0..=6.0).contains(&args.exponent) {
+        return Err(format!(
+            "--exponent must be between 1 and 6 (2 open space, 3-4 indoors), not {}",
+            args.exponent
+        ));
     }
     let config = ProximityConfig {
         path_loss_exponent: args.exponent,
@@ -88,7 +96,13 @@ async fn follow(
     loop {
         let advert = tokio::select! {
             _ = &mut deadline => break,
-            Some(advert) = adverts.next() => advert,
+            Some(item) = adverts.next() => match item {
+                Watched::Item(advert) => advert,
+                Watched::Lagged(missed) => {
+                    tracing::warn!(missed, "proximity fell behind the radios; adverts skipped");
+                    continue;
+                }
+            },
         };
         let best = fleet.heard_device(&address).and_then(|d| d.best_radio);
         if advert.address != address || best.as_ref().is_some_and(|b| *b != advert.radio) {

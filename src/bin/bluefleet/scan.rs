@@ -1,15 +1,18 @@
 //! `bluefleet scan`: devices as they appear, then per-device RSSI statistics.
 
+use bluefleet::adverts::watch::Watched;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bluefleet::adverts::AdvertFilter;
 use bluefleet::model::parse_uuid;
+use bluefleet::model::uuid::display_uuid;
+use bluefleet::supervisor::heard::HeardDevice;
 use bluefleet::Fleet;
 use futures::StreamExt;
 
 use crate::backend::{with_fleet, BackendArgs};
-use crate::output::{dbm, metres, print_json};
+use crate::output::{dbm, hex, metres, print_json};
 
 /// Arguments of `scan`.
 #[derive(Debug, clap::Args)]
@@ -70,9 +73,17 @@ async fn scan(
     }
     loop {
         tokio::select! {
+            biased;
             _ = &mut deadline => break,
-            Some(advert) = adverts.next() => {
-                if filter.matches(&advert) && found.insert(advert.address) && !json {
+            Some(item) = adverts.next() => {
+                let advert = match item {
+                    Watched::Item(advert) => advert,
+                    Watched::Lagged(missed) => {
+                        tracing::warn!(missed, "scan fell behind the radios; adverts skipped");
+                        continue;
+                    }
+                };
+                if filter.matches(&*advert) && found.insert(advert.address) && !json {
                     let distance = fleet.heard_device(&advert.address).and_then(|d| d.distance_m);
                     println!("  + {}  {:<24} {:>8}  {:>7}  via {}", advert.address,
                         advert.local_name().unwrap_or("(no name)"), dbm(Some(f32::from(advert.rssi_dbm))),
@@ -87,17 +98,19 @@ async fn scan(
         .filter(|d| found.contains(&d.address))
         .collect();
     if json {
-        return print_json(&heard);
+        let rows: Vec<_> = heard.iter().map(json_row).collect();
+        return print_json(&rows);
     }
     println!(
-        "\n{} device(s)\n{:<17}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}",
+        "\n{} device(s)\n{:<17}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}  {:<14} RSSI PER RADIO",
         heard.len(),
         "ADDRESS",
         "NAME",
         "SAMPLES",
         "RANGE dBm",
         "MEAN ± SD",
-        "DIST"
+        "DIST",
+        "BEST RADIO"
     );
     for device in &heard {
         let r = &device.rssi;
@@ -110,15 +123,63 @@ async fn scan(
             (Some(mean), None) => format!("{mean:.1}"),
             _ => "—".into(),
         };
+        let per_radio: Vec<String> = device
+            .radios
+            .iter()
+            .map(|(radio, rssi)| format!("{radio} {}", dbm(*rssi)))
+            .collect();
         println!(
-            "{}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}",
+            "{}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}  {:<14} {}",
             device.address,
             device.name.as_deref().unwrap_or("(no name)"),
             r.samples,
             range,
             mean,
-            metres(device.distance_m)
+            metres(device.distance_m),
+            device
+                .best_radio
+                .as_ref()
+                .map_or_else(|| "—".to_string(), ToString::to_string),
+            per_radio.join(", ")
         );
+        for (company, data) in &device.data.manufacturer_data {
+            println!("{:19}manufacturer 0x{company:04x}: {}", "", hex(data));
+        }
+        for (uuid, data) in &device.data.service_data {
+            println!(
+                "{:19}service data {}: {}",
+                "",
+                display_uuid(uuid),
+                hex(data)
+            );
+        }
     }
     Ok(())
+}
+
+/// One device as JSON: the library's summary plus the advert's data, keyed in hex.
+fn json_row(device: &HeardDevice) -> serde_json::Value {
+    let mut row = serde_json::to_value(device).unwrap_or_default();
+    if let Some(object) = row.as_object_mut() {
+        let manufacturer: serde_json::Map<_, _> = device
+            .data
+            .manufacturer_data
+            .iter()
+            .map(|(company, data)| (format!("0x{company:04x}"), hex(data).into()))
+            .collect();
+        let service: serde_json::Map<_, _> = device
+            .data
+            .service_data
+            .iter()
+            .map(|(uuid, data)| (uuid.to_string(), hex(data).into()))
+            .collect();
+        object.insert("manufacturer_data".into(), manufacturer.into());
+        object.insert("service_data".into(), service.into());
+        object.insert(
+            "service_uuids".into(),
+            serde_json::to_value(&device.data.service_uuids).unwrap_or_default(),
+        );
+        object.insert("tx_power_dbm".into(), device.data.tx_power_dbm.into());
+    }
+    row
 }
