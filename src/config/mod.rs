@@ -50,6 +50,9 @@ pub struct HubConfig {
     pub devices: Vec<DeviceConfig>,
     /// Serve the radios as an ESPHome Bluetooth proxy (`[proxy]`).
     pub proxy: Option<ProxySection>,
+    /// The MQTT bridge (`[mqtt]`).
+    #[cfg(feature = "mqtt")]
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
 }
 
 /// One radio, by backend.
@@ -187,6 +190,10 @@ impl HubConfig {
                     ));
                 }
             }
+        }
+        #[cfg(feature = "mqtt")]
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.check()?;
         }
         let mut seen = std::collections::BTreeSet::new();
         for (index, device) in self.devices.iter().enumerate() {

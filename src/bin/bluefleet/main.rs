@@ -13,6 +13,7 @@ mod explore;
 mod formats;
 mod health;
 mod logging;
+mod mqtt;
 mod output;
 mod proximity;
 #[cfg(feature = "proxy")]

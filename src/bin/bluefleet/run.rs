@@ -56,14 +56,18 @@ pub fn run(args: Args) -> Result<(), String> {
             _ => None,
         })
         .collect::<Result<_, _>>()?;
-    // Virtual time only when every radio is simulated: real radios need real time.
+    // Virtual time only when every radio is simulated: real radios need real time, and so
+    // does a broker ([mqtt]).
     let only_simulated = config
         .radios
         .iter()
         .all(|r| matches!(r, RadioConfig::Sim { .. }));
     // A proxy's clients are other processes: real time too.
-    let virtual_time =
-        args.duration.is_some() && !worlds.is_empty() && only_simulated && config.proxy.is_none();
+    let virtual_time = args.duration.is_some()
+        && !worlds.is_empty()
+        && only_simulated
+        && !bridged(&config)
+        && config.proxy.is_none();
     let job = async {
         let simulations: Vec<Simulation> = worlds
             .into_iter()
@@ -83,7 +87,8 @@ pub fn run(args: Args) -> Result<(), String> {
         if config.proxy.is_some() {
             return Err("[proxy] needs the proxy server, not built in this binary (rebuild with cargo feature `proxy`)".into());
         }
-        let outcome = serve(&fleet, &config.devices, args.duration, args.json).await;
+        let work = serve(&fleet, &config.devices, args.duration, args.json);
+        let outcome = with_bridge(&fleet, &config, work).await;
         #[cfg(feature = "proxy")]
         if let Some(server) = proxy {
             server.shutdown().await;
@@ -97,6 +102,34 @@ pub fn run(args: Args) -> Result<(), String> {
     } else {
         block_on_real_time(job)
     }
+}
+
+#[cfg(feature = "mqtt")]
+fn bridged(config: &HubConfig) -> bool {
+    config.mqtt.is_some()
+}
+
+#[cfg(not(feature = "mqtt"))]
+fn bridged(_: &HubConfig) -> bool {
+    false
+}
+
+#[cfg(feature = "mqtt")]
+async fn with_bridge(
+    fleet: &Fleet,
+    config: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    crate::mqtt::alongside(fleet, config.mqtt.clone(), config.devices.clone(), work).await
+}
+
+#[cfg(not(feature = "mqtt"))]
+async fn with_bridge(
+    _: &Fleet,
+    _: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    work.await
 }
 
 async fn real_radios(radios: &[RadioConfig]) -> Result<Vec<Arc<dyn Radio>>, String> {
