@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bluefleet::backend::Radio;
-use bluefleet::config::{DeviceConfig, HubConfig, RadioConfig, SubscriptionConfig};
+use bluefleet::config::{AdvertDecoding, DeviceConfig, HubConfig, RadioConfig, SubscriptionConfig};
 use bluefleet::fleet::{block_on_real_time, block_on_virtual_time, SubscriptionEvent};
 use bluefleet::sim::{Simulation, World};
 use bluefleet::{Device, Fleet};
@@ -79,6 +79,11 @@ pub fn run(args: Args) -> Result<(), String> {
         let mut builder = Fleet::builder().radios(radios).seed(config.seed);
         if let Some(dir) = &config.cache_dir {
             builder = builder.cache_dir(dir);
+        }
+        for device in &config.devices {
+            if let Some(key) = device.bindkey() {
+                builder = builder.bindkey(device.address, key);
+            }
         }
         let fleet = builder.build().map_err(|e| e.to_string())?;
         #[cfg(feature = "proxy")]
@@ -215,6 +220,15 @@ async fn serve(
             .name
             .clone()
             .unwrap_or_else(|| config.address.to_string());
+        if config.decode == AdvertDecoding::Auto {
+            actix::spawn(crate::readings::print_readings(
+                fleet.clone(),
+                config.address,
+                name.clone(),
+                started,
+                json,
+            ));
+        }
         for subscription in &config.subscribe {
             actix::spawn(print_values(
                 device.clone(),
