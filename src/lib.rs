@@ -18,6 +18,8 @@
 //! - [`fleet`]: the public handles, [`Fleet`], [`Device`], [`Subscription`].
 //! - [`classify`]: one table that turns a [`Failure`] into an [`ErrorKind`].
 //! - [`error`]: the public [`Error`]; [`config`]: the `hub.toml` of `bluefleet run`.
+//! - [`web`]: the live page's model and the SVG report, fed from diagnostics; its server
+//!   (axum) is feature `web`.
 
 pub mod adapter;
 pub mod adverts;
@@ -30,6 +32,7 @@ pub mod error;
 pub mod fleet;
 pub mod model;
 pub mod supervisor;
+pub mod web;
 
 pub use backend::sim;
 pub use backend::{Failure, FailureSource, FailureStage};

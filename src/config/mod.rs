@@ -19,6 +19,7 @@
 //! ```
 
 pub mod decode;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,7 @@ use uuid::Uuid;
 use crate::model::{parse_uuid, Address};
 use crate::Error;
 pub use decode::{Decode, Reading};
+pub use web::WebConfig;
 
 /// The whole file.
 #[derive(Clone, Debug, Deserialize)]
@@ -44,6 +46,9 @@ pub struct HubConfig {
     /// Devices to manage.
     #[serde(default, rename = "device")]
     pub devices: Vec<DeviceConfig>,
+    /// The live page, when the file asks for one.
+    #[serde(default)]
+    pub web: Option<WebConfig>,
 }
 
 /// One radio, by backend.

@@ -13,6 +13,7 @@ mod output;
 mod proximity;
 mod run;
 mod scan;
+mod web_driver;
 
 use std::process::ExitCode;
 
