@@ -11,6 +11,8 @@
 //! - [`adapter`]: one actor per radio; the fleet-wide slot ledger and per-radio connect gate.
 //! - [`adverts`]: the listen path: every radio's adverts merged per device (best radio,
 //!   smoothed RSSI, availability, proximity, beacons), plain state with no actor per device.
+//! - [`decode`]: sensor readings from advert payloads (BTHome, Xiaomi, ATC/pvvx, Govee, Ruuvi,
+//!   SwitchBot, Inkbird, beacons), encrypted ones with per-device bindkeys.
 //! - [`supervisor`]: the one actor that routes adverts, picks radios and restarts actors.
 //! - [`device`]: one actor per managed device: connection state, retries, GATT requests,
 //!   subscriptions; [`device::retry`] is the backoff policy.
@@ -18,6 +20,9 @@
 //! - [`fleet`]: the public handles, [`Fleet`], [`Device`], [`Subscription`].
 //! - [`classify`]: one table that turns a [`Failure`] into an [`ErrorKind`].
 //! - [`error`]: the public [`Error`]; [`config`]: the `hub.toml` of `bluefleet run`.
+//! - `native_api` (feature `esphome`): ESPHome's framing, Noise and messages, shared by the
+//!   esphome backend (a client) and `proxy` (feature `proxy`), the ESPHome Bluetooth proxy
+//!   server that lets Home Assistant use the fleet's radios.
 //! - [`web`]: the live page's model and the SVG report, fed from diagnostics; its server
 //!   (axum) is feature `web`.
 
@@ -27,10 +32,15 @@ pub mod backend;
 pub mod cache;
 pub mod classify;
 pub mod config;
+pub mod decode;
 pub mod device;
 pub mod error;
 pub mod fleet;
 pub mod model;
+#[cfg(feature = "esphome")]
+pub mod native_api;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod supervisor;
 pub mod web;
 

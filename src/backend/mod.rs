@@ -117,7 +117,9 @@ pub trait Radio: Send + Sync + fmt::Debug + 'static {
 
     /// A fresh stream of what the radio observes. The adapter actor calls it when it starts
     /// (and again after a restart, dropping the old stream). The stream starts with `Up` or
-    /// `Down` as the radio's current state, and ends only when the radio is gone for good.
+    /// `Down` as the radio's current state (a radio still making its first contact reports that
+    /// contact's outcome first: a `Down` always means a real failure, with its reason in
+    /// words), and ends only when the radio is gone for good.
     fn events(&self) -> BoxStream<'static, RadioEvent>;
 
     /// Opens a connection. The caller guarantees one attempt at a time per radio.

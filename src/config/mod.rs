@@ -19,6 +19,8 @@
 //! ```
 
 pub mod decode;
+mod location;
+mod radio;
 pub mod web;
 
 use std::path::{Path, PathBuf};
@@ -53,7 +55,7 @@ pub struct HubConfig {
 
 /// One radio, by backend.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(try_from = "radio::RawRadio")]
 pub enum RadioConfig {
     /// Every radio of a simulated world file.
     Sim {
@@ -65,7 +67,6 @@ pub enum RadioConfig {
         /// Adapter name (`hci0`).
         adapter: String,
         /// Connection slots (BlueZ does not report them; 5 by default).
-        #[serde(default = "default_local_slots")]
         slots: usize,
     },
     /// An ESPHome Bluetooth proxy.
@@ -140,7 +141,7 @@ impl HubConfig {
         })?;
         Self::parse(&text).map_err(|err| match err {
             Error::Config { what, reason } => {
-                Error::config(format!("{}: {what}", path.display()), reason)
+                Error::config(format!("{} {what}", path.display()), reason)
             }
             other => other,
         })
@@ -149,10 +150,17 @@ impl HubConfig {
     /// Parses and checks TOML text.
     pub fn parse(text: &str) -> crate::Result<Self> {
         let config: Self = toml::from_str(text).map_err(|e| {
-            Error::config(
-                "hub file",
-                e.message().to_string() + &location(text, e.span()),
-            )
+            // A radio entry's own checks point at the whole array: find the entry that fails.
+            let mut offset = e.span().map_or(0, |span| span.start);
+            if !location::field_path(text, offset).contains('.') {
+                offset = radio::failing_entry(text).unwrap_or(offset);
+            }
+            let line = location::line_of(text, offset);
+            let what = match location::field_path(text, offset) {
+                path if path.is_empty() => format!("line {line}"),
+                path => format!("line {line}, {path}"),
+            };
+            Error::config(what, location::in_words(e.message()))
         })?;
         config.check()?;
         Ok(config)
@@ -203,16 +211,6 @@ impl HubConfig {
         }
         Ok(())
     }
-}
-
-fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    span.map(|s| {
-        format!(
-            " (line {})",
-            text.get(..s.start).map_or(0, |t| t.lines().count().max(1))
-        )
-    })
-    .unwrap_or_default()
 }
 
 #[cfg(test)]

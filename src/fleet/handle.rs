@@ -144,6 +144,12 @@ impl Fleet {
         self.shared.ledger.usage()
     }
 
+    /// Forgets the cached GATT table of `address`, so its next connection rediscovers it
+    /// (what a proxy client's "clear cache" request asks for).
+    pub fn forget_services(&self, address: Address) {
+        self.shared.cache.invalidate(&address);
+    }
+
     /// Radios, devices and counters.
     pub async fn diagnostics(&self) -> Result<Diagnostics> {
         self.supervisor.send(GetDiagnostics).await.map_err(gone)

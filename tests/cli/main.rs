@@ -2,6 +2,8 @@
 //! (JSON, not grepped), and bad input giving a one-line error and a non-zero exit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod radio_health;
+
 use std::process::Command;
 
 use serde_json::Value;
@@ -207,7 +209,7 @@ fn explain_classifies_a_log_line() {
         "--json",
         "[org.bluez.Error.Failed] le-connection-abort-by-local",
     ]);
-    assert_eq!(verdict["kind"], "aborted");
+    assert_eq!(verdict["class"], "aborted");
     assert_eq!(verdict["backoff_s"], 0.25);
     let slots = json(&[
         "explain",
@@ -217,7 +219,7 @@ fn explain_classifies_a_log_line() {
         "No free BLE connection slot",
         "--timeout",
     ]);
-    assert_eq!(slots["kind"], "out-of-slots");
+    assert_eq!(slots["class"], "out-of-slots");
 }
 
 #[test]
@@ -280,5 +282,134 @@ fn bench_reports_every_figure_with_its_target_and_no_collisions() {
     assert_eq!(
         collisions["value"], 0.0,
         "bluefleet never runs two attempts on one radio"
+    );
+}
+
+#[test]
+fn one_duration_grammar_with_range_checks_and_no_panics() {
+    let short = json(&["scan", "--duration", "2.5s", "--json"]);
+    assert!(!short.as_array().unwrap().is_empty());
+    json(&["beacons", "--duration", "1m", "--json"]);
+    fails_clearly(&["scan", "--duration", "0s"], "must be longer than zero");
+    fails_clearly(&["scan", "--duration=-3s"], "not a duration");
+    fails_clearly(&["beacons", "--duration", "9000h"], "longer than a year");
+    fails_clearly(&["explain", "x", "--elapsed", "1e300"], "not a duration");
+    fails_clearly(
+        &["explore", "A4:C1:38:00:00:01", "--wait", "soon"],
+        "not a duration",
+    );
+    let verdict = json(&[
+        "explain",
+        "--json",
+        "--elapsed",
+        "9s",
+        "--source",
+        "esphome",
+        "0x85",
+    ]);
+    assert_eq!(
+        verdict["class"], "aborted",
+        "the code 0x85 (ESP_GATT_ERROR) is read"
+    );
+    assert_eq!(verdict["rule"], "ESP_GATT_ERROR (133)");
+    fails_clearly(
+        &["proximity", "A4:C1:38:00:00:01", "--exponent", "0"],
+        "--exponent must be between 1 and 6",
+    );
+}
+
+#[test]
+fn a_beacon_is_refused_at_once_as_not_connectable() {
+    fails_clearly(&["explore", "C3:00:00:00:00:01"], "is not connectable");
+}
+
+#[test]
+fn explore_decodes_known_formats_and_lists_descriptors_with_handles() {
+    let explored = json(&["explore", "A4:C1:38:00:00:01", "--read", "--json"]);
+    let characteristics: Vec<&Value> = explored["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["characteristics"].as_array().unwrap())
+        .collect();
+    let by_name = |name: &str| {
+        *characteristics
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert!(by_name("Temperature")["decoded"]
+        .as_str()
+        .unwrap()
+        .ends_with(" °C"));
+    assert!(by_name("Humidity")["decoded"]
+        .as_str()
+        .unwrap()
+        .ends_with(" %"));
+    assert!(by_name("Battery Level")["decoded"]
+        .as_str()
+        .unwrap()
+        .ends_with(" %"));
+    let cccd = &by_name("Temperature")["descriptors"][0];
+    assert_eq!(cccd["name"], "Client Characteristic Configuration");
+    assert!(cccd["handle"].as_u64().unwrap() > by_name("Temperature")["handle"].as_u64().unwrap());
+    assert_eq!(cccd["decoded"], "notifications and indications off");
+    let human = bluefleet(&["explore", "A4:C1:38:00:00:01", "--read"]);
+    assert!(
+        human.stdout.contains("°C)") && human.stdout.contains("0x0003"),
+        "{}",
+        human.stdout
+    );
+}
+
+#[test]
+fn scan_shows_best_radio_rssi_per_radio_and_advert_data() {
+    let devices = json(&["scan", "--duration", "10s", "--json"]);
+    let devices = devices.as_array().unwrap();
+    let key_tag = devices
+        .iter()
+        .find(|d| d["address"] == "C3:00:00:00:00:01")
+        .unwrap();
+    assert!(key_tag["manufacturer_data"]["0x004c"]
+        .as_str()
+        .unwrap()
+        .starts_with("0215"));
+    let radios = key_tag["radios"].as_array().unwrap();
+    assert!(radios.len() >= 2, "{radios:?}");
+    assert!(key_tag["best_radio"].is_string());
+    let eddystone = devices
+        .iter()
+        .find(|d| d["address"] == "C4:00:00:00:00:01")
+        .unwrap();
+    assert!(eddystone["service_data"]["0000feaa-0000-1000-8000-00805f9b34fb"].is_string());
+    let human = bluefleet(&["scan", "--duration", "10s"]);
+    assert!(human.stdout.contains("BEST RADIO") && human.stdout.contains("manufacturer 0x004c"));
+}
+
+#[test]
+fn hub_file_errors_name_the_file_line_and_field_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = dir.path().join("hub.toml");
+    let hub_arg = hub.to_str().unwrap().to_string();
+    std::fs::write(&hub, "[[radio]]\nbackend = \"sim\"\nworld = \"flat\"\n[[radio]]\nbackend = \"bluez\"\nadapter = \"hci0\"\nslots = \"many\"\n").unwrap();
+    fails_clearly(
+        &["run", "--config", &hub_arg],
+        "line 7, radio[1].slots: invalid type: string \"many\", expected a whole number",
+    );
+    std::fs::write(
+        &hub,
+        "[[radio]]\nbackend = \"esphome\"\nhost = \"127.0.0.1:1\"\nworld = \"flat\"\n",
+    )
+    .unwrap();
+    fails_clearly(
+        &["run", "--config", &hub_arg],
+        "line 1, radio[0]: `world` belongs to sim radios, not to esphome radios",
+    );
+    let run = bluefleet(&["run", "--config", &hub_arg]);
+    assert_eq!(
+        run.stderr.matches("hub.toml").count(),
+        1,
+        "the file is named once: {}",
+        run.stderr
     );
 }

@@ -9,11 +9,11 @@ async fn a_plaintext_proxy_comes_up_reports_slots_and_streams_adverts() {
     assert_eq!(radio.info().kind, RadioKind::EsphomeProxy);
     assert_eq!(radio.info().slot_limit, 3);
     let mut events = radio.events();
-    assert!(
-        matches!(events.next().await, Some(RadioEvent::Down { .. })),
-        "streams start with the current state"
+    assert_eq!(
+        timeout(WAIT, events.next()).await.unwrap(),
+        Some(RadioEvent::Up),
+        "the stream starts with the first contact's outcome, no placeholder Down"
     );
-    next_event(&mut events, "Up", |e| matches!(e, RadioEvent::Up)).await;
     let report = slot_report(&mut events, 3).await;
     assert_eq!((report.limit, report.allocated.len()), (3, 0));
     let event = next_event(&mut events, "adverts", |e| {

@@ -6,6 +6,8 @@
 //! mapped to nothing. Waits are bounded; the browser tests skip, saying which Debian packages
 //! they need, when Chromium or chromedriver is missing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod api;
 mod browser;
 mod page;

@@ -75,6 +75,25 @@ fn att_status(failure: &Failure) -> Option<u8> {
     }
 }
 
+/// Why BlueZ cannot be used at all, in words a user can act on: bluetoothd not running (the
+/// name `org.bluez` has no owner on the bus) is the common case and says how to start it.
+pub fn unavailable_words(error: &zbus::Error) -> String {
+    let name = match error {
+        zbus::Error::MethodError(name, ..) => Some(name.as_str().to_string()),
+        zbus::Error::FDO(fdo) => Some(fdo.name().as_str().to_string()),
+        _ => None,
+    };
+    match name.as_deref() {
+        Some(
+            "org.freedesktop.DBus.Error.ServiceUnknown"
+            | "org.freedesktop.DBus.Error.NameHasNoOwner",
+        ) => "bluetoothd is not running (no org.bluez on the system D-Bus): start it with \
+              `systemctl start bluetooth`"
+            .into(),
+        _ => format!("cannot talk to BlueZ: {error}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,7 @@ mod signals;
 
 use std::collections::BTreeMap;
 
+pub use failure::unavailable_words;
 pub use link::BluezLink;
 pub use radio::{AdapterChange, BluezRadio};
 /// The zbus this backend is built on, so callers can open a [`zbus::Connection`] without

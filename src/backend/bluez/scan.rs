@@ -38,6 +38,10 @@ struct Pump {
     dropped: u64,
 }
 
+/// The state of an adapter that is present but off, with what turns it on.
+const POWERED_OFF: &str =
+    "adapter powered off (turn it on: `bluetoothctl power on`, or check `rfkill list`)";
+
 /// Runs until the receiver is dropped or the bus connection closes.
 pub(crate) async fn pump(adapter: Arc<Adapter>, tx: mpsc::Sender<RadioEvent>) {
     adapter.pumps.fetch_add(1, Ordering::SeqCst);
@@ -89,7 +93,7 @@ impl Pump {
         let adapter = objects.get(&self.adapter.path).and_then(|i| i.get(ADAPTER));
         match adapter {
             Some(props) if objects::is_powered(props) => self.set_up(true, "").await,
-            Some(_) => self.set_up(false, "adapter powered off").await,
+            Some(_) => self.set_up(false, POWERED_OFF).await,
             None => self.set_up(false, "adapter not present").await,
         }
         let adapter = Arc::clone(&self.adapter);
@@ -106,8 +110,7 @@ impl Pump {
         match signal {
             BluezSignal::Added { path, interfaces } if path == adapter_path => {
                 if let Some(props) = interfaces.get(ADAPTER) {
-                    self.set_up(objects::is_powered(props), "adapter powered off")
-                        .await;
+                    self.set_up(objects::is_powered(props), POWERED_OFF).await;
                 }
             }
             BluezSignal::Added { path, interfaces } if is_under(&path, adapter_path) => {
@@ -131,7 +134,7 @@ impl Pump {
                 ..
             } if path == adapter_path && interface == ADAPTER => {
                 if let Some(powered) = changed.get("Powered").and_then(|v| bool::try_from(v).ok()) {
-                    self.set_up(powered, "adapter powered off").await;
+                    self.set_up(powered, POWERED_OFF).await;
                 }
             }
             BluezSignal::Changed {

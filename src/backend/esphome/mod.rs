@@ -19,12 +19,12 @@
 //! proxy a `DisconnectRequest`, which makes the firmware drop every BLE link it held for us.
 
 pub(crate) mod api;
+/// The plaintext framing, shared with the proxy server (`crate::native_api::frame`).
+pub use crate::native_api::frame;
 mod config;
 mod connect;
 mod failure;
-pub mod frame;
 mod link;
-mod noise;
 mod request;
 mod router;
 mod services;

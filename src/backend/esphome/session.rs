@@ -99,8 +99,9 @@ pub(crate) async fn run(
             }
             Ok(Err(err)) => err.to_string(),
             Err(_) => format!(
-                "timed out: no hello and device info within {:?}",
-                config.handshake_timeout
+                "no answer from {}:{} within {:?} (no hello and device info): is the proxy on \
+                 and reachable?",
+                config.host, config.port, config.handshake_timeout
             ),
         };
         tracing::warn!(radio = %shared.id, %reason, retry_in = ?delay, "proxy session down");

@@ -31,6 +31,8 @@ pub(crate) struct Status {
     pub up: bool,
     /// Why it is down (when it is).
     pub down_reason: String,
+    /// Whether the first contact has ended (until then the state is not known, only "not yet").
+    pub contacted: bool,
     /// Feature flags of the current session.
     pub features: u32,
     /// The proxy's last slot report (of the current session).
@@ -66,6 +68,7 @@ impl Shared {
             status: Mutex::new(Status {
                 up: false,
                 down_reason: "not connected to the proxy yet".into(),
+                contacted: false,
                 features: 0,
                 slots: None,
                 slot_limit: DEFAULT_SLOT_LIMIT,
@@ -79,18 +82,20 @@ impl Shared {
         lock(&self.status).clone()
     }
 
-    /// A new event stream replacing the previous one; it starts with the current state.
+    /// A new event stream replacing the previous one; it starts with the current state, or,
+    /// while the first contact is under way, with that contact's outcome (so a consumer never
+    /// mistakes "not tried yet" for a failure).
     pub(crate) fn subscribe(&self) -> BoxStream<'static, RadioEvent> {
         let (control, control_rx) = mpsc::unbounded_channel();
         let (adverts, adverts_rx) = mpsc::channel(ADVERT_BUFFER);
         let status = self.status();
-        let _ = control.send(if status.up {
-            RadioEvent::Up
-        } else {
-            RadioEvent::Down {
+        if status.up {
+            let _ = control.send(RadioEvent::Up);
+        } else if status.contacted {
+            let _ = control.send(RadioEvent::Down {
                 reason: status.down_reason,
-            }
-        });
+            });
+        }
         if let (true, Some(report)) = (status.up, status.slots) {
             let _ = control.send(RadioEvent::SlotsReported(report));
         }
@@ -112,6 +117,7 @@ impl Shared {
         let generation = {
             let mut status = lock(&self.status);
             status.up = true;
+            status.contacted = true;
             status.features = features;
             status.slots = None;
             status.generation += 1;
@@ -126,8 +132,9 @@ impl Shared {
     pub(crate) fn set_down(&self, reason: String) {
         let changed = {
             let mut status = lock(&self.status);
-            let changed = status.up || status.down_reason != reason;
+            let changed = status.up || !status.contacted || status.down_reason != reason;
             status.up = false;
+            status.contacted = true;
             status.slots = None;
             status.down_reason.clone_from(&reason);
             changed

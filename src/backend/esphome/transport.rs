@@ -11,12 +11,30 @@ use tokio::net::TcpStream;
 
 use super::api::Outgoing;
 use super::config::EsphomeConfig;
-use super::frame::{encode_frame, FrameDecoder, FrameError, RawFrame};
-use super::noise::{handshake, NoiseCipher, NoiseError, NoiseFrameDecoder};
+use crate::native_api::frame::{encode_frame, FrameDecoder, FrameError, RawFrame};
+use crate::native_api::noise::{handshake, NoiseCipher, NoiseError, NoiseFrameDecoder};
 
 /// Why a session with a proxy ended or could not start.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum SessionError {
+    /// The host name did not resolve.
+    #[error("cannot resolve the proxy's host name `{host}`: {detail} (check the name, or use its IP address)")]
+    Unresolved {
+        /// The name.
+        host: String,
+        /// The resolver's words.
+        detail: String,
+    },
+    /// Nothing accepted the TCP connection.
+    #[error("{}", connect_words(target, *refused, detail))]
+    Connect {
+        /// `host:port`.
+        target: String,
+        /// The peer answered with a reset (nothing listens there).
+        refused: bool,
+        /// The OS error.
+        detail: String,
+    },
     /// The socket failed.
     #[error("connection to {target} failed: {detail}")]
     Io {
@@ -56,6 +74,43 @@ pub(crate) enum SessionError {
     ProxyDisconnected,
 }
 
+fn connect_words(target: &str, refused: bool, detail: &str) -> String {
+    if refused {
+        format!(
+            "{target} refused the connection (nothing listens there): is the proxy on and the \
+             API port right (ESPHome's is 6053)?"
+        )
+    } else {
+        format!("cannot reach {target}: {detail}")
+    }
+}
+
+/// Resolves `host` with `lookup` (the system resolver in production; tests inject one so no
+/// name ever leaves the machine) and names a failure in words.
+pub(crate) async fn resolve<F, Fut, I>(
+    host: &str,
+    port: u16,
+    lookup: F,
+) -> Result<Vec<std::net::SocketAddr>, SessionError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<I>>,
+    I: Iterator<Item = std::net::SocketAddr>,
+{
+    let unresolved = |detail: String| SessionError::Unresolved {
+        host: host.to_string(),
+        detail,
+    };
+    let found: Vec<_> = lookup(format!("{host}:{port}"))
+        .await
+        .map_err(|err| unresolved(err.to_string()))?
+        .collect();
+    if found.is_empty() {
+        return Err(unresolved("the name has no address".into()));
+    }
+    Ok(found)
+}
+
 fn truncated_note(pending: usize) -> String {
     if pending == 0 {
         String::new()
@@ -85,10 +140,12 @@ impl Transport {
     /// Opens the TCP connection and, with a key, runs the Noise handshake.
     pub(crate) async fn open(config: &EsphomeConfig) -> Result<Self, SessionError> {
         let target = format!("{}:{}", config.host, config.port);
-        let mut stream = TcpStream::connect((config.host.as_str(), config.port))
+        let addresses = resolve(&config.host, config.port, tokio::net::lookup_host).await?;
+        let mut stream = TcpStream::connect(addresses.as_slice())
             .await
-            .map_err(|err| SessionError::Io {
+            .map_err(|err| SessionError::Connect {
                 target: target.clone(),
+                refused: err.kind() == std::io::ErrorKind::ConnectionRefused,
                 detail: err.to_string(),
             })?;
         let _ = stream.set_nodelay(true);
@@ -153,5 +210,36 @@ impl Transport {
                 .unwrap_or_else(|_| "the proxy".into()),
             detail: err.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unresolvable_name_and_a_refused_port_are_said_in_words() {
+        let failing = |_: String| async {
+            Err::<std::vec::IntoIter<std::net::SocketAddr>, _>(std::io::Error::other(
+                "failed to lookup address information: Name or service not known",
+            ))
+        };
+        let err = resolve("kitchen-proxy", 6053, failing).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot resolve the proxy's host name `kitchen-proxy`: failed to lookup address \
+             information: Name or service not known (check the name, or use its IP address)"
+        );
+        let empty = |_: String| async { Ok(Vec::new().into_iter()) };
+        let err = resolve("empty", 6053, empty).await.unwrap_err();
+        assert!(err.to_string().contains("has no address"), "{err}");
+        let refused = SessionError::Connect {
+            target: "127.0.0.1:1".into(),
+            refused: true,
+            detail: "Connection refused (os error 111)".into(),
+        };
+        assert!(refused
+            .to_string()
+            .starts_with("127.0.0.1:1 refused the connection"));
     }
 }

@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use bluefleet::backend::Radio;
 use bluefleet::fleet::{block_on_real_time, block_on_virtual_time};
-use bluefleet::sim::{Simulation, World};
+use bluefleet::sim::Simulation;
 use bluefleet::Fleet;
+
+use crate::health::Health;
 use clap::ValueEnum;
 
 /// Which radios to use.
@@ -34,8 +36,9 @@ pub struct BackendArgs {
     /// Which radios to use.
     #[arg(long, value_enum, default_value_t = Backend::Sim)]
     pub backend: Backend,
-    /// The simulated world (sim backend).
-    #[arg(long, default_value = "examples/worlds/flat.toml")]
+    /// The simulated world (sim backend): a file, or a built-in name (flat, retail_floor,
+    /// slot_starved_house).
+    #[arg(long, default_value = crate::worlds::DEFAULT)]
     pub world: PathBuf,
     /// Seed of the simulated world and of retry jitter.
     #[arg(long, default_value_t = 1)]
@@ -77,13 +80,13 @@ fn esphome_radios(_: &[String]) -> Result<Vec<Arc<dyn Radio>>, String> {
 
 #[cfg(feature = "bluez")]
 async fn bluez_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
-    use bluefleet::backend::bluez::{zbus, BluezConfig, BluezRadio};
+    use bluefleet::backend::bluez::{unavailable_words, zbus, BluezConfig, BluezRadio};
     let conn = zbus::Connection::system()
         .await
         .map_err(|e| format!("cannot reach the system D-Bus: {e}"))?;
     let radios = BluezRadio::discover_all(conn, &BluezConfig::default())
         .await
-        .map_err(|e| format!("cannot list BlueZ adapters: {e}"))?;
+        .map_err(|e| unavailable_words(&e))?;
     if radios.is_empty() {
         return Err("BlueZ has no Bluetooth adapter".into());
     }
@@ -120,33 +123,73 @@ fn not_built(backend: &str) -> String {
     format!("the {backend} backend is not built in this binary (rebuild with cargo feature `{backend}`)")
 }
 
-/// Runs `job` with a fleet over the chosen radios, then shuts the fleet down.
+/// Runs `job` with a fleet over the chosen radios, then shuts the fleet down. Fails with every
+/// radio's reason as soon as all radios have reported and none came up, or at the end when none
+/// ever did.
 pub fn with_fleet<T, F, Fut>(args: &BackendArgs, job: F) -> Result<T, String>
 where
     F: FnOnce(Fleet) -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    let build = |radios: Vec<Arc<dyn Radio>>| {
-        Fleet::builder()
+    open_fleet(args, args.backend == Backend::Sim, job)
+}
+
+/// Like [`with_fleet`], but in real time even on the simulated radio: for servers whose
+/// clients are other processes (`bluefleet proxy`).
+#[cfg_attr(not(feature = "proxy"), allow(dead_code))]
+pub fn with_live_fleet<T, F, Fut>(args: &BackendArgs, job: F) -> Result<T, String>
+where
+    F: FnOnce(Fleet) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    open_fleet(args, false, job)
+}
+
+fn open_fleet<T, F, Fut>(args: &BackendArgs, virtual_time: bool, job: F) -> Result<T, String>
+where
+    F: FnOnce(Fleet) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let run = |radios: Vec<Arc<dyn Radio>>| async move {
+        let (health, mut changes, radios) = Health::watch(radios);
+        let fleet = Fleet::builder()
             .radios(radios)
             .seed(args.seed)
             .build()
-            .map_err(|e| e.to_string())
-    };
-    let run = |fleet: Fleet| async move {
-        let outcome = job(fleet.clone()).await;
+            .map_err(|e| e.to_string())?;
+        let no_radio = async {
+            while changes.recv().await.is_some() {
+                if let Some(reasons) = health.none_came_up() {
+                    return reasons;
+                }
+            }
+            std::future::pending().await
+        };
+        let outcome = tokio::select! {
+            biased;
+            outcome = job(fleet.clone()) => outcome,
+            reasons = no_radio => Err(reasons),
+        };
         fleet.shutdown().await.map_err(|e| e.to_string())?;
-        outcome
+        match health.never_up() {
+            Some(reasons) => Err(reasons),
+            None => outcome,
+        }
     };
     if args.backend == Backend::Sim {
-        let world = World::load(&args.world).map_err(|e| e.to_string())?;
-        block_on_virtual_time(async {
+        let world = crate::worlds::load(&args.world)?;
+        let job = async {
             let simulation = Simulation::start(world, args.seed);
-            let outcome = run(build(simulation.radios())?).await;
+            let outcome = run(simulation.radios()).await;
             drop(simulation);
             outcome
-        })
+        };
+        if virtual_time {
+            block_on_virtual_time(job)
+        } else {
+            block_on_real_time(job)
+        }
     } else {
-        block_on_real_time(async { run(build(real_radios(args).await?)?).await })
+        block_on_real_time(async { run(real_radios(args).await?).await })
     }
 }

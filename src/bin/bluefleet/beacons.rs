@@ -15,9 +15,9 @@ use crate::output::{dbm, hex, metres, print_json};
 pub struct Args {
     #[command(flatten)]
     backend: BackendArgs,
-    /// How long to listen, in seconds.
-    #[arg(long, default_value_t = 30)]
-    duration: u64,
+    /// How long to listen (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = crate::duration::positive)]
+    duration: Duration,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -30,7 +30,7 @@ struct Registry {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let duration = Duration::from_secs(args.duration);
+    let duration = args.duration;
     let registry = with_fleet(&args.backend, |fleet| listen(fleet, duration))?;
     if args.json {
         return print_json(&registry);

@@ -15,7 +15,6 @@ use std::time::Duration;
 use bluefleet::config::web::parse_listen;
 use bluefleet::config::WebConfig;
 use bluefleet::fleet::{block_on_virtual_time, SubscriptionEvent};
-use bluefleet::sim::world::parse_duration;
 use bluefleet::sim::{Simulation, World};
 use bluefleet::web::Command;
 use bluefleet::{Device, Fleet};
@@ -28,14 +27,14 @@ use crate::web_driver::WebDriver;
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The world to run.
-    #[arg(long, default_value = "examples/worlds/flat.toml")]
+    /// The world to run: a file, or a built-in name (flat, retail_floor, slot_starved_house).
+    #[arg(long, default_value = crate::worlds::DEFAULT)]
     world: PathBuf,
     /// Seed for the world and the fleet: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Virtual time to run (e.g. 90s, 10m, 1h); default 10m, or 24h with --web.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = crate::duration::positive)]
     duration: Option<Duration>,
     /// Virtual seconds per real second; 0 runs as fast as possible. Default 60, or 1 (real
     /// time) with --web.
@@ -63,7 +62,7 @@ pub fn run(args: Args) -> Result<(), String> {
     if !(speed.is_finite() && speed >= 0.0) {
         return Err(format!("--speed must be a number >= 0, not {speed}"));
     }
-    let world = World::load(&args.world).map_err(|e| e.to_string())?;
+    let world = crate::worlds::load(&args.world)?;
     let (summary, web) = block_on_virtual_time(play(world, &args))?;
     if args.json {
         println!(

@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 use std::path::Path;
 
 use bluefleet::device::state::{DeviceState, DeviceStatus, WaitReason};
@@ -68,7 +67,7 @@ impl DemoState {
             world: world.display().to_string(),
             seed,
             started: Instant::now(),
-            tty: std::io::stdout().is_terminal() && !quiet,
+            tty: crate::terminal::stdout_is_rich() && !quiet,
             quiet,
             devices,
             events: VecDeque::new(),

@@ -22,9 +22,9 @@ pub struct Args {
     /// The text came from a timeout.
     #[arg(long)]
     timeout: bool,
-    /// How long the attempt ran, in seconds (ESP32 cancels mean different things below 8 s).
-    #[arg(long, value_name = "SECONDS")]
-    elapsed: Option<f64>,
+    /// How long the attempt ran, e.g. 9s or 2.5s (ESP32 cancels mean different things below 8 s).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::any)]
+    elapsed: Option<Duration>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -35,6 +35,17 @@ enum Source {
     Bluez,
     Esphome,
     Btleplug,
+}
+
+/// The first number in the text: `0x85` (hex) or `133` (decimal), standing alone.
+fn numeric_code(text: &str) -> Option<i64> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .find_map(
+            |word| match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+                Some(hex) => i64::from_str_radix(hex, 16).ok(),
+                None => word.parse().ok(),
+            },
+        )
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -51,19 +62,17 @@ pub fn run(args: Args) -> Result<(), String> {
     };
     let mut failure = Failure::new(source, FailureStage::Connect, args.text.clone());
     failure.timed_out = args.timeout;
-    if let Some(seconds) = args.elapsed {
-        if !(seconds.is_finite() && seconds >= 0.0) {
-            return Err(format!(
-                "--elapsed must be a number of seconds >= 0, not {seconds}"
-            ));
-        }
-        failure.elapsed = Some(Duration::from_secs_f64(seconds));
+    // ESPHome and btleplug logs carry the controller's number (`0x85`, `133`): the classifier's
+    // rules for codes need it as a number, not as text.
+    if !matches!(args.source, Source::Bluez) {
+        failure.code = numeric_code(&args.text);
     }
+    failure.elapsed = args.elapsed;
     let verdict = classify(&failure);
     let backoff = RetryPolicy::default().base(verdict.kind);
     if args.json {
         let json = serde_json::json!({
-            "kind": verdict.kind,
+            "class": verdict.kind,
             "backoff_s": backoff.as_secs_f64(),
             "tries_another_radio": matches!(verdict.kind, ErrorKind::OutOfSlots | ErrorKind::Aborted),
             "next": next_step(verdict.kind),
@@ -90,4 +99,18 @@ pub fn run(args: Args) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_code;
+
+    #[test]
+    fn codes_are_read_in_hex_or_decimal() {
+        assert_eq!(numeric_code("0x85"), Some(0x85));
+        assert_eq!(numeric_code("connect failed: error 133 (gatt)"), Some(133));
+        assert_eq!(numeric_code("reason=0X3e"), Some(0x3E));
+        assert_eq!(numeric_code("le-connection-abort-by-local"), None);
+        assert_eq!(numeric_code("0xZZ 7"), Some(7));
+    }
 }

@@ -7,13 +7,22 @@ mod beacons;
 mod bench;
 mod demo;
 mod demo_view;
+mod duration;
 mod explain;
 mod explore;
+mod formats;
+mod health;
+mod logging;
 mod output;
 mod proximity;
+#[cfg(feature = "proxy")]
+mod proxy;
 mod run;
 mod scan;
+mod terminal;
+mod version;
 mod web_driver;
+mod worlds;
 
 use std::process::ExitCode;
 
@@ -21,8 +30,14 @@ use clap::{Parser, Subcommand};
 
 /// Keep many Bluetooth LE sensors connected across slot-limited radios.
 #[derive(Debug, Parser)]
-#[command(name = "bluefleet", version, about, long_about = None)]
+#[command(name = "bluefleet", version = version::text(), about, long_about = None)]
 struct Cli {
+    /// More log lines (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Fewer log lines (-q: the daemon logs warnings only, -qq nothing).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    quiet: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,11 +60,30 @@ enum Command {
     Bench(bench::Args),
     /// Explain an error from a log: its class, what bluefleet does next, and advice.
     Explain(explain::Args),
+    /// Serve the radios to Home Assistant as an ESPHome Bluetooth proxy.
+    #[cfg(feature = "proxy")]
+    Proxy(proxy::Args),
+}
+
+impl Command {
+    /// Long-running commands log at `info` by default (radio state changes, recoveries).
+    fn is_daemon(&self) -> bool {
+        match self {
+            Command::Run(_) => true,
+            #[cfg(feature = "proxy")]
+            Command::Proxy(_) => true,
+            _ => false,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
+    logging::init(cli.command.is_daemon(), cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Scan(args) => scan::run(args),
@@ -59,6 +93,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Explain(args) => explain::run(args),
+        #[cfg(feature = "proxy")]
+        Command::Proxy(args) => proxy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -71,6 +107,30 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go to stdout as clap writes them; a usage error is one line on stderr
+/// (clap's own layout spans several, with a usage block and a tip).
+fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = err.render().to_string();
+    let words: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more"))
+        .flat_map(str::split_whitespace)
+        .collect();
+    let line = words.join(" ");
+    eprintln!("{line}");
+    ExitCode::from(2)
 }
 
 /// `bluefleet scan | head` closes our stdout early; that is not an error worth a backtrace.

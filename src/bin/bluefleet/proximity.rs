@@ -25,12 +25,12 @@ pub struct Args {
     /// EMA weight of each new sample (0 < α ≤ 1).
     #[arg(long, default_value_t = 0.3)]
     alpha: f32,
-    /// Path-loss exponent for the distance estimate (2.0 open space … 4 indoors).
+    /// Path-loss exponent for the distance estimate (2.0 open space … 4 indoors; 1 to 6).
     #[arg(long, default_value_t = 2.5)]
     exponent: f32,
-    /// How long to follow it, in seconds.
-    #[arg(long, default_value_t = 30)]
-    duration: u64,
+    /// How long to follow it (e.g. 30s, 5m).
+    #[arg(long, default_value = "30s", value_parser = crate::duration::positive)]
+    duration: Duration,
     /// One JSON object per sample.
     #[arg(long)]
     json: bool,
@@ -52,11 +52,18 @@ pub fn run(args: Args) -> Result<(), String> {
     if !(args.alpha > 0.0 && args.alpha <= 1.0) {
         return Err(format!("--alpha must be in (0, 1], not {}", args.alpha));
     }
+    // Below 1 or above 6 no room behaves like that, and 0 divides by zero (99999 m).
+    if !(1.0..=6.0).contains(&args.exponent) {
+        return Err(format!(
+            "--exponent must be between 1 and 6 (2 open space, 3-4 indoors), not {}",
+            args.exponent
+        ));
+    }
     let config = ProximityConfig {
         path_loss_exponent: args.exponent,
         ..ProximityConfig::default()
     };
-    let (alpha, duration, json) = (args.alpha, Duration::from_secs(args.duration), args.json);
+    let (alpha, duration, json) = (args.alpha, args.duration, args.json);
     let samples = with_fleet(&args.backend, |fleet| {
         follow(fleet, address, config, alpha, duration, json)
     })?;

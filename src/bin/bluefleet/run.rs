@@ -2,8 +2,9 @@
 //!
 //! Opens the radios the file lists, keeps its devices connected, subscribes to what it asks and
 //! prints every decoded value (as log lines, or JSON lines with `--json`), plus connection gaps.
-//! Stops after `--duration`, or on Ctrl-C, disconnecting everything first. A simulated world with
-//! `--duration` runs in virtual time (instant, reproducible); otherwise time is real.
+//! Stops after `--duration`, or on Ctrl-C, disconnecting everything first. A hub of simulated
+//! worlds only, with `--duration`, runs in virtual time (instant, reproducible); as soon as one
+//! real radio is in the file, time is real.
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -13,7 +14,6 @@ use std::time::Duration;
 use bluefleet::backend::Radio;
 use bluefleet::config::{DeviceConfig, HubConfig, RadioConfig, SubscriptionConfig};
 use bluefleet::fleet::{block_on_real_time, block_on_virtual_time, SubscriptionEvent};
-use bluefleet::sim::world::parse_duration;
 use bluefleet::sim::{SimControl, Simulation, World};
 use bluefleet::web::Command;
 use bluefleet::{Device, Fleet};
@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long)]
     config: PathBuf,
     /// Stop after this long (e.g. 90s, 10m); without it, run until Ctrl-C.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = crate::duration::positive)]
     duration: Option<Duration>,
     /// Print JSON lines.
     #[arg(long)]
@@ -52,12 +52,25 @@ pub fn run(args: Args) -> Result<(), String> {
         .iter()
         .filter_map(|r| match r {
             RadioConfig::Sim { world } => {
-                Some(World::load(base.join(world)).map_err(|e| e.to_string()))
+                {
+                    // A file beside the hub file, else a path as given or a built-in world's name.
+                    let beside = base.join(world);
+                    Some(crate::worlds::load(if beside.exists() {
+                        &beside
+                    } else {
+                        world
+                    }))
+                }
             }
             _ => None,
         })
         .collect::<Result<_, _>>()?;
-    let virtual_time = args.duration.is_some() && !worlds.is_empty();
+    // Virtual time only when every radio is simulated: real radios need real time.
+    let only_simulated = config
+        .radios
+        .iter()
+        .all(|r| matches!(r, RadioConfig::Sim { .. }));
+    let virtual_time = args.duration.is_some() && !worlds.is_empty() && only_simulated;
     let job = async {
         let simulations: Vec<Simulation> = worlds
             .into_iter()
@@ -136,7 +149,12 @@ async fn bluez(adapter: &str, slots: usize) -> Result<Arc<dyn Radio>, String> {
     };
     let radio = BluezRadio::open(conn, adapter, &config)
         .await
-        .map_err(|e| format!("radio {adapter}: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "radio {adapter}: {}",
+                bluefleet::backend::bluez::unavailable_words(&e)
+            )
+        })?;
     Ok(Arc::new(radio))
 }
 

@@ -5,20 +5,22 @@ use std::time::Duration;
 
 use bluefleet::adverts::AdvertFilter;
 use bluefleet::model::parse_uuid;
+use bluefleet::model::uuid::display_uuid;
+use bluefleet::supervisor::heard::HeardDevice;
 use bluefleet::Fleet;
 use futures::StreamExt;
 
 use crate::backend::{with_fleet, BackendArgs};
-use crate::output::{dbm, metres, print_json};
+use crate::output::{dbm, hex, metres, print_json};
 
 /// Arguments of `scan`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     backend: BackendArgs,
-    /// How long to listen, in seconds.
-    #[arg(long, default_value_t = 15.0)]
-    duration: f64,
+    /// How long to listen (e.g. 15s, 2.5s, 1m).
+    #[arg(long, default_value = "15s", value_parser = crate::duration::positive)]
+    duration: Duration,
     /// Only devices at least this loud (dBm).
     #[arg(long, allow_negative_numbers = true)]
     rssi: Option<i16>,
@@ -48,12 +50,7 @@ fn filter(args: &Args) -> Result<AdvertFilter, String> {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let duration = Duration::try_from_secs_f64(args.duration).map_err(|_| {
-        format!(
-            "--duration must be a number of seconds >= 0, not {}",
-            args.duration
-        )
-    })?;
+    let duration = args.duration;
     let filter = filter(&args)?;
     with_fleet(&args.backend, |fleet| {
         scan(fleet, filter, duration, args.json)
@@ -75,6 +72,7 @@ async fn scan(
     }
     loop {
         tokio::select! {
+            biased;
             _ = &mut deadline => break,
             Some(advert) = adverts.next() => {
                 if filter.matches(&advert) && found.insert(advert.address) && !json {
@@ -92,17 +90,19 @@ async fn scan(
         .filter(|d| found.contains(&d.address))
         .collect();
     if json {
-        return print_json(&heard);
+        let rows: Vec<_> = heard.iter().map(json_row).collect();
+        return print_json(&rows);
     }
     println!(
-        "\n{} device(s)\n{:<17}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}",
+        "\n{} device(s)\n{:<17}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}  {:<14} RSSI PER RADIO",
         heard.len(),
         "ADDRESS",
         "NAME",
         "SAMPLES",
         "RANGE dBm",
         "MEAN ± SD",
-        "DIST"
+        "DIST",
+        "BEST RADIO"
     );
     for device in &heard {
         let r = &device.rssi;
@@ -115,15 +115,63 @@ async fn scan(
             (Some(mean), None) => format!("{mean:.1}"),
             _ => "—".into(),
         };
+        let per_radio: Vec<String> = device
+            .radios
+            .iter()
+            .map(|(radio, rssi)| format!("{radio} {}", dbm(*rssi)))
+            .collect();
         println!(
-            "{}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}",
+            "{}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}  {:<14} {}",
             device.address,
             device.name.as_deref().unwrap_or("(no name)"),
             r.samples,
             range,
             mean,
-            metres(device.distance_m)
+            metres(device.distance_m),
+            device
+                .best_radio
+                .as_ref()
+                .map_or_else(|| "—".to_string(), ToString::to_string),
+            per_radio.join(", ")
         );
+        for (company, data) in &device.data.manufacturer_data {
+            println!("{:19}manufacturer 0x{company:04x}: {}", "", hex(data));
+        }
+        for (uuid, data) in &device.data.service_data {
+            println!(
+                "{:19}service data {}: {}",
+                "",
+                display_uuid(uuid),
+                hex(data)
+            );
+        }
     }
     Ok(())
+}
+
+/// One device as JSON: the library's summary plus the advert's data, keyed in hex.
+fn json_row(device: &HeardDevice) -> serde_json::Value {
+    let mut row = serde_json::to_value(device).unwrap_or_default();
+    if let Some(object) = row.as_object_mut() {
+        let manufacturer: serde_json::Map<_, _> = device
+            .data
+            .manufacturer_data
+            .iter()
+            .map(|(company, data)| (format!("0x{company:04x}"), hex(data).into()))
+            .collect();
+        let service: serde_json::Map<_, _> = device
+            .data
+            .service_data
+            .iter()
+            .map(|(uuid, data)| (uuid.to_string(), hex(data).into()))
+            .collect();
+        object.insert("manufacturer_data".into(), manufacturer.into());
+        object.insert("service_data".into(), service.into());
+        object.insert(
+            "service_uuids".into(),
+            serde_json::to_value(&device.data.service_uuids).unwrap_or_default(),
+        );
+        object.insert("tx_power_dbm".into(), device.data.tx_power_dbm.into());
+    }
+    row
 }

@@ -1,71 +1,20 @@
-//! The native API's messages: ids, the prost structs, and [`Incoming`], one decoded message.
+//! [`Incoming`]: one message from a proxy, decoded by its type id (the client's half of the
+//! message table in `crate::native_api::messages`, re-exported here for the backend).
 //!
-//! Only the messages bluefleet sends or reads are defined (hand-written prost derives; the
-//! machine has no `protoc`). Anything else the proxy sends (entity states, logs, messages newer
+//! Anything else the proxy sends (entity states, logs, messages newer
 //! than this code) decodes as [`Incoming::Other`] and is skipped by the session, as the
 //! protocol requires: a proxy may push messages the client never asked for.
 //!
 //! Sits between framing (`frame.rs` / `noise.rs`, which yield `(type, payload)`) and the session
 //! and router, which act on [`Incoming`] values and build [`Outgoing`] ones.
 
-pub(crate) mod bluetooth;
-pub(crate) mod gatt;
-pub(crate) mod session;
+pub(crate) use crate::native_api::messages::{
+    bluetooth, feature, gatt, id, request_type, session, Outgoing,
+};
 
 use prost::Message;
 
-use super::frame::RawFrame;
-
-/// Message type ids (research notes §1.4 and §1.5).
-pub(crate) mod id {
-    pub const HELLO_REQUEST: u16 = 1;
-    pub const HELLO_RESPONSE: u16 = 2;
-    pub const AUTHENTICATION_REQUEST: u16 = 3;
-    pub const AUTHENTICATION_RESPONSE: u16 = 4;
-    pub const DISCONNECT_REQUEST: u16 = 5;
-    pub const DISCONNECT_RESPONSE: u16 = 6;
-    pub const PING_REQUEST: u16 = 7;
-    pub const PING_RESPONSE: u16 = 8;
-    pub const DEVICE_INFO_REQUEST: u16 = 9;
-    pub const DEVICE_INFO_RESPONSE: u16 = 10;
-    pub const SUBSCRIBE_ADVERTISEMENTS: u16 = 66;
-    pub const DEVICE_REQUEST: u16 = 68;
-    pub const CONNECTION_RESPONSE: u16 = 69;
-    pub const GET_SERVICES_REQUEST: u16 = 70;
-    pub const GET_SERVICES_RESPONSE: u16 = 71;
-    pub const GET_SERVICES_DONE: u16 = 72;
-    pub const READ_REQUEST: u16 = 73;
-    pub const READ_RESPONSE: u16 = 74;
-    pub const WRITE_REQUEST: u16 = 75;
-    pub const READ_DESCRIPTOR_REQUEST: u16 = 76;
-    pub const WRITE_DESCRIPTOR_REQUEST: u16 = 77;
-    pub const NOTIFY_REQUEST: u16 = 78;
-    pub const NOTIFY_DATA: u16 = 79;
-    pub const SUBSCRIBE_CONNECTIONS_FREE: u16 = 80;
-    pub const CONNECTIONS_FREE: u16 = 81;
-    pub const GATT_ERROR: u16 = 82;
-    pub const WRITE_RESPONSE: u16 = 83;
-    pub const NOTIFY_RESPONSE: u16 = 84;
-    pub const CLEAR_CACHE_RESPONSE: u16 = 88;
-    pub const RAW_ADVERTISEMENTS: u16 = 93;
-    pub const SCANNER_STATE: u16 = 126;
-}
-
-/// `BluetoothDeviceRequestType` values bluefleet sends.
-pub(crate) mod request_type {
-    pub const DISCONNECT: u32 = 1;
-    pub const CONNECT_V3_WITH_CACHE: u32 = 4;
-    pub const CONNECT_V3_WITHOUT_CACHE: u32 = 5;
-    pub const CLEAR_CACHE: u32 = 6;
-}
-
-/// `bluetooth_proxy_feature_flags` bits (research notes §2).
-pub(crate) mod feature {
-    pub const ACTIVE_CONNECTIONS: u32 = 1 << 1;
-    pub const REMOTE_CACHING: u32 = 1 << 2;
-    pub const CACHE_CLEARING: u32 = 1 << 4;
-    pub const RAW_ADVERTISEMENTS: u32 = 1 << 5;
-}
+use crate::native_api::frame::RawFrame;
 
 /// One message from the proxy, decoded by its type id.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,31 +76,6 @@ impl Incoming {
             id::SCANNER_STATE => Self::Scanner(Message::decode(bytes)?),
             other => Self::Other(other),
         })
-    }
-}
-
-/// One message to send: its type id and encoded payload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Outgoing {
-    pub message_type: u16,
-    pub payload: Vec<u8>,
-}
-
-impl Outgoing {
-    /// Encodes a message.
-    pub(crate) fn new(message_type: u16, message: &impl Message) -> Self {
-        Self {
-            message_type,
-            payload: message.encode_to_vec(),
-        }
-    }
-
-    /// A message with no fields (ping, device info request, ...).
-    pub(crate) fn empty(message_type: u16) -> Self {
-        Self {
-            message_type,
-            payload: Vec::new(),
-        }
     }
 }
 

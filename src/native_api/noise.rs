@@ -7,7 +7,8 @@
 //! shows up as the proxy's "Handshake MAC failure", reported as [`NoiseError::InvalidKey`].
 //! All input is hostile: every length is checked (`clippy::indexing_slicing` is denied).
 //!
-//! Used by `transport.rs` when the proxy's config has a key; facts from the research notes §1.2.
+//! The client side (`handshake`) is used by the esphome backend when a proxy's config has a
+//! key; the server side is `responder.rs`. Facts from the research notes §1.2.
 #![deny(clippy::indexing_slicing)]
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -16,9 +17,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::frame::{RawFrame, NOISE_PREAMBLE, PLAINTEXT_PREAMBLE};
 
 /// The Noise protocol name ESPHome uses.
-const PATTERN: &str = "Noise_NNpsk0_25519_ChaChaPoly_SHA256";
+pub(crate) const PATTERN: &str = "Noise_NNpsk0_25519_ChaChaPoly_SHA256";
 /// Prologue prefix; the rest is the client hello's length and body (both empty here).
 const PROLOGUE: &[u8] = b"NoiseAPIInit\x00\x00";
+/// The prologue's fixed prefix, before the client hello's length and body.
+pub(crate) const PROLOGUE_PREFIX: &[u8] = b"NoiseAPIInit";
 /// ChaCha20-Poly1305 tag length.
 const TAG_LEN: usize = 16;
 /// The largest frame body the 16-bit length can announce.
@@ -62,12 +65,12 @@ pub enum NoiseError {
     Io(String),
 }
 
-fn crypto(err: snow::Error) -> NoiseError {
+pub(crate) fn crypto(err: snow::Error) -> NoiseError {
     NoiseError::Crypto(err.to_string())
 }
 
 /// Wraps a body in a Noise frame.
-fn encode_noise_frame(body: &[u8]) -> Result<Vec<u8>, NoiseError> {
+pub(crate) fn encode_noise_frame(body: &[u8]) -> Result<Vec<u8>, NoiseError> {
     let length = u16::try_from(body.len()).map_err(|_| NoiseError::TooLarge(body.len()))?;
     let mut out = Vec::with_capacity(body.len() + 3);
     out.push(NOISE_PREAMBLE);
@@ -127,6 +130,11 @@ impl std::fmt::Debug for NoiseCipher {
 }
 
 impl NoiseCipher {
+    /// The cipher of a finished handshake (either side).
+    pub(crate) fn new(transport: snow::TransportState) -> Self {
+        Self { transport }
+    }
+
     /// Encrypts one message into a whole frame.
     pub fn seal(&mut self, message_type: u16, payload: &[u8]) -> Result<Vec<u8>, NoiseError> {
         let length =
@@ -209,7 +217,7 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, NoiseError> {
 }
 
 /// Reads frames until one whole body is there.
-async fn read_body<S: AsyncRead + Unpin>(
+pub(crate) async fn read_body<S: AsyncRead + Unpin>(
     stream: &mut S,
     decoder: &mut NoiseFrameDecoder,
 ) -> Result<Bytes, NoiseError> {

@@ -28,7 +28,7 @@ pub(crate) struct HelloResponse {
     pub name: String,
 }
 
-/// `DeviceInfoResponse` (10): only the fields that decide what the proxy can do.
+/// `DeviceInfoResponse` (10): who the device is and what its Bluetooth proxy can do.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct DeviceInfoResponse {
     #[prost(string, tag = "2")]
@@ -37,13 +37,44 @@ pub(crate) struct DeviceInfoResponse {
     pub mac_address: String,
     #[prost(string, tag = "4")]
     pub esphome_version: String,
+    #[prost(string, tag = "5")]
+    pub compilation_time: String,
+    #[prost(string, tag = "6")]
+    pub model: String,
+    /// `manufacturer.model`: Home Assistant splits it at the dot.
+    #[prost(string, tag = "8")]
+    pub project_name: String,
+    #[prost(string, tag = "9")]
+    pub project_version: String,
     /// Deprecated since API 1.9, still the only source of the flags before it.
     #[prost(uint32, tag = "11")]
     pub legacy_bluetooth_proxy_version: u32,
+    #[prost(string, tag = "12")]
+    pub manufacturer: String,
+    #[prost(string, tag = "13")]
+    pub friendly_name: String,
     #[prost(uint32, tag = "15")]
     pub bluetooth_proxy_feature_flags: u32,
     #[prost(string, tag = "18")]
     pub bluetooth_mac_address: String,
+    #[prost(bool, tag = "19")]
+    pub api_encryption_supported: bool,
+}
+
+/// `BluetoothProxyCapabilities`, inside [`DeviceCapabilitiesResponse`].
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct BluetoothProxyCapabilities {
+    #[prost(uint32, tag = "1")]
+    pub feature_flags: u32,
+    #[prost(string, tag = "2")]
+    pub mac_address: String,
+}
+
+/// `DeviceCapabilitiesResponse` (150, API >= 1.15): the same flags as device info.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct DeviceCapabilitiesResponse {
+    #[prost(message, optional, tag = "1")]
+    pub bluetooth_proxy: Option<BluetoothProxyCapabilities>,
 }
 
 /// `DisconnectRequest` (5), either direction.

@@ -96,4 +96,15 @@ pub(crate) struct ScannerState {
     /// 0 passive, 1 active.
     #[prost(uint32, tag = "2")]
     pub mode: u32,
+    /// The mode the device was configured with (ESPHome 2025.9).
+    #[prost(uint32, tag = "3")]
+    pub configured_mode: u32,
+}
+
+/// `BluetoothScannerSetModeRequest` (127).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ScannerSetMode {
+    /// 0 passive, 1 active.
+    #[prost(uint32, tag = "1")]
+    pub mode: u32,
 }

@@ -1,0 +1,106 @@
+//! One `[[radio]]` entry as written, and its checks.
+//!
+//! Read as one flat struct with every field optional (not a serde-tagged enum) so that a wrong
+//! type keeps its place in the file: the error then names the line and the field path
+//! (`radio[0].slots`) instead of the table's first line. [`RadioConfig`] is built from it,
+//! refusing fields that do not belong to the chosen backend.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::RadioConfig;
+
+/// Which backend a radio entry uses.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum BackendName {
+    Sim,
+    Bluez,
+    Esphome,
+}
+
+/// A `[[radio]]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRadio {
+    backend: BackendName,
+    world: Option<PathBuf>,
+    adapter: Option<String>,
+    slots: Option<usize>,
+    host: Option<String>,
+    psk: Option<String>,
+    name: Option<String>,
+}
+
+impl TryFrom<RawRadio> for RadioConfig {
+    type Error = String;
+
+    fn try_from(raw: RawRadio) -> Result<Self, String> {
+        let backend = format!("{:?}", raw.backend).to_lowercase();
+        let only = |present: bool, field: &str, allowed: &str| {
+            if present {
+                Err(format!(
+                    "`{field}` belongs to {allowed} radios, not to {backend} radios"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let needs = |value: Option<String>, field: &str| {
+            value.ok_or_else(|| format!("{backend} radios need `{field}`"))
+        };
+        match raw.backend {
+            BackendName::Sim => {
+                only(raw.adapter.is_some(), "adapter", "bluez")?;
+                only(raw.slots.is_some(), "slots", "bluez")?;
+                only(raw.host.is_some(), "host", "esphome")?;
+                only(raw.psk.is_some(), "psk", "esphome")?;
+                let world = raw
+                    .world
+                    .ok_or("sim radios need `world` (a file or a built-in name)")?;
+                Ok(Self::Sim { world })
+            }
+            BackendName::Bluez => {
+                only(raw.world.is_some(), "world", "sim")?;
+                only(raw.host.is_some(), "host", "esphome")?;
+                only(raw.psk.is_some(), "psk", "esphome")?;
+                Ok(Self::Bluez {
+                    adapter: needs(raw.adapter, "adapter")?,
+                    slots: raw.slots.unwrap_or(super::default_local_slots()),
+                })
+            }
+            BackendName::Esphome => {
+                only(raw.world.is_some(), "world", "sim")?;
+                only(raw.adapter.is_some(), "adapter", "bluez")?;
+                only(raw.slots.is_some(), "slots", "bluez")?;
+                Ok(Self::Esphome {
+                    host: needs(raw.host, "host")?,
+                    psk: raw.psk,
+                    name: raw.name,
+                })
+            }
+        }
+    }
+}
+
+/// The byte offset of the first `[[radio]]` header whose entry fails its backend's checks.
+pub(super) fn failing_entry(text: &str) -> Option<usize> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let radios = table.get("radio")?.as_array()?;
+    let index = radios
+        .iter()
+        .position(|radio| radio.clone().try_into::<RadioConfig>().is_err())?;
+    let mut offset = 0;
+    let mut seen = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with("[[radio]]") {
+            if seen == index {
+                return Some(offset);
+            }
+            seen += 1;
+        }
+        offset += line.len();
+    }
+    None
+}
