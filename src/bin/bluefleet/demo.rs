@@ -52,6 +52,9 @@ pub struct Args {
     /// Print only the summary, as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also publish to this MQTT broker (state, values, Home Assistant discovery, commands).
+    #[arg(long, value_name = "HOST:PORT")]
+    mqtt: Option<String>,
 }
 
 /// How often the on-demand sensors are read.
@@ -91,7 +94,6 @@ impl Args {
 }
 
 async fn play(world: World, args: &Args) -> Result<(Summary, Option<Rc<WebDriver>>), String> {
-    let live = !args.json;
     let simulation = Simulation::start(world, args.seed);
     let fleet = Fleet::builder()
         .radios(simulation.radios())
@@ -136,21 +138,43 @@ async fn play(world: World, args: &Args) -> Result<(Summary, Option<Rc<WebDriver
             polled.push((device, readable));
         }
     }
+    let world = simulation.world().clone();
+    let work = tick_through(&fleet, &state, &polled, args, web.as_deref(), &simulation);
+    crate::mqtt::demo_alongside(&fleet, args.mqtt.as_deref(), &world, work).await?;
+    let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;
+    let summary = state.borrow().summary(&diagnostics, &simulation);
+    if let Some(web) = &web {
+        web.finish()?;
+    }
+    fleet.shutdown().await.map_err(|e| e.to_string())?;
+    Ok((summary, web))
+}
+
+/// The demo's clock: a sample every virtual second, polls every minute, a frame every five.
+async fn tick_through(
+    fleet: &Fleet,
+    state: &Rc<RefCell<DemoState>>,
+    polled: &[(Device, uuid::Uuid)],
+    args: &Args,
+    web: Option<&WebDriver>,
+    simulation: &Simulation,
+) -> Result<(), String> {
+    let live = !args.json;
     let total = args.duration().as_secs();
     let speed = args.speed();
     let frame_every = if live { 5 } else { u64::MAX };
     for second in 1..=total {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        state.borrow_mut().sample(&fleet);
-        if let Some(web) = &web {
-            web.sample(&fleet).await?;
+        state.borrow_mut().sample(fleet);
+        if let Some(web) = web {
+            web.sample(fleet).await?;
             for command in web.commands() {
-                obey(command, &simulation, &fleet, &state).await;
+                obey(command, simulation, fleet, state).await;
             }
         }
         if second % POLL_EVERY.as_secs() == 0 && second < total {
-            for (device, characteristic) in &polled {
-                actix::spawn(poll(device.clone(), *characteristic, Rc::clone(&state)));
+            for (device, characteristic) in polled {
+                actix::spawn(poll(device.clone(), *characteristic, Rc::clone(state)));
             }
         }
         if second % frame_every == 0 || second == total {
@@ -161,13 +185,7 @@ async fn play(world: World, args: &Args) -> Result<(Summary, Option<Rc<WebDriver
             std::thread::sleep(Duration::from_secs_f64(1.0 / speed));
         }
     }
-    let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;
-    let summary = state.borrow().summary(&diagnostics, &simulation);
-    if let Some(web) = &web {
-        web.finish()?;
-    }
-    fleet.shutdown().await.map_err(|e| e.to_string())?;
-    Ok((summary, web))
+    Ok(())
 }
 
 /// The page and the report, when asked for: devices named as the world names them, the

@@ -5,6 +5,7 @@
 mod backend;
 mod beacons;
 mod bench;
+mod decode;
 mod demo;
 mod demo_view;
 mod duration;
@@ -13,10 +14,12 @@ mod explore;
 mod formats;
 mod health;
 mod logging;
+mod mqtt;
 mod output;
 mod proximity;
 #[cfg(feature = "proxy")]
 mod proxy;
+mod readings;
 mod run;
 mod scan;
 mod terminal;
@@ -58,6 +61,8 @@ enum Command {
     Run(run::Args),
     /// Measure the performance figures against their targets.
     Bench(bench::Args),
+    /// Decode one raw advertisement: format, model and sensor readings with units.
+    Decode(decode::Args),
     /// Explain an error from a log: its class, what bluefleet does next, and advice.
     Explain(explain::Args),
     /// Serve the radios to Home Assistant as an ESPHome Bluetooth proxy.
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
         Command::Proximity(args) => proximity::run(args),
         Command::Run(args) => run::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Decode(args) => decode::run(args),
         Command::Explain(args) => explain::run(args),
         #[cfg(feature = "proxy")]
         Command::Proxy(args) => proxy::run(args),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bluefleet::backend::Radio;
-use bluefleet::config::{DeviceConfig, HubConfig, RadioConfig, SubscriptionConfig};
+use bluefleet::config::{AdvertDecoding, DeviceConfig, HubConfig, RadioConfig, SubscriptionConfig};
 use bluefleet::fleet::{block_on_real_time, block_on_virtual_time, SubscriptionEvent};
 use bluefleet::sim::{SimControl, Simulation, World};
 use bluefleet::web::Command;
@@ -65,12 +65,14 @@ pub fn run(args: Args) -> Result<(), String> {
             _ => None,
         })
         .collect::<Result<_, _>>()?;
-    // Virtual time only when every radio is simulated: real radios need real time.
+    // Virtual time only when every radio is simulated: real radios need real time, and so
+    // does a broker ([mqtt]).
     let only_simulated = config
         .radios
         .iter()
         .all(|r| matches!(r, RadioConfig::Sim { .. }));
-    let virtual_time = args.duration.is_some() && !worlds.is_empty() && only_simulated;
+    let virtual_time =
+        args.duration.is_some() && !worlds.is_empty() && only_simulated && !bridged(&config);
     let job = async {
         let simulations: Vec<Simulation> = worlds
             .into_iter()
@@ -82,6 +84,11 @@ pub fn run(args: Args) -> Result<(), String> {
         let mut builder = Fleet::builder().radios(radios).seed(config.seed);
         if let Some(dir) = &config.cache_dir {
             builder = builder.cache_dir(dir);
+        }
+        for device in &config.devices {
+            if let Some(key) = device.bindkey() {
+                builder = builder.bindkey(device.address, key);
+            }
         }
         let fleet = builder.build().map_err(|e| e.to_string())?;
         let names = config
@@ -108,7 +115,8 @@ pub fn run(args: Args) -> Result<(), String> {
             let controls = simulations.iter().map(Simulation::control).collect();
             actix::spawn(sample_for_web(Rc::clone(web), fleet.clone(), controls));
         }
-        let outcome = serve(&fleet, &config.devices, args.duration, args.json).await;
+        let work = serve(&fleet, &config.devices, args.duration, args.json);
+        let outcome = with_bridge(&fleet, &config, work).await;
         if let Some(web) = &web {
             web.finish()?;
         }
@@ -121,6 +129,34 @@ pub fn run(args: Args) -> Result<(), String> {
     } else {
         block_on_real_time(job)
     }
+}
+
+#[cfg(feature = "mqtt")]
+fn bridged(config: &HubConfig) -> bool {
+    config.mqtt.is_some()
+}
+
+#[cfg(not(feature = "mqtt"))]
+fn bridged(_: &HubConfig) -> bool {
+    false
+}
+
+#[cfg(feature = "mqtt")]
+async fn with_bridge(
+    fleet: &Fleet,
+    config: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    crate::mqtt::alongside(fleet, config.mqtt.clone(), config.devices.clone(), work).await
+}
+
+#[cfg(not(feature = "mqtt"))]
+async fn with_bridge(
+    _: &Fleet,
+    _: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    work.await
 }
 
 async fn real_radios(radios: &[RadioConfig]) -> Result<Vec<Arc<dyn Radio>>, String> {
@@ -206,6 +242,15 @@ async fn serve(
             .name
             .clone()
             .unwrap_or_else(|| config.address.to_string());
+        if config.decode == AdvertDecoding::Auto {
+            actix::spawn(crate::readings::print_readings(
+                fleet.clone(),
+                config.address,
+                name.clone(),
+                started,
+                json,
+            ));
+        }
         for subscription in &config.subscribe {
             actix::spawn(print_values(
                 device.clone(),

@@ -1,5 +1,6 @@
 //! `bluefleet scan`: devices as they appear, then per-device RSSI statistics.
 
+use bluefleet::adverts::watch::Watched;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -74,8 +75,15 @@ async fn scan(
         tokio::select! {
             biased;
             _ = &mut deadline => break,
-            Some(advert) = adverts.next() => {
-                if filter.matches(&advert) && found.insert(advert.address) && !json {
+            Some(item) = adverts.next() => {
+                let advert = match item {
+                    Watched::Item(advert) => advert,
+                    Watched::Lagged(missed) => {
+                        tracing::warn!(missed, "scan fell behind the radios; adverts skipped");
+                        continue;
+                    }
+                };
+                if filter.matches(&*advert) && found.insert(advert.address) && !json {
                     let distance = fleet.heard_device(&advert.address).and_then(|d| d.distance_m);
                     println!("  + {}  {:<24} {:>8}  {:>7}  via {}", advert.address,
                         advert.local_name().unwrap_or("(no name)"), dbm(Some(f32::from(advert.rssi_dbm))),
@@ -134,6 +142,17 @@ async fn scan(
                 .map_or_else(|| "—".to_string(), ToString::to_string),
             per_radio.join(", ")
         );
+        // Sensor readings from the adverts (docs/decoders.md), or why they could not be read.
+        match (&device.readings, &device.decode_error) {
+            (Some(decoded), _) => println!(
+                "{:19}readings ({}): {}",
+                "",
+                decoded.format,
+                decoded.summary()
+            ),
+            (None, Some(err)) => println!("{:19}readings: {err}", ""),
+            (None, None) => {}
+        }
         for (company, data) in &device.data.manufacturer_data {
             println!("{:19}manufacturer 0x{company:04x}: {}", "", hex(data));
         }

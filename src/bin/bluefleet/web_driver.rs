@@ -87,7 +87,12 @@ impl WebDriver {
         let driver = std::rc::Rc::clone(self);
         let mut adverts = Box::pin(fleet.adverts());
         actix::spawn(async move {
-            while let Some(advert) = adverts.next().await {
+            while let Some(watched) = adverts.next().await {
+                // The monitor shows a sample of the stream: adverts it fell behind on are
+                // counted by the fleet's own diagnostics (`feed_lost`), not re-fetched.
+                let Some(advert) = watched.item() else {
+                    continue;
+                };
                 let at = driver.since_start(advert.seen_at);
                 driver.journal().advert(at, &advert);
             }

@@ -35,6 +35,9 @@ fn diagnostics(radios: Vec<RadioDiagnostics>, devices: Vec<DeviceStatus>) -> Dia
         devices,
         devices_heard: 0,
         adverts_ingested: 0,
+        advert_totals: Default::default(),
+        watchers: Default::default(),
+        feed_lost: 0,
     }
 }
 
