@@ -28,6 +28,7 @@ pub mod decode;
 mod location;
 mod proxy;
 mod radio;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,7 @@ use crate::model::{parse_uuid, Address};
 use crate::Error;
 pub use decode::{Decode, Reading};
 pub use proxy::ProxySection;
+pub use web::WebConfig;
 
 /// The whole file.
 #[derive(Clone, Debug, Deserialize)]
@@ -56,6 +58,9 @@ pub struct HubConfig {
     pub devices: Vec<DeviceConfig>,
     /// Serve the radios as an ESPHome Bluetooth proxy (`[proxy]`).
     pub proxy: Option<ProxySection>,
+    /// The live page, when the file asks for one.
+    #[serde(default)]
+    pub web: Option<WebConfig>,
     /// The MQTT bridge (`[mqtt]`).
     #[cfg(feature = "mqtt")]
     pub mqtt: Option<crate::mqtt::MqttConfig>,
