@@ -2,8 +2,8 @@
 //! advert rates and ages for the radios view.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Write as _;
 
+use crate::config::decode::hex;
 use crate::model::{Address, Advertisement, RadioId};
 use crate::web::views::AdvertRow;
 
@@ -106,13 +106,6 @@ impl AdvertMonitor {
             .cloned()
             .collect()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 /// The decoded fields, one `key=value` each, in a fixed order.
