@@ -58,6 +58,10 @@ pub struct Args {
     /// Adverts replayed by `spec-v1`.
     #[arg(long, default_value_t = 1_000_000)]
     adverts: usize,
+    /// The habluetooth anchor's README.md: `spec-v1` checks its stream against the digests
+    /// there (else against the built-in copy of them) and refuses to run on a mismatch.
+    #[arg(long)]
+    anchor: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,10 +113,25 @@ pub fn run(args: Args) -> Result<(), String> {
         Figure::Cached,
     ];
     if args.figure == Some(Figure::SpecV1) {
-        if args.adverts == 0 {
-            return Err("--adverts must be at least 1".into());
-        }
-        let report = spec_v1::run(args.adverts);
+        let (digests, source) = match &args.anchor {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--anchor {}: {e}", path.display()))?;
+                let digests = spec_v1::workload::readme_digests(&text);
+                if digests.is_empty() {
+                    return Err(format!(
+                        "--anchor {}: no SHA-256 table (rows `| N | `<hex>` |`)",
+                        path.display()
+                    ));
+                }
+                (digests, path.display().to_string())
+            }
+            None => (
+                spec_v1::workload::known_digests(),
+                "the built-in spec-v1 table".to_owned(),
+            ),
+        };
+        let report = spec_v1::run(args.adverts, &digests, &source)?;
         if args.json {
             return print_json(&report);
         }

@@ -38,7 +38,9 @@ const RADIOS: [(&str, RadioKind, usize, usize); 4] = [
 pub struct SpecReport {
     pub advertisements: usize,
     pub sha256: String,
-    pub sha256_verified: Option<bool>,
+    /// Whether a digest for this length was known (built in, or the anchor README's) and
+    /// matched; a mismatch refuses to run, so this is never a recorded disagreement.
+    pub sha256_verified: bool,
     pub adverts_per_second: f64,
     pub us_per_advert: f64,
     pub ingest_seconds: f64,
@@ -75,24 +77,27 @@ fn watched_alone(d: usize) -> bool {
     !matches!(Class::of(d), Class::IBeacon | Class::AppleNoise)
 }
 
-/// Runs spec v1 with `n` adverts once.
-pub fn run(n: usize) -> SpecReport {
-    let workload = Workload::generate(n);
-    if workload.verified() == Some(false) {
-        panic!(
-            "spec-v1 generator disagrees with the README: {}",
-            workload.sha256
-        );
+/// The most adverts a run takes: record times are kept as `u32` microseconds.
+pub const MAX_ADVERTS: usize = 5_000_000;
+
+/// Runs spec v1 with `n` adverts once, refusing when the generated stream's digest disagrees
+/// with `digests` (from `source`: the built-in table or the anchor's README).
+pub fn run(n: usize, digests: &[(usize, String)], source: &str) -> Result<SpecReport, String> {
+    if n == 0 || n > MAX_ADVERTS {
+        return Err(format!(
+            "--adverts must be between 1 and {MAX_ADVERTS}, not {n}"
+        ));
     }
+    let workload = Workload::generate(n);
+    let sha256_verified = workload.check(digests, source)?;
     let Workload {
         by_scanner,
         payloads,
         sha256,
         records,
     } = workload;
-    let sha256_verified = Workload::verified_digest(records, &sha256);
     let payloads = Arc::new(payloads);
-    block_on_real_time(async move {
+    Ok(block_on_real_time(async move {
         let epoch = tokio::time::Instant::now();
         let drained: Vec<Arc<Mutex<Option<Instant>>>> =
             (0..RADIOS.len()).map(|_| Arc::default()).collect();
@@ -185,7 +190,7 @@ pub fn run(n: usize) -> SpecReport {
         };
         fleet.shutdown().await.ok();
         report
-    })
+    }))
 }
 
 /// Prints one run.
@@ -195,10 +200,10 @@ pub fn print(report: &SpecReport) {
         "bluefleet spec-v1: {} adverts (sha256 {} {}), 4 radios, {} watchers, {cores} core(s), ingestion on {} thread(s)",
         report.advertisements,
         &report.sha256[..16],
-        match report.sha256_verified {
-            Some(true) => "= README",
-            Some(false) => "!= README",
-            None => "(no digest for this length)",
+        if report.sha256_verified {
+            "= README"
+        } else {
+            "(no digest for this length)"
         },
         report.watchers,
         report.threads,

@@ -272,18 +272,42 @@ impl Workload {
         }
     }
 
-    /// Whether the digest matches the README's for this length (`None`: no digest known).
-    pub fn verified(&self) -> Option<bool> {
-        Self::verified_digest(self.records, &self.sha256)
+    /// Checks the digest against `known` (record count → SHA-256): the built-in table or an
+    /// anchor README's. `Ok(true)`: a digest for this length exists and matches; `Ok(false)`:
+    /// none is known for this length; `Err`: the generator and that table disagree, so the
+    /// figures would not be of workload spec v1.
+    pub fn check(&self, known: &[(usize, String)], source: &str) -> Result<bool, String> {
+        match known.iter().find(|(n, _)| *n == self.records) {
+            None => Ok(false),
+            Some((_, digest)) if *digest == self.sha256 => Ok(true),
+            Some((_, digest)) => Err(format!(
+                "spec-v1: the generated {} records hash to {} but {source} says {digest}; not workload spec v1, refusing to measure",
+                self.records, self.sha256
+            )),
+        }
     }
+}
 
-    /// Whether `sha256` is the README's digest for `records` (`None`: no digest known).
-    pub fn verified_digest(records: usize, sha256: &str) -> Option<bool> {
-        KNOWN_DIGESTS
-            .iter()
-            .find(|(n, _)| *n == records)
-            .map(|(_, digest)| *digest == sha256)
-    }
+/// The built-in digests, as [`Workload::check`] takes them.
+pub fn known_digests() -> Vec<(usize, String)> {
+    KNOWN_DIGESTS
+        .iter()
+        .map(|(n, digest)| (*n, (*digest).to_owned()))
+        .collect()
+}
+
+/// The digests of an anchor README's "Check" table: rows `| 1,000 | `<64 hex>` |`.
+pub fn readme_digests(readme: &str) -> Vec<(usize, String)> {
+    readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let count: usize = cells.get(1)?.replace(',', "").parse().ok()?;
+            let digest = cells.get(2)?.trim_matches('`');
+            (digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| (count, digest.to_ascii_lowercase()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -293,7 +317,12 @@ mod tests {
     #[test]
     fn the_first_thousand_records_match_the_readme() {
         let workload = Workload::generate(1_000);
-        assert_eq!(workload.verified(), Some(true), "{}", workload.sha256);
+        assert_eq!(
+            workload.check(&known_digests(), "the built-in table"),
+            Ok(true),
+            "{}",
+            workload.sha256
+        );
         let first = workload.by_scanner[0][0];
         assert_eq!((first.device, first.rssi, first.t_us), (0, -47, 0));
         let hex: String = workload.payloads[first.payload as usize]
@@ -301,5 +330,22 @@ mod tests {
             .map(|b| format!("{b:02x}"))
             .collect();
         assert_eq!(hex, "0201060e16d2fc400000013202d00703a00f");
+    }
+
+    #[test]
+    fn a_readme_with_another_digest_is_refused() {
+        let workload = Workload::generate(1_000);
+        let readme = "| N | SHA-256 |\n| --- | --- |\n| 1,000 | `0e18e2166eac132c353cbd39cad33753b339a6f8b2202558a17f42dc03ca01ed` |\n";
+        let digests = readme_digests(readme);
+        assert_eq!(digests.len(), 1);
+        let err = workload.check(&digests, "README.md").unwrap_err();
+        assert!(
+            err.contains("README.md says 0e18") && err.contains("refusing"),
+            "{err}"
+        );
+        assert_eq!(
+            workload.check(&readme_digests("| 5 | `ab` |"), "x"),
+            Ok(false)
+        );
     }
 }
