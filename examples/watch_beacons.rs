@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use bluefleet::adverts::watch::Watched;
 use bluefleet::adverts::AdvertEvent;
 use bluefleet::fleet::block_on_virtual_time;
 use bluefleet::sim::{Simulation, World};
@@ -20,9 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::select! {
                 _ = &mut stop => break,
                 Some(event) = events.next() => match event {
-                    AdvertEvent::Appeared { address, radio } => println!("+ {address} via {radio}"),
-                    AdvertEvent::ZoneChanged { address, from, to } => println!("~ {address} {from:?} -> {to:?}"),
-                    AdvertEvent::Disappeared { address, .. } => println!("- {address}"),
+                    Watched::Lagged(missed) => println!("(missed {missed} events)"),
+                    Watched::Item(AdvertEvent::Appeared { address, radio }) => println!("+ {address} via {radio}"),
+                    Watched::Item(AdvertEvent::ZoneChanged { address, from, to }) => println!("~ {address} {from:?} -> {to:?}"),
+                    Watched::Item(AdvertEvent::Disappeared { address, .. }) => println!("- {address}"),
                     _ => {}
                 },
             }

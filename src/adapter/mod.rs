@@ -1,7 +1,9 @@
 //! Adapter actors: one per radio, the first step of the flow.
 //!
 //! An adapter actor owns its radio's event stream. It passes advertisements up to the
-//! Supervisor in the batches the radio delivered, and keeps the slot ledger true to the radio:
+//! Supervisor in batches: whatever the radio had ready at once is coalesced into one message
+//! (a local controller reports one advert per event; a message per advert would cost more
+//! than ingesting it), in the order heard, and raw adverts stay undecoded. It keeps the slot ledger true to the radio:
 //! up or down, and the radio's own slot reports (reconciled, never trusted blindly and never
 //! ignored). It does not run connection attempts: device actors do, through the radio's
 //! [`gate::ConnectGate`], so an attempt's permit and lease belong to the device that needs them.
@@ -15,15 +17,29 @@ pub mod slots;
 use std::sync::Arc;
 
 use actix::prelude::*;
+use futures::StreamExt;
 
 use crate::backend::RadioEvent;
-use crate::model::{Advertisement, RadioId};
+use crate::model::{Advertisement, RadioId, RawAdvert};
 use crate::supervisor::shared_view::{RadioEntry, Shared};
+
+/// Radio events taken from the stream at once, at most: the coalescing window.
+const COALESCE_EVENTS: usize = 64;
 
 /// Advertisements one radio delivered, on their way to the Supervisor.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
-pub struct AdvertBatch(pub Vec<Advertisement>);
+pub enum AdvertBatch {
+    /// Decoded by the backend.
+    Decoded(Vec<Advertisement>),
+    /// Raw, from one radio.
+    Raw {
+        /// The radio that heard them.
+        radio: RadioId,
+        /// The adverts, in the order heard.
+        adverts: Vec<RawAdvert>,
+    },
+}
 
 /// Sent to the Supervisor when an adapter actor stops for any reason.
 #[derive(Message, Debug)]
@@ -49,6 +65,9 @@ pub struct AdapterActor {
     entry: Arc<RadioEntry>,
     shared: Arc<Shared>,
     adverts: Recipient<AdvertBatch>,
+    /// Adverts of the current coalescing window, not yet sent.
+    pending_decoded: Vec<Advertisement>,
+    pending_raw: Vec<RawAdvert>,
     _stop_notice: StopNotice,
 }
 
@@ -65,6 +84,8 @@ impl AdapterActor {
             entry,
             shared,
             adverts,
+            pending_decoded: Vec::new(),
+            pending_raw: Vec::new(),
             _stop_notice: StopNotice {
                 radio,
                 supervisor: stopped,
@@ -77,15 +98,45 @@ impl Actor for AdapterActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.add_stream(self.entry.radio.events());
+        ctx.add_stream(self.entry.radio.events().ready_chunks(COALESCE_EVENTS));
     }
 }
 
-impl StreamHandler<RadioEvent> for AdapterActor {
-    fn handle(&mut self, event: RadioEvent, _: &mut Self::Context) {
+impl AdapterActor {
+    /// Sends the adverts of the window so far (the kinds are flushed whenever they
+    /// alternate, so this keeps the order heard). The actor then waits until the Supervisor
+    /// has ingested them before it reads its radio again: at most one batch per radio is in
+    /// flight, so a radio faster than ingestion queues in its backend, not in memory here.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        let batch = if !self.pending_decoded.is_empty() {
+            AdvertBatch::Decoded(std::mem::take(&mut self.pending_decoded))
+        } else if !self.pending_raw.is_empty() {
+            AdvertBatch::Raw {
+                radio: self.entry.id.clone(),
+                adverts: std::mem::take(&mut self.pending_raw),
+            }
+        } else {
+            return;
+        };
+        let ingested = self.adverts.send(batch);
+        ctx.wait(actix::fut::wrap_future::<_, Self>(ingested).map(|_, _, _| ()));
+    }
+
+    fn handle_event(&mut self, event: RadioEvent, ctx: &mut Context<Self>) {
         let radio = &self.entry.id;
         match event {
-            RadioEvent::Adverts(batch) => self.adverts.do_send(AdvertBatch(batch)),
+            RadioEvent::Adverts(mut batch) => {
+                if !self.pending_raw.is_empty() {
+                    self.flush(ctx);
+                }
+                self.pending_decoded.append(&mut batch);
+            }
+            RadioEvent::RawAdverts(mut batch) => {
+                if !self.pending_decoded.is_empty() {
+                    self.flush(ctx);
+                }
+                self.pending_raw.append(&mut batch);
+            }
             RadioEvent::Up => {
                 tracing::info!(%radio, "radio up");
                 self.shared.ledger.set_up(radio, true);
@@ -101,6 +152,18 @@ impl StreamHandler<RadioEvent> for AdapterActor {
                 }
             }
         }
+    }
+}
+
+impl StreamHandler<Vec<RadioEvent>> for AdapterActor {
+    fn handle(&mut self, events: Vec<RadioEvent>, ctx: &mut Self::Context) {
+        for event in events {
+            if !matches!(event, RadioEvent::Adverts(_) | RadioEvent::RawAdverts(_)) {
+                self.flush(ctx);
+            }
+            self.handle_event(event, ctx);
+        }
+        self.flush(ctx);
     }
 
     fn finished(&mut self, ctx: &mut Self::Context) {

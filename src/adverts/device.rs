@@ -3,7 +3,7 @@
 //! Owns, per device: the merged advert, one [`RadioSighting`] per radio that heard it (last and
 //! smoothed RSSI, last seen: what the Supervisor's radio choice reads), the best radio, the RSSI
 //! statistics, the learned interval and the proximity zone. All of it is plain data: 216 bytes
-//! inline, 32 per radio that heard it, plus the payload values (about 300 bytes for a typical
+//! inline, 40 per radio that heard it, plus the payload values (about 300 bytes for a typical
 //! sensor, 370 resident with allocator overhead), so an advertising-only device never needs an
 //! actor.
 //!
@@ -24,7 +24,7 @@ use super::merge::MergedAdvert;
 use super::proximity::{next_zone, Zone};
 use super::rssi::{is_reading, smooth, RssiStats};
 use super::PipelineConfig;
-use crate::model::{Address, AddressKind, Advertisement};
+use crate::model::{Address, AddressKind, Advertisement, RawAdvert};
 
 /// Index of a radio in the pipeline's radio table.
 pub(crate) type RadioIndex = u16;
@@ -38,6 +38,41 @@ pub(crate) struct RadioSighting {
     pub(crate) last_rssi_dbm: Option<i16>,
     pub(crate) smoothed_rssi_dbm: Option<f32>,
     pub(crate) last_seen: Instant,
+    /// Fingerprint of the payload this radio delivered last: "same bytes as last time from
+    /// this radio" is decided before anything is decoded.
+    pub(crate) last_payload: PayloadFingerprint,
+}
+
+/// The payload-independent part of one advert: who, how loud, when.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Signal {
+    pub(crate) address: Address,
+    pub(crate) address_kind: AddressKind,
+    pub(crate) rssi_dbm: i16,
+    pub(crate) seen_at: Instant,
+    pub(crate) connectable: Option<bool>,
+}
+
+impl Signal {
+    pub(crate) fn of_advert(advert: &Advertisement) -> Self {
+        Self {
+            address: advert.address,
+            address_kind: advert.address_kind,
+            rssi_dbm: advert.rssi_dbm,
+            seen_at: advert.seen_at,
+            connectable: advert.connectable,
+        }
+    }
+
+    pub(crate) fn of_raw(advert: &RawAdvert) -> Self {
+        Self {
+            address: advert.address,
+            address_kind: advert.address_kind,
+            rssi_dbm: advert.rssi_dbm,
+            seen_at: advert.seen_at,
+            connectable: advert.connectable,
+        }
+    }
 }
 
 /// What hearing one advert changed besides the payload.
@@ -47,6 +82,8 @@ pub(crate) struct Heard {
     pub(crate) previous_best: Option<RadioIndex>,
     /// The zone changed: (before, after).
     pub(crate) zone_change: Option<(Option<Zone>, Zone)>,
+    /// This radio's previous payload for the device had the same fingerprint.
+    pub(crate) repeat_from_radio: bool,
 }
 
 /// Everything the pipeline knows about one advertising device.
@@ -71,7 +108,7 @@ pub struct DeviceView {
 
 impl DeviceView {
     /// A device about to be heard for the first time through `radio`.
-    pub(crate) fn new(advert: &Advertisement, radio: RadioIndex) -> Self {
+    pub(crate) fn new(advert: &Signal, radio: RadioIndex) -> Self {
         Self {
             address: advert.address,
             address_kind: advert.address_kind,
@@ -89,11 +126,13 @@ impl DeviceView {
         }
     }
 
-    /// Records one advert's signal and time (not its payload).
+    /// Records one advert's signal and time, and which payload the radio sent (not the
+    /// payload itself).
     pub(crate) fn hear(
         &mut self,
-        advert: &Advertisement,
+        advert: &Signal,
         radio: RadioIndex,
+        payload: PayloadFingerprint,
         config: &PipelineConfig,
     ) -> Heard {
         let mut heard = Heard::default();
@@ -103,9 +142,11 @@ impl DeviceView {
             self.connectable = advert.connectable;
         }
         let reading = is_reading(advert.rssi_dbm).then_some(advert.rssi_dbm);
+        let mut fresh = false;
         let position = match self.sightings.iter().position(|s| s.radio == radio) {
             Some(position) => position,
             None => {
+                fresh = true;
                 self.sightings.reserve_exact(1);
                 self.sightings.push(RadioSighting {
                     radio,
@@ -113,6 +154,7 @@ impl DeviceView {
                     last_rssi_dbm: None,
                     smoothed_rssi_dbm: None,
                     last_seen: advert.seen_at,
+                    last_payload: payload,
                 });
                 self.sightings.len() - 1
             }
@@ -120,6 +162,8 @@ impl DeviceView {
         let Some(sighting) = self.sightings.get_mut(position) else {
             return heard;
         };
+        heard.repeat_from_radio = !fresh && sighting.last_payload == payload;
+        sighting.last_payload = payload;
         let gap = advert.seen_at.saturating_duration_since(sighting.last_seen);
         sighting.last_seen = sighting.last_seen.max(advert.seen_at);
         if let Some(rssi) = reading {
@@ -249,6 +293,11 @@ impl DeviceView {
     /// Statistics of the best radio's RSSI readings.
     pub fn rssi_stats(&self) -> &RssiStats {
         &self.stats
+    }
+
+    /// The best radio's latest reading.
+    pub fn last_rssi_dbm(&self) -> Option<i16> {
+        self.best_sighting()?.last_rssi_dbm
     }
 
     /// The best radio's smoothed RSSI.

@@ -65,6 +65,10 @@ pub struct IngestSummary {
     pub changed: u64,
     /// Devices heard for the first time.
     pub appeared: u64,
+    /// Raw payloads decoded (only new content is: repeats stop at their fingerprint).
+    pub decoded: u64,
+    /// Raw payloads that were malformed (each reported once, when decoded).
+    pub malformed: u64,
 }
 
 impl IngestSummary {
@@ -74,6 +78,8 @@ impl IngestSummary {
         self.deduplicated += other.deduplicated;
         self.changed += other.changed;
         self.appeared += other.appeared;
+        self.decoded += other.decoded;
+        self.malformed += other.malformed;
     }
 }
 

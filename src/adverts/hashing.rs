@@ -96,11 +96,20 @@ pub struct PayloadFingerprint(u64);
 impl PayloadFingerprint {
     /// Fingerprints one advert.
     pub fn of(advert: &Advertisement) -> Self {
-        let mut hasher = FoldHasher::default();
         match &advert.raw {
-            Some(raw) => hasher.write(raw),
-            None => hash_fields(&advert.data, &mut hasher),
+            Some(raw) => Self::of_bytes(raw),
+            None => {
+                let mut hasher = FoldHasher::default();
+                hash_fields(&advert.data, &mut hasher);
+                Self(hasher.finish())
+            }
         }
+    }
+
+    /// Fingerprints raw AD bytes (the same digest [`Self::of`] gives an advert carrying them).
+    pub fn of_bytes(raw: &[u8]) -> Self {
+        let mut hasher = FoldHasher::default();
+        hasher.write(raw);
         Self(hasher.finish())
     }
 }

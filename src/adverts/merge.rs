@@ -83,6 +83,16 @@ impl MergedAdvert {
         find(&self.service_data, uuid)
     }
 
+    /// The companies it sent manufacturer data for, in first-seen order.
+    pub fn manufacturer_ids(&self) -> impl Iterator<Item = u16> + '_ {
+        self.manufacturer_data.iter().map(|(company, _)| *company)
+    }
+
+    /// The services it sent data for, in first-seen order.
+    pub fn service_data_uuids(&self) -> impl Iterator<Item = &Uuid> + '_ {
+        self.service_data.iter().map(|(uuid, _)| uuid)
+    }
+
     /// Every service UUID advertised, in first-seen order.
     pub fn service_uuids(&self) -> &[Uuid] {
         &self.service_uuids

@@ -26,13 +26,14 @@ mod events;
 pub mod filter;
 mod find;
 mod hashing;
+mod ingest;
 pub mod merge;
 pub mod proximity;
 pub mod rssi;
 #[cfg(test)]
 mod tests;
+pub mod watch;
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -42,11 +43,12 @@ pub use device::DeviceView;
 pub use events::{AdvertEvent, IngestSummary, PipelineConfig};
 pub use filter::{AdvertFilter, FilterError, FilterSubject};
 pub use find::FindRequests;
+pub use ingest::Ingested;
 pub use proximity::Zone;
 
 use beacon::BeaconRegistry;
 use device::RadioIndex;
-use hashing::{AddressHashBuilder, PayloadFingerprint};
+use hashing::AddressHashBuilder;
 
 use crate::model::{Address, Advertisement, RadioId};
 
@@ -88,76 +90,13 @@ impl AdvertPipeline {
         }
     }
 
-    /// Ingests one batch, pushing what changed into `events`.
+    /// Ingests one batch of decoded adverts, pushing what changed into `events`.
     pub fn ingest(
         &mut self,
         batch: &[Advertisement],
         events: &mut Vec<AdvertEvent>,
     ) -> IngestSummary {
-        let mut summary = IngestSummary::default();
-        for advert in batch {
-            self.ingest_one(advert, events, &mut summary);
-        }
-        self.totals.add(&summary);
-        summary
-    }
-
-    fn ingest_one(
-        &mut self,
-        advert: &Advertisement,
-        events: &mut Vec<AdvertEvent>,
-        summary: &mut IngestSummary,
-    ) {
-        summary.adverts += 1;
-        let radio = self.intern(&advert.radio);
-        let fingerprint = PayloadFingerprint::of(advert);
-        let (device, appeared) = match self.devices.entry(advert.address) {
-            Entry::Occupied(entry) => (entry.into_mut(), false),
-            Entry::Vacant(entry) => (entry.insert(Box::new(DeviceView::new(advert, radio))), true),
-        };
-        let heard = device.hear(advert, radio, &self.config);
-        let radio_name = |index: RadioIndex| {
-            self.radios
-                .get(usize::from(index))
-                .cloned()
-                .unwrap_or_else(|| advert.radio.clone())
-        };
-        if appeared {
-            summary.appeared += 1;
-            events.push(AdvertEvent::Appeared {
-                address: advert.address,
-                radio: advert.radio.clone(),
-            });
-        }
-        if let Some(previous) = heard.previous_best {
-            events.push(AdvertEvent::BestRadioChanged {
-                address: advert.address,
-                from: radio_name(previous),
-                to: advert.radio.clone(),
-            });
-        }
-        if let Some((from, to)) = heard.zone_change {
-            events.push(AdvertEvent::ZoneChanged {
-                address: advert.address,
-                from,
-                to,
-            });
-        }
-        if !appeared && device.is_repeat(fingerprint) {
-            summary.deduplicated += 1;
-            return;
-        }
-        if device.merge_payload(fingerprint, &advert.data) {
-            summary.changed += 1;
-            if !appeared {
-                events.push(AdvertEvent::Changed {
-                    address: advert.address,
-                });
-            }
-            if let Some(err) = self.beacons.observe(advert.address, &advert.data) {
-                tracing::debug!(address = %advert.address, %err, "malformed beacon frame");
-            }
-        }
+        self.ingest_decoded(batch, events, |_, _| {})
     }
 
     fn intern(&mut self, radio: &RadioId) -> RadioIndex {
@@ -298,6 +237,26 @@ impl AdvertPipeline {
             calibration,
             smoothed,
         ))
+    }
+
+    /// The device's latest state as one advertisement from its best radio (merged fields,
+    /// latest reading); what a new watcher receives first.
+    pub fn latest_advert(&self, view: &DeviceView) -> Advertisement {
+        let radio = self
+            .radios
+            .get(usize::from(view.best_radio))
+            .cloned()
+            .unwrap_or_else(|| RadioId::new("unknown"));
+        Advertisement {
+            address: view.address(),
+            address_kind: view.address_kind(),
+            rssi_dbm: view.last_rssi_dbm().unwrap_or(i16::MIN),
+            radio,
+            seen_at: view.last_seen(),
+            connectable: view.connectable(),
+            data: view.advert().to_advert_data(),
+            raw: None,
+        }
     }
 
     /// The beacon registry.

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use crate::model::{Address, Advertisement};
+use crate::model::{Address, Advertisement, RawAdvert};
 
 /// Something a radio observed.
 #[derive(Clone, Debug, PartialEq)]
@@ -13,6 +13,9 @@ pub enum RadioEvent {
     /// Advertisements heard, in the order heard. Proxies deliver batches (up to 16 every
     /// 100 ms on ESPHome); local controllers deliver one at a time.
     Adverts(Vec<Advertisement>),
+    /// Undecoded advertisements heard by this radio, in the order heard: radios that receive
+    /// AD bytes send these, so repeats are dropped before anything is decoded.
+    RawAdverts(Vec<RawAdvert>),
     /// The radio is usable (powered, connected to the hub).
     Up,
     /// The radio stopped being usable. Every link through it has ended (each link's stream

@@ -14,10 +14,10 @@ use super::subscribers::SubscriptionEvent;
 use crate::backend::{LinkEvent, WriteMode};
 use crate::model::{Advertisement, GattTable};
 
-/// The Supervisor forwards every advertisement of this device.
+/// The Supervisor forwards every advertisement of this device (shared with watchers).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
-pub struct AdvertSeen(pub Advertisement);
+pub struct AdvertSeen(pub Arc<Advertisement>);
 
 /// Keep the device connected (true) or only connect on demand (false).
 #[derive(Message, Debug)]

@@ -56,6 +56,13 @@ impl Device {
         self.address
     }
 
+    /// This device's adverts: its latest first, then each change of content
+    /// ([`Fleet::watch`] with an address matcher).
+    pub fn adverts(&self) -> crate::adverts::watch::AdvertWatch {
+        self.fleet
+            .watch(crate::adverts::watch::AdvertMatcher::address(self.address))
+    }
+
     /// The same handle with another deadline for each call.
     pub fn with_timeout(&self, timeout: Duration) -> Self {
         Self {

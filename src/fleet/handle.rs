@@ -4,16 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::{Stream, StreamExt};
-use tokio_stream::wrappers::BroadcastStream;
+use futures::StreamExt;
 
 use super::runtime::OwnSystem;
 use super::{Device, FleetBuilder};
 use crate::adapter::slots::SlotUsage;
 use crate::adverts::beacon::BeaconCounts;
-use crate::adverts::{AdvertEvent, AdvertFilter};
+use crate::adverts::watch::Watched;
+use crate::adverts::AdvertFilter;
 use crate::backend::Radio;
-use crate::model::{Address, Advertisement};
+use crate::model::Address;
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
 use crate::supervisor::messages::{AddRadio, CrashDevice, GetDiagnostics, Manage, ShutdownFleet};
@@ -57,20 +57,6 @@ impl Fleet {
         self.supervisor.send(AddRadio(radio)).await.map_err(gone)?
     }
 
-    /// Every advertisement from now on, from every radio. A consumer that falls behind skips
-    /// what it missed rather than slowing the fleet.
-    pub fn adverts(&self) -> impl Stream<Item = Advertisement> + Send + 'static {
-        BroadcastStream::new(self.shared.advert_feed.subscribe())
-            .filter_map(|item| async move { item.ok() })
-    }
-
-    /// What changed in the advertisement pipeline: devices appearing and disappearing,
-    /// zone and best-radio changes.
-    pub fn advert_events(&self) -> impl Stream<Item = AdvertEvent> + Send + 'static {
-        BroadcastStream::new(self.shared.advert_events.subscribe())
-            .filter_map(|item| async move { item.ok() })
-    }
-
     /// The first device that matches `filter`, waiting up to `timeout` (devices already heard
     /// count at once).
     pub async fn find_device(
@@ -87,8 +73,11 @@ impl Fleet {
             return Ok(found);
         }
         let search = async {
-            while let Some(advert) = live.next().await {
-                if filter.matches(&advert) {
+            while let Some(item) = live.next().await {
+                let Watched::Item(advert) = item else {
+                    continue;
+                };
+                if filter.matches(&*advert) {
                     if let Some(found) = self.heard_device(&advert.address) {
                         return Some(found);
                     }

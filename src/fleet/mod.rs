@@ -10,6 +10,7 @@ mod handle;
 mod runtime;
 mod subscription;
 pub mod virtual_time;
+mod watching;
 
 pub use builder::FleetBuilder;
 pub use device::Device;

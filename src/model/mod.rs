@@ -10,6 +10,7 @@ pub mod advertisement;
 pub mod assigned_numbers;
 pub mod gatt;
 pub mod radio_id;
+pub mod raw_advert;
 pub mod uuid;
 
 pub use ad_structures::{AdParseError, AdProblem, AdvertData};
@@ -17,4 +18,5 @@ pub use address::{Address, AddressKind, ParseAddressError};
 pub use advertisement::Advertisement;
 pub use gatt::{CharProps, GattCharacteristic, GattDescriptor, GattService, GattTable};
 pub use radio_id::RadioId;
+pub use raw_advert::RawAdvert;
 pub use uuid::{parse_uuid, uuid_from_u16, uuid_from_u32, ParseUuidError};

@@ -178,9 +178,15 @@ impl Shell {
         let (tx, ctx) = (self.tx.clone(), Arc::clone(&self.ctx));
         self.tasks.spawn(async move {
             let mut adverts = Box::pin(ctx.fleet.adverts());
-            while let Some(advert) = adverts.next().await {
+            while let Some(item) = adverts.next().await {
+                // Lagged: this task fell behind the fleet; the client misses those adverts,
+                // as it does when its own queue is full (counted in the fleet's diagnostics).
+                let crate::adverts::watch::Watched::Item(advert) = item else {
+                    continue;
+                };
                 if ctx.serves(&advert.radio) {
                     // A client that cannot keep up misses adverts, never slows the fleet.
+                    let advert = Arc::unwrap_or_clone(advert);
                     let _ = tx.try_send(Input::Event(Event::Advert(advert)));
                 }
             }

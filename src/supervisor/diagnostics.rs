@@ -6,6 +6,8 @@
 use serde::Serialize;
 
 use crate::adapter::gate::GateStats;
+use crate::adverts::watch::WatchCounters;
+use crate::adverts::IngestSummary;
 use crate::backend::RadioKind;
 use crate::device::state::DeviceStatus;
 use crate::model::{Address, RadioId};
@@ -40,4 +42,11 @@ pub struct Diagnostics {
     pub devices_heard: usize,
     /// Advertisements the pipeline has ingested since the start.
     pub adverts_ingested: u64,
+    /// The pipeline's counts since the start: repeats dropped, payloads decoded, malformed.
+    pub advert_totals: IngestSummary,
+    /// Advert watchers: how many, adverts queued to them, adverts they lost (announced).
+    pub watchers: WatchCounters,
+    /// Items lost by consumers of `Fleet::adverts` / `Fleet::advert_events` that fell behind
+    /// (each announced to its consumer as `Lagged`).
+    pub feed_lost: u64,
 }

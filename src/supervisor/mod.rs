@@ -8,6 +8,7 @@
 //! holds, so a crash costs a reconnect, not a subscription. Slots need no cleanup here: leases
 //! were dropped with the actor.
 
+mod advert_routing;
 pub mod diagnostics;
 pub mod heard;
 pub mod messages;
@@ -21,9 +22,9 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::adapter::gate::ConnectGate;
-use crate::adapter::{AdapterActor, AdapterActorStopped, AdvertBatch};
+use crate::adapter::{AdapterActor, AdapterActorStopped};
 use crate::adverts::AdvertEvent;
-use crate::device::messages::{AdvertSeen, Crash, SetKeepConnected, Shutdown};
+use crate::device::messages::{Crash, SetKeepConnected, Shutdown};
 use crate::device::subscribers::SubscriptionEvent;
 use crate::device::{DeviceActor, DeviceActorStopped, SharedSubscribers};
 use crate::model::{Address, RadioId};
@@ -119,6 +120,7 @@ impl Actor for Supervisor {
             act.shared
                 .pipeline()
                 .tick(tokio::time::Instant::now(), &mut events);
+            act.shared.watchers().prune();
             act.publish_events(&mut events);
             act.event_buffer = events;
         });
@@ -147,29 +149,6 @@ impl Handler<AddRadio> for Supervisor {
         self.shared.radios.insert(id, Arc::clone(&entry));
         self.start_adapter(entry, ctx);
         Ok(())
-    }
-}
-
-impl Handler<AdvertBatch> for Supervisor {
-    type Result = ();
-
-    fn handle(&mut self, AdvertBatch(batch): AdvertBatch, _: &mut Self::Context) {
-        let mut events = std::mem::take(&mut self.event_buffer);
-        self.shared.pipeline().ingest(&batch, &mut events);
-        self.publish_events(&mut events);
-        self.event_buffer = events;
-        let feed = &self.shared.advert_feed;
-        let listening = feed.receiver_count() > 0;
-        for advert in batch {
-            if let Some(device) = self.devices.get(&advert.address) {
-                if listening {
-                    let _ = feed.send(advert.clone());
-                }
-                device.actor.do_send(AdvertSeen(advert));
-            } else if listening {
-                let _ = feed.send(advert);
-            }
-        }
     }
 }
 
@@ -296,15 +275,21 @@ impl Handler<GetDiagnostics> for Supervisor {
             .filter_map(|a| self.shared.device_states.get(a).map(|s| s.borrow().clone()))
             .collect();
         // One lock for both figures (a second lock in the same expression would deadlock).
-        let (devices_heard, adverts_ingested) = {
+        let (devices_heard, advert_totals) = {
             let pipeline = self.shared.pipeline();
-            (pipeline.len(), pipeline.totals().adverts)
+            (pipeline.len(), pipeline.totals())
         };
         MessageResult(Diagnostics {
             radios,
             devices,
             devices_heard,
-            adverts_ingested,
+            adverts_ingested: advert_totals.adverts,
+            advert_totals,
+            watchers: self.shared.watchers().counters(),
+            feed_lost: self
+                .shared
+                .feed_lost
+                .load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 }
@@ -314,6 +299,7 @@ impl Handler<ShutdownFleet> for Supervisor {
 
     fn handle(&mut self, _: ShutdownFleet, _: &mut Self::Context) -> Self::Result {
         self.stopping = true;
+        self.shared.watchers().close_all();
         let stops: Vec<_> = self
             .devices
             .values()

@@ -6,6 +6,7 @@
 //! state; adapter actors write their radio's slots), so the `DashMap`s are read-mostly and a
 //! `Fleet` handle can answer "what is device X doing" from any thread at once.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::adapter::gate::ConnectGate;
 use crate::adapter::slots::SlotLedger;
+use crate::adverts::watch::Watchers;
 use crate::adverts::{AdvertEvent, AdvertPipeline, PipelineConfig};
 use crate::backend::{Radio, RadioInfo};
 use crate::cache::ServiceCache;
@@ -88,8 +90,12 @@ pub struct Shared {
     pub pipeline: Mutex<AdvertPipeline>,
     /// Every managed device's state, as a watch so handles can await changes.
     pub device_states: DashMap<Address, watch::Receiver<DeviceStatus>>,
-    /// Every advertisement, for `Fleet::adverts` (sent only while someone listens).
-    pub advert_feed: broadcast::Sender<Advertisement>,
+    /// Advert watchers (`Fleet::watch`). Locked after `pipeline`, never before it.
+    pub watchers: Mutex<Watchers>,
+    /// Every advertisement, shared, for `Fleet::adverts` (sent only while someone listens).
+    pub advert_feed: broadcast::Sender<Arc<Advertisement>>,
+    /// Items the feeds' consumers lost by falling behind (counted as they learn it).
+    pub feed_lost: AtomicU64,
     /// What changed in the pipeline (appeared, zone changed, disappeared...).
     pub advert_events: broadcast::Sender<AdvertEvent>,
     /// Tunables.
@@ -107,7 +113,9 @@ impl Shared {
             cache,
             pipeline: Mutex::new(AdvertPipeline::new(config.pipeline)),
             device_states: DashMap::new(),
+            watchers: Mutex::new(Watchers::default()),
             advert_feed,
+            feed_lost: AtomicU64::new(0),
             advert_events,
             config,
         })
@@ -121,6 +129,11 @@ impl Shared {
     /// The pipeline, locked.
     pub fn pipeline(&self) -> MutexGuard<'_, AdvertPipeline> {
         self.pipeline.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The advert watchers, locked (take the pipeline's lock first when both are needed).
+    pub fn watchers(&self) -> MutexGuard<'_, Watchers> {
+        self.watchers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Every radio, sorted by name.

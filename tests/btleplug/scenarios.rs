@@ -159,8 +159,8 @@ async fn device_is_discovered() {
         loop {
             mock.advertise(&device, -48, COMPANY, &[0x05, 0x10]);
             let waited = tokio::time::timeout(Duration::from_millis(500), async {
-                while let Some(advert) = adverts.next().await {
-                    if complete(&advert) {
+                while let Some(item) = adverts.next().await {
+                    if let Some(advert) = item.item().filter(|a| complete(a)) {
                         return Some(advert);
                     }
                 }

@@ -11,3 +11,4 @@ mod reconnect;
 mod requests;
 mod slots;
 mod stories;
+mod watching;

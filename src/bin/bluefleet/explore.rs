@@ -5,8 +5,10 @@
 //! A device whose advertisements say it is not connectable (a beacon) is refused at once with
 //! that reason, instead of a connection attempt that can only time out.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use bluefleet::adverts::watch::Watched;
 use bluefleet::adverts::AdvertFilter;
 use bluefleet::model::assigned_numbers::name_of;
 use bluefleet::model::{uuid_from_u16, CharProps, GattCharacteristic, GattTable};
@@ -123,11 +125,14 @@ async fn explore(
 
 /// Whether the device's adverts received so far say it does not accept connections.
 async fn not_connectable(
-    adverts: &mut (impl futures::Stream<Item = bluefleet::model::Advertisement> + Unpin),
+    adverts: &mut (impl futures::Stream<Item = Watched<Arc<bluefleet::model::Advertisement>>> + Unpin),
     address: Address,
 ) -> bool {
     let mut said = None;
-    while let Some(Some(advert)) = futures::FutureExt::now_or_never(adverts.next()) {
+    while let Some(Some(item)) = futures::FutureExt::now_or_never(adverts.next()) {
+        let Watched::Item(advert) = item else {
+            continue; // skipped adverts: what was kept still says what it says
+        };
         if advert.address == address && advert.connectable.is_some() {
             said = advert.connectable;
         }

@@ -129,7 +129,9 @@ impl Radio for Watched {
                 RadioEvent::Down { reason } => {
                     health.record(id.clone(), RadioState::Down(reason.clone()))
                 }
-                RadioEvent::Adverts(_) | RadioEvent::SlotsReported(_) => {}
+                RadioEvent::Adverts(_)
+                | RadioEvent::RawAdverts(_)
+                | RadioEvent::SlotsReported(_) => {}
             })
             .boxed()
     }

@@ -3,6 +3,7 @@
 //! Follows the device through whichever radio hears it best, smoothing with the given α, and
 //! uses the library's zone rules (minimum samples, hysteresis) and log-distance estimate.
 
+use bluefleet::adverts::watch::Watched;
 use std::time::Duration;
 
 use bluefleet::adverts::proximity::{estimate_distance_m, next_zone, ProximityConfig};
@@ -95,7 +96,13 @@ async fn follow(
     loop {
         let advert = tokio::select! {
             _ = &mut deadline => break,
-            Some(advert) = adverts.next() => advert,
+            Some(item) = adverts.next() => match item {
+                Watched::Item(advert) => advert,
+                Watched::Lagged(missed) => {
+                    tracing::warn!(missed, "proximity fell behind the radios; adverts skipped");
+                    continue;
+                }
+            },
         };
         let best = fleet.heard_device(&address).and_then(|d| d.best_radio);
         if advert.address != address || best.as_ref().is_some_and(|b| *b != advert.radio) {

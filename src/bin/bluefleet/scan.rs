@@ -1,5 +1,6 @@
 //! `bluefleet scan`: devices as they appear, then per-device RSSI statistics.
 
+use bluefleet::adverts::watch::Watched;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -74,8 +75,15 @@ async fn scan(
         tokio::select! {
             biased;
             _ = &mut deadline => break,
-            Some(advert) = adverts.next() => {
-                if filter.matches(&advert) && found.insert(advert.address) && !json {
+            Some(item) = adverts.next() => {
+                let advert = match item {
+                    Watched::Item(advert) => advert,
+                    Watched::Lagged(missed) => {
+                        tracing::warn!(missed, "scan fell behind the radios; adverts skipped");
+                        continue;
+                    }
+                };
+                if filter.matches(&*advert) && found.insert(advert.address) && !json {
                     let distance = fleet.heard_device(&advert.address).and_then(|d| d.distance_m);
                     println!("  + {}  {:<24} {:>8}  {:>7}  via {}", advert.address,
                         advert.local_name().unwrap_or("(no name)"), dbm(Some(f32::from(advert.rssi_dbm))),
