@@ -35,6 +35,8 @@ pub mod device;
 pub mod error;
 pub mod fleet;
 pub mod model;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 #[cfg(feature = "esphome")]
 pub mod native_api;
 #[cfg(feature = "proxy")]

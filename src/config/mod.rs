@@ -32,7 +32,7 @@ use crate::Error;
 pub use decode::{Decode, Reading};
 
 /// The whole file.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HubConfig {
     /// Where to persist the service cache.
@@ -46,6 +46,9 @@ pub struct HubConfig {
     /// Devices to manage.
     #[serde(default, rename = "device")]
     pub devices: Vec<DeviceConfig>,
+    /// The MQTT bridge (`[mqtt]`).
+    #[cfg(feature = "mqtt")]
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
 }
 
 /// One radio, by backend.
@@ -180,6 +183,10 @@ impl HubConfig {
                     ));
                 }
             }
+        }
+        #[cfg(feature = "mqtt")]
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.check()?;
         }
         let mut seen = std::collections::BTreeSet::new();
         for (index, device) in self.devices.iter().enumerate() {

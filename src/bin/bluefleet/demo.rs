@@ -37,6 +37,9 @@ pub struct Args {
     /// Print only the summary, as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also publish to this MQTT broker (state, values, Home Assistant discovery, commands).
+    #[arg(long, value_name = "HOST:PORT")]
+    mqtt: Option<String>,
 }
 
 /// How often the on-demand sensors are read.
@@ -60,7 +63,6 @@ pub fn run(args: Args) -> Result<(), String> {
 }
 
 async fn play(world: World, args: &Args) -> Result<Summary, String> {
-    let live = !args.json;
     let simulation = Simulation::start(world, args.seed);
     let fleet = Fleet::builder()
         .radios(simulation.radios())
@@ -100,14 +102,31 @@ async fn play(world: World, args: &Args) -> Result<Summary, String> {
             polled.push((device, readable));
         }
     }
+    let world = simulation.world().clone();
+    let work = tick_through(&fleet, &state, &polled, args);
+    crate::mqtt::demo_alongside(&fleet, args.mqtt.as_deref(), &world, work).await?;
+    let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;
+    let summary = state.borrow().summary(&diagnostics, &simulation);
+    fleet.shutdown().await.map_err(|e| e.to_string())?;
+    Ok(summary)
+}
+
+/// The demo's clock: a sample every virtual second, polls every minute, a frame every five.
+async fn tick_through(
+    fleet: &Fleet,
+    state: &Rc<RefCell<DemoState>>,
+    polled: &[(Device, uuid::Uuid)],
+    args: &Args,
+) -> Result<(), String> {
+    let live = !args.json;
     let total = args.duration.as_secs();
     let frame_every = if live { 5 } else { u64::MAX };
     for second in 1..=total {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        state.borrow_mut().sample(&fleet);
+        state.borrow_mut().sample(fleet);
         if second % POLL_EVERY.as_secs() == 0 && second < total {
-            for (device, characteristic) in &polled {
-                actix::spawn(poll(device.clone(), *characteristic, Rc::clone(&state)));
+            for (device, characteristic) in polled {
+                actix::spawn(poll(device.clone(), *characteristic, Rc::clone(state)));
             }
         }
         if second % frame_every == 0 || second == total {
@@ -118,10 +137,7 @@ async fn play(world: World, args: &Args) -> Result<Summary, String> {
             std::thread::sleep(Duration::from_secs_f64(1.0 / args.speed));
         }
     }
-    let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;
-    let summary = state.borrow().summary(&diagnostics, &simulation);
-    fleet.shutdown().await.map_err(|e| e.to_string())?;
-    Ok(summary)
+    Ok(())
 }
 
 /// Follows one subscription for the whole run.

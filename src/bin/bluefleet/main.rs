@@ -15,6 +15,7 @@ mod health;
 mod hub_devices;
 mod hub_radios;
 mod logging;
+mod mqtt;
 mod output;
 mod proximity;
 #[cfg(feature = "proxy")]

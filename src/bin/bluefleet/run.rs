@@ -40,12 +40,14 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), String> {
     let config = HubConfig::load(&args.config).map_err(|e| e.to_string())?;
     let worlds = load_worlds(&config.radios, &args.config)?;
-    // Virtual time only when every radio is simulated: real radios need real time.
+    // Virtual time only when every radio is simulated: real radios need real time, and so
+    // does a broker ([mqtt]).
     let only_simulated = config
         .radios
         .iter()
         .all(|r| matches!(r, RadioConfig::Sim { .. }));
-    let virtual_time = args.duration.is_some() && !worlds.is_empty() && only_simulated;
+    let virtual_time =
+        args.duration.is_some() && !worlds.is_empty() && only_simulated && !bridged(&config);
     let job = async {
         let signals = Signals::register()?;
         let simulations: Vec<Simulation> = worlds
@@ -62,6 +64,7 @@ pub fn run(args: Args) -> Result<(), String> {
             builder = builder.cache_dir(dir);
         }
         let fleet = builder.build().map_err(|e| e.to_string())?;
+        let bridge_config = config.clone();
         let mut hub = Hub {
             devices: HubDevices::new(fleet.clone(), args.json),
             fleet: fleet.clone(),
@@ -70,7 +73,8 @@ pub fn run(args: Args) -> Result<(), String> {
             simulations,
             json: args.json,
         };
-        let outcome = hub.serve(signals, args.duration).await;
+        let work = hub.serve(signals, args.duration);
+        let outcome = with_bridge(&fleet, &bridge_config, work).await;
         systemd::stopping();
         fleet.shutdown().await.map_err(|e| e.to_string())?;
         outcome
@@ -80,6 +84,36 @@ pub fn run(args: Args) -> Result<(), String> {
     } else {
         block_on_real_time(job)
     }
+}
+
+#[cfg(feature = "mqtt")]
+fn bridged(config: &HubConfig) -> bool {
+    config.mqtt.is_some()
+}
+
+#[cfg(not(feature = "mqtt"))]
+fn bridged(_: &HubConfig) -> bool {
+    false
+}
+
+/// Runs the hub's work alongside the MQTT bridge when the file has `[mqtt]` (the bridge's
+/// device list is the one at start; a SIGHUP does not change what it publishes).
+#[cfg(feature = "mqtt")]
+async fn with_bridge(
+    fleet: &Fleet,
+    config: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    crate::mqtt::alongside(fleet, config.mqtt.clone(), config.devices.clone(), work).await
+}
+
+#[cfg(not(feature = "mqtt"))]
+async fn with_bridge(
+    _: &Fleet,
+    _: &HubConfig,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    work.await
 }
 
 /// The worlds of the simulated radios; a world path is relative to the hub file.

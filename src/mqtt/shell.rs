@@ -1,0 +1,420 @@
+//! The thin IO shell around [`Bridge`]: samples the fleet once a second, follows the
+//! configured subscriptions and the adverts, runs commands, and hands everything to the core;
+//! what the core returns goes to the broker link.
+//!
+//! Everything runs in one task (no spawning, so it works in any runtime the fleet handle works
+//! in): commands and subscription set-ups are futures polled side by side, and one `biased`
+//! select decides the order, so the same inputs are handled in the same order.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::stream::{FuturesUnordered, SelectAll};
+use futures::{FutureExt, Stream, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::commands::Command;
+use super::config::MqttConfig;
+use super::core::{Bridge, Inbound, ReplyTo};
+use super::discovery::ValueSpec;
+use super::execute::{execute, failed, succeeded};
+use super::link::{BrokerEvent, BrokerLink};
+use super::snapshot::{DeviceSnapshot, ErrorSnapshot, HubSnapshot, RadioSnapshot};
+use super::topics::characteristic_level;
+use crate::config::{Decode, DeviceConfig};
+use crate::fleet::{Fleet, Subscription, SubscriptionEvent};
+use crate::model::{Address, RadioId};
+use crate::{Device, Error};
+
+/// How often the fleet is sampled for state.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How long after connecting retained states are read to find devices no longer managed.
+const SWEEP_FOR: Duration = Duration::from_secs(3);
+/// How long a clean stop waits for `offline` to reach the broker.
+const GOODBYE_WITHIN: Duration = Duration::from_secs(3);
+/// Before retrying a subscription that failed.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(5);
+
+/// One followed characteristic.
+#[derive(Clone, Copy, Debug)]
+struct Follow {
+    address: Address,
+    characteristic: Uuid,
+    decode: Decode,
+    scale: f64,
+}
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+type Values = Pin<Box<dyn Stream<Item = (Follow, SubscriptionEvent)>>>;
+
+/// What a finished command asks of the shell besides publishing its answer.
+enum Done {
+    Answer(ReplyTo, Value),
+    Subscribed(ReplyTo, Follow, Subscription, Device),
+}
+
+/// Runs the bridge for `devices` until `stop` completes, then marks the hub offline (discovery
+/// stays: a restart is not a release).
+pub async fn serve(
+    fleet: Fleet,
+    config: MqttConfig,
+    devices: Vec<DeviceConfig>,
+    stop: impl Future<Output = ()>,
+) -> crate::Result<()> {
+    let mut core = Bridge::new(&config);
+    let client = super::rumqtt::client(&config, &core.last_will())?;
+    let (link, mut events) = BrokerLink::start(client).map_err(|source| Error::Io {
+        path: "mqtt thread".into(),
+        source,
+    })?;
+    let mut shell = Shell::new(fleet);
+    for device in &devices {
+        let handle = shell.fleet.device(device.address).await?;
+        let name = device
+            .name
+            .clone()
+            .unwrap_or_else(|| device.address.to_string());
+        let mut values = Vec::new();
+        for subscription in &device.subscribe {
+            let characteristic = subscription.uuid()?;
+            let numeric = !matches!(subscription.decode, Decode::Hex | Decode::Utf8);
+            values.push(ValueSpec::for_characteristic(
+                &characteristic,
+                &subscription.unit,
+                numeric,
+            ));
+            shell.follow(Follow {
+                address: device.address,
+                characteristic,
+                decode: subscription.decode,
+                scale: subscription.scale,
+            });
+        }
+        core.manage(device.address, &name, values);
+        shell.names.insert(device.address, device.name.clone());
+        shell.handles.insert(device.address, handle);
+    }
+    // Lagged markers are skipped: a busy broker link may miss adverts, never state.
+    let mut adverts = Box::pin(
+        shell
+            .fleet
+            .adverts()
+            .filter_map(|w| std::future::ready(w.item())),
+    );
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    let mut sweep_until: Option<Instant> = None;
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut stop => break,
+            event = events.recv() => match event {
+                Some(BrokerEvent::Connected) => {
+                    tracing::info!("mqtt: connected to {}:{}", config.host, config.port());
+                    core.connected().into_iter().for_each(|a| link.act(a));
+                    sweep_until = Some(Instant::now() + SWEEP_FOR);
+                }
+                Some(BrokerEvent::Disconnected(reason)) => {
+                    tracing::warn!("mqtt: {}:{}: {reason}; retrying", config.host, config.port());
+                }
+                Some(BrokerEvent::Message(message)) => match core.incoming(&message) {
+                    Inbound::Publish(messages) => messages.into_iter().for_each(|m| link.publish(m)),
+                    Inbound::Command(command, reply) => shell.command(&mut core, &link, command, reply),
+                },
+                None => return Err(Error::ActorGone { what: "the MQTT connection thread".into() }),
+            },
+            Some(done) = shell.running.next(), if !shell.running.is_empty() => match done {
+                Done::Answer(reply, body) => link.publish(core.answer(&reply, body)),
+                Done::Subscribed(reply, follow, subscription, device) => {
+                    shell.handles.insert(follow.address, device);
+                    let spec = ValueSpec::for_characteristic(&follow.characteristic, "", follow.decode != Decode::Hex && follow.decode != Decode::Utf8);
+                    let name = shell.name_of(&follow.address);
+                    core.manage(follow.address, &name, vec![spec]).into_iter().for_each(|m| link.publish(m));
+                    shell.attach(follow, subscription);
+                    link.publish(core.answer(&reply, succeeded(json!({"subscribed": characteristic_level(&follow.characteristic)}))));
+                }
+            },
+            Some((follow, result)) = shell.subscribing.next(), if !shell.subscribing.is_empty() => match result {
+                Some(subscription) => shell.attach(follow, subscription),
+                None => shell.follow_later(follow),
+            },
+            Some((follow, event)) = shell.values.next(), if !shell.values.is_empty() => {
+                if let SubscriptionEvent::Notification(bytes) = event {
+                    let reading = serde_json::to_value(follow.decode.apply(&bytes, follow.scale)).unwrap_or(Value::Null);
+                    shell.readings.entry(follow.address).or_default().insert(characteristic_level(&follow.characteristic), reading.clone());
+                    core.value(&follow.address, &follow.characteristic, &reading).into_iter().for_each(|m| link.publish(m));
+                }
+            },
+            _ = tick.tick() => {
+                if sweep_until.is_some_and(|t| Instant::now() >= t) {
+                    sweep_until = None;
+                    link.unsubscribe(core.topics().every_device_state());
+                }
+                let (devices, radios, hub) = shell.sample();
+                core.observe(&devices, &radios, &hub).into_iter().for_each(|m| link.publish(m));
+            },
+            Some(advert) = adverts.next() => {
+                *shell.advert_counts.entry(advert.radio.clone()).or_default() += 1;
+                shell.last_seen.insert(advert.address, advert.seen_at);
+                if let Some(message) = core.advert(&advert) {
+                    link.publish(message);
+                }
+            },
+        }
+    }
+    link.close(core.goodbye(), GOODBYE_WITHIN);
+    Ok(())
+}
+
+struct Shell {
+    fleet: Fleet,
+    handles: BTreeMap<Address, Device>,
+    names: BTreeMap<Address, Option<String>>,
+    readings: BTreeMap<Address, BTreeMap<String, Value>>,
+    last_seen: BTreeMap<Address, Instant>,
+    advert_counts: BTreeMap<RadioId, u64>,
+    sampled_at: Instant,
+    running: FuturesUnordered<LocalFuture<Done>>,
+    subscribing: FuturesUnordered<LocalFuture<(Follow, Option<Subscription>)>>,
+    values: SelectAll<Values>,
+    /// Dropping a sender ends that follow's stream.
+    cancels: BTreeMap<(Address, Uuid), Vec<oneshot::Sender<()>>>,
+}
+
+impl Shell {
+    fn new(fleet: Fleet) -> Self {
+        Self {
+            fleet,
+            handles: BTreeMap::new(),
+            names: BTreeMap::new(),
+            readings: BTreeMap::new(),
+            last_seen: BTreeMap::new(),
+            advert_counts: BTreeMap::new(),
+            sampled_at: Instant::now(),
+            running: FuturesUnordered::new(),
+            subscribing: FuturesUnordered::new(),
+            values: SelectAll::new(),
+            cancels: BTreeMap::new(),
+        }
+    }
+
+    fn name_of(&self, address: &Address) -> String {
+        self.names
+            .get(address)
+            .cloned()
+            .flatten()
+            .or_else(|| self.fleet.heard_device(address).and_then(|h| h.name))
+            .unwrap_or_else(|| address.to_string())
+    }
+
+    fn follow(&mut self, follow: Follow) {
+        let fleet = self.fleet.clone();
+        self.subscribing.push(Box::pin(async move {
+            let result = match fleet.device(follow.address).await {
+                Ok(device) => device.subscribe(follow.characteristic).await,
+                Err(e) => Err(e),
+            };
+            if let Err(err) = &result {
+                tracing::warn!(
+                    "mqtt: cannot follow {} {}: {err}",
+                    follow.address,
+                    follow.characteristic
+                );
+            }
+            (follow, result.ok())
+        }));
+    }
+
+    fn follow_later(&mut self, follow: Follow) {
+        let fleet = self.fleet.clone();
+        self.subscribing.push(Box::pin(async move {
+            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+            let result = match fleet.device(follow.address).await {
+                Ok(device) => device.subscribe(follow.characteristic).await.ok(),
+                Err(_) => None,
+            };
+            (follow, result)
+        }));
+    }
+
+    fn attach(&mut self, follow: Follow, subscription: Subscription) {
+        let (cancel, cancelled) = oneshot::channel();
+        self.cancels
+            .entry((follow.address, follow.characteristic))
+            .or_default()
+            .push(cancel);
+        self.values.push(Box::pin(
+            subscription
+                .take_until(cancelled)
+                .map(move |event| (follow, event)),
+        ));
+    }
+
+    fn command(&mut self, core: &mut Bridge, link: &BrokerLink, command: Command, reply: ReplyTo) {
+        match command {
+            Command::Release { address } => {
+                core.release(&address)
+                    .into_iter()
+                    .for_each(|m| link.publish(m));
+                self.cancels.retain(|(a, _), _| *a != address);
+                self.readings.remove(&address);
+                self.handles.remove(&address);
+                let fleet = self.fleet.clone();
+                self.running.push(Box::pin(async move {
+                    let outcome = async {
+                        let device = fleet.device(address).await?;
+                        device.keep_connected(false).await?;
+                        device.disconnect().await
+                    };
+                    let body = match outcome.await {
+                        Ok(()) => succeeded(json!({"released": address.to_string()})),
+                        Err(e) => failed(&e),
+                    };
+                    Done::Answer(reply, body)
+                }));
+            }
+            Command::Subscribe {
+                address,
+                characteristic,
+                on: false,
+                ..
+            } => {
+                self.cancels.remove(&(address, characteristic));
+                let body =
+                    succeeded(json!({"unsubscribed": characteristic_level(&characteristic)}));
+                link.publish(core.answer(&reply, body));
+            }
+            Command::Subscribe {
+                address,
+                characteristic,
+                decode,
+                scale,
+                ..
+            } => {
+                let fleet = self.fleet.clone();
+                let follow = Follow {
+                    address,
+                    characteristic,
+                    decode,
+                    scale,
+                };
+                self.running.push(Box::pin(async move {
+                    let result = async {
+                        let device = fleet.device(address).await?;
+                        let subscription = device.subscribe(characteristic).await?;
+                        Ok::<_, Error>((device, subscription))
+                    };
+                    match result.await {
+                        Ok((device, subscription)) => {
+                            Done::Subscribed(reply, follow, subscription, device)
+                        }
+                        Err(e) => Done::Answer(reply, failed(&e)),
+                    }
+                }));
+            }
+            other => {
+                let fleet = self.fleet.clone();
+                self.running.push(
+                    async move {
+                        let body = execute(&fleet, &other).await;
+                        Done::Answer(reply, body)
+                    }
+                    .boxed_local(),
+                );
+            }
+        }
+    }
+
+    fn sample(&mut self) -> (Vec<DeviceSnapshot>, Vec<RadioSnapshot>, HubSnapshot) {
+        let now = Instant::now();
+        let unix_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let period = now.duration_since(self.sampled_at).as_secs_f64().max(1e-3);
+        self.sampled_at = now;
+        let round = |rssi: Option<f32>| rssi.map(|r| r.round() as i16);
+        let devices: Vec<DeviceSnapshot> =
+            self.handles
+                .iter()
+                .map(|(address, device)| {
+                    let status = device.status();
+                    let heard = self.fleet.heard_device(address);
+                    let radio = match &status.state {
+                        crate::device::state::DeviceState::Connected { radio }
+                        | crate::device::state::DeviceState::Connecting { radio, .. } => {
+                            Some(radio.clone())
+                        }
+                        _ => None,
+                    };
+                    DeviceSnapshot {
+                        address: *address,
+                        name: self
+                            .names
+                            .get(address)
+                            .cloned()
+                            .flatten()
+                            .or_else(|| heard.as_ref().and_then(|h| h.name.clone())),
+                        connection: status.state.label().to_string(),
+                        radio,
+                        keep_connected: status.keep_connected,
+                        rssi: heard
+                            .iter()
+                            .flat_map(|h| h.radios.iter())
+                            .map(|(r, rssi)| (r.to_string(), round(*rssi)))
+                            .collect(),
+                        best_radio: heard.as_ref().and_then(|h| h.best_radio.clone()),
+                        best_rssi: heard.as_ref().and_then(|h| round(h.smoothed_rssi_dbm)),
+                        zone: heard
+                            .as_ref()
+                            .and_then(|h| h.zone)
+                            .and_then(|z| serde_json::to_value(z).ok())
+                            .and_then(|v| v.as_str().map(str::to_string)),
+                        last_seen: self.last_seen.get(address).map(|seen| {
+                            unix_now.saturating_sub(now.duration_since(*seen).as_secs())
+                        }),
+                        last_error: status
+                            .last_error
+                            .as_ref()
+                            .map(|(kind, text)| ErrorSnapshot {
+                                kind: kind.as_str().into(),
+                                message: text.clone(),
+                            }),
+                        readings: self.readings.get(address).cloned().unwrap_or_default(),
+                    }
+                })
+                .collect();
+        let usage = self.fleet.slot_usage();
+        let radios: Vec<RadioSnapshot> = usage
+            .iter()
+            .map(|u| RadioSnapshot {
+                radio: u.radio.clone(),
+                state: if u.up { "up" } else { "down" },
+                slots_used: u.held_by.len(),
+                slots_limit: u.limit,
+                slots_foreign: u.foreign,
+                holders: u.held_by.clone(),
+                adverts_per_s: (self.advert_counts.remove(&u.radio).unwrap_or(0) as f64 / period
+                    * 10.0)
+                    .round()
+                    / 10.0,
+            })
+            .collect();
+        let hub = HubSnapshot {
+            devices: devices.len(),
+            connected: devices
+                .iter()
+                .filter(|d| d.connection == "connected")
+                .count(),
+            heard: self.fleet.heard().len(),
+            slots_free: usage.iter().filter(|u| u.up).map(|u| u.free).sum(),
+            radios: usage.len(),
+        };
+        (devices, radios, hub)
+    }
+}

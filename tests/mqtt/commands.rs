@@ -1,0 +1,240 @@
+//! Commands over MQTT: answers on the MQTT 5 response topic with the correlation data, or on
+//! `responses/<id>` for MQTT 3.1.1; refusals name the field; the hub survives junk.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::bed::{broker, Broker, Hub, Watch, DEVICES};
+use crate::schema::check_device_discovery;
+
+const WAIT: Duration = Duration::from_secs(25);
+const COUNTER: &str = "C0:FF:EE:00:00:01";
+const COUNTER_VALUE: &str = "6e400002-b5a3-f393-e0a9-e50e24dcca9e";
+const COUNTER_CONFIG: &str = "6e400003-b5a3-f393-e0a9-e50e24dcca9e";
+
+/// Sends `payload` to `verb` with a response topic and correlation data; returns the answer.
+fn ask(broker: &Broker, answers: &Watch, verb: &str, payload: &str, correlation: &str) -> Value {
+    broker.publish(
+        &format!("bluefleet/attic/commands/{verb}"),
+        payload,
+        &[
+            ("response-topic", "test/answers"),
+            ("correlation-data", correlation),
+        ],
+        true,
+    );
+    let answer = answers.until(&format!("the answer to {verb} {payload}"), WAIT, |s| {
+        s.correlation == correlation
+    });
+    assert_eq!(answer.topic, "test/answers");
+    assert!(!answer.retained);
+    answer.json()
+}
+
+fn wait_online(broker: &Broker) {
+    let status = broker.watch("bluefleet/attic/status");
+    status.until("online", WAIT, |s| s.payload == "online");
+}
+
+#[test]
+fn commands_over_mqtt5() {
+    let Some(broker) = broker() else { return };
+    let _hub = Hub::start(&broker, DEVICES, "");
+    wait_online(&broker);
+    let answers = broker.watch("test/answers");
+
+    let read = ask(
+        &broker,
+        &answers,
+        "read",
+        &format!(
+            r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","decode":"uint8"}}"#
+        ),
+        "c-read-1",
+    );
+    assert_eq!(read["ok"], true, "{read}");
+    assert_eq!(read["result"]["raw"], "00");
+
+    let write = ask(
+        &broker,
+        &answers,
+        "write",
+        &format!(
+            r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","value":42,"format":"u8"}}"#
+        ),
+        "c-write",
+    );
+    assert_eq!(write["ok"], true, "{write}");
+    assert_eq!(write["result"]["written"], "2a");
+    let read = ask(
+        &broker,
+        &answers,
+        "read",
+        &format!(
+            r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","decode":"uint8"}}"#
+        ),
+        "c-read-2",
+    );
+    assert_eq!(read["result"]["value"], 42.0, "{read}");
+
+    let explain = ask(
+        &broker,
+        &answers,
+        "explain",
+        r#"{"address":"A4:C1:38:00:00:01"}"#,
+        "c-explain",
+    );
+    assert_eq!(explain["ok"], true);
+    assert_eq!(explain["result"]["managed"], true);
+    assert!(
+        explain["result"]["why"]
+            .as_str()
+            .is_some_and(|w| !w.is_empty()),
+        "{explain}"
+    );
+    assert_eq!(explain["result"]["heard_by"][0]["radio"], "hci0");
+
+    // Subscribe: values start flowing on the characteristic topic and discovery gains it.
+    let values = broker.watch(&format!(
+        "bluefleet/attic/devices/{COUNTER}/{COUNTER_VALUE}"
+    ));
+    let subscribed = ask(
+        &broker,
+        &answers,
+        "subscribe",
+        &format!(r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_VALUE}"}}"#),
+        "c-sub",
+    );
+    assert_eq!(subscribed["ok"], true, "{subscribed}");
+    let first = values.until("a counter value", WAIT, |s| !s.payload.is_empty());
+    let second = values.until("a later counter value", WAIT, |s| {
+        s.payload != first.payload
+    });
+    assert_ne!(first.payload, second.payload);
+    let discovery = broker.retained(
+        "homeassistant/device/bluefleet_c0ffee000001/config",
+        Duration::from_secs(2),
+    );
+    let discovery = discovery
+        .last()
+        .expect("discovery of the subscribed device")
+        .json();
+    check_device_discovery(&discovery);
+    assert!(
+        discovery["components"].get(COUNTER_VALUE).is_some(),
+        "{discovery}"
+    );
+
+    let keep = ask(
+        &broker,
+        &answers,
+        "keep-connected",
+        &format!(r#"{{"address":"{COUNTER}","on":false}}"#),
+        "c-keep",
+    );
+    assert_eq!(keep["result"]["keep_connected"], false);
+
+    // Refusals name the field, and go back with the correlation data.
+    for (verb, payload, field) in [
+        (
+            "read",
+            r#"{"characteristic":"2a6e"}"#.to_string(),
+            "address",
+        ),
+        (
+            "read",
+            r#"{"address":"A4:C1:38:00:00:01","characteristic":"xyz"}"#.into(),
+            "characteristic",
+        ),
+        (
+            "write",
+            format!(
+                r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","value":300,"format":"u8"}}"#
+            ),
+            "value",
+        ),
+        (
+            "write",
+            format!(
+                r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","value":"12","format":"f16"}}"#
+            ),
+            "format",
+        ),
+        (
+            "keep-connected",
+            r#"{"address":"A4:C1:38:00:00:01","on":"perhaps"}"#.into(),
+            "on",
+        ),
+        ("reboot", "{}".into(), "verb"),
+        ("read", "not json at all".into(), "payload"),
+        ("read", "[1,2,3]".into(), "payload"),
+    ] {
+        let correlation = format!("bad-{verb}-{field}");
+        let answer = ask(&broker, &answers, verb, &payload, &correlation);
+        assert_eq!(answer["ok"], false, "{answer}");
+        assert_eq!(
+            answer["error"]["field"], field,
+            "{verb} {payload}: {answer}"
+        );
+    }
+    // A read the device refuses comes back as a failure with its class, not a crash.
+    let refused = ask(
+        &broker,
+        &answers,
+        "read",
+        &format!(r#"{{"address":"{COUNTER}","characteristic":"2a19"}}"#),
+        "c-missing",
+    );
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(refused["error"]["message"].is_string());
+
+    // Still alive and publishing after all that.
+    let state = broker.watch("bluefleet/attic/devices/A4:C1:38:00:00:01/state");
+    state.until("a fresh state", WAIT, |s| !s.retained);
+}
+
+#[test]
+fn commands_over_mqtt311_answer_on_the_request_id() {
+    let Some(broker) = broker() else { return };
+    let _hub = Hub::start(&broker, DEVICES, "protocol = \"3.1.1\"");
+    wait_online(&broker);
+    let responses = broker.watch("bluefleet/attic/responses/#");
+    broker.publish(
+        "bluefleet/attic/commands/read",
+        &format!(r#"{{"id":"r1","address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}"}}"#),
+        &[],
+        false,
+    );
+    let answer = responses.until("the answer to r1", WAIT, |s| {
+        s.topic == "bluefleet/attic/responses/r1"
+    });
+    let answer = answer.json();
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["id"], "r1");
+    broker.publish(
+        "bluefleet/attic/commands/write",
+        r#"{"id":7,"address":"A4:C1:38:00:00:01"}"#,
+        &[],
+        false,
+    );
+    let refused = responses
+        .until("the refusal of 7", WAIT, |s| {
+            s.topic == "bluefleet/attic/responses/7"
+        })
+        .json();
+    assert_eq!(refused["error"]["field"], "characteristic");
+    assert_eq!(refused["id"], 7);
+    broker.publish(
+        "bluefleet/attic/commands/read",
+        "\u{1}\u{2}junk",
+        &[],
+        false,
+    );
+    let junk = responses
+        .until("the refusal of junk", WAIT, |s| {
+            s.topic == "bluefleet/attic/responses"
+        })
+        .json();
+    assert_eq!(junk["error"]["field"], "payload");
+}
