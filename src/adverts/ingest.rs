@@ -163,6 +163,8 @@ impl AdvertPipeline {
             if let Some(err) = self.beacons.observe(address, data) {
                 tracing::debug!(%address, %err, "malformed beacon frame");
             }
+            let name = device.advert().local_name();
+            self.readings.observe(address, data, name);
         }
         Ingested {
             view: device,

@@ -50,6 +50,7 @@ use beacon::BeaconRegistry;
 use device::RadioIndex;
 use hashing::AddressHashBuilder;
 
+use crate::decode::SensorReadings;
 use crate::model::{Address, Advertisement, RadioId};
 
 /// One radio's view of one device, for radio choice.
@@ -78,6 +79,8 @@ pub struct AdvertPipeline {
     /// Index of the radio of the previous advert: batches come from one radio.
     last_radio: Option<RadioIndex>,
     beacons: BeaconRegistry,
+    /// Sensor readings decoded from changed payloads (src/decode).
+    readings: SensorReadings,
     totals: IngestSummary,
 }
 
@@ -122,11 +125,13 @@ impl AdvertPipeline {
     pub fn tick(&mut self, now: Instant, events: &mut Vec<AdvertEvent>) -> usize {
         let availability = self.config.availability;
         let beacons = &mut self.beacons;
+        let readings = &mut self.readings;
         let before = events.len();
         self.devices.retain(|address, device| {
             let timeout = device.interval.timeout(&availability);
             if now.saturating_duration_since(device.last_seen) > timeout {
                 beacons.forget(address);
+                readings.forget(address);
                 events.push(AdvertEvent::Disappeared {
                     address: *address,
                     last_seen: device.last_seen,
@@ -262,6 +267,16 @@ impl AdvertPipeline {
     /// The beacon registry.
     pub fn beacons(&self) -> &BeaconRegistry {
         &self.beacons
+    }
+
+    /// Sensor readings decoded from the adverts.
+    pub fn readings(&self) -> &SensorReadings {
+        &self.readings
+    }
+
+    /// Sensor readings, to give bindkeys.
+    pub fn readings_mut(&mut self) -> &mut SensorReadings {
+        &mut self.readings
     }
 
     /// Counts since the pipeline was made.

@@ -16,6 +16,12 @@
 //! name = "kitchen"
 //! keep_connected = true
 //! subscribe = [{ characteristic = "2a6e", decode = "int16le", scale = 0.01, unit = "°C" }]
+//!
+//! [[device]]                        # a sensor read from its adverts only
+//! address = "54:48:E6:8F:80:A5"
+//! keep_connected = false
+//! decode = "auto"
+//! bindkey = "231d39c1d7cc1ab1aee224cd096db932"
 //! ```
 
 pub mod decode;
@@ -96,6 +102,30 @@ pub struct DeviceConfig {
     /// Characteristics to subscribe to.
     #[serde(default)]
     pub subscribe: Vec<SubscriptionConfig>,
+    /// `"auto"`: print the readings its adverts carry (BTHome, Xiaomi, ATC… see
+    /// docs/decoders.md); `"off"` (the default): don't.
+    #[serde(default)]
+    pub decode: AdvertDecoding,
+    /// The bindkey of an encrypted sensor (32 hex digits), for its adverts' readings.
+    pub bindkey: Option<String>,
+}
+
+/// Whether `bluefleet run` prints a device's advert readings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdvertDecoding {
+    /// Don't print them.
+    #[default]
+    Off,
+    /// Decode with whichever format the adverts carry.
+    Auto,
+}
+
+impl DeviceConfig {
+    /// The bindkey, parsed (checked at load, so `None` also when absent).
+    pub fn bindkey(&self) -> Option<crate::decode::Bindkey> {
+        self.bindkey.as_deref().and_then(|key| key.parse().ok())
+    }
 }
 
 fn yes() -> bool {
@@ -196,6 +226,11 @@ impl HubConfig {
                     format!("{} is listed twice", device.address),
                 ));
             }
+            if let Some(key) = &device.bindkey {
+                key.parse::<crate::decode::Bindkey>().map_err(|e| {
+                    Error::config(format!("device[{index}].bindkey"), e.to_string())
+                })?;
+            }
             for (sub, subscription) in device.subscribe.iter().enumerate() {
                 subscription.uuid().map_err(|e| {
                     Error::config(
@@ -268,6 +303,29 @@ mod tests {
             let err = HubConfig::parse(&text).unwrap_err().to_string();
             assert!(err.contains(expected), "{expected} not in: {err}");
         }
+    }
+
+    #[test]
+    fn bindkeys_and_advert_decoding_are_read_and_checked() {
+        let sensor = "[[device]]\naddress = \"54:48:E6:8F:80:A5\"\nkeep_connected = false\n\
+                      decode = \"auto\"\nbindkey = \"231d39c1d7cc1ab1aee224cd096db932\"\n";
+        let config = HubConfig::parse(&format!("{GOOD}\n{sensor}")).unwrap();
+        assert_eq!(config.devices[0].decode, AdvertDecoding::Off);
+        assert_eq!(config.devices[1].decode, AdvertDecoding::Auto);
+        assert_eq!(config.devices[1].bindkey().unwrap().0[0], 0x23);
+        let short = sensor.replace("231d39c1d7cc1ab1aee224cd096db932", "231d");
+        let err = HubConfig::parse(&format!("{GOOD}\n{short}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("device[1].bindkey") && err.contains("32 hex digits"),
+            "{err}"
+        );
+        let odd = sensor.replace("\"auto\"", "\"sometimes\"");
+        let err = HubConfig::parse(&format!("{GOOD}\n{odd}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant `sometimes`"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod crypto;
 pub mod govee;
 pub mod inkbird;
 pub mod keyring;
+pub mod latest;
 pub mod reading;
 pub mod registry;
 pub mod ruuvi;
@@ -40,6 +41,7 @@ use std::fmt;
 use crate::model::{Address, AdvertData};
 
 pub use keyring::{Bindkey, DeviceSecrets, Keyring, ParseBindkeyError};
+pub use latest::SensorReadings;
 pub use reading::{Kind, Reading, Unit, Value};
 pub use registry::Registry;
 
@@ -145,6 +147,25 @@ impl Decoded {
                 (name, reading)
             })
             .collect()
+    }
+}
+
+impl Decoded {
+    /// The readings in one short column: `21.4 °C 48 % 87 %🔋 motion open`. Frame counters
+    /// and identities are left out; a state reads as its kind when on, `no kind` when off.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for reading in &self.readings {
+            let part = match (&reading.value, reading.kind) {
+                (_, Kind::PacketId | Kind::BeaconId | Kind::TxPower | Kind::Count) => continue,
+                (Value::Number(n), Kind::Battery) => format!("{n} %🔋"),
+                (Value::Bool(true), kind) => kind.as_str().to_owned(),
+                (Value::Bool(false), kind) => format!("no {kind}"),
+                _ => reading.to_string(),
+            };
+            parts.push(part);
+        }
+        parts.join(" ")
     }
 }
 

@@ -92,6 +92,8 @@ pub(crate) fn assert_state(decoded: &Decoded, kind: Kind, value: bool) {
     assert_eq!(reading.value, Value::Bool(value), "{kind} in {decoded}");
 }
 
+const ATC: &str = "A4:C1:38:8D:18:B2";
+
 #[test]
 fn adverts_nobody_claims_are_none_and_names_are_unique() {
     let registry = Registry::standard();
@@ -109,6 +111,8 @@ fn adverts_nobody_claims_are_none_and_names_are_unique() {
         two.to_string(),
         "bthome (BTHome sensor): temperature 25.06 °C, temperature 25.11 °C, humidity 50.55 %"
     );
+    let shelly = decode_plain(ATC, &service(0xFCD2, "40002e01641e012e34451601", ""));
+    assert_eq!(shelly.summary(), "100 %🔋 light 52 % 27.8 °C");
     let json = serde_json::to_value(&two).unwrap();
     assert_eq!(json["readings"][0]["kind"], "temperature");
     assert_eq!(json["readings"][0]["unit"], "°C");

@@ -9,7 +9,9 @@ use super::runtime::start_supervisor;
 use super::Fleet;
 use crate::backend::Radio;
 use crate::cache::ServiceCache;
+use crate::decode::Bindkey;
 use crate::device::retry::RetryPolicy;
+use crate::model::Address;
 use crate::supervisor::messages::AddRadio;
 use crate::supervisor::radio_choice::ChoicePolicy;
 use crate::supervisor::shared_view::{FleetConfig, Shared};
@@ -21,6 +23,7 @@ pub struct FleetBuilder {
     radios: Vec<Arc<dyn Radio>>,
     cache_dir: Option<PathBuf>,
     config: FleetConfig,
+    bindkeys: Vec<(Address, Bindkey)>,
 }
 
 impl FleetBuilder {
@@ -84,6 +87,13 @@ impl FleetBuilder {
         self
     }
 
+    /// Gives the bindkey of an encrypted sensor (BTHome, Xiaomi MiBeacon v4/v5), so its
+    /// adverts decode into readings (see [`crate::decode`]).
+    pub fn bindkey(mut self, address: Address, key: Bindkey) -> Self {
+        self.bindkeys.push((address, key));
+        self
+    }
+
     /// Checks the configuration and starts the actors.
     pub fn build(self) -> crate::Result<Fleet> {
         self.config.retry.validate()?;
@@ -110,6 +120,9 @@ impl FleetBuilder {
             None => ServiceCache::in_memory(),
         };
         let shared = Shared::new(self.config, cache);
+        for (address, key) in self.bindkeys {
+            shared.pipeline().readings_mut().set_bindkey(address, key);
+        }
         let for_actor = Arc::clone(&shared);
         let (supervisor, own_system) = start_supervisor(move || Supervisor::new(for_actor))?;
         for radio in self.radios {

@@ -123,6 +123,15 @@ impl Fleet {
         all
     }
 
+    /// Gives (or replaces) the bindkey of an encrypted sensor; its next changed advert
+    /// decodes with it.
+    pub fn set_bindkey(&self, address: Address, key: crate::decode::Bindkey) {
+        self.shared
+            .pipeline()
+            .readings_mut()
+            .set_bindkey(address, key);
+    }
+
     /// Beacons seen so far, by type.
     pub fn beacon_counts(&self) -> BeaconCounts {
         self.shared.pipeline().beacons().counts()

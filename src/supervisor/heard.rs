@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::adverts::beacon::BeaconState;
 use crate::adverts::{AdvertPipeline, DeviceView, Zone};
+use crate::decode::Decoded;
 use crate::model::{Address, AdvertData, RadioId};
 
 /// RSSI statistics of one device.
@@ -50,6 +51,12 @@ pub struct HeardDevice {
     /// Beacon frames decoded from it, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub beacon: Option<BeaconState>,
+    /// Sensor readings decoded from its latest changed payload (src/decode), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readings: Option<Decoded>,
+    /// Why its latest payload could not be decoded (wrong key, replay), until one decodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_error: Option<String>,
 }
 
 impl HeardDevice {
@@ -78,6 +85,8 @@ impl HeardDevice {
             },
             data: view.advert().to_advert_data(),
             beacon: pipeline.beacons().get(&address).cloned(),
+            readings: pipeline.readings().get(&address).cloned(),
+            decode_error: pipeline.readings().error(&address).map(|e| e.to_string()),
         }
     }
 }

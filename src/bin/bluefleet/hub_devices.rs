@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use bluefleet::config::{DeviceConfig, SubscriptionConfig};
+use bluefleet::config::{AdvertDecoding, DeviceConfig, SubscriptionConfig};
 use bluefleet::fleet::SubscriptionEvent;
 use bluefleet::{Address, Device, Fleet};
 use futures::StreamExt;
@@ -99,7 +99,7 @@ impl HubDevices {
             .name
             .clone()
             .unwrap_or_else(|| config.address.to_string());
-        let printers = config
+        let mut printers: Vec<JoinHandle<()>> = config
             .subscribe
             .iter()
             .map(|subscription| {
@@ -112,6 +112,15 @@ impl HubDevices {
                 ))
             })
             .collect();
+        if config.decode == AdvertDecoding::Auto {
+            printers.push(actix::spawn(crate::readings::print_readings(
+                self.fleet.clone(),
+                config.address,
+                name.clone(),
+                self.started,
+                self.json,
+            )));
+        }
         Ok(Managed {
             config: config.clone(),
             device,

@@ -5,6 +5,7 @@
 mod backend;
 mod beacons;
 mod bench;
+mod decode;
 mod demo;
 mod demo_view;
 mod duration;
@@ -20,6 +21,7 @@ mod output;
 mod proximity;
 #[cfg(feature = "proxy")]
 mod proxy;
+mod readings;
 mod run;
 mod scan;
 mod signals;
@@ -62,6 +64,8 @@ enum Command {
     Run(run::Args),
     /// Measure the performance figures against their targets.
     Bench(bench::Args),
+    /// Decode one raw advertisement: format, model and sensor readings with units.
+    Decode(decode::Args),
     /// Explain an error from a log: its class, what bluefleet does next, and advice.
     Explain(explain::Args),
     /// Serve the radios to Home Assistant as an ESPHome Bluetooth proxy.
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Proximity(args) => proximity::run(args),
         Command::Run(args) => run::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Decode(args) => decode::run(args),
         Command::Explain(args) => explain::run(args),
         #[cfg(feature = "proxy")]
         Command::Proxy(args) => proxy::run(args),

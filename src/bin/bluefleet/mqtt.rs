@@ -82,6 +82,8 @@ fn demo_devices(world: &bluefleet::sim::World) -> Vec<DeviceConfig> {
             address: spec.address,
             name: spec.name.clone(),
             keep_connected: true,
+            decode: bluefleet::config::AdvertDecoding::Off,
+            bindkey: None,
             subscribe: spec
                 .subscribe
                 .iter()

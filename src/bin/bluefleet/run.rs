@@ -63,6 +63,11 @@ pub fn run(args: Args) -> Result<(), String> {
         if let Some(dir) = &config.cache_dir {
             builder = builder.cache_dir(dir);
         }
+        for device in &config.devices {
+            if let Some(key) = device.bindkey() {
+                builder = builder.bindkey(device.address, key);
+            }
+        }
         let fleet = builder.build().map_err(|e| e.to_string())?;
         let bridge_config = config.clone();
         let mut hub = Hub {

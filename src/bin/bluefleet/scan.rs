@@ -142,6 +142,17 @@ async fn scan(
                 .map_or_else(|| "—".to_string(), ToString::to_string),
             per_radio.join(", ")
         );
+        // Sensor readings from the adverts (docs/decoders.md), or why they could not be read.
+        match (&device.readings, &device.decode_error) {
+            (Some(decoded), _) => println!(
+                "{:19}readings ({}): {}",
+                "",
+                decoded.format,
+                decoded.summary()
+            ),
+            (None, Some(err)) => println!("{:19}readings: {err}", ""),
+            (None, None) => {}
+        }
         for (company, data) in &device.data.manufacturer_data {
             println!("{:19}manufacturer 0x{company:04x}: {}", "", hex(data));
         }

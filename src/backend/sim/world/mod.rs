@@ -16,6 +16,7 @@ mod parse;
 mod parse_device;
 mod payload;
 mod schema;
+mod sensor_formats;
 mod specs;
 mod validate;
 

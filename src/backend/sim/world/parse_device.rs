@@ -78,6 +78,10 @@ pub(super) fn device(at: &str, raw: RawDevice) -> Field<DeviceSpec> {
         raw.eddystone_url,
         &mut spec,
     )?;
+    super::sensor_formats::apply(at, raw.advert_format.as_deref(), &raw.readings, &mut spec)?;
+    if raw.advert_format.is_some() && raw.connectable.is_none() {
+        spec.connectable = false;
+    }
     if let Some(services) = raw.services {
         spec.gatt = gatt(&format!("{at}.services"), services)?;
     }

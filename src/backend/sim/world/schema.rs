@@ -100,6 +100,9 @@ pub(super) struct RawDevice {
     pub(super) ibeacon: Option<RawIbeacon>,
     pub(super) eddystone_uid: Option<RawEddystoneUid>,
     pub(super) eddystone_url: Option<String>,
+    pub(super) advert_format: Option<String>,
+    #[serde(default)]
+    pub(super) readings: BTreeMap<String, f64>,
     pub(super) services: Option<Vec<RawService>>,
     #[serde(default)]
     pub(super) sleeps: Vec<RawWindow>,
