@@ -1,28 +1,21 @@
-//! The per-radio connect gate: one connection attempt in flight per radio, the rest queued.
+//! Per-radio connect counters: attempts, successes, failures by class, and the most attempts
+//! ever running at once.
 //!
 //! Real controllers accept one LE connection attempt at a time (the kernel answers a second with
-//! `-EBUSY`, BlueZ with `InProgress`; ESP32 proxies pause scanning for each attempt), and a herd
-//! of devices retrying at once is what makes hubs collide. The gate is a one-permit FIFO
-//! semaphore: an attempt waits its turn, holds the permit while the radio connects, and gives it
-//! back when the connect call returns — or when the waiting future is dropped, so a cancelled
-//! request never keeps its place (tokio's semaphore is cancel-safe and fair).
-//!
-//! It also keeps the per-radio counters diagnostics show (queue length, attempts, failures by
-//! class), as atomics so device actors update them without a round trip.
+//! `-EBUSY`, BlueZ with `InProgress`; ESP32 proxies pause scanning for each attempt). Who may run
+//! the next attempt is decided by the slot ledger, which hands the radio's
+//! [`crate::adapter::slots::ConnectTurn`] to the oldest waiting device together with its slot;
+//! this gate only counts, as atomics, so device actors update it without a round trip, and
+//! `max_concurrent` is the check that the ledger's rule held (1 unless something is wrong).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ErrorKind;
 
 /// One radio's connect gate and counters.
 #[derive(Debug)]
 pub struct ConnectGate {
-    permit: Arc<Semaphore>,
-    /// Attempts waiting for or holding the permit.
-    in_flight: AtomicUsize,
     attempts: AtomicU64,
     successes: AtomicU64,
     failures: [AtomicU64; 4],
@@ -45,26 +38,13 @@ pub struct GateStats {
     pub max_concurrent: usize,
 }
 
-/// A place in the queue; counts as in flight until dropped.
+/// One connect call running on the radio; counted until dropped.
 #[derive(Debug)]
-pub struct QueuePlace {
+pub struct RunningAttempt {
     gate: Arc<ConnectGate>,
 }
 
-impl Drop for QueuePlace {
-    fn drop(&mut self) {
-        self.gate.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// The right to run one connect call on the radio.
-#[derive(Debug)]
-pub struct AttemptPermit {
-    gate: Arc<ConnectGate>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for AttemptPermit {
+impl Drop for RunningAttempt {
     fn drop(&mut self) {
         self.gate.active.fetch_sub(1, Ordering::Relaxed);
     }
@@ -73,8 +53,6 @@ impl Drop for AttemptPermit {
 impl Default for ConnectGate {
     fn default() -> Self {
         Self {
-            permit: Arc::new(Semaphore::new(1)),
-            in_flight: AtomicUsize::new(0),
             attempts: AtomicU64::new(0),
             successes: AtomicU64::new(0),
             failures: Default::default(),
@@ -85,29 +63,14 @@ impl Default for ConnectGate {
 }
 
 impl ConnectGate {
-    /// Joins the queue (counted at once, so radio choice sees it before the wait starts).
-    pub fn join(self: &Arc<Self>) -> QueuePlace {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        QueuePlace {
-            gate: Arc::clone(self),
-        }
-    }
-
-    /// Waits for the radio's turn. Cancel-safe: dropping the future leaves the queue.
-    pub async fn turn(self: &Arc<Self>) -> Option<AttemptPermit> {
-        let permit = Arc::clone(&self.permit).acquire_owned().await.ok()?;
+    /// Counts a connect call that starts now.
+    pub fn begin(self: &Arc<Self>) -> RunningAttempt {
         let active = self.active.fetch_add(1, Ordering::Relaxed) + 1;
         self.max_concurrent.fetch_max(active, Ordering::Relaxed);
         self.attempts.fetch_add(1, Ordering::Relaxed);
-        Some(AttemptPermit {
+        RunningAttempt {
             gate: Arc::clone(self),
-            _permit: permit,
-        })
-    }
-
-    /// Attempts waiting or running.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        }
     }
 
     /// Counts a successful attempt.
@@ -123,10 +86,10 @@ impl ConnectGate {
         }
     }
 
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> GateStats {
+    /// A snapshot of the counters, with the ledger's count of attempts queued or running.
+    pub fn stats(&self, in_flight: usize) -> GateStats {
         GateStats {
-            in_flight: self.in_flight(),
+            in_flight,
             attempts: self.attempts.load(Ordering::Relaxed),
             successes: self.successes.load(Ordering::Relaxed),
             failures: self.failures.each_ref().map(|c| c.load(Ordering::Relaxed)),
@@ -139,35 +102,21 @@ impl ConnectGate {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn one_attempt_at_a_time_in_arrival_order() {
+    #[test]
+    fn counts_overlapping_attempts_and_failures_by_class() {
         let gate = Arc::new(ConnectGate::default());
-        let _a = gate.join();
-        let first = gate.turn().await.unwrap();
-        let _b = gate.join();
-        assert_eq!(gate.in_flight(), 2);
-        let second = gate.turn();
-        tokio::pin!(second);
-        assert!(futures::poll!(&mut second).is_pending());
+        let first = gate.begin();
+        let second = gate.begin();
         drop(first);
-        assert!(futures::poll!(&mut second).is_ready());
-        assert_eq!(gate.stats().max_concurrent, 1);
-        assert_eq!(gate.stats().attempts, 2);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_cancelled_wait_leaves_the_queue() {
-        let gate = Arc::new(ConnectGate::default());
-        let held = gate.turn().await.unwrap();
-        {
-            let place = gate.join();
-            let waiting = gate.turn();
-            tokio::pin!(waiting);
-            assert!(futures::poll!(&mut waiting).is_pending());
-            drop(place);
-        }
-        assert_eq!(gate.in_flight(), 0);
-        drop(held);
-        assert!(gate.turn().await.is_some());
+        drop(second);
+        let _third = gate.begin();
+        gate.record_success();
+        gate.record_failure(ErrorKind::OutOfSlots);
+        let stats = gate.stats(4);
+        assert_eq!(stats.max_concurrent, 2);
+        assert_eq!(stats.attempts, 3);
+        assert_eq!(stats.successes, 1);
+        assert_eq!(stats.failures, [0, 1, 0, 0]);
+        assert_eq!(stats.in_flight, 4);
     }
 }

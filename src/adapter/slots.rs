@@ -1,4 +1,5 @@
-//! Connection slots: the fleet-wide [`SlotLedger`] and the [`SlotLease`] that holds one slot.
+//! Connection slots: the fleet-wide [`SlotLedger`], the FIFO of devices waiting for one, and the
+//! [`SlotLease`] that holds one.
 //!
 //! Slots are the scarce resource (an ESP32 proxy lends 3), and leaking them is the failure hubs
 //! suffer most. So a slot can only be held through a [`SlotLease`], and dropping the lease gives
@@ -7,16 +8,27 @@
 //! holds one anywhere (invariant 1: one slot per device across all radios), and it never lets a
 //! radio's held count pass its limit (invariant 2).
 //!
+//! Scheduling lives here too, so that a slot is never held by a device that is still queueing:
+//! a device that wants to connect takes a [`SlotTicket`] naming the radios it would accept (best
+//! first). Tickets wait in one FIFO (by ticket number). Whenever something changes (a lease or a
+//! connect turn ends, a radio comes up, a report frees slots, a ticket arrives or widens), the
+//! ledger walks the FIFO oldest first and grants each ticket the first of its radios that is up,
+//! has a free slot and has no connect call running. A grant is the lease *and* the radio's
+//! [`ConnectTurn`] (radios create one LE connection at a time), handed to exactly one waiter
+//! through its own oneshot channel: no broadcast wake-up, so the order is the ticket order in
+//! every process under any load.
+//!
 //! Proxies report their own slot use; [`SlotLedger::reconcile`] adopts their limit and counts
 //! slots held by other clients ("foreign") so our free count matches the radio's.
 //!
 //! Gotcha: the ledger's mutex is a `std` mutex held only for a few map operations and never
-//! across an `.await`; leases are dropped from any thread, including during unwinding.
+//! across an `.await`; leases are dropped from any thread, including during unwinding. Grants
+//! whose waiter is gone are dropped after the lock is released (their drop re-enters the ledger).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
 use crate::backend::SlotReport;
 use crate::model::{Address, RadioId};
@@ -52,17 +64,35 @@ pub enum LeaseRefused {
     },
 }
 
+/// What a held slot is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeasePhase {
+    /// Granted to an attempt that is connecting (or discovering services).
+    Connecting,
+    /// Backing an established link.
+    Link,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    id: u64,
+    phase: LeasePhase,
+}
+
 /// One radio's slot accounting.
 #[derive(Clone, Debug, Default)]
 struct RadioSlots {
     limit: usize,
     up: bool,
-    /// Devices holding a slot here, with their lease id.
-    held: BTreeMap<Address, u64>,
+    /// Devices holding a slot here, with their lease.
+    held: BTreeMap<Address, Held>,
     /// Addresses the radio reports as allocated that we do not hold.
     foreign: BTreeSet<Address>,
     /// Slots the radio reports in use beyond its address list (when it gives counts only).
     foreign_unnamed: usize,
+    /// The connect turn running on this radio, if any: its id and device.
+    turn: Option<(u64, Address)>,
 }
 
 impl RadioSlots {
@@ -70,13 +100,33 @@ impl RadioSlots {
         self.limit
             .saturating_sub(self.held.len() + self.foreign.len() + self.foreign_unnamed)
     }
+
+    fn grantable(&self) -> bool {
+        self.up && self.turn.is_none() && self.free() > 0
+    }
+}
+
+#[derive(Debug)]
+struct Waiter {
+    address: Address,
+    radios: Vec<RadioId>,
+    reply: Option<oneshot::Sender<Grant>>,
 }
 
 #[derive(Debug, Default)]
 struct LedgerState {
     radios: BTreeMap<RadioId, RadioSlots>,
     holder: BTreeMap<Address, RadioId>,
-    next_lease: u64,
+    /// Tickets by number: the FIFO.
+    waiters: BTreeMap<u64, Waiter>,
+    next_id: u64,
+}
+
+impl LedgerState {
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
 }
 
 /// A snapshot of one radio's slots, for diagnostics and radio choice.
@@ -90,6 +140,12 @@ pub struct SlotUsage {
     pub up: bool,
     /// Devices we hold slots for there.
     pub held_by: Vec<Address>,
+    /// The same devices with what their slot is doing.
+    pub leases: Vec<(Address, LeasePhase)>,
+    /// The device whose connect call is running on the radio now.
+    pub connecting: Option<Address>,
+    /// Devices queued for a slot that would accept this radio, oldest first.
+    pub queued: Vec<Address>,
     /// Slots held by other clients, per the radio's report.
     pub foreign: usize,
     /// Slots free for us.
@@ -107,22 +163,10 @@ pub struct Reconciliation {
 }
 
 /// Every radio's slots, shared by the adapter actors (limits, reports, up/down) and the device
-/// actors (leases). Cheap to clone.
-#[derive(Clone, Debug)]
+/// actors (tickets and leases). Cheap to clone.
+#[derive(Clone, Debug, Default)]
 pub struct SlotLedger {
     state: Arc<Mutex<LedgerState>>,
-    /// Bumped whenever a slot may have become free, so devices waiting for one wake up instead
-    /// of polling.
-    freed: Arc<watch::Sender<u64>>,
-}
-
-impl Default for SlotLedger {
-    fn default() -> Self {
-        Self {
-            state: Arc::default(),
-            freed: Arc::new(watch::Sender::new(0)),
-        }
-    }
 }
 
 /// A held connection slot. Dropping it releases the slot.
@@ -144,6 +188,19 @@ impl SlotLease {
     pub fn address(&self) -> Address {
         self.address
     }
+
+    /// Marks the slot as backing an established link (for listings).
+    pub fn mark_link(&self) {
+        let mut state = self.ledger.lock();
+        if let Some(held) = state
+            .radios
+            .get_mut(&self.radio)
+            .and_then(|s| s.held.get_mut(&self.address))
+            .filter(|h| h.id == self.id)
+        {
+            held.phase = LeasePhase::Link;
+        }
+    }
 }
 
 impl Drop for SlotLease {
@@ -152,19 +209,96 @@ impl Drop for SlotLease {
     }
 }
 
+/// The right to run one connect call on a radio. Dropping it lets the next waiter in.
+#[derive(Debug)]
+pub struct ConnectTurn {
+    ledger: SlotLedger,
+    radio: RadioId,
+    id: u64,
+}
+
+impl Drop for ConnectTurn {
+    fn drop(&mut self) {
+        let ended = {
+            let mut state = self.ledger.lock();
+            match state.radios.get_mut(&self.radio) {
+                Some(slots) if slots.turn.is_some_and(|(id, _)| id == self.id) => {
+                    slots.turn = None;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if ended {
+            self.ledger.dispatch();
+        }
+    }
+}
+
+/// What a waiting device is granted: a slot and the radio's connect turn.
+#[derive(Debug)]
+pub struct Grant {
+    /// The slot.
+    pub lease: SlotLease,
+    /// The connect turn; drop it when the connect call returns.
+    pub turn: ConnectTurn,
+}
+
+/// A device's place in the FIFO. Dropping it leaves the queue.
+#[derive(Debug)]
+pub struct SlotTicket {
+    ledger: SlotLedger,
+    number: u64,
+}
+
+impl SlotTicket {
+    /// Changes the radios the device would accept (best first), keeping its place.
+    pub fn set_radios(&self, radios: Vec<RadioId>) {
+        let changed = {
+            let mut state = self.ledger.lock();
+            match state.waiters.get_mut(&self.number) {
+                Some(waiter) if waiter.radios != radios => {
+                    waiter.radios = radios;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.ledger.dispatch();
+        }
+    }
+
+    /// Its number: its place in the FIFO.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The radios the ticket accepts now (empty once granted).
+    pub fn radios(&self) -> Vec<RadioId> {
+        self.ledger
+            .lock()
+            .waiters
+            .get(&self.number)
+            .map(|w| w.radios.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SlotTicket {
+    fn drop(&mut self) {
+        let removed = self.ledger.lock().waiters.remove(&self.number).is_some();
+        if removed {
+            // It may have been the head of a queue another ticket waits behind.
+            self.ledger.dispatch();
+        }
+    }
+}
+
 impl SlotLedger {
     /// An empty ledger.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// A receiver that changes whenever a slot may have become free.
-    pub fn watch_freed(&self) -> watch::Receiver<u64> {
-        self.freed.subscribe()
-    }
-
-    fn announce_freed(&self) {
-        self.freed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn lock(&self) -> MutexGuard<'_, LedgerState> {
@@ -177,8 +311,18 @@ impl SlotLedger {
 
     /// Registers a radio (or updates its limit), initially down.
     pub fn add_radio(&self, radio: &RadioId, limit: usize) {
+        self.lock().radios.entry(radio.clone()).or_default().limit = limit;
+        self.dispatch();
+    }
+
+    /// Forgets a radio: no ticket is granted on it again. Leases on it release as usual.
+    pub fn remove_radio(&self, radio: &RadioId) {
         let mut state = self.lock();
-        state.radios.entry(radio.clone()).or_default().limit = limit;
+        if let Some(slots) = state.radios.get_mut(radio) {
+            slots.up = false;
+            slots.foreign.clear();
+            slots.foreign_unnamed = 0;
+        }
     }
 
     /// Marks a radio up or down. Down drops what the radio reported; leases stay until their
@@ -195,7 +339,7 @@ impl SlotLedger {
             }
         }
         if up {
-            self.announce_freed();
+            self.dispatch();
         }
     }
 
@@ -204,7 +348,53 @@ impl SlotLedger {
         self.lock().radios.get(radio).is_some_and(|s| s.up)
     }
 
-    /// Grants `address` a slot on `radio`, or says why not.
+    /// Queues `address` for a slot on any of `radios` (best first). The grant arrives on the
+    /// receiver — at once if one of them is free and nobody older waits for it.
+    ///
+    /// `place` is a ticket number the device held before (see [`SlotTicket::number`]): a device
+    /// that failed and retries keeps its place in line instead of going to the back, so no
+    /// device can be overtaken for ever by others that reconnect again and again.
+    pub fn request(
+        &self,
+        address: Address,
+        radios: Vec<RadioId>,
+        place: Option<u64>,
+    ) -> Result<(SlotTicket, oneshot::Receiver<Grant>), LeaseRefused> {
+        let (reply, granted) = oneshot::channel();
+        let number = {
+            let mut state = self.lock();
+            if let Some(holder) = state.holder.get(&address) {
+                return Err(LeaseRefused::AlreadyHeld {
+                    address,
+                    radio: holder.clone(),
+                });
+            }
+            let number = match place {
+                Some(n) if n <= state.next_id && !state.waiters.contains_key(&n) => n,
+                _ => state.next_id(),
+            };
+            state.waiters.insert(
+                number,
+                Waiter {
+                    address,
+                    radios,
+                    reply: Some(reply),
+                },
+            );
+            number
+        };
+        self.dispatch();
+        Ok((
+            SlotTicket {
+                ledger: self.clone(),
+                number,
+            },
+            granted,
+        ))
+    }
+
+    /// Grants `address` a slot on `radio` now, bypassing the queue, or says why not. For tests
+    /// and tools that hold slots by hand; device actors use [`SlotLedger::request`].
     pub fn try_lease(&self, radio: &RadioId, address: Address) -> Result<SlotLease, LeaseRefused> {
         let mut state = self.lock();
         if let Some(holder) = state.holder.get(&address) {
@@ -213,7 +403,7 @@ impl SlotLedger {
                 radio: holder.clone(),
             });
         }
-        let id = state.next_lease;
+        let id = state.next_id();
         let slots = state
             .radios
             .get_mut(radio)
@@ -229,10 +419,7 @@ impl SlotLedger {
                 limit: slots.limit,
             });
         }
-        slots.held.insert(address, id);
-        slots.foreign.remove(&address);
-        state.holder.insert(address, radio.clone());
-        state.next_lease += 1;
+        Self::hold(&mut state, radio, address, id);
         Ok(SlotLease {
             ledger: self.clone(),
             radio: radio.clone(),
@@ -241,13 +428,75 @@ impl SlotLedger {
         })
     }
 
+    fn hold(state: &mut LedgerState, radio: &RadioId, address: Address, id: u64) {
+        if let Some(slots) = state.radios.get_mut(radio) {
+            let phase = LeasePhase::Connecting;
+            slots.held.insert(address, Held { id, phase });
+            slots.foreign.remove(&address);
+        }
+        state.holder.insert(address, radio.clone());
+    }
+
+    /// Walks the FIFO oldest first and grants every ticket that can be granted now.
+    fn dispatch(&self) {
+        let mut undelivered = Vec::new();
+        {
+            let mut state = self.lock();
+            let numbers: Vec<u64> = state.waiters.keys().copied().collect();
+            for number in numbers {
+                let Some(waiter) = state.waiters.get(&number) else {
+                    continue;
+                };
+                if state.holder.contains_key(&waiter.address) {
+                    continue;
+                }
+                let Some(radio) = waiter
+                    .radios
+                    .iter()
+                    .find(|r| state.radios.get(*r).is_some_and(RadioSlots::grantable))
+                    .cloned()
+                else {
+                    continue;
+                };
+                let Some(mut waiter) = state.waiters.remove(&number) else {
+                    continue;
+                };
+                let (lease_id, turn_id) = (state.next_id(), state.next_id());
+                Self::hold(&mut state, &radio, waiter.address, lease_id);
+                if let Some(slots) = state.radios.get_mut(&radio) {
+                    slots.turn = Some((turn_id, waiter.address));
+                }
+                let grant = Grant {
+                    lease: SlotLease {
+                        ledger: self.clone(),
+                        radio: radio.clone(),
+                        address: waiter.address,
+                        id: lease_id,
+                    },
+                    turn: ConnectTurn {
+                        ledger: self.clone(),
+                        radio,
+                        id: turn_id,
+                    },
+                };
+                if let Some(reply) = waiter.reply.take() {
+                    if let Err(unwanted) = reply.send(grant) {
+                        undelivered.push(unwanted);
+                    }
+                }
+            }
+        }
+        // Dropping these releases their slot and turn, which dispatches again.
+        drop(undelivered);
+    }
+
     fn release(&self, radio: &RadioId, address: Address, id: u64) {
         let released = {
             let mut state = self.lock();
             let Some(slots) = state.radios.get_mut(radio) else {
                 return;
             };
-            let ours = slots.held.get(&address) == Some(&id);
+            let ours = slots.held.get(&address).is_some_and(|h| h.id == id);
             if ours {
                 slots.held.remove(&address);
                 state.holder.remove(&address);
@@ -255,7 +504,7 @@ impl SlotLedger {
             ours
         };
         if released {
-            self.announce_freed();
+            self.dispatch();
         }
     }
 
@@ -285,7 +534,7 @@ impl SlotLedger {
             foreign: slots.foreign.len() + slots.foreign_unnamed,
         };
         drop(state);
-        self.announce_freed();
+        self.dispatch();
         found
     }
 
@@ -298,6 +547,18 @@ impl SlotLedger {
             .map_or(0, RadioSlots::free)
     }
 
+    /// Tickets that would accept `radio`, plus the connect call running on it.
+    pub fn in_flight(&self, radio: &RadioId) -> usize {
+        let state = self.lock();
+        let queued = state
+            .waiters
+            .values()
+            .filter(|w| w.radios.contains(radio))
+            .count();
+        let running = state.radios.get(radio).is_some_and(|s| s.turn.is_some());
+        queued + usize::from(running)
+    }
+
     /// Where a device holds a slot, if anywhere.
     pub fn holder(&self, address: &Address) -> Option<RadioId> {
         self.lock().holder.get(address).cloned()
@@ -308,9 +569,15 @@ impl SlotLedger {
         self.lock().holder.len()
     }
 
+    /// Tickets waiting, across all radios.
+    pub fn total_queued(&self) -> usize {
+        self.lock().waiters.len()
+    }
+
     /// Every radio's slot usage.
     pub fn usage(&self) -> Vec<SlotUsage> {
-        self.lock()
+        let state = self.lock();
+        state
             .radios
             .iter()
             .map(|(radio, s)| SlotUsage {
@@ -318,6 +585,14 @@ impl SlotLedger {
                 limit: s.limit,
                 up: s.up,
                 held_by: s.held.keys().copied().collect(),
+                leases: s.held.iter().map(|(a, h)| (*a, h.phase)).collect(),
+                connecting: s.turn.map(|(_, address)| address),
+                queued: state
+                    .waiters
+                    .values()
+                    .filter(|w| w.radios.contains(radio))
+                    .map(|w| w.address)
+                    .collect(),
                 foreign: s.foreign.len() + s.foreign_unnamed,
                 free: if s.up { s.free() } else { 0 },
             })
@@ -326,123 +601,5 @@ impl SlotLedger {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn addr(n: u8) -> Address {
-        Address::new([0xAA, 0, 0, 0, 0, n])
-    }
-
-    fn ledger(radios: &[(&str, usize)]) -> SlotLedger {
-        let ledger = SlotLedger::new();
-        for (name, limit) in radios {
-            ledger.add_radio(&RadioId::new(name), *limit);
-            ledger.set_up(&RadioId::new(name), true);
-        }
-        ledger
-    }
-
-    #[test]
-    fn dropping_a_lease_gives_the_slot_back() {
-        let l = ledger(&[("p1", 1)]);
-        let p1 = RadioId::new("p1");
-        let lease = l.try_lease(&p1, addr(1)).unwrap();
-        assert_eq!(l.free(&p1), 0);
-        assert!(matches!(
-            l.try_lease(&p1, addr(2)),
-            Err(LeaseRefused::Full { .. })
-        ));
-        drop(lease);
-        assert_eq!(l.free(&p1), 1);
-        assert_eq!(l.total_held(), 0);
-    }
-
-    #[test]
-    fn a_device_never_holds_slots_on_two_radios() {
-        let l = ledger(&[("p1", 3), ("p2", 3)]);
-        let _lease = l.try_lease(&RadioId::new("p1"), addr(1)).unwrap();
-        let err = l.try_lease(&RadioId::new("p2"), addr(1)).unwrap_err();
-        assert_eq!(
-            err,
-            LeaseRefused::AlreadyHeld {
-                address: addr(1),
-                radio: RadioId::new("p1")
-            }
-        );
-    }
-
-    #[test]
-    fn a_down_radio_grants_nothing_and_a_lease_outliving_it_still_releases() {
-        let l = ledger(&[("p1", 2)]);
-        let p1 = RadioId::new("p1");
-        let lease = l.try_lease(&p1, addr(1)).unwrap();
-        l.set_up(&p1, false);
-        assert!(matches!(
-            l.try_lease(&p1, addr(2)),
-            Err(LeaseRefused::RadioDown { .. })
-        ));
-        drop(lease);
-        l.set_up(&p1, true);
-        assert_eq!(l.free(&p1), 2);
-    }
-
-    #[test]
-    fn reconcile_adopts_the_limit_and_counts_foreign_slots() {
-        let l = ledger(&[("p1", 3)]);
-        let p1 = RadioId::new("p1");
-        let _ours = l.try_lease(&p1, addr(1)).unwrap();
-        let report = SlotReport {
-            free: 1,
-            limit: 3,
-            allocated: vec![addr(1), addr(9)],
-        };
-        let found = l.reconcile(&p1, &report);
-        assert_eq!(found.foreign, 1);
-        assert!(found.missing_from_report.is_empty());
-        assert_eq!(l.free(&p1), 1);
-        // A report by counts only: 2 in use, none named; one of them is ours.
-        let counts = SlotReport {
-            free: 1,
-            limit: 3,
-            allocated: vec![],
-        };
-        let found = l.reconcile(&p1, &counts);
-        assert_eq!(found.missing_from_report, vec![addr(1)]);
-        assert_eq!(l.free(&p1), 1);
-    }
-
-    #[test]
-    fn releasing_a_slot_wakes_waiters() {
-        let l = ledger(&[("p1", 1)]);
-        let freed = l.watch_freed();
-        let lease = l.try_lease(&RadioId::new("p1"), addr(1)).unwrap();
-        assert!(!freed.has_changed().unwrap());
-        drop(lease);
-        assert!(freed.has_changed().unwrap());
-    }
-
-    #[test]
-    fn a_stale_lease_cannot_release_a_newer_one() {
-        let l = ledger(&[("p1", 2)]);
-        let p1 = RadioId::new("p1");
-        let first = l.try_lease(&p1, addr(1)).unwrap();
-        let first_id = first.id;
-        drop(first);
-        let _second = l.try_lease(&p1, addr(1)).unwrap();
-        l.release(&p1, addr(1), first_id);
-        assert_eq!(l.holder(&addr(1)), Some(p1));
-    }
-
-    #[test]
-    fn leases_release_during_unwinding() {
-        let l = ledger(&[("p1", 1)]);
-        let p1 = RadioId::new("p1");
-        let cloned = l.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let _lease = cloned.try_lease(&RadioId::new("p1"), addr(1)).unwrap();
-            panic!("holder crashed");
-        }));
-        assert!(result.is_err());
-        assert_eq!(l.free(&p1), 1);
-    }
-}
+#[path = "slots_tests.rs"]
+mod tests;

@@ -1,11 +1,12 @@
-//! One connection attempt: queue at the radio's gate, connect, discover (or use the cache),
-//! and what happens after — success, or a classified failure that picks the next wait.
+//! One connection attempt: connect, discover (or use the cache), and what happens after —
+//! success, or a classified failure that picks the next wait.
 //!
-//! The attempt runs as a future spawned in the actor's context. It holds the radio's gate
-//! permit only while the radio connects, so one radio never has two attempts in flight; the
-//! slot lease stays in the actor's `LinkState::Connecting`. If the actor cancels the attempt or
-//! dies, the future is dropped: the permit returns to the gate, the lease to the ledger, and a
-//! half-made connection to the backend, which tears it down.
+//! The attempt starts only once the slot ledger granted the device a slot and the radio's
+//! connect turn, so it never queues while holding a slot. It runs as a future spawned in the
+//! actor's context and holds the turn only while the radio connects, so one radio never has two
+//! attempts in flight; the slot lease stays in the actor's `LinkState::Connecting`. If the actor
+//! cancels the attempt or dies, the future is dropped: the turn returns to the ledger (the next
+//! waiter goes), the lease too, and a half-made connection to the backend, which tears it down.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,35 +15,33 @@ use actix::prelude::*;
 use futures::StreamExt;
 use tokio::time::{timeout, Instant};
 
+use super::attempt_log::AttemptEvent;
 use super::messages::LinkMessage;
 use super::state::DeviceState;
 use super::subscribers::SubscriptionEvent;
 use super::{DeviceActor, LinkState, UpLink};
-use crate::adapter::slots::SlotLease;
+use crate::adapter::slots::{Grant, SlotLease};
 use crate::backend::{
     ConnectRequest, Connection, DisconnectCause, Failure, FailureSource, FailureStage, Link,
 };
 use crate::classify::classify;
 use crate::error::ErrorKind;
 use crate::model::{GattTable, RadioId};
-use crate::supervisor::radio_choice::{choose, Choice};
+use crate::supervisor::radio_choice::rank;
 
 type AttemptResult = Result<(Connection, GattTable), Failure>;
 
 impl DeviceActor {
-    pub(super) fn start_attempt(
-        &mut self,
-        radio: RadioId,
-        lease: SlotLease,
-        ctx: &mut Context<Self>,
-    ) {
+    pub(super) fn start_attempt(&mut self, radio: RadioId, grant: Grant, ctx: &mut Context<Self>) {
         let Some(entry) = self.shared.radio(&radio) else {
             return;
         };
+        let Grant { lease, turn } = grant;
         self.generation += 1;
         let generation = self.generation;
         let cached = self.shared.cache.get(&self.address);
         let connect_timeout = self.shared.config.connect_timeout;
+        let discovery_timeout = self.shared.config.discovery_timeout;
         let request = ConnectRequest {
             address: self.address,
             address_kind: self.sightings.address_kind(),
@@ -50,14 +49,7 @@ impl DeviceActor {
             timeout: connect_timeout,
         };
         let attempt = async move {
-            let place = entry.gate.join();
-            let permit = entry.gate.turn().await.ok_or_else(|| {
-                Failure::new(
-                    FailureSource::Fleet,
-                    FailureStage::Connect,
-                    "radio gate closed",
-                )
-            })?;
+            let running = entry.gate.begin();
             let started = Instant::now();
             // The backend enforces `request.timeout`; ours is a backstop a little later.
             let backstop = connect_timeout + connect_timeout / 4;
@@ -71,10 +63,10 @@ impl DeviceActor {
                     backstop,
                 )),
             };
-            drop(permit);
-            drop(place);
+            drop(running);
+            drop(turn);
             let connection = connected?;
-            match timeout(connect_timeout, connection.link.services()).await {
+            match timeout(discovery_timeout, connection.link.services()).await {
                 Ok(Ok(table)) => Ok((connection, table)),
                 Ok(Err(failure)) => {
                     let _ = connection.link.disconnect().await;
@@ -85,7 +77,7 @@ impl DeviceActor {
                     Err(Failure::timeout(
                         FailureSource::Fleet,
                         FailureStage::Connect,
-                        connect_timeout,
+                        discovery_timeout,
                     ))
                 }
             }
@@ -95,14 +87,21 @@ impl DeviceActor {
                 .into_actor(self)
                 .map(move |result, act, ctx| act.attempt_finished(generation, result, ctx)),
         );
-        self.slot_wait_since = None;
         let attempt_number = self.failures_in_row + 1;
         self.link = LinkState::Connecting {
             radio: radio.clone(),
             _lease: lease,
             attempt: handle,
             generation,
+            started: Instant::now(),
         };
+        let device = self.address;
+        self.log_attempt(|at| AttemptEvent::Started {
+            at,
+            device,
+            radio: radio.clone(),
+            attempt: attempt_number,
+        });
         self.publish(DeviceState::Connecting {
             radio,
             attempt: attempt_number,
@@ -128,6 +127,7 @@ impl DeviceActor {
         let LinkState::Connecting {
             radio,
             _lease: lease,
+            started,
             ..
         } = std::mem::take(&mut self.link)
         else {
@@ -135,6 +135,13 @@ impl DeviceActor {
         };
         match result {
             Ok((connection, table)) => {
+                let device = self.address;
+                self.log_attempt(|at| AttemptEvent::Connected {
+                    at,
+                    device,
+                    radio: radio.clone(),
+                    took: started.elapsed(),
+                });
                 self.connected(radio, lease, connection, table, generation, ctx)
             }
             Err(failure) => {
@@ -170,6 +177,7 @@ impl DeviceActor {
         let Connection { link, events } = connection;
         ctx.add_stream(events.map(move |event| LinkMessage { generation, event }));
         let link: Arc<dyn Link> = Arc::from(link);
+        lease.mark_link();
         self.link = LinkState::Up(Box::new(UpLink {
             _lease: lease,
             link,
@@ -180,6 +188,7 @@ impl DeviceActor {
             generation,
         }));
         self.failures_in_row = 0;
+        self.queue_place = None;
         self.need_advert_after = None;
         if !from_cache {
             self.rediscovered = false;
@@ -226,7 +235,8 @@ impl DeviceActor {
             self.failures_in_row = 0;
         }
         let delay = match kind {
-            ErrorKind::OutOfSlots if self.another_radio_has_a_slot(&radio) => None,
+            // Another radio that heard it: queue there at once (the ledger grants when it frees).
+            ErrorKind::OutOfSlots if self.another_radio_will_do(&radio) => None,
             ErrorKind::NotFound => {
                 self.need_advert_after = Some(now);
                 Some(self.backoff.next_delay(kind))
@@ -235,26 +245,29 @@ impl DeviceActor {
         };
         self.retry_at = delay.map(|d| now + d);
         self.backoff_after = Some(kind);
+        let device = self.address;
+        self.log_attempt(|at| AttemptEvent::Failed {
+            at,
+            device,
+            radio,
+            class: kind,
+            error: failure.to_string(),
+            next_retry_in: delay,
+        });
         self.drive(ctx);
     }
 
-    fn another_radio_has_a_slot(&self, failed: &RadioId) -> bool {
+    fn another_radio_will_do(&self, failed: &RadioId) -> bool {
         let shared = &self.shared;
-        let others: Vec<_> = self
-            .sightings
-            .candidates(shared, &shared.ledger)
-            .into_iter()
-            .filter(|c| c.radio != *failed)
-            .collect();
-        matches!(
-            choose(
-                &others,
-                &self.penalties,
-                &shared.config.choice,
-                Instant::now()
-            ),
-            Choice::Use(_)
+        let candidates = self.sightings.candidates(shared, &shared.ledger);
+        rank(
+            &candidates,
+            &self.penalties,
+            &shared.config.choice,
+            Instant::now(),
         )
+        .iter()
+        .any(|radio| radio != failed)
     }
 
     /// The link ended (dropped, closed by the peer, radio down, or as we asked).

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use actix::Message;
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::subscribers::SubscriptionEvent;
 use crate::backend::{LinkEvent, WriteMode};
 use crate::model::{Advertisement, GattTable};
 
@@ -95,7 +94,7 @@ pub enum Outcome {
     /// The link's MTU.
     Mtu(u16),
     /// A subscription's queue.
-    Subscribed(mpsc::Receiver<SubscriptionEvent>),
+    Subscribed(super::subscribers::SubscriberQueue),
 }
 
 /// A request and where to send its result.

@@ -12,6 +12,7 @@
 //! come back as `LinkMessage`s (`link_events.rs`); GATT requests run on the link (`ops.rs`).
 
 mod attempt;
+pub mod attempt_log;
 mod link_events;
 pub mod messages;
 mod ops;
@@ -28,12 +29,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::adapter::slots::SlotLease;
+use crate::adapter::slots::{Grant, SlotLease, SlotTicket};
 use crate::backend::Link;
 use crate::error::ErrorKind;
 use crate::model::{Address, GattTable, RadioId};
-use crate::supervisor::radio_choice::{choose, Choice, ChoicePolicy, FailurePenalties};
+use crate::supervisor::radio_choice::{considered, rank, ChoicePolicy, FailurePenalties};
 use crate::supervisor::shared_view::Shared;
+use attempt_log::AttemptEvent;
 use messages::{AdvertSeen, Crash, Request, SetKeepConnected, Shutdown};
 use retry::Backoff;
 use sightings::Sightings;
@@ -53,6 +55,7 @@ enum LinkState {
         _lease: SlotLease,
         attempt: SpawnHandle,
         generation: u64,
+        started: Instant,
     },
     Up(Box<UpLink>),
 }
@@ -80,6 +83,14 @@ impl Drop for UpLink {
             });
         }
     }
+}
+
+/// A device waiting in the slot FIFO: its ticket, the future awaiting the grant, and since when.
+#[derive(Debug)]
+struct SlotWait {
+    ticket: SlotTicket,
+    waiter: SpawnHandle,
+    since: Instant,
 }
 
 /// Sent to the Supervisor when a device actor stops for any reason (including a panic).
@@ -112,12 +123,13 @@ pub struct DeviceActor {
     penalties: FailurePenalties,
     sightings: Sightings,
     retry_at: Option<Instant>,
-    /// Since when the device has been waiting for a slot (cleared when an attempt starts).
-    slot_wait_since: Option<Instant>,
+    /// The device's place in the slot FIFO while it waits for a slot.
+    slot_wait: Option<SlotWait>,
+    /// The FIFO place it keeps across failed attempts (cleared once connected or idle).
+    queue_place: Option<u64>,
     /// The class of the failure that set `retry_at` (`None`: a link drop).
     backoff_after: Option<ErrorKind>,
     retry_timer: Option<SpawnHandle>,
-    slot_waiter: Option<SpawnHandle>,
     idle_timer: Option<SpawnHandle>,
     prune_timer: Option<SpawnHandle>,
     need_advert_after: Option<Instant>,
@@ -155,10 +167,10 @@ impl DeviceActor {
             generation: 0,
             penalties: FailurePenalties::default(),
             retry_at: None,
-            slot_wait_since: None,
+            slot_wait: None,
+            queue_place: None,
             backoff_after: None,
             retry_timer: None,
-            slot_waiter: None,
             idle_timer: None,
             prune_timer: None,
             need_advert_after: None,
@@ -209,6 +221,14 @@ impl DeviceActor {
         });
     }
 
+    /// Publishes an attempt event, built only if someone listens.
+    fn log_attempt(&self, event: impl FnOnce(std::time::Duration) -> AttemptEvent) {
+        let events = &self.shared.attempt_events;
+        if events.receiver_count() > 0 {
+            let _ = events.send(event(self.shared.started.elapsed()));
+        }
+    }
+
     fn update_status(&self, change: impl FnOnce(&mut DeviceStatus)) {
         self.status.send_modify(change);
     }
@@ -216,15 +236,18 @@ impl DeviceActor {
     /// Decides what to do next; called after every change.
     fn drive(&mut self, ctx: &mut Context<Self>) {
         if !matches!(self.link, LinkState::Down) {
+            self.leave_slot_queue(ctx);
             return;
         }
-        self.cancel_timer(ctx, TimerKind::SlotWaiter);
         if !self.wants_connection() {
+            self.leave_slot_queue(ctx);
+            self.queue_place = None;
             self.publish(DeviceState::Idle);
             return;
         }
         let now = Instant::now();
         if let Some(at) = self.retry_at.filter(|at| *at > now) {
+            self.leave_slot_queue(ctx);
             self.arm_retry_timer(at, ctx);
             self.publish(DeviceState::Backoff {
                 remaining: at - now,
@@ -239,6 +262,7 @@ impl DeviceActor {
                 .last_heard()
                 .is_none_or(|heard| heard <= after)
             {
+                self.leave_slot_queue(ctx);
                 self.publish(DeviceState::Waiting {
                     reason: WaitReason::Advertisement,
                 });
@@ -262,11 +286,12 @@ impl DeviceActor {
             return;
         }
         let candidates = self.sightings.candidates(&shared, &shared.ledger);
-        // Waiting long for a slot on a good radio: a weaker radio with a free one will do
-        // (liveness beats link quality; invariant 4).
+        // Waiting long for a slot on a good radio: a weaker radio will do (the detour rule:
+        // liveness beats link quality after `detour_after`; invariant 4 as docs state it).
         let waited_long = self
-            .slot_wait_since
-            .is_some_and(|since| now >= since + shared.config.choice.detour_after);
+            .slot_wait
+            .as_ref()
+            .is_some_and(|wait| now >= wait.since + shared.config.choice.detour_after);
         let policy = if waited_long {
             std::borrow::Cow::Owned(ChoicePolicy {
                 max_detour_db: f64::INFINITY,
@@ -275,37 +300,80 @@ impl DeviceActor {
         } else {
             std::borrow::Cow::Borrowed(&shared.config.choice)
         };
-        match choose(&candidates, &self.penalties, &policy, now) {
-            Choice::Use(radio) => match shared.ledger.try_lease(&radio, self.address) {
-                Ok(lease) => self.start_attempt(radio, lease, ctx),
-                Err(_) => self.wait_for_slot(ctx),
-            },
-            Choice::NoFreeSlot { .. } => self.wait_for_slot(ctx),
-            Choice::NotHeard => self.publish(DeviceState::Waiting {
+        let radios = rank(&candidates, &self.penalties, &policy, now);
+        let device = self.address;
+        self.log_attempt(|at| AttemptEvent::Queued {
+            at,
+            device,
+            considered: considered(&candidates, &self.penalties, &policy, now),
+        });
+        if radios.is_empty() {
+            self.leave_slot_queue(ctx);
+            self.publish(DeviceState::Waiting {
                 reason: WaitReason::Advertisement,
-            }),
+            });
+            return;
         }
+        self.queue_for_slot(radios, ctx);
     }
 
-    fn wait_for_slot(&mut self, ctx: &mut Context<Self>) {
+    /// Joins the slot FIFO for `radios` (or changes the radios of the place already held).
+    fn queue_for_slot(&mut self, radios: Vec<RadioId>, ctx: &mut Context<Self>) {
         self.publish(DeviceState::Waiting {
             reason: WaitReason::Slot,
         });
-        let since = *self.slot_wait_since.get_or_insert_with(Instant::now);
+        if let Some(wait) = &self.slot_wait {
+            wait.ticket.set_radios(radios);
+            return;
+        }
+        let place = self.queue_place;
+        let (ticket, granted) = match self.shared.ledger.request(self.address, radios, place) {
+            Ok(queued) => queued,
+            Err(refused) => {
+                // Only a lease of our own can refuse us, and it dies with its link state.
+                tracing::error!(address = %self.address, %refused, "slot request refused");
+                return;
+            }
+        };
+        self.queue_place = Some(ticket.number());
+        let since = Instant::now();
         // Wake when the detour becomes allowed, even if no slot frees meanwhile.
         let detour_at = since + self.shared.config.choice.detour_after;
-        if detour_at > Instant::now() && self.retry_timer.is_none() {
+        if self.retry_timer.is_none() {
             self.arm_retry_timer(detour_at, ctx);
         }
-        let mut freed = self.shared.ledger.watch_freed();
-        freed.mark_unchanged();
-        let waiter = async move { freed.changed().await.is_ok() }
+        let waiter = async move { granted.await.ok() }
             .into_actor(self)
-            .map(|_, act, ctx| {
-                act.slot_waiter = None;
-                act.drive(ctx);
+            .map(|grant, act, ctx| {
+                act.slot_wait = None;
+                if let Some(grant) = grant {
+                    act.granted(grant, ctx);
+                }
             });
-        self.slot_waiter = Some(ctx.spawn(waiter));
+        let waiter = ctx.spawn(waiter);
+        self.slot_wait = Some(SlotWait {
+            ticket,
+            waiter,
+            since,
+        });
+    }
+
+    /// The ledger granted a slot and the radio's connect turn: connect now, unless nothing
+    /// wants the connection any more (then the grant goes back at once).
+    fn granted(&mut self, grant: Grant, ctx: &mut Context<Self>) {
+        if !matches!(self.link, LinkState::Down) || !self.wants_connection() {
+            drop(grant);
+            self.drive(ctx);
+            return;
+        }
+        let radio = grant.lease.radio().clone();
+        self.start_attempt(radio, grant, ctx);
+    }
+
+    fn leave_slot_queue(&mut self, ctx: &mut Context<Self>) {
+        if let Some(wait) = self.slot_wait.take() {
+            ctx.cancel_future(wait.waiter);
+        }
     }
 
     fn arm_retry_timer(&mut self, at: Instant, ctx: &mut Context<Self>) {
@@ -320,7 +388,6 @@ impl DeviceActor {
     fn cancel_timer(&mut self, ctx: &mut Context<Self>, which: TimerKind) {
         let slot = match which {
             TimerKind::Retry => &mut self.retry_timer,
-            TimerKind::SlotWaiter => &mut self.slot_waiter,
             TimerKind::Idle => &mut self.idle_timer,
         };
         if let Some(handle) = slot.take() {
@@ -332,7 +399,6 @@ impl DeviceActor {
 #[derive(Clone, Copy)]
 enum TimerKind {
     Retry,
-    SlotWaiter,
     Idle,
 }
 
@@ -357,7 +423,10 @@ impl Handler<AdvertSeen> for DeviceActor {
             } => true,
             DeviceState::Waiting {
                 reason: WaitReason::Slot,
-            } => self.shared.ledger.free(&msg.0.radio) > 0,
+            } => self
+                .slot_wait
+                .as_ref()
+                .is_some_and(|w| !w.ticket.radios().contains(&msg.0.radio)),
             _ => false,
         };
         if act {

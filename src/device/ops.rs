@@ -193,10 +193,20 @@ impl DeviceActor {
                     });
                 }
                 let handle = found.handle;
-                let (_, receiver, first) = self.subscribers().add(characteristic.uuid, capacity);
+                let uuid = characteristic.uuid;
+                let (id, receiver, first) = self.subscribers().add(uuid, capacity);
+                let subscribers = Arc::clone(&self.subscribers);
                 Box::pin(async move {
                     if first {
-                        link.set_notify(handle, true).await.map_err(op_error)?;
+                        if let Err(failure) = link.set_notify(handle, true).await {
+                            // Roll back: a subscriber left registered would make the next
+                            // subscribe think notify is on, and values would never start.
+                            subscribers
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .remove(&uuid, id);
+                            return Err(op_error(failure));
+                        }
                     }
                     Ok(Outcome::Subscribed(receiver))
                 })

@@ -100,14 +100,14 @@ impl Sightings {
         self.by_radio
             .iter()
             .filter_map(|(radio, s)| {
-                let entry = shared.radio(radio)?;
+                shared.radio(radio)?;
                 Some(Candidate {
                     radio: radio.clone(),
                     smoothed_rssi: s.smoothed_rssi,
                     last_seen: s.last_seen,
                     up: ledger.is_up(radio),
                     free_slots: ledger.free(radio),
-                    in_flight: entry.gate.in_flight(),
+                    in_flight: ledger.in_flight(radio),
                 })
             })
             .collect()

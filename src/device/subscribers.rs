@@ -12,6 +12,8 @@
 //! supervisor, so subscriptions outlive a crashed device actor).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -33,32 +35,119 @@ pub enum SubscriptionEvent {
     Reconnected,
 }
 
+/// Queue places kept beyond a subscriber's capacity for markers: `Lagged`, `Disconnected`,
+/// `Reconnected`. Values alone never use them, so a full queue can still say what happened.
+const MARKER_PLACES: usize = 3;
+
 #[derive(Debug)]
 struct Subscriber {
     id: u64,
     queue: mpsc::Sender<SubscriptionEvent>,
+    /// Values in the queue now (the receiving side counts them down).
+    queued_values: Arc<AtomicUsize>,
+    capacity: usize,
+    /// Values dropped since the last `Lagged` (markers are never counted here).
     missed: u64,
+    /// Markers that found the queue full, coalesced, sent before anything else.
+    pending_markers: Vec<SubscriptionEvent>,
 }
 
 impl Subscriber {
-    /// Sends `event`, first announcing any earlier misses; returns false if it had to drop it.
-    fn offer(&mut self, event: SubscriptionEvent) -> bool {
+    /// Sends what is owed first: `Lagged(missed)`, then held-back markers. True if all went.
+    fn flush(&mut self) -> bool {
         if self.missed > 0 {
-            match self.queue.try_send(SubscriptionEvent::Lagged(self.missed)) {
-                Ok(()) => self.missed = 0,
-                Err(_) => {
-                    self.missed += 1;
-                    return false;
-                }
+            if self
+                .queue
+                .try_send(SubscriptionEvent::Lagged(self.missed))
+                .is_err()
+            {
+                return false;
             }
+            self.missed = 0;
         }
-        match self.queue.try_send(event) {
-            Ok(()) => true,
-            Err(_) => {
-                self.missed += 1;
-                false
+        while let Some(marker) = self.pending_markers.first().cloned() {
+            if self.queue.try_send(marker).is_err() {
+                return false;
             }
+            self.pending_markers.remove(0);
         }
+        true
+    }
+
+    /// Offers a value; false if it had to be dropped (counted for the next `Lagged`).
+    fn offer_value(&mut self, value: Bytes) -> bool {
+        // Flush (which may spend a marker place on `Lagged`) only when the value fits after it.
+        let fits = self.queued_values.load(Ordering::Acquire) < self.capacity;
+        if fits && self.flush() {
+            self.queued_values.fetch_add(1, Ordering::AcqRel);
+            if self
+                .queue
+                .try_send(SubscriptionEvent::Notification(value))
+                .is_ok()
+            {
+                return true;
+            }
+            self.queued_values.fetch_sub(1, Ordering::AcqRel);
+        }
+        self.missed += 1;
+        false
+    }
+
+    /// Offers a connection marker; never lost: held back (coalesced) while the queue is full.
+    fn offer_marker(&mut self, marker: SubscriptionEvent) {
+        if self.flush() && self.queue.try_send(marker.clone()).is_ok() {
+            return;
+        }
+        // Keep only what the subscriber must learn: the last drop, and a reconnect after it.
+        if matches!(marker, SubscriptionEvent::Disconnected { .. }) {
+            self.pending_markers.clear();
+        } else {
+            self.pending_markers
+                .retain(|m| matches!(m, SubscriptionEvent::Disconnected { .. }));
+        }
+        self.pending_markers.push(marker);
+    }
+}
+
+/// The receiving end of one subscriber's queue; counts values out so the sender knows how many
+/// are queued.
+#[derive(Debug)]
+pub struct SubscriberQueue {
+    receiver: mpsc::Receiver<SubscriptionEvent>,
+    queued_values: Arc<AtomicUsize>,
+}
+
+impl SubscriberQueue {
+    fn taken(&self, event: &SubscriptionEvent) {
+        if matches!(event, SubscriptionEvent::Notification(_)) {
+            self.queued_values.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The next event, waiting; `None` once the sender is gone.
+    pub async fn recv(&mut self) -> Option<SubscriptionEvent> {
+        let event = self.receiver.recv().await?;
+        self.taken(&event);
+        Some(event)
+    }
+
+    /// The next event if one is queued.
+    pub fn try_recv(&mut self) -> Result<SubscriptionEvent, mpsc::error::TryRecvError> {
+        let event = self.receiver.try_recv()?;
+        self.taken(&event);
+        Ok(event)
+    }
+
+    /// Polls for the next event.
+    pub fn poll_recv(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<SubscriptionEvent>> {
+        let polled = self.receiver.poll_recv(cx);
+        if let std::task::Poll::Ready(Some(event)) = &polled {
+            self.taken(event);
+        }
+        polled
     }
 }
 
@@ -81,12 +170,10 @@ pub struct Subscribers {
 impl Subscribers {
     /// Adds a subscriber with a queue of `capacity`; returns its id, its receiver, and whether it
     /// is the characteristic's first (so notify must be enabled).
-    pub fn add(
-        &mut self,
-        characteristic: Uuid,
-        capacity: usize,
-    ) -> (u64, mpsc::Receiver<SubscriptionEvent>, bool) {
-        let (queue, receiver) = mpsc::channel(capacity.max(1));
+    pub fn add(&mut self, characteristic: Uuid, capacity: usize) -> (u64, SubscriberQueue, bool) {
+        let capacity = capacity.max(1);
+        let (queue, receiver) = mpsc::channel(capacity + MARKER_PLACES);
+        let queued_values = Arc::new(AtomicUsize::new(0));
         let id = self.next_id;
         self.next_id += 1;
         let list = self.by_characteristic.entry(characteristic).or_default();
@@ -94,8 +181,15 @@ impl Subscribers {
         list.push(Subscriber {
             id,
             queue,
+            queued_values: Arc::clone(&queued_values),
+            capacity,
             missed: 0,
+            pending_markers: Vec::new(),
         });
+        let receiver = SubscriberQueue {
+            receiver,
+            queued_values,
+        };
         (id, receiver, first)
     }
 
@@ -117,7 +211,7 @@ impl Subscribers {
         let mut outcome = Delivery::default();
         if let Some(list) = self.by_characteristic.get_mut(characteristic) {
             for subscriber in list.iter_mut() {
-                if subscriber.offer(SubscriptionEvent::Notification(value.clone())) {
+                if subscriber.offer_value(value.clone()) {
                     outcome.delivered += 1;
                 } else {
                     outcome.dropped += 1;
@@ -130,7 +224,7 @@ impl Subscribers {
     /// Sends a connection marker to every subscriber.
     pub fn announce(&mut self, event: &SubscriptionEvent) {
         for subscriber in self.by_characteristic.values_mut().flatten() {
-            subscriber.offer(event.clone());
+            subscriber.offer_marker(event.clone());
         }
     }
 
@@ -220,6 +314,74 @@ mod tests {
         assert_eq!(
             slow.try_recv().unwrap(),
             SubscriptionEvent::Notification(value(5))
+        );
+    }
+
+    #[test]
+    fn a_subscriber_of_capacity_one_that_lagged_gets_values_again() {
+        let mut subs = Subscribers::default();
+        let (_, mut rx, _) = subs.add(uuid(), 1);
+        subs.deliver(&uuid(), &value(0));
+        subs.deliver(&uuid(), &value(1)); // dropped: the queue holds one value
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            SubscriptionEvent::Notification(value(0))
+        );
+        for n in 2..6 {
+            subs.deliver(&uuid(), &value(n));
+            if n == 2 {
+                assert_eq!(rx.try_recv().unwrap(), SubscriptionEvent::Lagged(1));
+            }
+            assert_eq!(
+                rx.try_recv().unwrap(),
+                SubscriptionEvent::Notification(value(n)),
+                "value {n} after the lag"
+            );
+        }
+    }
+
+    #[test]
+    fn a_lagging_subscriber_is_still_told_its_link_dropped_and_lagged_counts_values_only() {
+        let mut subs = Subscribers::default();
+        let (_, mut rx, _) = subs.add(uuid(), 2);
+        for n in 0..5 {
+            subs.deliver(&uuid(), &value(n)); // 3 dropped
+        }
+        subs.announce(&SubscriptionEvent::Disconnected {
+            reason: "lost".into(),
+        });
+        subs.announce(&SubscriptionEvent::Reconnected);
+        subs.announce(&SubscriptionEvent::Disconnected {
+            reason: "lost again".into(),
+        });
+        subs.announce(&SubscriptionEvent::Reconnected);
+        subs.deliver(&uuid(), &value(9));
+        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(
+            got,
+            vec![
+                SubscriptionEvent::Notification(value(0)),
+                SubscriptionEvent::Notification(value(1)),
+                SubscriptionEvent::Lagged(3),
+                SubscriptionEvent::Disconnected {
+                    reason: "lost".into()
+                },
+                SubscriptionEvent::Reconnected,
+            ],
+            "the queue was full of values; the markers used their reserved places"
+        );
+        subs.deliver(&uuid(), &value(10));
+        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(
+            got,
+            vec![
+                SubscriptionEvent::Lagged(1),
+                SubscriptionEvent::Disconnected {
+                    reason: "lost again".into()
+                },
+                SubscriptionEvent::Reconnected,
+                SubscriptionEvent::Notification(value(10)),
+            ]
         );
     }
 

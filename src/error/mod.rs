@@ -83,6 +83,9 @@ pub enum Error {
     NoRadio {
         /// The device.
         address: Address,
+        /// The class: not-found when no radio heard it, out-of-slots when radios heard it but
+        /// none had a slot.
+        kind: ErrorKind,
         /// Why each radio was passed over.
         reason: String,
     },
@@ -200,7 +203,7 @@ impl Error {
     pub fn kind(&self) -> Option<ErrorKind> {
         match self {
             Self::Connection { kind, .. } => Some(*kind),
-            Self::NoRadio { .. } => Some(ErrorKind::OutOfSlots),
+            Self::NoRadio { kind, .. } => Some(*kind),
             _ => None,
         }
     }

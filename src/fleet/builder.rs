@@ -63,6 +63,12 @@ impl FleetBuilder {
         self
     }
 
+    /// How long service discovery after a connect may take (default 90 s).
+    pub fn discovery_timeout(mut self, timeout: Duration) -> Self {
+        self.config.discovery_timeout = timeout;
+        self
+    }
+
     /// Default deadline of handle calls (default 30 s; `Device::with_timeout` overrides).
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.config.operation_timeout = timeout;
@@ -103,7 +109,10 @@ impl FleetBuilder {
                 "must be at least 1",
             ));
         }
-        if self.config.connect_timeout.is_zero() || self.config.operation_timeout.is_zero() {
+        if self.config.connect_timeout.is_zero()
+            || self.config.operation_timeout.is_zero()
+            || self.config.discovery_timeout.is_zero()
+        {
             return Err(crate::Error::config("timeouts", "must be above zero"));
         }
         let mut names = BTreeSet::new();

@@ -22,6 +22,7 @@ use crate::device::state::{DeviceState, DeviceStatus, WaitReason};
 use crate::device::DeviceActor;
 use crate::model::{Address, GattTable};
 use crate::supervisor::messages::{KeepConnected, Manage};
+use crate::ErrorKind;
 use crate::{Error, Result};
 
 /// A managed device.
@@ -225,13 +226,19 @@ impl Device {
 
     /// The clearest error for a request that ran out of time: what the device was waiting for.
     fn timed_out(&self, operation: &str) -> Error {
-        let reason = match self.status().state {
+        let (kind, reason) = match self.status().state {
             DeviceState::Waiting {
                 reason: WaitReason::Advertisement,
-            } => "no radio has heard it recently (is it powered and in range?)",
+            } => (
+                ErrorKind::NotFound,
+                "no radio has heard it recently (is it powered and in range?)",
+            ),
             DeviceState::Waiting {
                 reason: WaitReason::Slot,
-            } => "every radio that hears it is out of connection slots",
+            } => (
+                ErrorKind::OutOfSlots,
+                "every radio that hears it is out of connection slots",
+            ),
             _ => {
                 return Error::Timeout {
                     operation: format!("{operation} {}", self.address),
@@ -241,6 +248,7 @@ impl Device {
         };
         Error::NoRadio {
             address: self.address,
+            kind,
             reason: format!("{reason}; gave up after {:?}", self.timeout),
         }
     }

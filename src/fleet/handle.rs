@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
 
 use super::runtime::OwnSystem;
 use super::{Device, FleetBuilder};
@@ -13,6 +15,7 @@ use crate::adverts::beacon::BeaconCounts;
 use crate::adverts::watch::Watched;
 use crate::adverts::AdvertFilter;
 use crate::backend::Radio;
+use crate::device::attempt_log::AttemptEvent;
 use crate::model::Address;
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
@@ -55,6 +58,17 @@ impl Fleet {
     /// Adds a radio to a running fleet.
     pub async fn add_radio(&self, radio: Arc<dyn Radio>) -> Result<()> {
         self.supervisor.send(AddRadio(radio)).await.map_err(gone)?
+    }
+
+    /// Every connection attempt step from now on: which radios each device considered (and
+    /// why it passed over the others), starts, outcomes with their class, and when the next
+    /// attempt is due. Bounded: a listener more than 1024 events behind gets one
+    /// [`AttemptEvent::Missed`] with the count instead (devices are never slowed down).
+    pub fn attempt_events(&self) -> impl Stream<Item = AttemptEvent> + Send + 'static {
+        BroadcastStream::new(self.shared.attempt_events.subscribe()).map(|item| match item {
+            Ok(event) => event,
+            Err(BroadcastStreamRecvError::Lagged(count)) => AttemptEvent::Missed { count },
+        })
     }
 
     /// The first device that matches `filter`, waiting up to `timeout` (devices already heard

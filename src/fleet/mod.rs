@@ -12,6 +12,8 @@ mod subscription;
 pub mod virtual_time;
 mod watching;
 
+pub use crate::device::attempt_log::AttemptEvent;
+pub use crate::supervisor::radio_choice::{ConsideredRadio, SkipReason};
 pub use builder::FleetBuilder;
 pub use device::Device;
 pub use handle::Fleet;

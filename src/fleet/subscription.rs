@@ -9,6 +9,8 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 
+use crate::device::subscribers::SubscriberQueue;
+
 pub use crate::device::subscribers::SubscriptionEvent;
 
 /// Why [`Subscription::try_recv_event`] returned nothing.
@@ -24,11 +26,11 @@ pub enum TryRecvError {
 /// markers in the same order as they happened.
 #[derive(Debug)]
 pub struct Subscription {
-    receiver: mpsc::Receiver<SubscriptionEvent>,
+    receiver: SubscriberQueue,
 }
 
 impl Subscription {
-    pub(super) fn new(receiver: mpsc::Receiver<SubscriptionEvent>) -> Self {
+    pub(super) fn new(receiver: SubscriberQueue) -> Self {
         Self { receiver }
     }
 

@@ -96,6 +96,7 @@ mod tests {
         };
         let no_radio = Error::NoRadio {
             address: Address::new([1; 6]),
+            kind: ErrorKind::OutOfSlots,
             reason: "full".into(),
         };
         assert_eq!(connect_error(&no_radio, &waiting_slot), 0);

@@ -265,7 +265,7 @@ impl Handler<GetDiagnostics> for Supervisor {
                     slot_limit: slots.map_or(entry.info.slot_limit, |s| s.limit),
                     held_by: slots.map(|s| s.held_by.clone()).unwrap_or_default(),
                     foreign: slots.map_or(0, |s| s.foreign),
-                    connects: entry.gate.stats(),
+                    connects: entry.gate.stats(self.shared.ledger.in_flight(&entry.id)),
                 }
             })
             .collect();

@@ -10,6 +10,8 @@
 //! penalties) and what the ledger says (up, free slots, in flight).
 
 use std::collections::BTreeMap;
+
+use serde::Serialize;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -163,6 +165,110 @@ pub fn choose(
         })
 }
 
+/// Why radio choice passed over a radio that heard the device.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// The radio is down.
+    Down,
+    /// It has not heard the device within the stale window.
+    Stale {
+        /// How long ago it last heard it.
+        heard_ago: Duration,
+    },
+    /// It hears the device too much worse than the best radio (the detour rule).
+    TooFarBelowBest {
+        /// dB under the best radio, after failure penalties.
+        below_db: f64,
+    },
+}
+
+/// One radio as the device judged it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConsideredRadio {
+    /// The radio.
+    pub radio: RadioId,
+    /// Smoothed RSSI as the radio hears the device.
+    pub smoothed_rssi: f64,
+    /// The failure penalty on it now, in dB.
+    pub penalty_db: f64,
+    /// Free slots on it now.
+    pub free_slots: usize,
+    /// `None` if the device queued for it; otherwise why not.
+    pub skipped: Option<SkipReason>,
+}
+
+/// Every radio that heard the device with the verdict [`rank`] gives it: queued for (`None`)
+/// or why it was passed over. Same rules as [`rank`], spelled out for the attempt events.
+pub fn considered(
+    candidates: &[Candidate],
+    penalties: &FailurePenalties,
+    policy: &ChoicePolicy,
+    now: Instant,
+) -> Vec<ConsideredRadio> {
+    let heard = |c: &Candidate| c.smoothed_rssi - penalties.penalty(policy, &c.radio, now);
+    let fresh = |c: &Candidate| now.saturating_duration_since(c.last_seen) <= policy.stale_after;
+    let loudest = candidates
+        .iter()
+        .filter(|c| c.up && fresh(c))
+        .map(&heard)
+        .fold(f64::NEG_INFINITY, f64::max);
+    candidates
+        .iter()
+        .map(|c| {
+            let skipped = if !c.up {
+                Some(SkipReason::Down)
+            } else if !fresh(c) {
+                Some(SkipReason::Stale {
+                    heard_ago: now.saturating_duration_since(c.last_seen),
+                })
+            } else if heard(c) < loudest - policy.max_detour_db {
+                Some(SkipReason::TooFarBelowBest {
+                    below_db: loudest - heard(c),
+                })
+            } else {
+                None
+            };
+            ConsideredRadio {
+                radio: c.radio.clone(),
+                smoothed_rssi: c.smoothed_rssi,
+                penalty_db: penalties.penalty(policy, &c.radio, now),
+                free_slots: c.free_slots,
+                skipped,
+            }
+        })
+        .collect()
+}
+
+/// The radios a waiting device would accept, best first: every up radio that heard it within
+/// the stale window and, judged after failure penalties, within `max_detour_db` of the loudest.
+/// Free slots do not matter here: the device queues at all of them and the slot ledger grants
+/// the first that frees. Empty when no up radio heard it.
+pub fn rank(
+    candidates: &[Candidate],
+    penalties: &FailurePenalties,
+    policy: &ChoicePolicy,
+    now: Instant,
+) -> Vec<RadioId> {
+    let heard = |c: &Candidate| c.smoothed_rssi - penalties.penalty(policy, &c.radio, now);
+    let score = |c: &Candidate| heard(c) - policy.in_flight_penalty_db * c.in_flight as f64;
+    let mut fresh: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.up && now.saturating_duration_since(c.last_seen) <= policy.stale_after)
+        .collect();
+    let loudest = fresh
+        .iter()
+        .map(|c| heard(c))
+        .fold(f64::NEG_INFINITY, f64::max);
+    fresh.retain(|c| heard(c) >= loudest - policy.max_detour_db);
+    fresh.sort_by(|a, b| {
+        score(b)
+            .total_cmp(&score(a))
+            .then_with(|| a.radio.cmp(&b.radio))
+    });
+    fresh.into_iter().map(|c| c.radio.clone()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +282,47 @@ mod tests {
             free_slots: 1,
             in_flight: 0,
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rank_lists_acceptable_radios_best_first_whatever_their_slots() {
+        let now = Instant::now();
+        let p = ChoicePolicy::default();
+        let mut near = cand("near", -55.0, now);
+        near.free_slots = 0;
+        let mid = cand("mid", -60.0, now);
+        let marginal = cand("marginal", -80.0, now);
+        let mut down = cand("down", -40.0, now);
+        down.up = false;
+        let ranked = rank(
+            &[marginal, mid, down.clone(), near],
+            &FailurePenalties::default(),
+            &p,
+            now,
+        );
+        assert_eq!(ranked, vec![RadioId::new("near"), RadioId::new("mid")]);
+        let verdicts = considered(
+            &[
+                cand("marginal", -80.0, now),
+                cand("mid", -60.0, now),
+                down.clone(),
+            ],
+            &FailurePenalties::default(),
+            &p,
+            now,
+        );
+        assert_eq!(
+            verdicts
+                .iter()
+                .map(|v| v.skipped.clone())
+                .collect::<Vec<_>>(),
+            vec![
+                Some(SkipReason::TooFarBelowBest { below_db: 20.0 }),
+                None,
+                Some(SkipReason::Down)
+            ]
+        );
+        assert!(rank(&[], &FailurePenalties::default(), &p, now).is_empty());
     }
 
     #[tokio::test(start_paused = true)]

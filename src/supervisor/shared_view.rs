@@ -46,6 +46,9 @@ pub struct FleetConfig {
     pub choice: ChoicePolicy,
     /// How long one connect call may take.
     pub connect_timeout: Duration,
+    /// How long service discovery after a connect may take (apart from the connect: a large
+    /// GATT table over a slow link can take longer than any sensible connect timeout).
+    pub discovery_timeout: Duration,
     /// Default deadline of a handle call (read, write, connect, subscribe).
     pub operation_timeout: Duration,
     /// An on-demand connection with nothing to do is closed after this long.
@@ -66,6 +69,7 @@ impl Default for FleetConfig {
             retry: RetryPolicy::default(),
             choice: ChoicePolicy::default(),
             connect_timeout: Duration::from_secs(20),
+            discovery_timeout: Duration::from_secs(90),
             operation_timeout: Duration::from_secs(30),
             idle_disconnect: Duration::from_secs(30),
             subscription_capacity: 64,
@@ -98,15 +102,23 @@ pub struct Shared {
     pub feed_lost: AtomicU64,
     /// What changed in the pipeline (appeared, zone changed, disappeared...).
     pub advert_events: broadcast::Sender<AdvertEvent>,
+    /// Connection attempts step by step (sent only while someone listens).
+    pub attempt_events: broadcast::Sender<crate::device::attempt_log::AttemptEvent>,
+    /// When the fleet started (attempt events are stamped relative to it).
+    pub started: tokio::time::Instant,
     /// Tunables.
     pub config: FleetConfig,
 }
+
+/// Attempt events a listener may fall behind by before it is told it missed some.
+pub const ATTEMPT_EVENTS_CAPACITY: usize = 1024;
 
 impl Shared {
     /// A fresh view.
     pub fn new(config: FleetConfig, cache: ServiceCache) -> Arc<Self> {
         let (advert_feed, _) = broadcast::channel(4096);
         let (advert_events, _) = broadcast::channel(4096);
+        let (attempt_events, _) = broadcast::channel(ATTEMPT_EVENTS_CAPACITY);
         Arc::new(Self {
             radios: DashMap::new(),
             ledger: SlotLedger::new(),
@@ -117,6 +129,8 @@ impl Shared {
             advert_feed,
             feed_lost: AtomicU64::new(0),
             advert_events,
+            attempt_events,
+            started: tokio::time::Instant::now(),
             config,
         })
     }

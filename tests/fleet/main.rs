@@ -5,9 +5,13 @@
 
 mod support;
 
+mod attempts;
 mod connect;
+mod determinism;
 mod faults;
+mod liveness;
 mod reconnect;
+mod regressions;
 mod requests;
 mod slots;
 mod stories;

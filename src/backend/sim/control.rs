@@ -85,6 +85,21 @@ impl SimControl {
         Ok(())
     }
 
+    /// Makes the next `count` GATT operations on `address` (reads, writes, descriptor writes,
+    /// notify changes) fail with ATT status `att_status`, as the device would answer.
+    pub fn fail_next_gatt(
+        &self,
+        address: Address,
+        count: usize,
+        att_status: u8,
+    ) -> Result<(), SimError> {
+        let device = self.device(address)?;
+        if let Some(d) = self.shared.lock().devices.get_mut(device) {
+            d.forced_gatt.extend(std::iter::repeat_n(att_status, count));
+        }
+        Ok(())
+    }
+
     /// Forgets every injected failure still queued on every radio (the faults have cleared).
     pub fn clear_injected_failures(&self) {
         for radio in self.shared.lock().radios.iter_mut() {

@@ -122,6 +122,13 @@ impl SimLink {
             return Err(faults::att(kind, status));
         }
         let mut state = self.shared.lock();
+        let forced = state
+            .devices
+            .get_mut(self.device)
+            .and_then(|d| d.forced_gatt.pop_front());
+        if let Some(status) = forced {
+            return Err(faults::att(kind, status));
+        }
         let values = state.devices.get_mut(self.device).map(|d| &mut d.values);
         match (op, values) {
             (Op::Read, Some(values)) => Ok(values

@@ -78,6 +78,8 @@ pub(crate) struct DeviceState {
     pub moved_to: Option<super::world::Position>,
     /// Current attribute values (characteristics and descriptors) by handle.
     pub values: BTreeMap<u16, Vec<u8>>,
+    /// ATT statuses the next GATT operations on this device fail with (fault injection).
+    pub forced_gatt: std::collections::VecDeque<u8>,
     pub stats: DeviceStats,
 }
 
@@ -157,6 +159,7 @@ impl Shared {
                 out_of_range: false,
                 moved_to: None,
                 values: layout.initial_values.clone(),
+                forced_gatt: Default::default(),
                 stats: DeviceStats::new(d.address, d.name.clone()),
             })
             .collect();

@@ -93,6 +93,56 @@ fn bad_values_name_their_field() {
     assert!(error_of(&duplicate).starts_with("devices[1].address:"));
 }
 
+/// Bug 16: durations near 10^19 s made the simulation panic in a background task ("overflow
+/// when adding duration to instant"), and NaN or infinite positions were accepted.
+#[test]
+fn absurd_durations_and_non_finite_positions_are_refused_by_name() {
+    let huge = "\"10000000000000000000s\"";
+    let long_interval = SMALL.replace(
+        "advert_interval = \"100ms\"",
+        &format!("advert_interval = {huge}"),
+    );
+    assert!(
+        error_of(&long_interval).starts_with("devices[1].advert_interval:")
+            && error_of(&long_interval).contains("ten years"),
+        "{}",
+        error_of(&long_interval)
+    );
+    let long_outage = SMALL.replace("until = \"11m\"", &format!("until = {huge}"));
+    assert!(
+        error_of(&long_outage).starts_with("radios[1].outages[0].until:"),
+        "{}",
+        error_of(&long_outage)
+    );
+    let long_timeout = SMALL.replace(
+        "faults = {",
+        &format!("connect_timeout = {huge}\nfaults = {{"),
+    );
+    assert!(
+        error_of(&long_timeout).starts_with("radios[1].connect_timeout:"),
+        "{}",
+        error_of(&long_timeout)
+    );
+    let nan_radio = SMALL.replace("position = [10.0, 0.0]", "position = [nan, 0.0]");
+    assert!(
+        error_of(&nan_radio).starts_with("radios[1].position:"),
+        "{}",
+        error_of(&nan_radio)
+    );
+    let infinite_device = SMALL.replace("position = [2.0, 3.0]", "position = [2.0, inf]");
+    assert!(
+        error_of(&infinite_device).starts_with("devices[0].position:"),
+        "{}",
+        error_of(&infinite_device)
+    );
+    let far_waypoint = SMALL.replace("position = [30, 0]", "position = [3e9, 0]");
+    assert!(
+        error_of(&far_waypoint).starts_with("devices[1].path.waypoints[1].position:"),
+        "{}",
+        error_of(&far_waypoint)
+    );
+}
+
 #[test]
 fn unknown_fields_and_wrong_types_are_refused() {
     let typo = SMALL.replace("keep_connected", "keep_conected");

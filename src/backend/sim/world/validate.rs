@@ -13,6 +13,30 @@ use crate::model::CharProps;
 
 type Checked = Result<(), WorldError>;
 
+/// The longest duration a world may name (ten years): far beyond any run, and far enough from
+/// `Instant`'s range that adding one to the clock can never overflow.
+pub(super) const LONGEST: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Metres a position may be from the origin: a house, a campus, not the solar system.
+const FARTHEST_M: f64 = 1.0e6;
+
+fn bounded(field: String, value: Duration) -> Checked {
+    if value > LONGEST {
+        return fail(field, format!("{value:?} is longer than ten years"));
+    }
+    Ok(())
+}
+
+fn place(field: String, p: &super::Position) -> Checked {
+    if !(p.x.is_finite() && p.y.is_finite()) {
+        return fail(field, "coordinates must be finite numbers");
+    }
+    if p.x.abs() > FARTHEST_M || p.y.abs() > FARTHEST_M {
+        return fail(field, "coordinates must be within 1000 km of the origin");
+    }
+    Ok(())
+}
+
 fn fail(field: String, problem: impl Into<String>) -> Checked {
     Err(WorldError::invalid(field, problem))
 }
@@ -61,6 +85,12 @@ fn radio(at: &str, r: &RadioSpec) -> Checked {
             "must be at least 1 (zero slots can never connect)",
         );
     }
+    place(format!("{at}.position"), &r.position)?;
+    bounded(format!("{at}.connect_latency.max"), r.connect_latency.max)?;
+    bounded(format!("{at}.connect_timeout"), r.connect_timeout)?;
+    if let Some(batch) = r.advert_batch {
+        bounded(format!("{at}.advert_batch.every"), batch.every)?;
+    }
     if r.connect_latency.min > r.connect_latency.max {
         return fail(format!("{at}.connect_latency"), "min is larger than max");
     }
@@ -99,6 +129,33 @@ fn radio(at: &str, r: &RadioSpec) -> Checked {
 }
 
 fn device(at: &str, d: &DeviceSpec) -> Checked {
+    for (name, value) in [
+        ("advert_interval", Some(d.advert_interval)),
+        ("connection_interval", Some(d.connection_interval)),
+        ("supervision_timeout", Some(d.supervision_timeout)),
+        ("link_drop_every", d.link_drop_every),
+    ] {
+        if let Some(value) = value {
+            bounded(format!("{at}.{name}"), value)?;
+        }
+    }
+    match &d.route {
+        Route::Fixed(p) => place(format!("{at}.position"), p)?,
+        Route::Path { waypoints, .. } => {
+            for (i, w) in waypoints.iter().enumerate() {
+                place(format!("{at}.path.waypoints[{i}].position"), &w.position)?;
+                bounded(format!("{at}.path.waypoints[{i}].at"), w.at)?;
+            }
+        }
+    }
+    for (si, service) in d.gatt.services.iter().enumerate() {
+        for (ci, c) in service.characteristics.iter().enumerate() {
+            if let Some(g) = c.generator {
+                let field = format!("{at}.services[{si}].characteristics[{ci}].generator.every");
+                bounded(field, g.every)?;
+            }
+        }
+    }
     if d.advert_interval < Duration::from_millis(20) {
         return fail(
             format!("{at}.advert_interval"),
@@ -179,6 +236,7 @@ fn device(at: &str, d: &DeviceSpec) -> Checked {
 
 fn windows(at: &str, list: &[Window]) -> Checked {
     for (index, w) in list.iter().enumerate() {
+        bounded(format!("{at}[{index}].until"), w.until)?;
         if w.from >= w.until {
             return fail(format!("{at}[{index}]"), "'from' must be before 'until'");
         }

@@ -1,0 +1,244 @@
+use super::*;
+
+fn addr(n: u8) -> Address {
+    Address::new([0xAA, 0, 0, 0, 0, n])
+}
+
+fn ledger(radios: &[(&str, usize)]) -> SlotLedger {
+    let ledger = SlotLedger::new();
+    for (name, limit) in radios {
+        ledger.add_radio(&RadioId::new(name), *limit);
+        ledger.set_up(&RadioId::new(name), true);
+    }
+    ledger
+}
+
+#[test]
+fn dropping_a_lease_gives_the_slot_back() {
+    let l = ledger(&[("p1", 1)]);
+    let p1 = RadioId::new("p1");
+    let lease = l.try_lease(&p1, addr(1)).unwrap();
+    assert_eq!(l.free(&p1), 0);
+    assert!(matches!(
+        l.try_lease(&p1, addr(2)),
+        Err(LeaseRefused::Full { .. })
+    ));
+    drop(lease);
+    assert_eq!(l.free(&p1), 1);
+    assert_eq!(l.total_held(), 0);
+}
+
+#[test]
+fn a_device_never_holds_slots_on_two_radios() {
+    let l = ledger(&[("p1", 3), ("p2", 3)]);
+    let _lease = l.try_lease(&RadioId::new("p1"), addr(1)).unwrap();
+    let err = l.try_lease(&RadioId::new("p2"), addr(1)).unwrap_err();
+    assert_eq!(
+        err,
+        LeaseRefused::AlreadyHeld {
+            address: addr(1),
+            radio: RadioId::new("p1")
+        }
+    );
+}
+
+#[test]
+fn a_down_radio_grants_nothing_and_a_lease_outliving_it_still_releases() {
+    let l = ledger(&[("p1", 2)]);
+    let p1 = RadioId::new("p1");
+    let lease = l.try_lease(&p1, addr(1)).unwrap();
+    l.set_up(&p1, false);
+    assert!(matches!(
+        l.try_lease(&p1, addr(2)),
+        Err(LeaseRefused::RadioDown { .. })
+    ));
+    drop(lease);
+    l.set_up(&p1, true);
+    assert_eq!(l.free(&p1), 2);
+}
+
+#[test]
+fn reconcile_adopts_the_limit_and_counts_foreign_slots() {
+    let l = ledger(&[("p1", 3)]);
+    let p1 = RadioId::new("p1");
+    let _ours = l.try_lease(&p1, addr(1)).unwrap();
+    let report = SlotReport {
+        free: 1,
+        limit: 3,
+        allocated: vec![addr(1), addr(9)],
+    };
+    let found = l.reconcile(&p1, &report);
+    assert_eq!(found.foreign, 1);
+    assert!(found.missing_from_report.is_empty());
+    assert_eq!(l.free(&p1), 1);
+    // A report by counts only: 2 in use, none named; one of them is ours.
+    let counts = SlotReport {
+        free: 1,
+        limit: 3,
+        allocated: vec![],
+    };
+    let found = l.reconcile(&p1, &counts);
+    assert_eq!(found.missing_from_report, vec![addr(1)]);
+    assert_eq!(l.free(&p1), 1);
+}
+
+fn radios(names: &[&str]) -> Vec<RadioId> {
+    names.iter().copied().map(RadioId::new).collect()
+}
+
+#[test]
+fn tickets_are_granted_oldest_first_and_queueing_holds_no_slot() {
+    let l = ledger(&[("p1", 1)]);
+    let p1 = RadioId::new("p1");
+    let (_t1, mut g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
+    let (_t3, mut g3) = l.request(addr(3), radios(&["p1"]), None).unwrap();
+    let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
+    let first = g1.try_recv().expect("the oldest ticket is granted at once");
+    assert!(g2.try_recv().is_err() && g3.try_recv().is_err());
+    // Queued devices hold nothing; the listing says who waits, in order.
+    assert_eq!(l.holder(&addr(3)), None);
+    let usage = &l.usage()[0];
+    assert_eq!(usage.queued, vec![addr(3), addr(2)]);
+    assert_eq!(usage.connecting, Some(addr(1)));
+    assert_eq!(usage.leases, vec![(addr(1), LeasePhase::Connecting)]);
+    drop(first);
+    let second = g3.try_recv().expect("next in line");
+    assert_eq!(second.lease.radio(), &p1);
+    assert!(g2.try_recv().is_err());
+}
+
+#[test]
+fn one_connect_turn_per_radio_even_with_free_slots() {
+    let l = ledger(&[("p1", 3)]);
+    let (_t1, mut g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
+    let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
+    let first = g1.try_recv().unwrap();
+    assert!(
+        g2.try_recv().is_err(),
+        "the radio is still connecting the first"
+    );
+    drop(first.turn); // the connect call returned; the lease stays
+    first.lease.mark_link();
+    let second = g2.try_recv().expect("granted once the turn ended");
+    assert_eq!(l.total_held(), 2);
+    assert_eq!(
+        l.usage()[0].leases,
+        vec![
+            (addr(1), LeasePhase::Link),
+            (addr(2), LeasePhase::Connecting)
+        ]
+    );
+    drop(second);
+}
+
+#[test]
+fn a_ticket_takes_the_first_of_its_radios_that_frees() {
+    let l = ledger(&[("a", 1), ("b", 1)]);
+    let busy_a = l.try_lease(&RadioId::new("a"), addr(9)).unwrap();
+    let (_t, mut g) = l.request(addr(1), radios(&["a", "b"]), None).unwrap();
+    let grant = g.try_recv().expect("b is free");
+    assert_eq!(grant.lease.radio(), &RadioId::new("b"));
+    drop(busy_a);
+    // Widening a ticket keeps its place and dispatches.
+    let (t2, mut g2) = l.request(addr(2), radios(&["b"]), None).unwrap();
+    let (_t3, mut g3) = l.request(addr(3), radios(&["a"]), None).unwrap();
+    let on_a = g3.try_recv().expect("a is free and nobody older wants it");
+    assert!(g2.try_recv().is_err());
+    t2.set_radios(radios(&["b", "a"]));
+    assert!(g2.try_recv().is_err(), "both busy");
+    drop(grant);
+    assert_eq!(g2.try_recv().unwrap().lease.radio(), &RadioId::new("b"));
+    drop(on_a);
+}
+
+#[test]
+fn a_grant_nobody_receives_is_handed_to_the_next_waiter() {
+    let l = ledger(&[("p1", 1)]);
+    let busy = l.try_lease(&RadioId::new("p1"), addr(9)).unwrap();
+    let (_t1, g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
+    let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
+    drop(g1); // device 1's waiter is gone, its ticket not yet dropped
+    drop(busy);
+    assert!(g2.try_recv().is_ok());
+    assert_eq!(l.holder(&addr(1)), None);
+}
+
+#[test]
+fn a_retrying_device_keeps_its_place_in_line() {
+    let l = ledger(&[("p1", 1)]);
+    let busy = l.try_lease(&RadioId::new("p1"), addr(9)).unwrap();
+    let (t1, g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
+    let place = t1.number();
+    drop((t1, g1)); // backing off after a failure
+    let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
+    let (_t1, mut g1) = l.request(addr(1), radios(&["p1"]), Some(place)).unwrap();
+    drop(busy);
+    let first = g1.try_recv().expect("device 1 asked first");
+    assert!(g2.try_recv().is_err());
+    drop(first);
+}
+
+#[test]
+fn a_device_holding_a_slot_cannot_queue_for_another() {
+    let l = ledger(&[("p1", 2)]);
+    let _held = l.try_lease(&RadioId::new("p1"), addr(1)).unwrap();
+    assert!(matches!(
+        l.request(addr(1), radios(&["p1"]), None),
+        Err(LeaseRefused::AlreadyHeld { .. })
+    ));
+}
+
+#[test]
+fn a_radio_coming_up_or_reporting_free_slots_grants_waiters() {
+    let l = SlotLedger::new();
+    let p1 = RadioId::new("p1");
+    l.add_radio(&p1, 1);
+    let (_t, mut g) = l.request(addr(1), radios(&["p1"]), None).unwrap();
+    assert!(g.try_recv().is_err(), "down");
+    l.set_up(&p1, true);
+    let report_full = SlotReport {
+        free: 0,
+        limit: 1,
+        allocated: vec![],
+    };
+    drop(g.try_recv().unwrap());
+    let (_t, mut g) = l.request(addr(1), radios(&["p1"]), None).unwrap();
+    let first = g.try_recv().unwrap();
+    drop(first.turn);
+    drop(first.lease);
+    l.reconcile(&p1, &report_full);
+    let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
+    assert!(g2.try_recv().is_err(), "another client holds the only slot");
+    let report_free = SlotReport {
+        free: 1,
+        limit: 1,
+        allocated: vec![],
+    };
+    l.reconcile(&p1, &report_free);
+    assert!(g2.try_recv().is_ok());
+}
+
+#[test]
+fn a_stale_lease_cannot_release_a_newer_one() {
+    let l = ledger(&[("p1", 2)]);
+    let p1 = RadioId::new("p1");
+    let first = l.try_lease(&p1, addr(1)).unwrap();
+    let first_id = first.id;
+    drop(first);
+    let _second = l.try_lease(&p1, addr(1)).unwrap();
+    l.release(&p1, addr(1), first_id);
+    assert_eq!(l.holder(&addr(1)), Some(p1));
+}
+
+#[test]
+fn leases_release_during_unwinding() {
+    let l = ledger(&[("p1", 1)]);
+    let p1 = RadioId::new("p1");
+    let cloned = l.clone();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _lease = cloned.try_lease(&RadioId::new("p1"), addr(1)).unwrap();
+        panic!("holder crashed");
+    }));
+    assert!(result.is_err());
+    assert_eq!(l.free(&p1), 1);
+}
