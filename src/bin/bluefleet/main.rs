@@ -28,6 +28,7 @@ mod signals;
 mod systemd;
 mod terminal;
 mod version;
+mod web_driver;
 mod worlds;
 
 use std::process::ExitCode;
