@@ -67,7 +67,7 @@ pub struct HubConfig {
 }
 
 /// One radio, by backend.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "radio::RawRadio")]
 pub enum RadioConfig {
     /// Every radio of a simulated world file.
@@ -98,7 +98,7 @@ fn default_local_slots() -> usize {
 }
 
 /// One device to manage.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
     /// Its address.
@@ -142,7 +142,7 @@ fn yes() -> bool {
 }
 
 /// One subscription.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionConfig {
     /// Characteristic UUID (`2a6e`, `0x2A6E` or 128-bit).

@@ -193,6 +193,11 @@ impl MockBluez {
         );
     }
 
+    /// The private bus's address (for a child process's `DBUS_SYSTEM_BUS_ADDRESS`).
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
     /// A new connection to the private bus.
     pub async fn connection(&self) -> Connection {
         zbus::connection::Builder::address(self.address.as_str())

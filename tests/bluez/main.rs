@@ -5,6 +5,7 @@
 
 mod bed;
 mod connection;
+mod daemon;
 mod discovery;
 mod failures;
 mod fleet;
