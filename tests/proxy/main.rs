@@ -10,4 +10,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bed;
+mod clients;
+mod failures;
 mod scenarios;

@@ -21,6 +21,8 @@ mod output;
 mod proximity;
 #[cfg(feature = "proxy")]
 mod proxy;
+#[cfg(feature = "proxy")]
+mod proxy_status;
 mod readings;
 mod run;
 mod scan;
