@@ -115,6 +115,10 @@ pub fn run(args: Args) -> Result<(), String> {
             return Err("[proxy] needs the proxy server, not built in this binary (rebuild with cargo feature `proxy`)".into());
         }
         let web = start_web(&fleet, &config, &simulations, &args)?;
+        #[cfg(feature = "proxy")]
+        if let (Some(web), Some(server)) = (&web, &proxy) {
+            crate::proxy::feed_page(Rc::clone(web), server.watch());
+        }
         let bridge_config = config.clone();
         let mut hub = Hub {
             devices: HubDevices::new(fleet.clone(), args.json),
