@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::bed::{driver, proxy, start_script, Process, KEY, WRONG_KEY};
+use super::bed::{driver, hub, proxy, start_script, Process, KEY, WRONG_KEY};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -166,5 +166,32 @@ fn each_client_with_what_it_holds_and_asked_on_the_command_line_and_the_page() {
     wait_lines(&mut bed.process, &[" left"]);
     wait_json(&url, "api/clients", |v| {
         v["clients"].as_array().is_some_and(Vec::is_empty)
+    });
+}
+
+#[test]
+fn bluefleet_run_with_proxy_and_web_shows_the_proxys_clients_on_its_page() {
+    let (bed, _file) = hub(&format!(
+        "listen = \"127.0.0.1:0\"\nmdns = false\npsk = \"{KEY}\"\n\n[web]\nlisten = \"127.0.0.1:0\""
+    ));
+    let url = page_url(&bed.process);
+    let mut holders = start_script("clients.py", None, &bed.ports, &["--psk", KEY]);
+    holders.wait_line("HOLDING");
+    driver(
+        "noise",
+        &bed.ports,
+        &["--psk", KEY, "--wrong-psk", WRONG_KEY],
+    );
+    let view = wait_json(&url, "api/clients", |v| {
+        let holding = v["clients"]
+            .as_array()
+            .is_some_and(|c| c.iter().filter(|c| !held_names(c).is_empty()).count() == 2);
+        holding && v["refused"].as_array().is_some_and(|r| !r.is_empty())
+    });
+    assert_eq!(view["clients"][0]["proxy"], "bluefleet", "{view}");
+    wait_json(&url, "api/radios", |v| {
+        v["radios"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty() && r.iter().all(|r| r["clients_served"] == 2))
     });
 }

@@ -12,4 +12,5 @@
 mod bed;
 mod clients;
 mod failures;
+mod mdns;
 mod scenarios;

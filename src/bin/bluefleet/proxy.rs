@@ -162,18 +162,30 @@ fn start_web(
         .map(Rc::new)
         .ok_or("the page did not start")?;
     web.follow_adverts(fleet);
+    feed_page(Rc::clone(&web), watch);
     let (driver, fleet) = (Rc::clone(&web), fleet.clone());
     actix::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(1));
         loop {
             every.tick().await;
-            driver.clients(&watch.diagnostics());
             if driver.sample(&fleet).await.is_err() {
                 return;
             }
         }
     });
     Ok(web)
+}
+
+/// Hands the page the server's clients once a second, for as long as the run lasts (`proxy
+/// --web`, and `run` with `[proxy]` and `[web]`).
+pub fn feed_page(web: Rc<WebDriver>, watch: ProxyWatch) {
+    actix::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            web.clients(&watch.diagnostics());
+        }
+    });
 }
 
 pub fn run(args: Args) -> Result<(), String> {
