@@ -157,6 +157,15 @@ impl AdapterActor {
 
 impl StreamHandler<Vec<RadioEvent>> for AdapterActor {
     fn handle(&mut self, events: Vec<RadioEvent>, ctx: &mut Self::Context) {
+        // One allocation for the window's batch, not one per doubling: a local controller
+        // reports one advert per event.
+        let (decoded, raw) = events.iter().fold((0, 0), |(d, r), event| match event {
+            RadioEvent::Adverts(batch) => (d + batch.len(), r),
+            RadioEvent::RawAdverts(batch) => (d, r + batch.len()),
+            _ => (d, r),
+        });
+        self.pending_decoded.reserve(decoded);
+        self.pending_raw.reserve(raw);
         for event in events {
             if !matches!(event, RadioEvent::Adverts(_) | RadioEvent::RawAdverts(_)) {
                 self.flush(ctx);

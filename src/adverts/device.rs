@@ -219,12 +219,14 @@ impl DeviceView {
         let Some(best) = self.best_sighting() else {
             return true;
         };
-        let stale_after = self.interval.timeout(&config.availability) / 2;
-        if challenger
+        // Stale: silent for half the timeout. The timeout is never below the smaller of the
+        // fallback and minimum timeouts, so a shorter gap skips computing it (most adverts).
+        let gap = challenger
             .last_seen
-            .saturating_duration_since(best.last_seen)
-            > stale_after
-        {
+            .saturating_duration_since(best.last_seen);
+        let availability = &config.availability;
+        let floor = availability.min_timeout.min(availability.fallback_timeout) / 2;
+        if gap > floor && gap > self.interval.timeout(availability) / 2 {
             return true;
         }
         match (challenger.smoothed_rssi_dbm, best.smoothed_rssi_dbm) {

@@ -258,37 +258,6 @@ fn bad_input_gives_one_clear_line_and_a_failure_exit() {
 }
 
 #[test]
-fn bench_reports_every_figure_with_its_target_and_no_collisions() {
-    let report = json(&["bench", "cached", "--quick", "--json"]);
-    assert!(report["cores"].as_u64().unwrap() >= 1);
-    let figures = report["figures"].as_array().unwrap();
-    let requests = figures
-        .iter()
-        .find(|f| f["figure"] == "discovery requests on a cache hit")
-        .unwrap();
-    assert_eq!(requests["value"], 0.0);
-    assert_eq!(requests["pass"], true);
-    for figure in figures {
-        assert!(
-            figure["target"].is_string()
-                && figure["unit"].is_string()
-                && figure["pass"].is_boolean()
-        );
-    }
-    let storm = json(&["bench", "storm", "--quick", "--json"]);
-    let collisions = storm["figures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["figure"].as_str().unwrap().contains("concurrent"))
-        .unwrap();
-    assert_eq!(
-        collisions["value"], 0.0,
-        "bluefleet never runs two attempts on one radio"
-    );
-}
-
-#[test]
 fn one_duration_grammar_with_range_checks_and_no_panics() {
     let short = json(&["scan", "--duration", "2.5s", "--json"]);
     assert!(!short.as_array().unwrap().is_empty());

@@ -13,6 +13,7 @@ use std::hash::Hash;
 use uuid::Uuid;
 
 use super::matcher::AdvertMatcher;
+use crate::adverts::hashing::AddressHashBuilder;
 use crate::adverts::DeviceView;
 use crate::model::Address;
 
@@ -45,19 +46,23 @@ fn key_of(matcher: &AdvertMatcher) -> Key {
 /// Watchers filed by their most selective criterion.
 #[derive(Debug, Default)]
 pub(crate) struct MatcherIndex {
-    by_address: HashMap<Address, Vec<WatchId>>,
-    by_manufacturer: HashMap<u16, Vec<WatchId>>,
-    by_service_data: HashMap<Uuid, Vec<WatchId>>,
-    by_service: HashMap<Uuid, Vec<WatchId>>,
+    by_address: Lists<Address>,
+    by_manufacturer: Lists<u16>,
+    by_service_data: Lists<Uuid>,
+    by_service: Lists<Uuid>,
     general: Vec<WatchId>,
     len: usize,
 }
 
-fn file<K: Hash + Eq>(map: &mut HashMap<K, Vec<WatchId>>, key: K, id: WatchId) {
+/// Watcher lists by key. The fixed-seed fold hasher of the device map: SipHash was the index's
+/// largest cost, and the maps are only looked up, never iterated, so no order depends on it.
+type Lists<K> = HashMap<K, Vec<WatchId>, AddressHashBuilder>;
+
+fn file<K: Hash + Eq>(map: &mut Lists<K>, key: K, id: WatchId) {
     map.entry(key).or_default().push(id);
 }
 
-fn unfile<K: Hash + Eq>(map: &mut HashMap<K, Vec<WatchId>>, key: K, id: WatchId) {
+fn unfile<K: Hash + Eq>(map: &mut Lists<K>, key: K, id: WatchId) {
     if let Some(ids) = map.get_mut(&key) {
         ids.retain(|known| *known != id);
         if ids.is_empty() {

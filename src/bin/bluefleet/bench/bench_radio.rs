@@ -13,7 +13,7 @@ use bluefleet::model::{uuid_from_u16, CharProps, GattCharacteristic, GattService
 use bluefleet::{Address, RadioId};
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// The notifying characteristic every bench link has.
 pub const VALUE_HANDLE: u16 = 3;
@@ -27,6 +27,8 @@ type AdvertSource = Box<dyn FnMut() -> Option<RadioEvent> + Send>;
 pub struct BenchRadio {
     id: RadioId,
     adverts: Mutex<Option<AdvertSource>>,
+    /// Adverts start flowing when this fires (or at once without it).
+    gate: Mutex<Option<oneshot::Receiver<()>>>,
     links: Arc<Mutex<Vec<LinkFeed>>>,
 }
 
@@ -44,8 +46,23 @@ impl BenchRadio {
         Self {
             id: RadioId::new(name),
             adverts: Mutex::new(Some(Box::new(next))),
+            gate: Mutex::new(None),
             links: Arc::default(),
         }
+    }
+
+    /// Like [`Self::new`], but the adverts wait (after `Up`) until `gate` fires, so a
+    /// benchmark can start its clock after the fleet is built.
+    pub fn gated(
+        name: &str,
+        gate: oneshot::Receiver<()>,
+        next: impl FnMut() -> Option<RadioEvent> + Send + 'static,
+    ) -> Self {
+        let radio = Self::new(name, next);
+        if let Ok(mut slot) = radio.gate.lock() {
+            *slot = Some(gate);
+        }
+        radio
     }
 
     /// Every link opened so far.
@@ -75,7 +92,15 @@ impl Radio for BenchRadio {
             let event = source()?;
             Some((event, Some(source)))
         });
+        let gate = self.gate.lock().ok().and_then(|mut g| g.take());
+        let opened = stream::once(async move {
+            if let Some(gate) = gate {
+                let _ = gate.await;
+            }
+        })
+        .filter_map(|()| async { None });
         stream::once(async { RadioEvent::Up })
+            .chain(opened)
             .chain(replay)
             .chain(stream::pending())
             .boxed()

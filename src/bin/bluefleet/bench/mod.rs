@@ -12,13 +12,13 @@
 #![allow(clippy::expect_used)]
 
 mod bench_radio;
+mod figures;
+mod rows;
 mod sessions;
 mod spec_v1;
 mod throughput;
 
-use bluefleet::adverts::bench::{measure_device_memory, run_ingest_workload, IngestWorkload};
 use clap::ValueEnum;
-use serde::Serialize;
 
 use crate::output::print_json;
 
@@ -31,7 +31,7 @@ pub enum Figure {
     Fanout,
     /// Added notification latency at 10 k/s, alone and beside a stalled subscriber.
     Latency,
-    /// Bytes per advertising device.
+    /// Bytes per advertising device and per managed device.
     Memory,
     /// Connection makespan against its lower bound and a per-device retry baseline.
     Makespan,
@@ -39,6 +39,8 @@ pub enum Figure {
     Storm,
     /// Cached reconnect of the reference device.
     Cached,
+    /// Workload spec v1 replayed with 1 and with 1,000 per-address watchers, interleaved.
+    Watchers,
     /// Workload spec v1 of the habluetooth anchor (1,000,000 adverts, 4 radios, 751
     /// watchers), printed on its own (not part of the default set).
     SpecV1,
@@ -55,6 +57,9 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Exit non-zero when any figure misses its target (after printing them all).
+    #[arg(long)]
+    check: bool,
     /// Adverts replayed by `spec-v1`.
     #[arg(long, default_value_t = 1_000_000)]
     adverts: usize,
@@ -62,50 +67,70 @@ pub struct Args {
     /// there (else against the built-in copy of them) and refuses to run on a mismatch.
     #[arg(long)]
     anchor: Option<std::path::PathBuf>,
+    /// Who watches during `spec-v1` (the spec's 751 watchers unless told).
+    #[arg(long, value_enum, default_value = "spec")]
+    watchers: spec_v1::WatcherSet,
 }
 
-#[derive(Debug, Serialize)]
-struct Row {
-    figure: String,
-    value: f64,
-    unit: &'static str,
-    target: String,
-    pass: bool,
-}
-
-fn row(
-    figure: impl Into<String>,
-    value: f64,
-    unit: &'static str,
-    target: impl Into<String>,
-    pass: bool,
-) -> Row {
-    Row {
-        figure: figure.into(),
-        value,
-        unit,
-        target: target.into(),
-        pass,
+fn anchor_digests(
+    anchor: Option<&std::path::Path>,
+) -> Result<(Vec<(usize, String)>, String), String> {
+    let Some(path) = anchor else {
+        return Ok((
+            spec_v1::workload::known_digests(),
+            "the built-in spec-v1 table".to_owned(),
+        ));
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--anchor {}: {e}", path.display()))?;
+    let digests = spec_v1::workload::readme_digests(&text);
+    if digests.is_empty() {
+        return Err(format!(
+            "--anchor {}: no SHA-256 table (rows `| N | `<hex>` |`)",
+            path.display()
+        ));
     }
+    Ok((digests, path.display().to_string()))
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+/// CPUs the machine has online (`available_parallelism` counts only those this process may
+/// use, which `taskset` narrows).
+fn machine_cores() -> usize {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .map(|text| text.lines().filter(|l| l.starts_with("processor")).count())
+        .ok()
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
-fn percentile(mut values: Vec<f64>, q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values
-        .get(((values.len().max(1) - 1) as f64 * q) as usize)
-        .copied()
-        .unwrap_or(f64::NAN)
+/// Today's UTC date, `YYYY-MM-DD`.
+fn today() -> String {
+    civil_date(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+/// The UTC date of a Unix time (days to civil date, proleptic Gregorian).
+fn civil_date(secs: u64) -> String {
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 pub fn run(args: Args) -> Result<(), String> {
     let all = [
         Figure::Memory,
         Figure::Adverts,
+        Figure::Watchers,
         Figure::Fanout,
         Figure::Latency,
         Figure::Makespan,
@@ -113,25 +138,9 @@ pub fn run(args: Args) -> Result<(), String> {
         Figure::Cached,
     ];
     if args.figure == Some(Figure::SpecV1) {
-        let (digests, source) = match &args.anchor {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("--anchor {}: {e}", path.display()))?;
-                let digests = spec_v1::workload::readme_digests(&text);
-                if digests.is_empty() {
-                    return Err(format!(
-                        "--anchor {}: no SHA-256 table (rows `| N | `<hex>` |`)",
-                        path.display()
-                    ));
-                }
-                (digests, path.display().to_string())
-            }
-            None => (
-                spec_v1::workload::known_digests(),
-                "the built-in spec-v1 table".to_owned(),
-            ),
-        };
-        let report = spec_v1::run(args.adverts, &digests, &source)?;
+        let (digests, source) = anchor_digests(args.anchor.as_deref())?;
+        let (workload, verified) = spec_v1::prepare(args.adverts, &digests, &source)?;
+        let report = spec_v1::run(workload, verified, args.watchers);
         if args.json {
             return print_json(&report);
         }
@@ -141,280 +150,70 @@ pub fn run(args: Args) -> Result<(), String> {
     let figures: Vec<Figure> = args.figure.map_or(all.to_vec(), |f| vec![f]);
     let mut rows = Vec::new();
     for figure in figures {
-        rows.extend(measure(figure, args.quick));
+        rows.extend(figures::measure(figure, args.quick)?);
         if !args.json {
             eprint!(".");
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if args.json {
-        return print_json(
-            &serde_json::json!({ "cores": cores, "quick": args.quick, "figures": rows }),
-        );
+        print_json(&serde_json::json!({
+            "date": today(),
+            "cores": cores,
+            "machine_cores": machine_cores(),
+            "quick": args.quick,
+            "figures": rows,
+        }))?;
+    } else {
+        print_table(&rows, cores, args.quick);
     }
-    println!(
-        "\nbluefleet bench — {cores} core(s){}\n",
-        if args.quick { ", quick workloads" } else { "" }
-    );
-    println!(
-        "{:<52} {:>14} {:<8} {:<22} result",
-        "figure", "value", "unit", "target"
-    );
-    for r in &rows {
-        println!(
-            "{:<52} {:>14.3} {:<8} {:<22} {}",
-            r.figure,
-            r.value,
-            r.unit,
-            r.target,
-            if r.pass { "pass" } else { "MISS" }
-        );
+    if args.check {
+        rows::check(&rows)?;
     }
     Ok(())
 }
 
-fn measure(figure: Figure, quick: bool) -> Vec<Row> {
-    let seeds: u64 = if quick { 5 } else { 50 };
-    match figure {
-        Figure::Adverts => {
-            let rounds = if quick { 20 } else { 400 };
-            let pipeline = |changed| {
-                run_ingest_workload(&IngestWorkload {
-                    changed_percent: changed,
-                    rounds,
-                    ..IngestWorkload::default()
-                })
-                .adverts_per_second
-            };
-            let whole = |changed| throughput::whole_path_ingestion(changed, rounds);
-            vec![
-                row(
-                    "adverts/s, pipeline, 10% changed (1 core)",
-                    pipeline(10),
-                    "1/s",
-                    ">= 2e6",
-                    pipeline(10) >= 2e6,
-                ),
-                row(
-                    "adverts/s, pipeline, all changed (1 core)",
-                    pipeline(100),
-                    "1/s",
-                    ">= 1e6",
-                    pipeline(100) >= 1e6,
-                ),
-                row(
-                    "adverts/s, whole actor path, 10% changed",
-                    whole(10),
-                    "1/s",
-                    ">= 2e6",
-                    whole(10) >= 2e6,
-                ),
-                row(
-                    "adverts/s, whole actor path, all changed",
-                    whole(100),
-                    "1/s",
-                    ">= 1e6",
-                    whole(100) >= 1e6,
-                ),
-            ]
-        }
-        Figure::Fanout => {
-            let (rate, lost) = throughput::fan_out(if quick { 2 } else { 20 });
-            vec![
-                row(
-                    "fan-out deliveries/s, 100 devices x 8 subscribers",
-                    rate,
-                    "1/s",
-                    ">= 1e6",
-                    rate >= 1e6,
-                ),
-                row(
-                    "fan-out values lost by subscribers that keep up",
-                    lost as f64,
-                    "count",
-                    "== 0",
-                    lost == 0,
-                ),
-            ]
-        }
-        Figure::Latency => {
-            let samples = if quick { 2_000 } else { 20_000 };
-            let alone = throughput::latency(samples, 0);
-            let beside = throughput::latency(samples, 1);
-            let change = (beside[1] - alone[1]) / alone[1];
-            vec![
-                row(
-                    "latency p50 at 10k/s",
-                    alone[0],
-                    "us",
-                    "<= 50",
-                    alone[0] <= 50.0,
-                ),
-                row(
-                    "latency p99 at 10k/s",
-                    alone[1],
-                    "us",
-                    "<= 500",
-                    alone[1] <= 500.0,
-                ),
-                row(
-                    "latency p99.9 at 10k/s",
-                    alone[2],
-                    "us",
-                    "<= 2000",
-                    alone[2] <= 2000.0,
-                ),
-                row(
-                    "p99 change beside a stalled subscriber",
-                    change * 100.0,
-                    "%",
-                    "< 10",
-                    change < 0.10,
-                ),
-            ]
-        }
-        Figure::Memory => {
-            let report = measure_device_memory(if quick { 2_000 } else { 10_000 });
-            let counted = report.accounted_bytes_per_device as f64;
-            // RSS growth can read low when earlier figures left freed memory to reuse; the
-            // pipeline's own count is the floor.
-            let resident = report
-                .resident_bytes_per_device
-                .unwrap_or(counted)
-                .max(counted);
-            vec![
-                row(
-                    "bytes per advertising device (counted)",
-                    counted,
-                    "B",
-                    "<= 512",
-                    counted <= 512.0,
-                ),
-                row(
-                    "bytes per advertising device (RSS growth)",
-                    resident,
-                    "B",
-                    "<= 512",
-                    resident <= 512.0,
-                ),
-            ]
-        }
-        Figure::Makespan => {
-            let run = |faults: bool, baseline: bool| -> (Vec<f64>, u64) {
-                let results: Vec<_> = (1..=seeds)
-                    .map(|seed| {
-                        if baseline {
-                            sessions::baseline_makespan(seed, faults)
-                        } else {
-                            sessions::bluefleet_makespan(seed, faults)
-                        }
-                    })
-                    .collect();
-                (
-                    results.iter().map(|m| m.ratio).collect(),
-                    results.iter().map(|m| m.collisions).sum(),
-                )
-            };
-            let (clean, clean_collisions) = run(false, false);
-            let (faulty, faulty_collisions) = run(true, false);
-            let (baseline, baseline_collisions) = run(false, true);
-            let gain = 1.0 - median(clean.clone()) / median(baseline.clone());
-            vec![
-                row(
-                    "makespan / lower bound, median",
-                    median(clean.clone()),
-                    "x",
-                    "<= 1.10",
-                    median(clean.clone()) <= 1.10,
-                ),
-                row(
-                    "makespan / lower bound, p90",
-                    percentile(clean.clone(), 0.9),
-                    "x",
-                    "<= 1.15",
-                    percentile(clean, 0.9) <= 1.15,
-                ),
-                row(
-                    "makespan / LB, 10% aborted/out-of-slots, median",
-                    median(faulty.clone()),
-                    "x",
-                    "<= 1.30",
-                    median(faulty) <= 1.30,
-                ),
-                row(
-                    "shorter than the per-device retry baseline",
-                    gain * 100.0,
-                    "%",
-                    ">= 12",
-                    gain >= 0.12,
-                ),
-                row(
-                    "baseline makespan / lower bound, median",
-                    median(baseline),
-                    "x",
-                    "(reference)",
-                    true,
-                ),
-                row(
-                    "concurrent attempts on one radio (bluefleet)",
-                    (clean_collisions + faulty_collisions) as f64,
-                    "count",
-                    "== 0",
-                    clean_collisions + faulty_collisions == 0,
-                ),
-                row(
-                    "concurrent attempts refused (baseline)",
-                    baseline_collisions as f64,
-                    "count",
-                    "(reference)",
-                    true,
-                ),
-            ]
-        }
-        Figure::Storm => {
-            let results: Vec<_> = (1..=seeds.min(20)).map(sessions::restart_storm).collect();
-            let ratio = median(results.iter().map(|m| m.ratio).collect());
-            let collisions: u64 = results.iter().map(|m| m.collisions).sum();
-            vec![
-                row(
-                    "restart storm / serialisation bound, median",
-                    ratio,
-                    "x",
-                    "<= 1.15",
-                    ratio <= 1.15,
-                ),
-                row(
-                    "restart storm concurrent attempts on one radio",
-                    collisions as f64,
-                    "count",
-                    "== 0",
-                    collisions == 0,
-                ),
-            ]
-        }
-        Figure::SpecV1 => Vec::new(),
-        Figure::Cached => {
-            let results: Vec<_> = (1..=seeds.min(20))
-                .map(sessions::cached_reconnect)
-                .collect();
-            let requests: u64 = results.iter().map(|r| r.0).sum();
-            let speedup = median(results.iter().map(|r| r.1).collect());
-            vec![
-                row(
-                    "discovery requests on a cache hit",
-                    requests as f64,
-                    "count",
-                    "== 0",
-                    requests == 0,
-                ),
-                row(
-                    "cached reconnect speed-up over uncached",
-                    speedup,
-                    "x",
-                    ">= 4.5",
-                    speedup >= 4.5,
-                ),
-            ]
-        }
+fn print_table(rows: &[rows::Row], cores: usize, quick: bool) {
+    println!(
+        "\nbluefleet bench — {} ({cores} core(s) usable of {}){}\n",
+        today(),
+        machine_cores(),
+        if quick { ", quick workloads" } else { "" }
+    );
+    println!(
+        "{:<58} {:<11} {:>14} {:<8} {:<12} result",
+        "figure", "kind", "value", "unit", "target"
+    );
+    for r in rows {
+        let kind = match r.kind {
+            rows::Kind::Performance => "performance",
+            rows::Kind::Check => "check",
+            rows::Kind::Reference => "reference",
+        };
+        println!(
+            "{:<58} {:<11} {:>14.3} {:<8} {:<12} {}",
+            r.figure,
+            kind,
+            r.value,
+            r.unit,
+            r.target.as_deref().unwrap_or("—"),
+            match r.pass {
+                Some(true) => "pass",
+                Some(false) => "MISS",
+                None => "",
+            }
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_date;
+
+    #[test]
+    fn unix_times_give_their_calendar_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(951_868_740), "2000-02-29");
+        assert_eq!(civil_date(1_796_083_200), "2026-12-01");
     }
 }

@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,10 +12,13 @@ use bluefleet::fleet::{block_on_real_time, SubscriptionEvent};
 use bluefleet::model::uuid_from_u16;
 use bluefleet::{Advertisement, Fleet, Subscription};
 use bytes::Bytes;
+use tokio::sync::oneshot;
 
 use super::bench_radio::{BenchRadio, VALUE_HANDLE};
 
-/// Adverts per second through radio → adapter actor → Supervisor → pipeline.
+/// Adverts per CPU-second through radio → adapter actor → Supervisor → pipeline (all on this
+/// one thread, so its CPU time is the path's whole cost and other load on the machine does not
+/// count). The batches are generated and the fleet built before the clock starts.
 pub fn whole_path_ingestion(changed_percent: u8, rounds: usize) -> f64 {
     let workload = IngestWorkload {
         changed_percent,
@@ -24,38 +26,97 @@ pub fn whole_path_ingestion(changed_percent: u8, rounds: usize) -> f64 {
         ..IngestWorkload::default()
     };
     let mut generator = IngestGenerator::new(&workload, tokio::time::Instant::now());
-    let mut left = generator.batches_per_round() * rounds;
-    // What the radio handed over, and whether it is done: the last batch of a round is partial.
-    let produced = Arc::new(AtomicU64::new(0));
-    let finished = Arc::new(AtomicBool::new(false));
-    let (count, done) = (Arc::clone(&produced), Arc::clone(&finished));
-    let radio = BenchRadio::new("bench", move || {
-        if left == 0 {
-            done.store(true, Ordering::Release);
-            return None;
-        }
-        left -= 1;
-        let batch = generator.next_batch();
-        count.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Some(RadioEvent::Adverts(batch))
+    let batches: Vec<Vec<Advertisement>> = (0..generator.batches_per_round() * rounds)
+        .map(|_| generator.next_batch())
+        .collect();
+    let total: u64 = batches.iter().map(|b| b.len() as u64).sum();
+    let mut batches = batches.into_iter();
+    let (open, gate) = oneshot::channel();
+    let radio = BenchRadio::gated("bench", gate, move || {
+        batches.next().map(RadioEvent::Adverts)
     });
     block_on_real_time(async move {
-        let started = Instant::now();
         let fleet = Fleet::builder()
             .radio(Arc::new(radio))
             .build()
             .expect("fleet");
+        tokio::time::sleep(Duration::from_millis(20)).await; // the radio is up, waiting
+        let started = super::spec_v1::thread_cpu_seconds().unwrap_or(0.0);
+        let _ = open.send(());
         loop {
             let done = fleet.diagnostics().await.map_or(0, |d| d.adverts_ingested);
-            if finished.load(Ordering::Acquire) && done >= produced.load(Ordering::Relaxed) {
+            if done >= total {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::task::yield_now().await;
         }
-        let rate = produced.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+        let cpu = super::spec_v1::thread_cpu_seconds().unwrap_or(f64::NAN) - started;
+        let rate = total as f64 / cpu;
         fleet.shutdown().await.ok();
         rate
     })
+}
+
+/// The process's resident set size in bytes.
+fn resident_bytes() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
+}
+
+/// Bytes of resident memory per managed device: `devices` devices heard, then each made
+/// managed (`Fleet::device`) with one subscription (so connected), RSS before and after.
+pub fn managed_device_memory(devices: usize) -> Option<f64> {
+    block_on_real_time(async move {
+        let (fleet, _radio, before, after) = {
+            let (fleet, radio) = listening(devices, 16).await;
+            let before = resident_bytes();
+            let mut held = Vec::with_capacity(devices);
+            for n in 0..devices {
+                let device = fleet.device(bench_address(n)).await.expect("device");
+                let subscription = device
+                    .subscribe(uuid_from_u16(0x2A6E))
+                    .await
+                    .expect("subscribe");
+                held.push((device, subscription));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let after = resident_bytes();
+            drop(held);
+            (fleet, radio, before, after)
+        };
+        fleet.shutdown().await.ok();
+        Some((after? - before?) / devices as f64)
+    })
+}
+
+fn bench_address(n: usize) -> bluefleet::Address {
+    bluefleet::Address::new([0xBE, 0, 0, 0, (n >> 8) as u8, n as u8])
+}
+
+/// A fleet over a bench radio that has heard `devices` devices (none managed yet).
+async fn listening(devices: usize, capacity: usize) -> (Fleet, Arc<BenchRadio>) {
+    let adverts: Vec<Advertisement> = (0..devices)
+        .map(|n| {
+            Advertisement::from_data(
+                bench_address(n),
+                "bench".into(),
+                -50,
+                tokio::time::Instant::now(),
+                Default::default(),
+            )
+        })
+        .collect();
+    let mut once = Some(RadioEvent::Adverts(adverts));
+    let radio = Arc::new(BenchRadio::new("bench", move || once.take()));
+    let fleet = Fleet::builder()
+        .radio(Arc::clone(&radio) as Arc<dyn Radio>)
+        .subscription_capacity(capacity)
+        .build()
+        .expect("fleet");
+    tokio::time::sleep(Duration::from_millis(400)).await; // adverts in, first-sighting settle over
+    (fleet, radio)
 }
 
 /// A fleet over a bench radio with `devices` connected devices and `per_device` subscribers on
@@ -65,29 +126,10 @@ async fn connected(
     per_device: usize,
     capacity: usize,
 ) -> (Fleet, Arc<BenchRadio>, Vec<Vec<Subscription>>) {
-    let adverts: Vec<Advertisement> = (0..devices)
-        .map(|n| {
-            let address = bluefleet::Address::new([0xBE, 0, 0, 0, (n >> 8) as u8, n as u8]);
-            Advertisement::from_data(
-                address,
-                "bench".into(),
-                -50,
-                tokio::time::Instant::now(),
-                Default::default(),
-            )
-        })
-        .collect();
-    let mut once = Some(RadioEvent::Adverts(adverts.clone()));
-    let radio = Arc::new(BenchRadio::new("bench", move || once.take()));
-    let fleet = Fleet::builder()
-        .radio(Arc::clone(&radio) as Arc<dyn Radio>)
-        .subscription_capacity(capacity)
-        .build()
-        .expect("fleet");
-    tokio::time::sleep(Duration::from_millis(400)).await; // adverts in, first-sighting settle over
+    let (fleet, radio) = listening(devices, capacity).await;
     let mut subscriptions = Vec::new();
-    for advert in &adverts {
-        let device = fleet.device(advert.address).await.expect("device");
+    for n in 0..devices {
+        let device = fleet.device(bench_address(n)).await.expect("device");
         let mut mine = Vec::new();
         for _ in 0..per_device {
             mine.push(
@@ -158,9 +200,9 @@ pub fn fan_out(rounds: u32) -> (f64, u64) {
     })
 }
 
-/// Added latency (backend event → subscriber) at 10 k notifications/s: p50, p99, p99.9 in
-/// microseconds, with `stalled` extra subscribers that never read.
-pub fn latency(samples: usize, stalled: usize) -> [f64; 3] {
+/// Added latency (backend event → subscriber) at 10 k notifications/s, one sample per
+/// notification in microseconds, with `stalled` extra subscribers that never read.
+pub fn latency(samples: usize, stalled: usize) -> Vec<f64> {
     block_on_real_time(async move {
         let (fleet, radio, mut subscriptions) = connected(1, 1 + stalled, 64).await;
         let epoch = Instant::now();
@@ -189,9 +231,7 @@ pub fn latency(samples: usize, stalled: usize) -> [f64; 3] {
             }
         }
         fleet.shutdown().await.ok();
-        let mut sorted = latencies.borrow().clone();
-        sorted.sort_by(f64::total_cmp);
-        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
-        [at(0.5), at(0.99), at(0.999)]
+        let samples = latencies.borrow().clone();
+        samples
     })
 }

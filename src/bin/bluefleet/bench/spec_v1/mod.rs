@@ -44,6 +44,9 @@ pub struct SpecReport {
     pub adverts_per_second: f64,
     pub us_per_advert: f64,
     pub ingest_seconds: f64,
+    /// CPU time the ingesting thread used over the same span (less sensitive to other load
+    /// on the machine than the wall clock).
+    pub cpu_seconds: Option<f64>,
     pub peak_rss_mib: f64,
     pub rss_before_ingest_mib: f64,
     pub threads: usize,
@@ -77,19 +80,55 @@ fn watched_alone(d: usize) -> bool {
     !matches!(Class::of(d), Class::IBeacon | Class::AppleNoise)
 }
 
+/// Each watcher's queue: the replay floods faster than any radio, and everything runs on one
+/// thread, so a watcher of every device must be able to hold what arrives between two of its
+/// turns (per-address watchers hold a few at most; tokio allocates the queue lazily).
+const WATCH_QUEUE: usize = 1 << 16;
+
 /// The most adverts a run takes: record times are kept as `u32` microseconds.
 pub const MAX_ADVERTS: usize = 5_000_000;
 
-/// Runs spec v1 with `n` adverts once, refusing when the generated stream's digest disagrees
-/// with `digests` (from `source`: the built-in table or the anchor's README).
-pub fn run(n: usize, digests: &[(usize, String)], source: &str) -> Result<SpecReport, String> {
+/// Who watches during a replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WatcherSet {
+    /// The spec's: 750 per-address watchers and one iBeacon watcher.
+    Spec,
+    /// One per-address watcher (device 0).
+    One,
+    /// A per-address watcher for every one of the 1,000 devices.
+    EveryDevice,
+    /// One watcher of every device (`AdvertMatcher::any()`): the adverts `every-device`
+    /// delivers, through one queue.
+    Any,
+}
+
+/// Generates the first `n` records of spec v1 (before any clock), refusing when the stream's
+/// digest disagrees with `digests` (from `source`: the built-in table or the anchor's README).
+pub fn prepare(
+    n: usize,
+    digests: &[(usize, String)],
+    source: &str,
+) -> Result<(Workload, bool), String> {
     if n == 0 || n > MAX_ADVERTS {
         return Err(format!(
             "--adverts must be between 1 and {MAX_ADVERTS}, not {n}"
         ));
     }
     let workload = Workload::generate(n);
-    let sha256_verified = workload.check(digests, source)?;
+    let verified = workload.check(digests, source)?;
+    Ok((workload, verified))
+}
+
+/// CPU time this thread has run, from `/proc/thread-self/schedstat` (nanoseconds).
+pub fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
+/// Replays `workload` once through a fresh fleet with `set` watching. Taken by value so a
+/// single run holds the records once (its peak RSS is compared with habluetooth's).
+pub fn run(workload: Workload, sha256_verified: bool, set: WatcherSet) -> SpecReport {
     let Workload {
         by_scanner,
         payloads,
@@ -97,7 +136,7 @@ pub fn run(n: usize, digests: &[(usize, String)], source: &str) -> Result<SpecRe
         records,
     } = workload;
     let payloads = Arc::new(payloads);
-    Ok(block_on_real_time(async move {
+    block_on_real_time(async move {
         let epoch = tokio::time::Instant::now();
         let drained: Vec<Arc<Mutex<Option<Instant>>>> =
             (0..RADIOS.len()).map(|_| Arc::default()).collect();
@@ -120,15 +159,21 @@ pub fn run(n: usize, digests: &[(usize, String)], source: &str) -> Result<SpecRe
         }
         let fleet = Fleet::builder()
             .radios(radios)
-            .subscription_capacity(1024)
+            .subscription_capacity(WATCH_QUEUE)
             .build()
             .expect("fleet");
         let received = Rc::new(Cell::new(0u64));
-        let mut matchers: Vec<AdvertMatcher> = (0..DEVICES)
-            .filter(|d| watched_alone(*d))
-            .map(|d| AdvertMatcher::address(Address::new(device_address(d))))
-            .collect();
-        matchers.push(AdvertMatcher::any().manufacturer_data_prefix(0x004C, &[0x02, 0x15]));
+        let per_address = |d: usize| AdvertMatcher::address(Address::new(device_address(d)));
+        let matchers: Vec<AdvertMatcher> = match set {
+            WatcherSet::Spec => (0..DEVICES)
+                .filter(|d| watched_alone(*d))
+                .map(per_address)
+                .chain([AdvertMatcher::any().manufacturer_data_prefix(0x004C, &[0x02, 0x15])])
+                .collect(),
+            WatcherSet::One => vec![per_address(0)],
+            WatcherSet::EveryDevice => (0..DEVICES).map(per_address).collect(),
+            WatcherSet::Any => vec![AdvertMatcher::any()],
+        };
         let watchers = matchers.len();
         for matcher in matchers {
             let mut watch = fleet.watch(matcher);
@@ -145,6 +190,7 @@ pub fn run(n: usize, digests: &[(usize, String)], source: &str) -> Result<SpecRe
         tokio::time::sleep(Duration::from_millis(50)).await; // radios up, watchers parked
         let rss_before = status_kib("VmRSS:").unwrap_or(0.0);
         let started = Instant::now();
+        let cpu_before = thread_cpu_seconds();
         for gate in gates {
             let _ = gate.send(());
         }
@@ -168,6 +214,9 @@ pub fn run(n: usize, digests: &[(usize, String)], source: &str) -> Result<SpecRe
         };
         // The first instant both were seen true: at most one round trip after the true end.
         let elapsed = all_in.duration_since(started).as_secs_f64();
+        let cpu_seconds = cpu_before
+            .zip(thread_cpu_seconds())
+            .map(|(before, after)| after - before);
         let heard = fleet.heard();
         let report = SpecReport {
             advertisements: records,
@@ -176,6 +225,7 @@ pub fn run(n: usize, digests: &[(usize, String)], source: &str) -> Result<SpecRe
             adverts_per_second: records as f64 / elapsed,
             us_per_advert: elapsed * 1e6 / records as f64,
             ingest_seconds: elapsed,
+            cpu_seconds,
             peak_rss_mib: status_kib("VmHWM:").unwrap_or(0.0) / 1024.0,
             rss_before_ingest_mib: rss_before / 1024.0,
             threads: threads(),
@@ -190,7 +240,7 @@ pub fn run(n: usize, digests: &[(usize, String)], source: &str) -> Result<SpecRe
         };
         fleet.shutdown().await.ok();
         report
-    }))
+    })
 }
 
 /// Prints one run.
@@ -209,10 +259,13 @@ pub fn print(report: &SpecReport) {
         report.threads,
     );
     println!(
-        "{:.0} adverts/s ({:.3} us/advert), ingest {:.3} s, peak RSS {:.1} MiB (before ingest {:.1} MiB)",
+        "{:.0} adverts/s ({:.3} us/advert), ingest {:.3} s (CPU {}), peak RSS {:.1} MiB (before ingest {:.1} MiB)",
         report.adverts_per_second,
         report.us_per_advert,
         report.ingest_seconds,
+        report
+            .cpu_seconds
+            .map_or_else(|| "unknown".to_owned(), |s| format!("{s:.3} s")),
         report.peak_rss_mib,
         report.rss_before_ingest_mib
     );

@@ -30,6 +30,16 @@ pub struct Replay {
     pub drained_at: Arc<Mutex<Option<Instant>>>,
 }
 
+struct ReplayState {
+    records: Vec<Record>,
+    payloads: Arc<Vec<Bytes>>,
+    next: usize,
+    batch: usize,
+    epoch: tokio::time::Instant,
+    start: Option<oneshot::Receiver<()>>,
+    drained_at: Arc<Mutex<Option<Instant>>>,
+}
+
 /// One spec-v1 radio.
 pub struct SpecRadio {
     id: RadioId,
@@ -93,35 +103,41 @@ impl Radio for SpecRadio {
             start,
             drained_at,
         } = replay;
-        let chunks = stream::unfold((records, 0usize), move |(records, next)| {
-            let payloads = Arc::clone(&payloads);
-            let drained_at = Arc::clone(&drained_at);
-            async move {
-                if next >= records.len() {
-                    if let Ok(mut at) = drained_at.lock() {
-                        at.get_or_insert_with(Instant::now);
-                    }
-                    return None;
-                }
-                let end = (next + batch).min(records.len());
-                let adverts = records
-                    .get(next..end)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|record| raw_advert(record, &payloads, epoch))
-                    .collect();
-                Some((RadioEvent::RawAdverts(adverts), (records, end)))
+        // One unfold (the gate, then the batches, then silence) behind `Up`: a chain per phase
+        // would cost a poll through every finished link for each event.
+        let state = Some(ReplayState {
+            records,
+            payloads,
+            next: 0,
+            batch,
+            epoch,
+            start: Some(start),
+            drained_at,
+        });
+        let batches = stream::unfold(state, |state| async move {
+            let mut state = state?;
+            if let Some(start) = state.start.take() {
+                let _ = start.await;
             }
+            if state.next >= state.records.len() {
+                if let Ok(mut at) = state.drained_at.lock() {
+                    at.get_or_insert_with(Instant::now);
+                }
+                futures::future::pending::<()>().await;
+            }
+            let end = (state.next + state.batch).min(state.records.len());
+            let adverts = state
+                .records
+                .get(state.next..end)
+                .unwrap_or_default()
+                .iter()
+                .map(|record| raw_advert(record, &state.payloads, state.epoch))
+                .collect();
+            state.next = end;
+            Some((RadioEvent::RawAdverts(adverts), Some(state)))
         });
         stream::once(async { RadioEvent::Up })
-            .chain(
-                stream::once(async move {
-                    let _ = start.await;
-                })
-                .filter_map(|()| async { None }),
-            )
-            .chain(chunks)
-            .chain(stream::pending())
+            .chain(batches)
             .boxed()
     }
 

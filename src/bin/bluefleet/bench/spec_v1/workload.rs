@@ -189,6 +189,7 @@ pub fn payload(d: usize, v: usize) -> Vec<u8> {
 }
 
 /// The generated stream: records per scanner in stream order, distinct payloads, digest.
+#[derive(Clone)]
 pub struct Workload {
     pub by_scanner: [Vec<Record>; SCANNERS],
     pub payloads: Vec<Bytes>,

@@ -1,0 +1,314 @@
+//! Each figure of `bluefleet bench`: its workloads measured once, then its rows.
+//!
+//! Every value is measured once and its row made from it ([`super::rows`]), so value and verdict
+//! always come from the same run. A/B comparisons (stalled subscriber, 1 against 1,000
+//! watchers) alternate A B A B inside this one process, so both sides see the same machine.
+
+use bluefleet::adverts::bench::{measure_device_memory, run_ingest_workload, IngestWorkload};
+
+use super::rows::{median, percentile, Row, Target};
+use super::{sessions, spec_v1, throughput, Figure};
+
+/// The rows of `figure`.
+pub fn measure(figure: Figure, quick: bool) -> Result<Vec<Row>, String> {
+    let seeds: u64 = if quick { 5 } else { 50 };
+    Ok(match figure {
+        Figure::Adverts => adverts(quick),
+        Figure::Watchers => watchers(quick)?,
+        Figure::Fanout => {
+            let (rate, lost) = throughput::fan_out(if quick { 2 } else { 20 });
+            vec![
+                Row::performance(
+                    "fan-out deliveries/s, 100 devices x 8 subscribers",
+                    rate,
+                    "1/s",
+                    Target::AtLeast(1e6),
+                ),
+                Row::check(
+                    "fan-out values lost by subscribers that keep up",
+                    lost as f64,
+                    "count",
+                    Target::Equal(0.0),
+                ),
+            ]
+        }
+        Figure::Latency => latency(quick),
+        Figure::Memory => memory(quick),
+        Figure::Makespan => makespan(seeds),
+        Figure::Storm => storm(seeds.min(20)),
+        Figure::Cached => cached(seeds.min(20)),
+        Figure::SpecV1 => Vec::new(),
+    })
+}
+
+fn adverts(quick: bool) -> Vec<Row> {
+    let rounds = if quick { 20 } else { 400 };
+    let pipeline = |changed| {
+        run_ingest_workload(&IngestWorkload {
+            changed_percent: changed,
+            rounds,
+            ..IngestWorkload::default()
+        })
+        .adverts_per_second
+    };
+    let (pipeline_10, pipeline_all) = (pipeline(10), pipeline(100));
+    let whole_10 = throughput::whole_path_ingestion(10, rounds);
+    let whole_all = throughput::whole_path_ingestion(100, rounds);
+    vec![
+        Row::performance(
+            "adverts/s, pipeline, 10% changed (1 core)",
+            pipeline_10,
+            "1/s",
+            Target::AtLeast(2e6),
+        ),
+        Row::performance(
+            "adverts/s, pipeline, all changed (1 core)",
+            pipeline_all,
+            "1/s",
+            Target::AtLeast(1e6),
+        ),
+        Row::performance(
+            "adverts per CPU-second, whole actor path, 10% changed",
+            whole_10,
+            "1/s",
+            Target::AtLeast(2e6),
+        ),
+        Row::performance(
+            "adverts per CPU-second, whole actor path, all changed",
+            whole_all,
+            "1/s",
+            Target::AtLeast(1e6),
+        ),
+    ]
+}
+
+/// Spec v1 with the spec's watchers once (throughput, loss), then 1 and 1,000 per-address
+/// watchers alternated three times each: CPU time per advert, medians compared.
+fn watchers(quick: bool) -> Result<Vec<Row>, String> {
+    let n = if quick { 50_000 } else { 300_000 };
+    let (workload, verified) = spec_v1::prepare(
+        n,
+        &spec_v1::workload::known_digests(),
+        "the built-in spec-v1 table",
+    )?;
+    let spec = spec_v1::run(workload.clone(), verified, spec_v1::WatcherSet::Spec);
+    let (mut one, mut thousand, mut any) = (Vec::new(), Vec::new(), Vec::new());
+    let mut lost = spec.lost;
+    for _ in 0..3 {
+        for (set, costs) in [
+            (spec_v1::WatcherSet::One, &mut one),
+            (spec_v1::WatcherSet::EveryDevice, &mut thousand),
+            (spec_v1::WatcherSet::Any, &mut any),
+        ] {
+            let report = spec_v1::run(workload.clone(), verified, set);
+            lost += report.lost;
+            let seconds = report.cpu_seconds.unwrap_or(report.ingest_seconds);
+            costs.push(seconds * 1e6 / report.advertisements as f64);
+        }
+    }
+    let (one, thousand, any) = (median(one), median(thousand), median(any));
+    Ok(vec![
+        Row::reference(
+            format!("spec-v1 adverts/s, {n} adverts, 751 watchers, one thread"),
+            spec.adverts_per_second,
+            "1/s",
+        ),
+        Row::reference(
+            "spec-v1 CPU per advert, 751 watchers",
+            spec.cpu_seconds.unwrap_or(spec.ingest_seconds) * 1e6 / spec.advertisements as f64,
+            "us",
+        ),
+        Row::reference("spec-v1 CPU per advert, 1 per-address watcher", one, "us"),
+        Row::reference(
+            "spec-v1 CPU per advert, 1,000 per-address watchers",
+            thousand,
+            "us",
+        ),
+        Row::reference(
+            "spec-v1 CPU per advert, 1 watcher of every device",
+            any,
+            "us",
+        ),
+        Row::performance(
+            "per-advert cost, 1,000 per-address watchers / 1 per-address watcher",
+            thousand / one,
+            "x",
+            Target::AtMost(1.10),
+        ),
+        Row::performance(
+            "per-advert cost, 1,000 per-address watchers / 1 watcher of all (same deliveries)",
+            thousand / any,
+            "x",
+            Target::AtMost(1.10),
+        ),
+        Row::check(
+            "spec-v1 adverts lost by watchers",
+            lost as f64,
+            "count",
+            Target::Equal(0.0),
+        ),
+    ])
+}
+
+/// p50/p99/p99.9 alone, and the p99 beside a stalled subscriber, sampled in alternating
+/// chunks so both sides share the machine's load.
+fn latency(quick: bool) -> Vec<Row> {
+    let samples = if quick { 2_000 } else { 20_000 };
+    let chunks = 5;
+    let (mut alone, mut beside) = (Vec::new(), Vec::new());
+    for _ in 0..chunks {
+        alone.extend(throughput::latency(samples / chunks, 0));
+        beside.extend(throughput::latency(samples / chunks, 1));
+    }
+    let (p50, p99, p999) = (
+        percentile(alone.clone(), 0.5),
+        percentile(alone.clone(), 0.99),
+        percentile(alone, 0.999),
+    );
+    let change = (percentile(beside, 0.99) - p99) / p99;
+    vec![
+        Row::performance("latency p50 at 10k/s", p50, "us", Target::AtMost(50.0)),
+        Row::performance("latency p99 at 10k/s", p99, "us", Target::AtMost(500.0)),
+        Row::performance("latency p99.9 at 10k/s", p999, "us", Target::AtMost(2000.0)),
+        Row::performance(
+            "p99 change beside a stalled subscriber (interleaved)",
+            change * 100.0,
+            "%",
+            Target::Below(10.0),
+        ),
+    ]
+}
+
+fn memory(quick: bool) -> Vec<Row> {
+    let report = measure_device_memory(if quick { 2_000 } else { 10_000 });
+    let mut rows = vec![Row::performance(
+        "bytes per advertising device (counted)",
+        report.accounted_bytes_per_device as f64,
+        "B",
+        Target::AtMost(512.0),
+    )];
+    if let Some(resident) = report.resident_bytes_per_device {
+        rows.push(Row::performance(
+            "bytes per advertising device (RSS growth)",
+            resident,
+            "B",
+            Target::AtMost(512.0),
+        ));
+    }
+    if let Some(managed) = throughput::managed_device_memory(1_000) {
+        rows.push(Row::performance(
+            "bytes per managed device, 1,000 with one subscription (RSS growth)",
+            managed,
+            "B",
+            Target::AtMost(4096.0),
+        ));
+    }
+    rows
+}
+
+fn makespan(seeds: u64) -> Vec<Row> {
+    let run = |faults: bool, baseline: bool| -> (Vec<f64>, u64) {
+        let results: Vec<_> = (1..=seeds)
+            .map(|seed| {
+                if baseline {
+                    sessions::baseline_makespan(seed, faults)
+                } else {
+                    sessions::bluefleet_makespan(seed, faults)
+                }
+            })
+            .collect();
+        (
+            results.iter().map(|m| m.ratio).collect(),
+            results.iter().map(|m| m.collisions).sum(),
+        )
+    };
+    let (clean, clean_collisions) = run(false, false);
+    let (faulty, faulty_collisions) = run(true, false);
+    let (baseline, baseline_collisions) = run(false, true);
+    let (clean_median, clean_p90) = (median(clean.clone()), percentile(clean, 0.9));
+    let baseline_median = median(baseline);
+    vec![
+        Row::performance(
+            "makespan / LB at mean connect latency, median",
+            clean_median,
+            "x",
+            Target::AtMost(1.10),
+        ),
+        Row::performance(
+            "makespan / LB at mean connect latency, p90",
+            clean_p90,
+            "x",
+            Target::AtMost(1.15),
+        ),
+        Row::performance(
+            "makespan / LB, 10% aborted/out-of-slots, median",
+            median(faulty),
+            "x",
+            Target::AtMost(1.30),
+        ),
+        Row::performance(
+            "shorter than the per-device retry baseline",
+            (1.0 - clean_median / baseline_median) * 100.0,
+            "%",
+            Target::AtLeast(12.0),
+        ),
+        Row::reference("baseline makespan / LB, median", baseline_median, "x"),
+        Row::check(
+            "concurrent attempts on one radio (bluefleet)",
+            (clean_collisions + faulty_collisions) as f64,
+            "count",
+            Target::Equal(0.0),
+        ),
+        Row::reference(
+            "concurrent attempts refused (baseline)",
+            baseline_collisions as f64,
+            "count",
+        ),
+    ]
+}
+
+fn storm(seeds: u64) -> Vec<Row> {
+    let results: Vec<_> = (1..=seeds).map(sessions::restart_storm).collect();
+    let bound = median(results.iter().map(|m| m.over_bound).collect());
+    let expected = median(results.iter().map(|m| m.over_expected).collect());
+    let collisions: u64 = results.iter().map(|m| m.collisions).sum();
+    vec![
+        Row::reference(
+            "restart storm / lower bound (busiest radio, fastest connects), median",
+            bound,
+            "x",
+        ),
+        Row::check(
+            "restart storm / busiest radio's serial mean connect time, median",
+            expected,
+            "x",
+            Target::AtMost(1.15),
+        ),
+        Row::check(
+            "restart storm concurrent attempts on one radio",
+            collisions as f64,
+            "count",
+            Target::Equal(0.0),
+        ),
+    ]
+}
+
+fn cached(seeds: u64) -> Vec<Row> {
+    let results: Vec<_> = (1..=seeds).map(sessions::cached_reconnect).collect();
+    let requests: u64 = results.iter().map(|r| r.requests).sum();
+    let beyond = results.iter().map(|r| r.beyond_link_ms).fold(0.0, f64::max);
+    vec![
+        Row::check(
+            "discovery requests on a cache hit",
+            requests as f64,
+            "count",
+            Target::Equal(0.0),
+        ),
+        Row::check(
+            "cached reconnect time beyond opening the link, worst",
+            beyond,
+            "ms",
+            Target::Below(30.0),
+        ),
+    ]
+}
