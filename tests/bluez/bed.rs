@@ -94,6 +94,8 @@ pub trait BluezMock {
     fn get_connects_in_flight(&self, adapter: &str) -> zbus::Result<u32>;
     fn get_last_write_type(&self, chr: &str) -> zbus::Result<String>;
     fn drop_connection(&self, device: &str) -> zbus::Result<()>;
+    fn stall_discovery(&self, adapter: &str, cured_by: &str) -> zbus::Result<()>;
+    fn get_recovery_counts(&self, adapter: &str) -> zbus::Result<(u32, u32)>;
 }
 
 /// `org.freedesktop.DBus.Mock` on any mock object: raw property updates.

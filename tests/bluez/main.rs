@@ -10,6 +10,7 @@ mod discovery;
 mod failures;
 mod fleet;
 mod hotplug;
+mod watchdog;
 
 use std::time::Duration;
 

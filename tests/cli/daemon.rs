@@ -133,3 +133,36 @@ fn a_bad_file_on_sighup_keeps_the_running_configuration() {
     );
     daemon.until("more living-room values", value_of("Living room"));
 }
+
+#[test]
+fn the_radio_watchdog_setting_is_checked_in_the_file_and_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = dir.path().join("hub.toml");
+    let radios = "[[radio]]\nbackend = \"sim\"\nworld = \"flat\"\n";
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bluefleet"))
+            .args(["run", "--duration", "5s", "--config"])
+            .arg(&hub)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(&hub, format!("radio_watchdog = \"soon\"\n{radios}")).unwrap();
+    let bad_file = run(&[]);
+    let said = String::from_utf8_lossy(&bad_file.stderr);
+    assert!(!bad_file.status.success());
+    assert!(
+        said.contains("radio_watchdog") && said.contains("'soon'"),
+        "{said}"
+    );
+    // The flag overrides the file, and is checked itself.
+    std::fs::write(&hub, format!("radio_watchdog = \"30s\"\n{radios}")).unwrap();
+    assert!(run(&["--radio-watchdog", "off"]).status.success());
+    let bad_flag = run(&["--radio-watchdog", "0.5s"]);
+    let said = String::from_utf8_lossy(&bad_flag.stderr);
+    assert!(!bad_flag.status.success());
+    assert!(
+        said.contains("--radio-watchdog") && said.contains("at least 1s"),
+        "{said}"
+    );
+}

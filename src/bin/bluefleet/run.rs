@@ -44,10 +44,33 @@ pub struct Args {
     /// Write report.html (SVG pictures of the run) into this directory at the end.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
+    /// How long a scanning radio may deliver nothing before it is recovered step by step
+    /// (e.g. 90s), or `off`; overrides the file's `radio_watchdog` (default 90s).
+    #[arg(long, value_name = "DURATION|off", value_parser = quiet_after)]
+    radio_watchdog: Option<QuietAfter>,
+}
+
+/// The radio watchdog's setting from the command line: a duration, or off.
+#[derive(Clone, Copy, Debug)]
+struct QuietAfter(Option<Duration>);
+
+fn quiet_after(text: &str) -> Result<QuietAfter, String> {
+    if text == "off" {
+        return Ok(QuietAfter(None));
+    }
+    let quiet = crate::duration::positive(text)?;
+    if quiet < Duration::from_secs(1) {
+        return Err("must be at least 1s (or off)".into());
+    }
+    Ok(QuietAfter(Some(quiet)))
 }
 
 pub fn run(args: Args) -> Result<(), String> {
     let config = HubConfig::load(&args.config).map_err(|e| e.to_string())?;
+    let radio_watchdog = match args.radio_watchdog {
+        Some(QuietAfter(flag)) => flag,
+        None => config.radio_watchdog().map_err(|e| e.to_string())?,
+    };
     let worlds = load_worlds(&config.radios, &args.config)?;
     // Virtual time only when every radio is simulated: real radios need real time, and so
     // does a broker ([mqtt]).
@@ -73,6 +96,9 @@ pub fn run(args: Args) -> Result<(), String> {
             radios.extend(crate::hub_radios::open(radio).await?);
         }
         let mut builder = Fleet::builder().radios(radios).seed(config.seed);
+        if let Some(quiet_after) = radio_watchdog {
+            builder = builder.radio_watchdog(quiet_after);
+        }
         if let Some(dir) = &config.cache_dir {
             builder = builder.cache_dir(dir);
         }
