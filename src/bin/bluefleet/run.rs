@@ -125,7 +125,9 @@ pub fn run(args: Args) -> Result<(), String> {
             let controls = simulations.iter().map(Simulation::control).collect();
             actix::spawn(sample_for_web(Rc::clone(web), fleet.clone(), controls));
         }
-        let work = serve(&fleet, &config.devices, args.duration, args.json);
+        // With [cluster] the bridge connects the kept devices, on the hub that holds them.
+        let own = crate::mqtt::own_devices(&config);
+        let work = serve(&fleet, &own, args.duration, args.json);
         let outcome = with_bridge(&fleet, &config, work).await;
         #[cfg(feature = "proxy")]
         if let Some(server) = proxy {
@@ -161,7 +163,8 @@ async fn with_bridge(
     config: &HubConfig,
     work: impl std::future::Future<Output = Result<(), String>>,
 ) -> Result<(), String> {
-    crate::mqtt::alongside(fleet, config.mqtt.clone(), config.devices.clone(), work).await
+    let (mqtt, cluster) = (config.mqtt.clone(), config.cluster.clone());
+    crate::mqtt::alongside(fleet, mqtt, cluster, config.devices.clone(), work).await
 }
 
 #[cfg(not(feature = "mqtt"))]
