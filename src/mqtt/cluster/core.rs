@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::config::Timings;
+use super::view::{changed, update, DeviceView, Heard, Known, Mine};
 use super::wire::{decode, encode, ClaimPayload, ClaimState, ClusterTopics, OfferPayload, Subject};
 use crate::model::Address;
 use crate::mqtt::core::{Action, Incoming, Message};
@@ -49,84 +50,6 @@ pub enum Route {
     Nobody,
 }
 
-/// The claim of a device as this hub last heard it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Known {
-    hub: String,
-    epoch: u64,
-    released: bool,
-    /// When the last message of this claim arrived (the lease runs from here).
-    heard_at: Duration,
-}
-
-impl Known {
-    /// Whether `(epoch, hub)` beats this claim.
-    fn beaten_by(&self, epoch: u64, hub: &str) -> bool {
-        epoch > self.epoch || (epoch == self.epoch && hub < self.hub.as_str())
-    }
-}
-
-/// This hub's part in a device's claim.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Mine {
-    Idle,
-    /// Claim published at `sent_at`, waiting to hear it back.
-    Claiming {
-        epoch: u64,
-        sent_at: Duration,
-    },
-    /// Heard back at `echo_at`: waiting for a competing claim until `until`.
-    Settling {
-        epoch: u64,
-        echo_at: Duration,
-        until: Duration,
-    },
-    /// Connected (or connecting) under this claim.
-    Holding {
-        epoch: u64,
-        echo_at: Duration,
-        renewed_at: Duration,
-    },
-    /// The shell is disconnecting it.
-    Dropping {
-        epoch: u64,
-        echo_at: Duration,
-        renewed_at: Duration,
-    },
-}
-
-#[derive(Clone, Debug)]
-struct Heard {
-    offer: OfferPayload,
-    at: Duration,
-}
-
-#[derive(Debug)]
-struct DeviceView {
-    known: Option<Known>,
-    mine: Mine,
-    /// Other hubs' offers.
-    offers: BTreeMap<String, Heard>,
-    /// This hub's offer now, and what was last published (and when).
-    my_offer: Option<OfferPayload>,
-    published_offer: Option<(Option<OfferPayload>, Duration)>,
-    /// The epoch of our own claim we already released.
-    released_epoch: Option<u64>,
-}
-
-impl DeviceView {
-    fn new() -> Self {
-        Self {
-            known: None,
-            mine: Mine::Idle,
-            offers: BTreeMap::new(),
-            my_offer: None,
-            published_offer: None,
-            released_epoch: None,
-        }
-    }
-}
-
 /// One hub's side of the cluster.
 #[derive(Debug)]
 pub struct Cluster {
@@ -140,6 +63,8 @@ pub struct Cluster {
     broker_since: Option<Duration>,
     /// Stopping: claim nothing more.
     leaving: bool,
+    /// How many more devices this hub can take now (free slots not spoken for).
+    capacity: usize,
 }
 
 impl Cluster {
@@ -153,6 +78,7 @@ impl Cluster {
             others: BTreeMap::new(),
             broker_since: None,
             leaving: false,
+            capacity: usize::MAX,
         }
     }
 
@@ -172,21 +98,13 @@ impl Cluster {
         }
     }
 
-    /// Stops taking part in the claims of `address` (released by a command, after the shell
-    /// disconnected it): our claim is released and our offer withdrawn.
-    pub fn unmanage(&mut self, address: &Address) -> Vec<Message> {
-        let me = self.me().to_string();
-        let Some(view) = self.devices.remove(address) else {
-            return Vec::new();
-        };
-        let mut out = vec![self.message(self.topics.offer(address, &me), Vec::new(), true)];
-        if let Some(epoch) = our_epoch(&view, &me) {
-            out.push(self.claim_message(address, epoch, ClaimState::Released));
-        }
-        if let Some(known) = view.known {
-            self.others.insert(*address, known);
-        }
-        out
+    /// The devices this hub has claimed or holds (each needs one of its slots).
+    pub fn claimed(&self) -> Vec<Address> {
+        self.devices
+            .iter()
+            .filter(|(_, view)| !matches!(view.mine, Mine::Idle))
+            .map(|(address, _)| *address)
+            .collect()
     }
 
     /// Whether `address` takes part.
@@ -255,6 +173,12 @@ impl Cluster {
         }
     }
 
+    /// How many more devices this hub could connect now: its free slots, less those that
+    /// claims of ours not yet connected will take. Each new claim uses one up.
+    pub fn set_capacity(&mut self, free: usize) {
+        self.capacity = free;
+    }
+
     /// The shell finished disconnecting `address` after a [`Step::Drop`].
     pub fn dropped(&mut self, address: &Address, now: Duration) -> Vec<Step> {
         if let Some(view) = self.devices.get_mut(address) {
@@ -263,26 +187,6 @@ impl Cluster {
             }
         }
         self.tick(now)
-    }
-
-    /// Where a command for `address` should run.
-    pub fn route(&self, address: &Address, now: Duration) -> Route {
-        let (known, mine) = match self.devices.get(address) {
-            Some(view) => (view.known.as_ref(), Some(&view.mine)),
-            None => (self.others.get(address), None),
-        };
-        if matches!(mine, Some(Mine::Holding { .. })) {
-            return Route::Here;
-        }
-        match known {
-            Some(k)
-                if !k.released && now < k.heard_at + self.timings.lease && k.hub != self.me() =>
-            {
-                Route::Holder(k.hub.clone())
-            }
-            _ if mine.is_none() => Route::Here,
-            _ => Route::Nobody,
-        }
     }
 
     /// A message on one of the cluster's topics; `None` if it is not one (the bridge's, then).
@@ -450,7 +354,11 @@ impl Cluster {
                         publish.push((k.epoch, ClaimState::Released));
                     }
                     Some(_) => {}
-                    None if gathered && best.as_deref() == Some(me.as_str()) => {
+                    None if gathered
+                        && self.capacity > 0
+                        && best.as_deref() == Some(me.as_str()) =>
+                    {
+                        self.capacity -= 1;
                         let epoch = view.known.as_ref().map_or(0, |k| k.epoch) + 1;
                         view.mine = Mine::Claiming {
                             epoch,
@@ -527,7 +435,7 @@ impl Cluster {
         let due = match &view.published_offer {
             None => true,
             Some((published, at)) => {
-                *published != view.my_offer
+                changed(published.as_ref(), view.my_offer.as_ref())
                     || (view.my_offer.is_some() && now >= *at + timings.renew)
             }
         };
@@ -562,69 +470,10 @@ impl Cluster {
             .max_by(|(hub_a, a), (hub_b, b)| a.rssi.cmp(&b.rssi).then(hub_b.cmp(hub_a)))
             .map(|(hub, _)| hub.to_string())
     }
-
-    /// Leaving: the devices to disconnect first (everything we claimed).
-    pub fn leaving(&mut self) -> Vec<Address> {
-        self.leaving = true;
-        self.devices
-            .iter()
-            .filter(|(_, view)| matches!(view.mine, Mine::Holding { .. } | Mine::Dropping { .. }))
-            .map(|(address, _)| *address)
-            .collect()
-    }
-
-    /// After the devices of [`Cluster::leaving`] were disconnected: release every claim of
-    /// ours and withdraw every offer, so the other hubs take over at once.
-    pub fn farewell(&mut self) -> Vec<Message> {
-        self.leaving = true;
-        let me = self.me().to_string();
-        let mut out = Vec::new();
-        let addresses: Vec<Address> = self.devices.keys().copied().collect();
-        for address in addresses {
-            if let Some(epoch) = our_epoch(&self.devices[&address], &me) {
-                out.push(self.claim_message(&address, epoch, ClaimState::Released));
-            }
-            out.push(self.message(self.topics.offer(&address, &me), Vec::new(), true));
-            if let Some(view) = self.devices.get_mut(&address) {
-                view.mine = Mine::Idle;
-                view.my_offer = None;
-                view.published_offer = Some((None, Duration::ZERO));
-            }
-        }
-        out
-    }
 }
 
-/// The epoch of the claim of ours that a hub must release when it lets the device go.
-fn our_epoch(view: &DeviceView, me: &str) -> Option<u64> {
-    match (&view.mine, &view.known) {
-        (
-            Mine::Claiming { epoch, .. }
-            | Mine::Settling { epoch, .. }
-            | Mine::Holding { epoch, .. }
-            | Mine::Dropping { epoch, .. },
-            _,
-        ) => Some(*epoch),
-        (Mine::Idle, Some(k)) if k.hub == me && !k.released => Some(k.epoch),
-        _ => None,
-    }
-}
-
-/// Applies a claim message to what a hub knows of the device's claim.
-fn update(known: &mut Known, claim: &ClaimPayload, now: Duration) {
-    let released = claim.state == ClaimState::Released;
-    if claim.epoch == known.epoch && claim.hub == known.hub {
-        known.released = released;
-        known.heard_at = now;
-    } else if known.beaten_by(claim.epoch, &claim.hub) {
-        *known = Known {
-            hub: claim.hub.clone(),
-            epoch: claim.epoch,
-            released,
-            heard_at: now,
-        };
-    }
-}
+#[path = "handover.rs"]
+mod handover;
 
 #[cfg(test)]
 #[path = "core_tests.rs"]

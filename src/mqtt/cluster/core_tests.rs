@@ -470,3 +470,27 @@ fn a_stale_claim_written_over_the_live_one_is_put_right() {
     net.run(Duration::from_secs(10));
     assert_eq!(net.holder().as_deref(), Some("cellar"));
 }
+
+#[test]
+fn a_hub_claims_no_more_devices_than_it_has_free_slots() {
+    let other: Address = "A4:C1:38:00:00:02".parse().unwrap();
+    let mut core = Cluster::new(
+        ClusterTopics::new("bluefleet", "house", "attic"),
+        timings(),
+        1,
+    );
+    for address in [device(), other] {
+        core.manage(address);
+        core.offer(&address, offer(-60, true));
+    }
+    let start = Duration::from_secs(10);
+    core.connected(start);
+    core.set_capacity(1);
+    let steps = core.tick(start + timings().gather);
+    let claims: Vec<&Step> = steps
+        .iter()
+        .filter(|s| matches!(s, Step::Publish(m) if m.topic.contains("/claims/")))
+        .collect();
+    assert_eq!(claims.len(), 1, "{steps:?}");
+    assert_eq!(core.claimed(), vec![device()]);
+}

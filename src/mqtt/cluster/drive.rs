@@ -126,8 +126,16 @@ impl Membership {
     /// Every [`TICK`]: this hub's offers from the fleet, then the core's steps.
     pub fn tick(&mut self, fleet: &Fleet, link: &BrokerLink) -> Vec<Decision> {
         let usage = fleet.slot_usage();
+        // Claims not yet holding a slot will take one: a radio is free only beyond those.
+        let pending: Vec<Address> = self
+            .core
+            .claimed()
+            .into_iter()
+            .filter(|a| !usage.iter().any(|u| u.held_by.contains(a)))
+            .collect();
         for address in &self.kept {
             let holding = usage.iter().any(|u| u.held_by.contains(address));
+            let others_pending = pending.iter().filter(|a| *a != address).count();
             let offer = fleet.heard_device(address).and_then(|heard| {
                 heard
                     .radios
@@ -135,7 +143,9 @@ impl Membership {
                     .filter_map(|(radio, rssi)| {
                         let slots = usage.iter().find(|u| &u.radio == radio)?;
                         let rssi = rssi.map(|r| r.round() as i16)?;
-                        slots.up.then_some((radio, rssi, holding || slots.free > 0))
+                        slots
+                            .up
+                            .then_some((radio, rssi, holding || slots.free > others_pending))
                     })
                     .max_by_key(|(_, rssi, free)| (*free, *rssi))
                     .map(|(radio, rssi, free)| OfferPayload {
@@ -146,6 +156,8 @@ impl Membership {
             });
             self.core.offer(address, offer);
         }
+        let free: usize = usage.iter().filter(|u| u.up).map(|u| u.free).sum();
+        self.core.set_capacity(free.saturating_sub(pending.len()));
         let now = self.now();
         let steps = self.core.tick(now);
         self.apply(steps, link)

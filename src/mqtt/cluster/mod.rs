@@ -12,6 +12,7 @@
 pub mod config;
 pub mod core;
 pub mod drive;
+mod view;
 pub mod wire;
 
 pub use config::{ClusterConfig, Timings};
