@@ -366,7 +366,7 @@ fn start_web(
     )?
     .map(Rc::new);
     if let Some(web) = &web {
-        web.follow_adverts(fleet);
+        web.follow(fleet);
         let controls = simulations.iter().map(Simulation::control).collect();
         actix::spawn(sample_for_web(Rc::clone(web), fleet.clone(), controls));
     }
