@@ -1,7 +1,7 @@
 //! Several hubs, one house: three `bluefleet run` processes (same devices, same seed, one
 //! radio each in another corner) on one real mosquitto. Each device is connected by exactly
 //! one hub, the one whose radio hears it best; a killed hub's devices move within
-//! 2 × keepalive; a hub cut from the broker drops its devices before any other hub connects
+//! 2 × keepalive; a hub cut from the broker drops its devices before any other hub claims
 //! them; a command sent to any hub reaches the device through its holder. After every test,
 //! the sims' own link logs must show no moment at which two hubs held one device.
 
@@ -137,7 +137,7 @@ fn each_device_once_on_its_best_hub_a_killed_hubs_devices_move_and_commands_reac
 }
 
 #[test]
-fn a_hub_cut_from_the_broker_drops_its_devices_before_another_hub_connects_them() {
+fn a_hub_cut_from_the_broker_drops_its_devices_before_another_hub_claims_them() {
     let Some(broker) = broker() else { return };
     let relay = Relay::start(broker.port);
     let hubs: Vec<ClusterHub> = (0..3)
@@ -170,6 +170,17 @@ fn a_hub_cut_from_the_broker_drops_its_devices_before_another_hub_connects_them(
             dropped_at < *up_at,
             "{hub} connected {device} before attic dropped it"
         );
+        let new_holder = hubs.iter().find(|h| h.name == *hub).unwrap();
+        let (claimed_at, epoch) = new_holder
+            .last_claim(device)
+            .unwrap_or_else(|| panic!("{hub} connected {device} without claiming it"));
+        assert!(
+            dropped_at < claimed_at,
+            "{hub} claimed {device} before attic dropped it"
+        );
+        assert!(epoch >= 2, "{hub} claimed {device} with epoch {epoch}");
+        let lead = Duration::from_micros((claimed_at - dropped_at) as u64);
+        eprintln!("cut: {hub} claimed {device} (epoch {epoch}) {lead:?} after attic dropped it");
         assert!(
             dropped_after < KEEPALIVE,
             "attic held {device} {dropped_after:?} after the cut: longer than its lease"

@@ -67,6 +67,14 @@ pub struct LinkChange {
     pub up: bool,
 }
 
+/// One claim a hub published (its log's `claiming <ADDRESS> (epoch n)` line).
+#[derive(Clone, Debug)]
+pub struct ClaimMade {
+    pub at_us: i64,
+    pub device: String,
+    pub epoch: u64,
+}
+
 /// Microseconds since the Unix epoch of a log timestamp `2026-12-01T14:30:00.123456Z`.
 fn log_time_us(stamp: &str) -> Option<i64> {
     let (date, time) = stamp.trim_end_matches('Z').split_once('T')?;
@@ -101,6 +109,7 @@ pub struct ClusterHub {
     pub name: &'static str,
     child: Option<Child>,
     pub links: Arc<Mutex<Vec<LinkChange>>>,
+    pub claims: Arc<Mutex<Vec<ClaimMade>>>,
     /// When it was killed (µs), if it was.
     pub killed_at: Option<i64>,
 }
@@ -126,21 +135,41 @@ impl ClusterHub {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bluefleet"))
             .args(["run", "--config"])
             .arg(&config)
-            .env("RUST_LOG", "warn,bluefleet::backend::sim=debug")
+            .env(
+                "RUST_LOG",
+                "warn,bluefleet::backend::sim=debug,bluefleet::mqtt::cluster=info",
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("bluefleet runs");
         let stderr = child.stderr.take().unwrap();
         let links = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&links);
+        let claims = Arc::new(Mutex::new(Vec::new()));
+        let (sink, claim_sink) = (Arc::clone(&links), Arc::clone(&claims));
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let stamp = line.split_whitespace().next().unwrap_or_default();
+                if let Some(rest) = line.split("cluster: claiming ").nth(1) {
+                    let mut words = rest.split_whitespace();
+                    let device = words.next().unwrap_or_default().to_string();
+                    let epoch = words
+                        .nth(1)
+                        .and_then(|e| e.trim_end_matches(')').parse().ok())
+                        .unwrap_or_default();
+                    let at_us = log_time_us(stamp)
+                        .unwrap_or_else(|| panic!("no timestamp in log line: {line}"));
+                    claim_sink.lock().unwrap().push(ClaimMade {
+                        at_us,
+                        device,
+                        epoch,
+                    });
+                    continue;
+                }
                 let up = line.contains("sim link up ");
                 if !up && !line.contains("sim link down ") {
                     continue;
                 }
-                let stamp = line.split_whitespace().next().unwrap_or_default();
                 let device = line
                     .split("sim link ")
                     .nth(1)
@@ -156,6 +185,7 @@ impl ClusterHub {
             name,
             child: Some(child),
             links,
+            claims,
             killed_at: None,
         }
     }
@@ -198,6 +228,17 @@ impl ClusterHub {
         let end = self.killed_at.unwrap_or(now);
         out.extend(open.into_iter().map(|(d, from)| (d, from, end)));
         out
+    }
+
+    /// When it last claimed `device`, and under which epoch.
+    pub fn last_claim(&self, device: &str) -> Option<(i64, u64)> {
+        self.claims
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|c| c.device == device)
+            .map(|c| (c.at_us, c.epoch))
     }
 
     /// When its sim last brought a link to `device` up, and down.

@@ -360,6 +360,7 @@ impl Cluster {
                     {
                         self.capacity -= 1;
                         let epoch = view.known.as_ref().map_or(0, |k| k.epoch) + 1;
+                        tracing::info!("cluster: claiming {address} (epoch {epoch})");
                         view.mine = Mine::Claiming {
                             epoch,
                             sent_at: now,
