@@ -23,6 +23,8 @@
 //! - `native_api` (feature `esphome`): ESPHome's framing, Noise and messages, shared by the
 //!   esphome backend (a client) and `proxy` (feature `proxy`), the ESPHome Bluetooth proxy
 //!   server that lets Home Assistant use the fleet's radios.
+//! - [`web`]: the live page's model and the SVG report, fed from diagnostics; its server
+//!   (axum) is feature `web`.
 
 pub mod adapter;
 pub mod adverts;
@@ -42,6 +44,7 @@ pub mod native_api;
 #[cfg(feature = "proxy")]
 pub mod proxy;
 pub mod supervisor;
+pub mod web;
 
 pub use backend::sim;
 pub use backend::{Failure, FailureSource, FailureStage};

@@ -28,6 +28,19 @@ pub struct Classification {
     pub provenance: Option<&'static str>,
 }
 
+/// What the fleet does next after a failure of this class (design §3), in one line: what
+/// `bluefleet explain` and the live page's attempts view say.
+pub fn next_step(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "waits for a fresh advertisement from any radio, then retries",
+        ErrorKind::OutOfSlots => {
+            "tries another radio that heard the device; if none has a free slot, backs off"
+        }
+        ErrorKind::Aborted => "retries soon, on the same or another radio",
+        _ => "backs off and retries within the attempt budget",
+    }
+}
+
 /// Classifies a failure. Never panics; unknown words are [`ErrorKind::Generic`].
 pub fn classify(failure: &Failure) -> Classification {
     let haystack = searchable_text(failure);

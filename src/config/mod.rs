@@ -26,7 +26,9 @@
 
 pub mod decode;
 mod location;
+mod proxy;
 mod radio;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +38,8 @@ use uuid::Uuid;
 use crate::model::{parse_uuid, Address};
 use crate::Error;
 pub use decode::{Decode, Reading};
+pub use proxy::ProxySection;
+pub use web::WebConfig;
 
 /// The whole file.
 #[derive(Clone, Debug, Deserialize)]
@@ -52,6 +56,11 @@ pub struct HubConfig {
     /// Devices to manage.
     #[serde(default, rename = "device")]
     pub devices: Vec<DeviceConfig>,
+    /// Serve the radios as an ESPHome Bluetooth proxy (`[proxy]`).
+    pub proxy: Option<ProxySection>,
+    /// The live page, when the file asks for one.
+    #[serde(default)]
+    pub web: Option<WebConfig>,
     /// The MQTT bridge (`[mqtt]`).
     #[cfg(feature = "mqtt")]
     pub mqtt: Option<crate::mqtt::MqttConfig>,
@@ -195,6 +204,9 @@ impl HubConfig {
     }
 
     fn check(&self) -> crate::Result<()> {
+        if let Some(proxy) = &self.proxy {
+            proxy.check()?;
+        }
         if self.radios.is_empty() {
             return Err(Error::config("radio", "at least one [[radio]] is needed"));
         }

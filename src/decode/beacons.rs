@@ -9,8 +9,8 @@ use crate::adverts::beacon::eddystone::EDDYSTONE_SERVICE_UUID16;
 use crate::adverts::beacon::ibeacon::APPLE_COMPANY_ID;
 use crate::adverts::beacon::{BeaconError, EddystoneFrame, IBeacon};
 
-use super::bthome::hex;
 use super::{AdvertIn, Claim, Decoded, Decoder, DeviceSecrets, Kind, Problem, Unit};
+use crate::config::decode::hex;
 
 /// The iBeacon decoder (Apple manufacturer data of type 0x02).
 #[derive(Clone, Copy, Debug, Default)]

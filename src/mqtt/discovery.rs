@@ -55,6 +55,35 @@ impl ValueSpec {
     }
 }
 
+impl ValueSpec {
+    /// The spec of a reading decoded from adverts (`temperature`, `battery_1`, …).
+    pub fn for_reading(key: &str, reading: &crate::decode::reading::Reading) -> Self {
+        use crate::decode::reading::{Kind, Value as Decoded};
+        let numeric = matches!(reading.value, Decoded::Number(_));
+        let device_class = match reading.kind {
+            Kind::Temperature => Some("temperature"),
+            Kind::Humidity => Some("humidity"),
+            Kind::Battery => Some("battery"),
+            Kind::Voltage => Some("voltage"),
+            Kind::Illuminance => Some("illuminance"),
+            Kind::Pressure => Some("pressure"),
+            _ => None,
+        };
+        let unit = reading.unit.symbol();
+        let mut name = key.replace('_', " ");
+        if let Some(first) = name.get(..1) {
+            name = first.to_uppercase() + name.get(1..).unwrap_or_default();
+        }
+        Self {
+            key: key.to_string(),
+            name,
+            unit: (!unit.is_empty()).then(|| unit.to_string()),
+            device_class: device_class.filter(|_| numeric && !unit.is_empty()),
+            numeric,
+        }
+    }
+}
+
 fn availability(topics: &Topics) -> Value {
     json!([{
         "topic": topics.status(),

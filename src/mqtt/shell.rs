@@ -156,6 +156,10 @@ pub async fn serve(
                     link.unsubscribe(core.topics().every_device_state());
                 }
                 let (devices, radios, hub) = shell.sample();
+                for (address, spec) in std::mem::take(&mut shell.new_readings) {
+                    let name = shell.name_of(&address);
+                    core.manage(address, &name, vec![spec]).into_iter().for_each(|m| link.publish(m));
+                }
                 core.observe(&devices, &radios, &hub).into_iter().for_each(|m| link.publish(m));
             },
             Some(advert) = adverts.next() => {
@@ -182,6 +186,10 @@ struct Shell {
     running: FuturesUnordered<LocalFuture<Done>>,
     subscribing: FuturesUnordered<LocalFuture<(Follow, Option<Subscription>)>>,
     values: SelectAll<Values>,
+    /// Decoded advert readings not yet in discovery.
+    new_readings: Vec<(Address, ValueSpec)>,
+    /// Reading keys already announced, per device.
+    announced: BTreeMap<Address, std::collections::BTreeSet<String>>,
     /// Dropping a sender ends that follow's stream.
     cancels: BTreeMap<(Address, Uuid), Vec<oneshot::Sender<()>>>,
 }
@@ -200,7 +208,40 @@ impl Shell {
             subscribing: FuturesUnordered::new(),
             values: SelectAll::new(),
             cancels: BTreeMap::new(),
+            new_readings: Vec::new(),
+            announced: BTreeMap::new(),
         }
+    }
+
+    /// GATT readings plus the readings decoded from the device's adverts (by their names).
+    fn readings_of(
+        &mut self,
+        address: &Address,
+        heard: Option<&crate::supervisor::heard::HeardDevice>,
+    ) -> BTreeMap<String, Value> {
+        use crate::decode::reading::Value as Decoded;
+        let mut readings = self.readings.get(address).cloned().unwrap_or_default();
+        let Some(decoded) = heard.and_then(|h| h.readings.as_ref()) else {
+            return readings;
+        };
+        for (key, reading) in decoded.named_readings() {
+            let value = match &reading.value {
+                Decoded::Number(n) => json!(n),
+                Decoded::Bool(b) => json!(b),
+                Decoded::Text(t) => json!(t),
+            };
+            if self
+                .announced
+                .entry(*address)
+                .or_default()
+                .insert(key.clone())
+            {
+                self.new_readings
+                    .push((*address, ValueSpec::for_reading(&key, reading)));
+            }
+            readings.insert(key, value);
+        }
+        readings
     }
 
     fn name_of(&self, address: &Address) -> String {
@@ -339,56 +380,59 @@ impl Shell {
         let period = now.duration_since(self.sampled_at).as_secs_f64().max(1e-3);
         self.sampled_at = now;
         let round = |rssi: Option<f32>| rssi.map(|r| r.round() as i16);
-        let devices: Vec<DeviceSnapshot> =
-            self.handles
-                .iter()
-                .map(|(address, device)| {
-                    let status = device.status();
-                    let heard = self.fleet.heard_device(address);
-                    let radio = match &status.state {
-                        crate::device::state::DeviceState::Connected { radio }
-                        | crate::device::state::DeviceState::Connecting { radio, .. } => {
-                            Some(radio.clone())
-                        }
-                        _ => None,
-                    };
-                    DeviceSnapshot {
-                        address: *address,
-                        name: self
-                            .names
-                            .get(address)
-                            .cloned()
-                            .flatten()
-                            .or_else(|| heard.as_ref().and_then(|h| h.name.clone())),
-                        connection: status.state.label().to_string(),
-                        radio,
-                        keep_connected: status.keep_connected,
-                        rssi: heard
-                            .iter()
-                            .flat_map(|h| h.radios.iter())
-                            .map(|(r, rssi)| (r.to_string(), round(*rssi)))
-                            .collect(),
-                        best_radio: heard.as_ref().and_then(|h| h.best_radio.clone()),
-                        best_rssi: heard.as_ref().and_then(|h| round(h.smoothed_rssi_dbm)),
-                        zone: heard
-                            .as_ref()
-                            .and_then(|h| h.zone)
-                            .and_then(|z| serde_json::to_value(z).ok())
-                            .and_then(|v| v.as_str().map(str::to_string)),
-                        last_seen: self.last_seen.get(address).map(|seen| {
-                            unix_now.saturating_sub(now.duration_since(*seen).as_secs())
-                        }),
-                        last_error: status
-                            .last_error
-                            .as_ref()
-                            .map(|(kind, text)| ErrorSnapshot {
-                                kind: kind.as_str().into(),
-                                message: text.clone(),
-                            }),
-                        readings: self.readings.get(address).cloned().unwrap_or_default(),
+        let handles: Vec<(Address, Device)> =
+            self.handles.iter().map(|(a, d)| (*a, d.clone())).collect();
+        let devices: Vec<DeviceSnapshot> = handles
+            .iter()
+            .map(|(address, device)| {
+                let status = device.status();
+                let heard = self.fleet.heard_device(address);
+                let readings = self.readings_of(address, heard.as_ref());
+                let radio = match &status.state {
+                    crate::device::state::DeviceState::Connected { radio }
+                    | crate::device::state::DeviceState::Connecting { radio, .. } => {
+                        Some(radio.clone())
                     }
-                })
-                .collect();
+                    _ => None,
+                };
+                DeviceSnapshot {
+                    address: *address,
+                    name: self
+                        .names
+                        .get(address)
+                        .cloned()
+                        .flatten()
+                        .or_else(|| heard.as_ref().and_then(|h| h.name.clone())),
+                    connection: status.state.label().to_string(),
+                    radio,
+                    keep_connected: status.keep_connected,
+                    rssi: heard
+                        .iter()
+                        .flat_map(|h| h.radios.iter())
+                        .map(|(r, rssi)| (r.to_string(), round(*rssi)))
+                        .collect(),
+                    best_radio: heard.as_ref().and_then(|h| h.best_radio.clone()),
+                    best_rssi: heard.as_ref().and_then(|h| round(h.smoothed_rssi_dbm)),
+                    zone: heard
+                        .as_ref()
+                        .and_then(|h| h.zone)
+                        .and_then(|z| serde_json::to_value(z).ok())
+                        .and_then(|v| v.as_str().map(str::to_string)),
+                    last_seen: self
+                        .last_seen
+                        .get(address)
+                        .map(|seen| unix_now.saturating_sub(now.duration_since(*seen).as_secs())),
+                    last_error: status
+                        .last_error
+                        .as_ref()
+                        .map(|(kind, text)| ErrorSnapshot {
+                            kind: kind.as_str().into(),
+                            message: text.clone(),
+                        }),
+                    readings,
+                }
+            })
+            .collect();
         let usage = self.fleet.slot_usage();
         let radios: Vec<RadioSnapshot> = usage
             .iter()

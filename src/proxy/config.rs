@@ -84,6 +84,9 @@ pub enum ProxyError {
     /// Per-radio ports would run past 65535.
     #[error("per-radio ports starting at {0} run past 65535")]
     PortRange(u16),
+    /// The mDNS record could not be built or announced.
+    #[error("mDNS: {0}")]
+    Mdns(String),
     /// The fleet did not answer.
     #[error("the fleet: {0}")]
     Fleet(crate::Error),

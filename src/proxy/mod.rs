@@ -12,13 +12,14 @@
 //! that run actions against the [`Fleet`](crate::Fleet)) → `session` is the sans-IO protocol
 //! core. `identity.rs` says who each virtual proxy is, `failure_words.rs` turns bluefleet's
 //! errors into ESP-IDF codes, `holds.rs` shares device connections between clients,
-//! `registry.rs` keeps per-client diagnostics.
+//! `registry.rs` keeps per-client diagnostics, `mdns.rs` announces `_esphomelib._tcp`.
 
 mod config;
 mod connection;
 mod failure_words;
 mod holds;
 mod identity;
+mod mdns;
 mod registry;
 mod server;
 mod session;

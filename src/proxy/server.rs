@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::connection;
 use super::holds::Holds;
 use super::identity::{mac_text, Identity};
+use super::mdns;
 use super::registry::{ProxyDiagnostics, Registry};
 use super::session::Keepalive;
 use super::{ProxyConfig, ProxyError, ProxyMode};
@@ -77,6 +78,7 @@ pub struct Endpoint {
 #[derive(Debug)]
 pub struct ProxyServer {
     endpoints: Vec<Endpoint>,
+    _mdns: Option<mdns::Announcement>,
     registry: Arc<Registry>,
     shutdown: watch::Sender<bool>,
     accept_loops: Vec<JoinHandle<()>>,
@@ -111,6 +113,7 @@ impl ProxyServer {
             }
         };
         let mut endpoints = Vec::new();
+        let mut records = Vec::new();
         let mut accept_loops = Vec::new();
         for (index, (identity, radio)) in plan.into_iter().enumerate() {
             let mut listen = config.listen;
@@ -125,12 +128,17 @@ impl ProxyServer {
             let address = listener
                 .local_addr()
                 .map_err(|err| ProxyError::Bind(listen, err.to_string()))?;
-            endpoints.push(Endpoint {
+            let endpoint = Endpoint {
                 name: identity.name.clone(),
                 address,
                 mac: mac_text(identity.mac),
                 radio: radio.clone(),
-            });
+            };
+            if config.mdns {
+                let record = mdns::service_info(&endpoint, identity.mac, config.psk.is_some())?;
+                records.push((record, address.ip()));
+            }
+            endpoints.push(endpoint);
             let ctx = Arc::new(Context {
                 fleet: fleet.clone(),
                 identity: Arc::new(identity),
@@ -146,8 +154,17 @@ impl ProxyServer {
             let stop = shutdown.subscribe();
             accept_loops.push(tokio::spawn(accept_loop(listener, ctx, stop)));
         }
+        let mdns = if records.is_empty() {
+            None
+        } else {
+            // Discovery is a convenience: a host without multicast still serves the proxy.
+            mdns::announce(records)
+                .inspect_err(|err| tracing::warn!("not announced over mDNS: {err}"))
+                .ok()
+        };
         Ok(Self {
             endpoints,
+            _mdns: mdns,
             registry,
             shutdown,
             accept_loops,

@@ -46,6 +46,7 @@ pub struct Broker {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    tls_port: Option<u16>,
 }
 
 fn free_port() -> u16 {
@@ -62,6 +63,7 @@ impl Broker {
             port: free_port(),
             dir: tempfile::tempdir().expect("a temp dir"),
             child: None,
+            tls_port: None,
         };
         broker.up();
         broker
@@ -70,14 +72,17 @@ impl Broker {
     /// Starts the broker process (empty: no persistence) and waits until it accepts.
     pub fn up(&mut self) {
         let conf = self.dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n",
-                self.port
-            ),
-        )
-        .expect("write mosquitto.conf");
+        let mut text = format!(
+            "per_listener_settings false\nallow_anonymous true\npersistence false\nlistener {} 127.0.0.1\n",
+            self.port
+        );
+        if let Some(tls) = self.tls_port {
+            let dir = self.dir.path().display();
+            text += &format!(
+                "listener {tls} 127.0.0.1\ncafile {dir}/ca.pem\ncertfile {dir}/server.pem\nkeyfile {dir}/server.key\n"
+            );
+        }
+        std::fs::write(&conf, text).expect("write mosquitto.conf");
         let child = Command::new(&self.binary)
             .arg("-c")
             .arg(&conf)
@@ -94,6 +99,24 @@ impl Broker {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Restarts the broker with a second, TLS listener (certificates `ca.pem`, `server.pem`,
+    /// `server.key` in its directory); returns that port.
+    pub fn add_tls_listener(&mut self) -> u16 {
+        let port = free_port();
+        self.tls_port = Some(port);
+        self.down();
+        self.up();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto's TLS listener did not open"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        port
     }
 
     /// Kills the broker (everything retained is lost: it has no persistence).
@@ -223,8 +246,9 @@ impl Drop for Watch {
     }
 }
 
-/// The world every test runs: one local radio, a climate sensor kept connected, and a counter
-/// (notifying, with a writable byte) that only commands touch.
+/// The world every test runs: one local radio, a climate sensor kept connected, a counter
+/// (notifying, with a writable byte) that only commands touch, and a BTHome thermometer that
+/// only advertises.
 pub const WORLD: &str = r#"
 [[radios]]
 name = "hci0"
@@ -244,6 +268,14 @@ address = "C0:FF:EE:00:00:01"
 name = "Counter"
 profile = "counter"
 position = [3.0, 0.0]
+advert_interval = "500ms"
+
+[[devices]]
+address = "A4:C1:38:8D:18:B2"
+name = "ATC_8D18B2"
+advert_format = "bthome"
+readings = { temperature = 21.4, humidity = 48.0, battery = 87 }
+position = [1.0, 1.0]
 advert_interval = "500ms"
 "#;
 
@@ -267,6 +299,11 @@ pub struct Hub {
 impl Hub {
     /// Starts a hub named `attic` on `broker` with `extra` lines in `[mqtt]` and `devices`.
     pub fn start(broker: &Broker, devices: &str, extra: &str) -> Self {
+        Self::start_on(broker, broker.port, devices, extra)
+    }
+
+    /// The same, on another port of the broker.
+    pub fn start_on(broker: &Broker, port: u16, devices: &str, extra: &str) -> Self {
         let dir = broker.dir();
         std::fs::write(dir.join("world.toml"), WORLD).expect("write world");
         let config = dir.join("hub.toml");
@@ -274,8 +311,7 @@ impl Hub {
             &config,
             format!(
                 "seed = 7\n[[radio]]\nbackend = \"sim\"\nworld = \"world.toml\"\n{devices}\n\
-                 [mqtt]\nhost = \"127.0.0.1\"\nport = {}\nhub = \"attic\"\nkeepalive = \"5s\"\n{extra}\n",
-                broker.port
+                 [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nhub = \"attic\"\nkeepalive = \"5s\"\n{extra}\n"
             ),
         )
         .expect("write hub.toml");

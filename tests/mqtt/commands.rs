@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::bed::{broker, Broker, Hub, Watch, DEVICES};
 use crate::schema::check_device_discovery;
 
-const WAIT: Duration = Duration::from_secs(25);
+const WAIT: Duration = Duration::from_secs(45);
 const COUNTER: &str = "C0:FF:EE:00:00:01";
 const COUNTER_VALUE: &str = "6e400002-b5a3-f393-e0a9-e50e24dcca9e";
 const COUNTER_CONFIG: &str = "6e400003-b5a3-f393-e0a9-e50e24dcca9e";

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::bed::{broker, Hub, DEVICES};
 
-const WAIT: Duration = Duration::from_secs(25);
+const WAIT: Duration = Duration::from_secs(45);
 const STATE: &str = "bluefleet/attic/devices/A4:C1:38:00:00:01/state";
 const DISCOVERY: &str = "homeassistant/device/bluefleet_a4c138000001/config";
 const VALUE: &str = "bluefleet/attic/devices/A4:C1:38:00:00:01/2a6e";

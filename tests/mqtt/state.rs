@@ -8,7 +8,7 @@ use crate::schema::check_device_discovery;
 
 const STATE: &str = "bluefleet/attic/devices/A4:C1:38:00:00:01/state";
 const DISCOVERY: &str = "homeassistant/device/bluefleet_a4c138000001/config";
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(45);
 
 #[test]
 fn state_values_radios_and_discovery() {
@@ -168,4 +168,131 @@ fn the_demo_publishes_to_a_broker() {
     {
         check_device_discovery(&discovery.json());
     }
+}
+
+#[test]
+fn tls_to_a_broker_with_its_own_ca() {
+    let Some(mut broker) = broker() else { return };
+    let dir = broker.dir().to_path_buf();
+    // A CA and a server certificate for 127.0.0.1, made with the openssl command line.
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        status.is_ok_and(|s| s.success())
+    };
+    std::fs::write(dir.join("san.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    let made = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+    ]) && openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]) && openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.cnf",
+    ]);
+    if !made {
+        eprintln!("skipping: the openssl command cannot make test certificates");
+        return;
+    }
+    // mosquitto started as root reads its key files as the `mosquitto` user.
+    use std::os::unix::fs::PermissionsExt;
+    for path in [
+        dir.clone(),
+        dir.join("server.key"),
+        dir.join("server.pem"),
+        dir.join("ca.pem"),
+    ] {
+        let mode = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let tls_port = broker.add_tls_listener();
+    let _hub = Hub::start_on(
+        &broker,
+        tls_port,
+        DEVICES,
+        &format!("tls = true\nca_file = \"{}\"", dir.join("ca.pem").display()),
+    );
+    let status = broker.watch("bluefleet/attic/status");
+    status.until("online over TLS", WAIT, |s| s.payload == "online");
+}
+
+#[test]
+fn readings_decoded_from_adverts_are_published_and_discovered() {
+    let Some(broker) = broker() else { return };
+    let devices = format!(
+        "{DEVICES}\n[[device]]\naddress = \"A4:C1:38:8D:18:B2\"\nkeep_connected = false\ndecode = \"auto\"\n"
+    );
+    let watch = broker.watch("bluefleet/attic/devices/A4:C1:38:8D:18:B2/state");
+    let _hub = Hub::start(&broker, &devices, "");
+    let state = watch.until("decoded readings", WAIT, |s| {
+        s.json()["readings"]["temperature"].is_number()
+    });
+    let readings = &state.json()["readings"];
+    // The world's BTHome frame carries 21.4 °C, 48 %, 87 % battery (BTHome's own resolution).
+    assert!(
+        (readings["temperature"].as_f64().unwrap() - 21.4).abs() < 0.01,
+        "{readings}"
+    );
+    assert!(
+        (readings["humidity"].as_f64().unwrap() - 48.0).abs() < 0.01,
+        "{readings}"
+    );
+    assert_eq!(readings["battery"], 87.0);
+    let discovery = broker.retained(
+        "homeassistant/device/bluefleet_a4c1388d18b2/config",
+        Duration::from_secs(2),
+    );
+    let discovery = discovery
+        .last()
+        .expect("discovery of the advertising sensor")
+        .json();
+    check_device_discovery(&discovery);
+    let temperature = &discovery["components"]["temperature"];
+    assert_eq!(temperature["device_class"], "temperature");
+    assert_eq!(temperature["unit_of_measurement"], "°C");
+    assert_eq!(
+        temperature["value_template"],
+        "{{ value_json.readings['temperature'] }}"
+    );
+    assert_eq!(
+        discovery["components"]["battery"]["device_class"],
+        "battery"
+    );
 }

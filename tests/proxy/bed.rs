@@ -126,6 +126,34 @@ pub fn proxy(extra: &[&str], listeners: usize) -> Proxy {
     Proxy { process, ports }
 }
 
+/// Starts `bluefleet run` on a hub file whose `[proxy]` section is `proxy_section`, serving
+/// the test world; waits for its one `listening on` line.
+pub fn hub(proxy_section: &str) -> (Proxy, tempfile::NamedTempFile) {
+    let world = here().join("world.toml");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let text = format!(
+        "[[radio]]\nbackend = \"sim\"\nworld = {world:?}\n\n[proxy]\n{proxy_section}\n",
+        world = world.display().to_string()
+    );
+    std::fs::write(file.path(), text).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bluefleet"));
+    command.args(["run", "--config"]).arg(file.path());
+    let mut process = spawn(command);
+    let line = process.wait_line("listening on ");
+    let address = line["listening on ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let port = address.rsplit(':').next().unwrap().parse().unwrap();
+    (
+        Proxy {
+            process,
+            ports: vec![port],
+        },
+        file,
+    )
+}
+
 /// Starts the fake ESPHome proxy (tests/testbeds/esphome) with fast timings.
 pub fn fake_proxy() -> (Process, u16) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbeds/esphome/fake_proxy.py");

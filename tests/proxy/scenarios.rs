@@ -1,6 +1,6 @@
 //! One test per behaviour a Home Assistant client relies on.
 
-use super::bed::{driver, fake_proxy, proxy, start_driver, KEY, WRONG_KEY};
+use super::bed::{driver, fake_proxy, hub, proxy, start_driver, KEY, WRONG_KEY};
 
 /// Slots in the test world: two radios with two each.
 const POOL: &str = "4";
@@ -114,4 +114,16 @@ fn a_chain_of_two_proxies_bluefleet_over_the_fake() {
     let bed = proxy(&["--backend", "esphome", "--proxy", &upstream], 1);
     // The fake has three slots.
     driver("chain", &bed.ports, &["--free", "3"]);
+}
+
+#[test]
+fn bluefleet_run_serves_the_proxy_of_its_hub_file() {
+    let (bed, _file) = hub(&format!(
+        "listen = \"127.0.0.1:0\"\nmdns = false\npsk = \"{KEY}\"\nname = \"hub-from-toml\""
+    ));
+    driver(
+        "noise",
+        &bed.ports,
+        &["--psk", KEY, "--wrong-psk", WRONG_KEY],
+    );
 }

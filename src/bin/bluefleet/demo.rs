@@ -12,12 +12,17 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
+use bluefleet::config::web::parse_listen;
+use bluefleet::config::WebConfig;
 use bluefleet::fleet::{block_on_virtual_time, SubscriptionEvent};
 use bluefleet::sim::{Simulation, World};
+use bluefleet::web::Command;
 use bluefleet::{Device, Fleet};
 use futures::StreamExt;
 
 use crate::demo_view::{DemoState, Summary};
+use crate::output::hex;
+use crate::web_driver::WebDriver;
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
@@ -28,12 +33,22 @@ pub struct Args {
     /// Seed for the world and the fleet: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Virtual time to run (e.g. 90s, 10m, 1h).
-    #[arg(long, default_value = "10m", value_parser = crate::duration::positive)]
-    duration: Duration,
-    /// Virtual seconds per real second; 0 runs as fast as possible.
-    #[arg(long, default_value_t = 60.0)]
-    speed: f64,
+    /// Virtual time to run (e.g. 90s, 10m, 1h); default 10m, or 24h with --web.
+    #[arg(long, value_parser = crate::duration::positive)]
+    duration: Option<Duration>,
+    /// Virtual seconds per real second; 0 runs as fast as possible. Default 60, or 1 (real
+    /// time) with --web.
+    #[arg(long)]
+    speed: Option<f64>,
+    /// Serve the live page on this IP address and port (port 0 picks a free one).
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_listen)]
+    web: Option<std::net::SocketAddr>,
+    /// Let the page send commands (take a simulated radio down, disconnect a device).
+    #[arg(long, requires = "web")]
+    web_commands: bool,
+    /// Write report.html (SVG pictures of the run) into this directory at the end.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
     /// Print only the summary, as one JSON object.
     #[arg(long)]
     json: bool,
@@ -46,11 +61,12 @@ pub struct Args {
 const POLL_EVERY: Duration = Duration::from_secs(60);
 
 pub fn run(args: Args) -> Result<(), String> {
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
-        return Err(format!("--speed must be a number >= 0, not {}", args.speed));
+    let speed = args.speed();
+    if !(speed.is_finite() && speed >= 0.0) {
+        return Err(format!("--speed must be a number >= 0, not {speed}"));
     }
     let world = crate::worlds::load(&args.world)?;
-    let summary = block_on_virtual_time(play(world, &args))?;
+    let (summary, web) = block_on_virtual_time(play(world, &args))?;
     if args.json {
         println!(
             "{}",
@@ -59,10 +75,25 @@ pub fn run(args: Args) -> Result<(), String> {
     } else {
         print!("{}", summary.render());
     }
-    Ok(())
+    match web {
+        Some(web) => web.serve_until_interrupted(),
+        None => Ok(()),
+    }
 }
 
-async fn play(world: World, args: &Args) -> Result<Summary, String> {
+impl Args {
+    fn speed(&self) -> f64 {
+        self.speed
+            .unwrap_or(if self.web.is_some() { 1.0 } else { 60.0 })
+    }
+
+    fn duration(&self) -> Duration {
+        let default = if self.web.is_some() { 24 * 3600 } else { 600 };
+        self.duration.unwrap_or(Duration::from_secs(default))
+    }
+}
+
+async fn play(world: World, args: &Args) -> Result<(Summary, Option<Rc<WebDriver>>), String> {
     let simulation = Simulation::start(world, args.seed);
     let fleet = Fleet::builder()
         .radios(simulation.radios())
@@ -76,6 +107,10 @@ async fn play(world: World, args: &Args) -> Result<Summary, String> {
         args.seed,
         args.json,
     )));
+    let web = start_web(&simulation, args)?;
+    if let Some(web) = &web {
+        web.follow_adverts(&fleet);
+    }
     let mut polled = Vec::new();
     for spec in simulation.world().devices.iter() {
         let device = fleet
@@ -95,6 +130,7 @@ async fn play(world: World, args: &Args) -> Result<Summary, String> {
                     *characteristic,
                     report_links,
                     Rc::clone(&state),
+                    web.clone(),
                 ));
             }
             actix::spawn(watch_states(device.clone(), Rc::clone(&state)));
@@ -103,12 +139,15 @@ async fn play(world: World, args: &Args) -> Result<Summary, String> {
         }
     }
     let world = simulation.world().clone();
-    let work = tick_through(&fleet, &state, &polled, args);
+    let work = tick_through(&fleet, &state, &polled, args, web.as_deref(), &simulation);
     crate::mqtt::demo_alongside(&fleet, args.mqtt.as_deref(), &world, work).await?;
     let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;
     let summary = state.borrow().summary(&diagnostics, &simulation);
+    if let Some(web) = &web {
+        web.finish()?;
+    }
     fleet.shutdown().await.map_err(|e| e.to_string())?;
-    Ok(summary)
+    Ok((summary, web))
 }
 
 /// The demo's clock: a sample every virtual second, polls every minute, a frame every five.
@@ -117,13 +156,22 @@ async fn tick_through(
     state: &Rc<RefCell<DemoState>>,
     polled: &[(Device, uuid::Uuid)],
     args: &Args,
+    web: Option<&WebDriver>,
+    simulation: &Simulation,
 ) -> Result<(), String> {
     let live = !args.json;
-    let total = args.duration.as_secs();
+    let total = args.duration().as_secs();
+    let speed = args.speed();
     let frame_every = if live { 5 } else { u64::MAX };
     for second in 1..=total {
         tokio::time::sleep(Duration::from_secs(1)).await;
         state.borrow_mut().sample(fleet);
+        if let Some(web) = web {
+            web.sample(fleet).await?;
+            for command in web.commands() {
+                obey(command, simulation, fleet, state).await;
+            }
+        }
         if second % POLL_EVERY.as_secs() == 0 && second < total {
             for (device, characteristic) in polled {
                 actix::spawn(poll(device.clone(), *characteristic, Rc::clone(state)));
@@ -131,13 +179,61 @@ async fn tick_through(
         }
         if second % frame_every == 0 || second == total {
             let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;
-            state.borrow().draw(&diagnostics, second, total, args.speed);
+            state.borrow().draw(&diagnostics, second, total, speed);
         }
-        if args.speed > 0.0 {
-            std::thread::sleep(Duration::from_secs_f64(1.0 / args.speed));
+        if speed > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(1.0 / speed));
         }
     }
     Ok(())
+}
+
+/// The page and the report, when asked for: devices named as the world names them, the
+/// kept-connected ones followed for the report's RSSI pictures.
+fn start_web(simulation: &Simulation, args: &Args) -> Result<Option<Rc<WebDriver>>, String> {
+    let devices = &simulation.world().devices;
+    let names = devices
+        .iter()
+        .filter_map(|d| d.name.clone().map(|name| (d.address, name)));
+    let follow = devices
+        .iter()
+        .filter(|d| d.keep_connected)
+        .map(|d| d.address)
+        .take(REPORT_DEVICES);
+    let config = args.web.map(|listen| WebConfig {
+        listen,
+        token: None,
+        allow_commands: args.web_commands,
+    });
+    let heading = format!("{} seed {}", args.world.display(), args.seed);
+    let driver = WebDriver::start(config.as_ref(), args.report.clone(), names, follow, heading)?;
+    Ok(driver.map(Rc::new))
+}
+
+/// How many devices the report draws RSSI pictures for.
+const REPORT_DEVICES: usize = 4;
+
+/// Carries out one of the page's commands on the simulated world.
+async fn obey(
+    command: Command,
+    simulation: &Simulation,
+    fleet: &Fleet,
+    state: &Rc<RefCell<DemoState>>,
+) {
+    let control = simulation.control();
+    let outcome = match &command {
+        Command::RadioDown(name) => control.radio_down(name).map_err(|e| e.to_string()),
+        Command::RadioUp(name) => control.radio_up(name).map_err(|e| e.to_string()),
+        Command::Disconnect(address) => match fleet.device(*address).await {
+            Ok(device) => device.disconnect().await.map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        },
+    };
+    let line = match outcome {
+        Ok(()) => format!("page: {command:?} done"),
+        Err(err) => format!("page: {command:?} failed: {err}"),
+    };
+    state.borrow_mut().event(line);
 }
 
 /// Follows one subscription for the whole run.
@@ -146,6 +242,7 @@ async fn follow(
     characteristic: uuid::Uuid,
     report_links: bool,
     state: Rc<RefCell<DemoState>>,
+    web: Option<Rc<WebDriver>>,
 ) {
     let mut subscription = match device.subscribe(characteristic).await {
         Ok(subscription) => subscription,
@@ -158,6 +255,10 @@ async fn follow(
         let mut state = state.borrow_mut();
         match event {
             SubscriptionEvent::Notification(value) => {
+                if let Some(web) = &web {
+                    let uuid = bluefleet::model::uuid::display_uuid(&characteristic);
+                    web.value(device.address(), format!("{uuid}: {}", hex(&value)));
+                }
                 state.notification(device.address(), characteristic, &value)
             }
             SubscriptionEvent::Disconnected { reason } if report_links => {
@@ -166,6 +267,9 @@ async fn follow(
             SubscriptionEvent::Disconnected { .. } => {}
             SubscriptionEvent::Reconnected => {}
             SubscriptionEvent::Lagged(n) => {
+                if let Some(web) = &web {
+                    web.lagged(device.address(), n);
+                }
                 state.device_event(device.address(), format!("subscriber lagged by {n}"))
             }
         }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bluefleet::backend::{Failure, FailureSource, FailureStage};
-use bluefleet::classify::{classify, ESP_CANCEL_GAVE_UP_AFTER};
+use bluefleet::classify::{classify, next_step, ESP_CANCEL_GAVE_UP_AFTER};
 use bluefleet::device::retry::RetryPolicy;
 use bluefleet::ErrorKind;
 use clap::ValueEnum;
@@ -46,18 +46,6 @@ fn numeric_code(text: &str) -> Option<i64> {
                 None => word.parse().ok(),
             },
         )
-}
-
-/// What bluefleet does next for a class.
-fn next_step(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::NotFound => "waits for a fresh advertisement from any radio, then retries",
-        ErrorKind::OutOfSlots => {
-            "tries another radio that heard the device; if none has a free slot, backs off"
-        }
-        ErrorKind::Aborted => "retries soon, on the same or another radio",
-        _ => "backs off and retries within the attempt budget",
-    }
 }
 
 pub fn run(args: Args) -> Result<(), String> {

@@ -24,6 +24,7 @@ mod run;
 mod scan;
 mod terminal;
 mod version;
+mod web_driver;
 mod worlds;
 
 use std::process::ExitCode;

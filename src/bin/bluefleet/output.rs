@@ -10,10 +10,8 @@ pub fn metres(value: Option<f64>) -> String {
     value.map_or_else(|| "—".into(), |v| format!("{v:.1} m"))
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Lower-case hex: the library's one formatter, so the CLI prints bytes as MQTT and the page do.
+pub use bluefleet::config::decode::hex;
 
 /// Prints a JSON value on one line.
 pub fn print_json(value: &impl serde::Serialize) -> Result<(), String> {

@@ -8,8 +8,10 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bluefleet::config::ProxySection;
 use bluefleet::proxy::{Keepalive, ProxyConfig, ProxyMode, ProxyServer};
 use bluefleet::sim::world::parse_duration;
+use bluefleet::Fleet;
 use clap::ValueEnum;
 
 use crate::backend::{with_live_fleet, BackendArgs};
@@ -53,7 +55,7 @@ pub struct Args {
 }
 
 /// The server settings these arguments ask for.
-pub fn config(args: &Args) -> Result<ProxyConfig, String> {
+fn config(args: &Args) -> Result<ProxyConfig, String> {
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
         format!(
             "--listen {}: expected IP:PORT such as 127.0.0.1:6053 (names are not resolved)",
@@ -83,19 +85,64 @@ pub fn config(args: &Args) -> Result<ProxyConfig, String> {
     Ok(config)
 }
 
+/// Prints where each virtual proxy listens.
+fn announce(server: &ProxyServer) {
+    for endpoint in server.endpoints() {
+        println!(
+            "listening on {} ({}, MAC {})",
+            endpoint.address, endpoint.name, endpoint.mac
+        );
+    }
+    let _ = std::io::stdout().flush();
+}
+
+/// Starts the server a hub file's `[proxy]` asks for (`bluefleet run`).
+pub async fn start_from_section(
+    fleet: &Fleet,
+    section: Option<&ProxySection>,
+) -> Result<Option<ProxyServer>, String> {
+    let Some(section) = section else {
+        return Ok(None);
+    };
+    let problem = |e: bluefleet::Error| e.to_string();
+    let mut config = ProxyConfig {
+        listen: section.listen_address().map_err(problem)?,
+        mode: if section.per_radio().map_err(problem)? {
+            ProxyMode::PerRadio
+        } else {
+            ProxyMode::Aggregate
+        },
+        mdns: section.mdns,
+        ..ProxyConfig::default()
+    };
+    if let Some(name) = &section.name {
+        config.name = name.clone();
+    }
+    if let Some(ping_after) = section.keepalive().map_err(problem)? {
+        config.keepalive = Keepalive {
+            ping_after,
+            timeout: ping_after * 3,
+        };
+    }
+    if let Some(psk) = &section.psk {
+        config = config
+            .with_psk(psk)
+            .map_err(|e| format!("proxy.psk: {e}"))?;
+    }
+    let server = ProxyServer::start(fleet, &config)
+        .await
+        .map_err(|e| format!("[proxy]: {e}"))?;
+    announce(&server);
+    Ok(Some(server))
+}
+
 pub fn run(args: Args) -> Result<(), String> {
     let config = config(&args)?;
     with_live_fleet(&args.backend, |fleet| async move {
         let server = ProxyServer::start(&fleet, &config)
             .await
             .map_err(|e| e.to_string())?;
-        for endpoint in server.endpoints() {
-            println!(
-                "listening on {} ({}, MAC {})",
-                endpoint.address, endpoint.name, endpoint.mac
-            );
-        }
-        let _ = std::io::stdout().flush();
+        announce(&server);
         match args.duration {
             Some(duration) => tokio::time::sleep(duration).await,
             None => {

@@ -7,18 +7,24 @@
 //! real radio is in the file, time is real.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bluefleet::backend::Radio;
 use bluefleet::config::{AdvertDecoding, DeviceConfig, HubConfig, RadioConfig, SubscriptionConfig};
 use bluefleet::fleet::{block_on_real_time, block_on_virtual_time, SubscriptionEvent};
-use bluefleet::sim::{Simulation, World};
+use bluefleet::sim::{SimControl, Simulation, World};
+use bluefleet::web::Command;
 use bluefleet::{Device, Fleet};
 use futures::StreamExt;
 use serde_json::json;
 
 use crate::output::hex;
+use crate::web_driver::WebDriver;
+
+/// How many kept-connected devices the report draws RSSI pictures for.
+const REPORT_DEVICES: usize = 4;
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +38,9 @@ pub struct Args {
     /// Print JSON lines.
     #[arg(long)]
     json: bool,
+    /// Write report.html (SVG pictures of the run) into this directory at the end.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -62,8 +71,12 @@ pub fn run(args: Args) -> Result<(), String> {
         .radios
         .iter()
         .all(|r| matches!(r, RadioConfig::Sim { .. }));
-    let virtual_time =
-        args.duration.is_some() && !worlds.is_empty() && only_simulated && !bridged(&config);
+    // A proxy's clients are other processes: real time too.
+    let virtual_time = args.duration.is_some()
+        && !worlds.is_empty()
+        && only_simulated
+        && !bridged(&config)
+        && config.proxy.is_none();
     let job = async {
         let simulations: Vec<Simulation> = worlds
             .into_iter()
@@ -82,8 +95,45 @@ pub fn run(args: Args) -> Result<(), String> {
             }
         }
         let fleet = builder.build().map_err(|e| e.to_string())?;
+        #[cfg(feature = "proxy")]
+        let proxy = crate::proxy::start_from_section(&fleet, config.proxy.as_ref()).await?;
+        #[cfg(not(feature = "proxy"))]
+        if config.proxy.is_some() {
+            return Err("[proxy] needs the proxy server, not built in this binary (rebuild with cargo feature `proxy`)".into());
+        }
+        let names = config
+            .devices
+            .iter()
+            .filter_map(|d| d.name.clone().map(|name| (d.address, name)));
+        let follow = config
+            .devices
+            .iter()
+            .filter(|d| d.keep_connected)
+            .map(|d| d.address)
+            .take(REPORT_DEVICES);
+        let heading = format!("{} seed {}", args.config.display(), config.seed);
+        let web = WebDriver::start(
+            config.web.as_ref(),
+            args.report.clone(),
+            names,
+            follow,
+            heading,
+        )?
+        .map(Rc::new);
+        if let Some(web) = &web {
+            web.follow_adverts(&fleet);
+            let controls = simulations.iter().map(Simulation::control).collect();
+            actix::spawn(sample_for_web(Rc::clone(web), fleet.clone(), controls));
+        }
         let work = serve(&fleet, &config.devices, args.duration, args.json);
         let outcome = with_bridge(&fleet, &config, work).await;
+        #[cfg(feature = "proxy")]
+        if let Some(server) = proxy {
+            server.shutdown().await;
+        }
+        if let Some(web) = &web {
+            web.finish()?;
+        }
         fleet.shutdown().await.map_err(|e| e.to_string())?;
         drop(simulations);
         outcome
@@ -284,4 +334,44 @@ async fn print_values(
             println!("{t:>9.1}s  {name:<24} {characteristic:<8} [{kind}] {detail}");
         }
     }
+}
+
+/// Samples the fleet for the page once a second and carries out the page's commands, until
+/// the fleet shuts down. Radio commands reach simulated radios only.
+async fn sample_for_web(web: Rc<WebDriver>, fleet: Fleet, sims: Vec<SimControl>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        if web.sample(&fleet).await.is_err() {
+            return;
+        }
+        for command in web.commands() {
+            let outcome = match &command {
+                Command::RadioDown(name) => sim_radio(&sims, name, |c| c.radio_down(name)),
+                Command::RadioUp(name) => sim_radio(&sims, name, |c| c.radio_up(name)),
+                Command::Disconnect(address) => match fleet.device(*address).await {
+                    Ok(device) => device.disconnect().await.map_err(|e| e.to_string()),
+                    Err(err) => Err(err.to_string()),
+                },
+            };
+            if let Err(err) = outcome {
+                eprintln!("web: {command:?} failed: {err}");
+            }
+        }
+    }
+}
+
+fn sim_radio(
+    sims: &[SimControl],
+    name: &str,
+    apply: impl Fn(&SimControl) -> Result<(), bluefleet::sim::SimError>,
+) -> Result<(), String> {
+    let mut last = format!("{name} is not a simulated radio: only those can be taken down");
+    for control in sims {
+        match apply(control) {
+            Ok(()) => return Ok(()),
+            Err(err) => last = err.to_string(),
+        }
+    }
+    Err(last)
 }

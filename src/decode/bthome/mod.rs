@@ -25,6 +25,7 @@ use objects::{Form, Object};
 use super::bytes::Reader;
 use super::crypto::{self, TAG_LEN};
 use super::{AdvertIn, Claim, Decoded, Decoder, DeviceSecrets, Kind, Problem, Unit};
+use crate::config::decode::hex;
 use crate::model::Address;
 
 /// The BTHome v2 service UUID.
@@ -173,11 +174,6 @@ pub fn push_value(object: Object, bytes: &[u8], decoded: &mut Decoded) -> Result
         }
     }
     Ok(())
-}
-
-/// Bytes as lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The model a BTHome device's name reveals (Shelly BLU names, b-parasite, ATC firmware).

@@ -398,9 +398,10 @@ impl Session {
         if !self.adverts {
             return;
         }
-        let Some(data) = advert.raw else {
-            return;
-        };
+        // Radios that deliver decoded fields only (BlueZ, btleplug) are re-encoded as AD bytes.
+        let data = advert
+            .raw
+            .unwrap_or_else(|| Bytes::from(advert.data.to_bytes()));
         self.batch.push(RawAdvertisement {
             address: advert.address.to_u64(),
             rssi: i32::from(advert.rssi_dbm),

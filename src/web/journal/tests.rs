@@ -1,0 +1,214 @@
+use super::*;
+use crate::adapter::gate::GateStats;
+use crate::backend::RadioKind;
+use crate::device::state::{DeviceState, DeviceStatus};
+use crate::supervisor::diagnostics::RadioDiagnostics;
+use crate::ErrorKind;
+
+fn address(n: u8) -> Address {
+    format!("A4:C1:38:00:00:{n:02X}").parse().expect("address")
+}
+
+fn radio(name: &str, up: bool, held_by: Vec<Address>, connects: GateStats) -> RadioDiagnostics {
+    RadioDiagnostics {
+        radio: RadioId::new(name),
+        kind: RadioKind::EsphomeProxy,
+        up,
+        slot_limit: 3,
+        held_by,
+        foreign: 0,
+        connects,
+    }
+}
+
+fn status(n: u8, state: DeviceState, connections: u64, failed: u64) -> DeviceStatus {
+    let mut status = DeviceStatus::new(address(n));
+    status.state = state;
+    status.connections = connections;
+    status.failed_attempts = failed;
+    status
+}
+
+fn diagnostics(radios: Vec<RadioDiagnostics>, devices: Vec<DeviceStatus>) -> Diagnostics {
+    Diagnostics {
+        radios,
+        devices,
+        devices_heard: 0,
+        adverts_ingested: 0,
+        advert_totals: Default::default(),
+        watchers: Default::default(),
+        feed_lost: 0,
+    }
+}
+
+fn connected(n: u8, radio: &str, connections: u64) -> DeviceStatus {
+    status(
+        n,
+        DeviceState::Connected {
+            radio: RadioId::new(radio),
+        },
+        connections,
+        0,
+    )
+}
+
+#[test]
+fn a_lease_opens_when_a_radio_lists_a_holder_and_closes_when_it_stops() {
+    let mut journal = Journal::new([(address(1), "Kitchen".to_string())]);
+    let empty = diagnostics(
+        vec![radio("p1", true, vec![], GateStats::default())],
+        vec![],
+    );
+    journal.observe(1.0, &empty, &[]);
+    let held = diagnostics(
+        vec![radio("p1", true, vec![address(1)], GateStats::default())],
+        vec![connected(1, "p1", 1)],
+    );
+    journal.observe(2.0, &held, &[]);
+    journal.observe(3.0, &held, &[]);
+    journal.observe(4.0, &empty, &[]);
+    let leases = journal.leases(900.0);
+    assert_eq!(leases.len(), 1);
+    assert_eq!((leases[0].start_s, leases[0].end_s), (2.0, Some(4.0)));
+    assert_eq!(journal.radios()[0].holders.len(), 0);
+}
+
+#[test]
+fn ticks_follow_the_gate_counters_growth_by_class() {
+    let mut journal = Journal::default();
+    let gate = |successes, failures| GateStats {
+        successes,
+        failures,
+        ..GateStats::default()
+    };
+    journal.observe(
+        1.0,
+        &diagnostics(
+            vec![radio("p1", true, vec![], gate(1, [0, 2, 0, 0]))],
+            vec![],
+        ),
+        &[],
+    );
+    journal.observe(
+        2.0,
+        &diagnostics(
+            vec![radio("p1", true, vec![], gate(3, [0, 2, 1, 0]))],
+            vec![],
+        ),
+        &[],
+    );
+    let classes: Vec<_> = journal.ticks(900.0).iter().map(|t| t.class).collect();
+    assert_eq!(
+        classes,
+        ["ok", "out-of-slots", "out-of-slots", "ok", "ok", "aborted"]
+    );
+}
+
+#[test]
+fn a_slot_held_with_no_connection_behind_it_raises_a_stuck_slot_alarm_after_a_while() {
+    let mut journal = Journal::default();
+    let stuck = diagnostics(
+        vec![radio("p1", true, vec![address(1)], GateStats::default())],
+        vec![status(1, DeviceState::Idle, 0, 0)],
+    );
+    for t in 0..=40 {
+        journal.observe(f64::from(t), &stuck, &[]);
+    }
+    let alarms = journal.alarms(900.0);
+    assert_eq!(alarms.len(), 1);
+    assert_eq!(
+        (alarms[0].kind, alarms[0].since_s, alarms[0].until_s),
+        ("stuck-slot", 0.0, None)
+    );
+    let freed = diagnostics(
+        vec![radio("p1", true, vec![], GateStats::default())],
+        vec![],
+    );
+    journal.observe(41.0, &freed, &[]);
+    assert_eq!(journal.alarms(900.0)[0].until_s, Some(41.0));
+}
+
+#[test]
+fn a_device_holding_slots_on_two_radios_raises_a_double_holder_alarm_at_once() {
+    let mut journal = Journal::default();
+    let double = diagnostics(
+        vec![
+            radio("p1", true, vec![address(1)], GateStats::default()),
+            radio("p2", true, vec![address(1)], GateStats::default()),
+        ],
+        vec![connected(1, "p1", 1)],
+    );
+    journal.observe(5.0, &double, &[]);
+    let alarms = journal.alarms(900.0);
+    assert_eq!(alarms.len(), 1);
+    assert_eq!(
+        (alarms[0].kind, alarms[0].radio.as_str()),
+        ("double-holder", "p2")
+    );
+}
+
+#[test]
+fn attempts_come_from_the_device_counters_with_class_explanation_and_radios_considered() {
+    let mut journal = Journal::default();
+    let radios = || {
+        vec![
+            radio("p1", true, vec![], GateStats::default()),
+            radio("p2", false, vec![], GateStats::default()),
+        ]
+    };
+    let connecting = status(
+        1,
+        DeviceState::Connecting {
+            radio: RadioId::new("p1"),
+            attempt: 1,
+        },
+        0,
+        0,
+    );
+    journal.observe(1.0, &diagnostics(radios(), vec![connecting]), &[]);
+    let mut failed = status(
+        1,
+        DeviceState::Backoff {
+            remaining: std::time::Duration::from_secs(4),
+            after: Some(ErrorKind::OutOfSlots),
+        },
+        0,
+        1,
+    );
+    failed.last_error = Some((ErrorKind::OutOfSlots, "no free connection slot".into()));
+    journal.observe(2.0, &diagnostics(radios(), vec![failed]), &[]);
+    let attempts = journal.attempts();
+    assert_eq!(attempts.len(), 1);
+    let attempt = &attempts[0];
+    assert_eq!((attempt.outcome, attempt.class), ("failed", "out-of-slots"));
+    assert_eq!(attempt.radio.as_ref().map(RadioId::as_str), Some("p1"));
+    assert_eq!(attempt.next_retry_s, Some(6.0));
+    assert!(
+        attempt.explanation.contains("tries another radio"),
+        "{}",
+        attempt.explanation
+    );
+    let verdicts: Vec<_> = attempt
+        .considered
+        .iter()
+        .map(|c| c.verdict.as_str())
+        .collect();
+    assert_eq!(verdicts, ["chosen", "down"]);
+}
+
+#[test]
+fn an_update_carries_only_what_changed_since_the_given_sequence() {
+    let mut journal = Journal::default();
+    let held = diagnostics(
+        vec![radio("p1", true, vec![address(1)], GateStats::default())],
+        vec![connected(1, "p1", 1)],
+    );
+    journal.observe(1.0, &held, &[]);
+    let first = journal.update(0);
+    assert_eq!((first.leases.len(), first.devices.len()), (1, 1));
+    journal.observe(2.0, &held, &[]);
+    let second = journal.update(first.seq);
+    assert!(second.seq > first.seq);
+    assert_eq!((second.leases.len(), second.devices.len()), (0, 0));
+    assert_eq!(second.radios.len(), 1, "radios are always sent whole");
+}

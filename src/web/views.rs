@@ -1,0 +1,199 @@
+//! The rows of the live page's five views, as the JSON API and the SSE stream carry them.
+//!
+//! Plain data with no behaviour: the journal fills them, the server serialises them, the page's
+//! script and the SVG report read them. Times are seconds since the fleet started (virtual
+//! seconds on the simulated radio), so a seed gives the same rows in any process.
+
+use serde::Serialize;
+
+use crate::adverts::proximity::Zone;
+use crate::backend::RadioKind;
+use crate::model::{Address, RadioId};
+
+/// One radio in the radios view.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RadioRow {
+    /// Its name.
+    pub radio: RadioId,
+    /// Controller or proxy.
+    pub kind: RadioKind,
+    /// `scanning`, `quiet` (up but no advert for a while) or `down`.
+    pub state: &'static str,
+    /// Slots the fleet holds there.
+    pub slots_used: usize,
+    /// Slots other clients hold there.
+    pub slots_foreign: usize,
+    /// Its slot limit.
+    pub slot_limit: usize,
+    /// Who holds the fleet's slots, by name.
+    pub holders: Vec<Holder>,
+    /// Connect attempts waiting for or holding the radio's connect gate.
+    pub connect_queue: usize,
+    /// Adverts per second over the last ten seconds.
+    pub adverts_per_s: f64,
+    /// Seconds since its last advert; `None` before the first.
+    pub last_advert_age_s: Option<f64>,
+    /// Attempts started there in all.
+    pub attempts: u64,
+}
+
+/// A slot holder, named for people.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Holder {
+    /// Its address.
+    pub address: Address,
+    /// Its name (the address when it has none).
+    pub name: String,
+}
+
+/// One lease: a device holding a slot on a radio from `start_s` until `end_s`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Lease {
+    /// Stable id (its index in the journal).
+    pub id: usize,
+    /// The radio.
+    pub radio: RadioId,
+    /// The holder.
+    pub device: Address,
+    /// When the slot was first seen held.
+    pub start_s: f64,
+    /// When it was first seen free again; `None` while held.
+    pub end_s: Option<f64>,
+}
+
+/// One finished connection attempt on a radio, as a tick on the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tick {
+    /// The radio.
+    pub radio: RadioId,
+    /// When it finished.
+    pub at_s: f64,
+    /// `ok`, `not-found`, `out-of-slots`, `aborted` or `generic`.
+    pub class: &'static str,
+}
+
+/// A slot held with no connection behind it, or a device holding two slots.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alarm {
+    /// Stable id.
+    pub id: usize,
+    /// `stuck-slot` or `double-holder`.
+    pub kind: &'static str,
+    /// The radio (for a double holder, the second radio).
+    pub radio: RadioId,
+    /// The device.
+    pub device: Address,
+    /// Since when.
+    pub since_s: f64,
+    /// Until when; `None` while it lasts.
+    pub until_s: Option<f64>,
+}
+
+/// One managed or heard device in the devices view.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeviceRow {
+    /// Its address.
+    pub address: Address,
+    /// Its name (the address when it has none).
+    pub name: String,
+    /// Whether the fleet manages it.
+    pub managed: bool,
+    /// The fleet's state label (`connected`, `backoff`, ...), or `heard` when unmanaged.
+    pub state: &'static str,
+    /// The radio it is connected or connecting through.
+    pub radio: Option<RadioId>,
+    /// Smoothed RSSI per radio that hears it, dBm (rounded).
+    pub rssi: Vec<(RadioId, Option<i32>)>,
+    /// The radio that hears it best.
+    pub best_radio: Option<RadioId>,
+    /// The best radio's smoothed RSSI, dBm (rounded).
+    pub best_rssi: Option<i32>,
+    /// Proximity zone.
+    pub zone: Option<Zone>,
+    /// Advert interval learned from the gaps between its adverts, seconds.
+    pub interval_s: Option<f64>,
+    /// When it will count as gone if no advert arrives, seconds since start.
+    pub gone_at_s: Option<f64>,
+    /// Subscribers to its notifications.
+    pub subscribers: usize,
+    /// Notification values its subscribers missed (lag).
+    pub lagged: u64,
+    /// Its last value, as text.
+    pub last_value: Option<String>,
+    /// The end of its backoff, seconds since start.
+    pub backoff_until_s: Option<f64>,
+    /// Connections so far.
+    pub connections: u64,
+}
+
+/// One finished connection attempt of a device, with what was known when it ended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttemptRow {
+    /// Stable id.
+    pub id: usize,
+    /// When it ended.
+    pub at_s: f64,
+    /// The device.
+    pub device: Address,
+    /// Its name.
+    pub name: String,
+    /// The radio it ran on.
+    pub radio: Option<RadioId>,
+    /// Attempt number since the last success.
+    pub attempt: u32,
+    /// `connected` or `failed`.
+    pub outcome: &'static str,
+    /// `ok` or the failure's class.
+    pub class: &'static str,
+    /// The backend's words for the failure.
+    pub error: Option<String>,
+    /// What bluefleet does next, as `bluefleet explain` says it.
+    pub explanation: String,
+    /// When the next attempt may start, seconds since start.
+    pub next_retry_s: Option<f64>,
+    /// Every radio and what it looked like for this device then.
+    pub considered: Vec<Considered>,
+}
+
+/// A radio as the fleet saw it for one attempt.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Considered {
+    /// The radio.
+    pub radio: RadioId,
+    /// `chosen`, or why it was passed over (`down`, `did not hear it`, `no free slot`).
+    pub verdict: String,
+}
+
+/// One advert in the monitor.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AdvertRow {
+    /// Stable id.
+    pub id: u64,
+    /// When it was heard.
+    pub at_s: f64,
+    /// The advertiser.
+    pub address: Address,
+    /// The radio that heard it.
+    pub radio: RadioId,
+    /// RSSI, dBm.
+    pub rssi: i16,
+    /// The raw AD bytes in hex, when the radio delivered bytes.
+    pub raw_hex: Option<String>,
+    /// The decoded fields, one `key=value` per field.
+    pub fields: Vec<String>,
+}
+
+/// Fleet-wide figures for the page's header.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Header {
+    /// Seconds since start.
+    pub now_s: f64,
+    /// Devices heard.
+    pub devices_heard: usize,
+    /// Adverts ingested.
+    pub adverts_ingested: u64,
+    /// Whether the run has finished (the page then shows its final state).
+    pub finished: bool,
+    /// Whether the server accepts commands.
+    pub commands: bool,
+}
