@@ -44,6 +44,7 @@ pub mod native_api;
 #[cfg(feature = "proxy")]
 pub mod proxy;
 pub mod supervisor;
+pub mod watchdog;
 pub mod web;
 
 pub use backend::sim;

@@ -30,6 +30,7 @@ pub mod btleplug;
 pub mod esphome;
 pub mod events;
 pub mod failure;
+pub mod recovery;
 pub mod sim;
 
 use std::fmt;
@@ -42,6 +43,7 @@ use futures::stream::BoxStream;
 
 pub use events::{DisconnectCause, LinkEvent, RadioEvent, SlotReport};
 pub use failure::{Failure, FailureSource, FailureStage};
+pub use recovery::RecoveryStep;
 
 use crate::model::{Address, AddressKind, GattTable, RadioId};
 
@@ -124,6 +126,23 @@ pub trait Radio: Send + Sync + fmt::Debug + 'static {
 
     /// Opens a connection. The caller guarantees one attempt at a time per radio.
     async fn connect(&self, request: ConnectRequest) -> Result<Connection, Failure>;
+
+    /// The recovery steps this radio can take when it goes quiet, mildest first (none by
+    /// default: the watchdog then only reports the silence).
+    fn recovery_steps(&self) -> Vec<RecoveryStep> {
+        Vec::new()
+    }
+
+    /// Takes one recovery step; the error says in words why it could not.
+    async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
+        Err(format!("{} cannot {step}", self.id()))
+    }
+
+    /// The watchdog's account of this radio, for radios wrapped in one
+    /// ([`crate::watchdog::watch`]); wrappers of radios pass it on.
+    fn recovery_report(&self) -> Option<crate::watchdog::RecoveryReport> {
+        None
+    }
 }
 
 /// One open connection.

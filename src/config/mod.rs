@@ -50,6 +50,10 @@ pub struct HubConfig {
     /// Seed for retry jitter and the simulated world.
     #[serde(default)]
     pub seed: u64,
+    /// How long a scanning radio may deliver nothing before the watchdog recovers it
+    /// (`"90s"`, the default; `"off"`). See [`HubConfig::radio_watchdog`].
+    #[serde(default, rename = "radio_watchdog")]
+    pub radio_watchdog_text: Option<String>,
     /// Radios.
     #[serde(default, rename = "radio")]
     pub radios: Vec<RadioConfig>,
@@ -67,7 +71,7 @@ pub struct HubConfig {
 }
 
 /// One radio, by backend.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "radio::RawRadio")]
 pub enum RadioConfig {
     /// Every radio of a simulated world file.
@@ -98,7 +102,7 @@ fn default_local_slots() -> usize {
 }
 
 /// One device to manage.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
     /// Its address.
@@ -142,7 +146,7 @@ fn yes() -> bool {
 }
 
 /// One subscription.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionConfig {
     /// Characteristic UUID (`2a6e`, `0x2A6E` or 128-bit).
@@ -203,7 +207,30 @@ impl HubConfig {
         Ok(config)
     }
 
+    /// The radio watchdog's quiet time: the file's `radio_watchdog`, 90 s when absent, `None`
+    /// for `"off"`.
+    pub fn radio_watchdog(&self) -> crate::Result<Option<std::time::Duration>> {
+        let Some(text) = self.radio_watchdog_text.as_deref() else {
+            return Ok(Some(crate::watchdog::DEFAULT_QUIET_AFTER));
+        };
+        if text == "off" {
+            return Ok(None);
+        }
+        match crate::sim::world::parse_duration(text) {
+            Ok(quiet)
+                if quiet >= std::time::Duration::from_secs(1) && quiet.as_secs() <= 86_400 =>
+            {
+                Ok(Some(quiet))
+            }
+            _ => Err(Error::config(
+                "radio_watchdog",
+                format!("'{text}' is not a duration from 1s to 24h (like \"90s\"), nor \"off\""),
+            )),
+        }
+    }
+
     fn check(&self) -> crate::Result<()> {
+        self.radio_watchdog()?;
         if let Some(proxy) = &self.proxy {
             proxy.check()?;
         }
@@ -290,6 +317,28 @@ mod tests {
             device.subscribe[0].uuid().unwrap(),
             crate::model::uuid_from_u16(0x2A6E)
         );
+    }
+
+    #[test]
+    fn the_radio_watchdog_defaults_to_90s_and_can_be_set_or_turned_off() {
+        let quiet = |line: &str| {
+            HubConfig::parse(&format!("{line}\n{GOOD}")).map(|c| c.radio_watchdog().unwrap())
+        };
+        assert_eq!(quiet("").unwrap(), Some(std::time::Duration::from_secs(90)));
+        assert_eq!(
+            quiet("radio_watchdog = \"2m\"").unwrap(),
+            Some(std::time::Duration::from_secs(120))
+        );
+        assert_eq!(quiet("radio_watchdog = \"off\"").unwrap(), None);
+        for bad in ["\"0s\"", "\"soon\"", "\"100d\""] {
+            let err = quiet(&format!("radio_watchdog = {bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("radio_watchdog") && err.contains("not a duration"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -87,6 +87,14 @@ impl FleetBuilder {
         self
     }
 
+    /// Watches every radio: one that is up but delivers no advert for `quiet_after` is
+    /// recovered step by step (restart discovery, power-cycle, reconnect; see
+    /// [`crate::watchdog`]). Off unless set; `bluefleet run` sets 90 s.
+    pub fn radio_watchdog(mut self, quiet_after: Duration) -> Self {
+        self.config.radio_watchdog = Some(quiet_after);
+        self
+    }
+
     /// Seed for retry jitter (reproducible runs).
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = seed;
@@ -114,6 +122,9 @@ impl FleetBuilder {
             || self.config.discovery_timeout.is_zero()
         {
             return Err(crate::Error::config("timeouts", "must be above zero"));
+        }
+        if self.config.radio_watchdog.is_some_and(|d| d.is_zero()) {
+            return Err(crate::Error::config("radio_watchdog", "must be above zero"));
         }
         let mut names = BTreeSet::new();
         for radio in &self.radios {

@@ -37,7 +37,8 @@ pub struct ProxyConfig {
     pub mdns: bool,
     /// Client keepalive.
     pub keepalive: Keepalive,
-    /// Budget of one connect: under the client's own 30 s, so the answer is ours.
+    /// Budget of one connect: under the 20 s bleak-retry-connector gives `connect` (its
+    /// `BLEAK_TIMEOUT`), so the answer is ours and not the client's timeout.
     pub connect_timeout: Duration,
     /// Budget of one GATT operation (the client waits 30 s).
     pub op_timeout: Duration,
@@ -52,7 +53,7 @@ impl Default for ProxyConfig {
             name: "bluefleet".into(),
             mdns: true,
             keepalive: Keepalive::default(),
-            connect_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(17),
             op_timeout: Duration::from_secs(25),
         }
     }

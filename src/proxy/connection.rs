@@ -20,7 +20,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{timeout, Instant};
 
-use super::failure_words::{connect_error, gatt_error, GATT_ERROR, NO_SLOT, TERMINATE_PEER_USER};
+use super::failure_words::{
+    answer_delay, connect_error, gatt_error, INTERNAL_ERROR, NO_SLOT, TERMINATE_PEER_USER,
+};
 use super::holds::{ClientId, Released};
 use super::server::Context;
 use super::session::{Action, Event, OpReply, Output, Session};
@@ -87,7 +89,9 @@ pub(crate) async fn serve(
             return;
         }
     };
-    let id = ctx.registry.open(peer, &name, ctx.psk.is_some());
+    let id = ctx
+        .registry
+        .open(peer, &name, ctx.radio.clone(), ctx.psk.is_some());
     tracing::info!(client = %peer, proxy = %name, id, "client connected");
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let mut shell = Shell {
@@ -438,7 +442,7 @@ async fn connect(
     tx: &mpsc::Sender<Input>,
 ) -> (Result<(Arc<GattTable>, u16), i32>, Option<Device>) {
     let Ok(device) = ctx.fleet.device(address).await else {
-        return (Err(GATT_ERROR), None);
+        return (Err(INTERNAL_ERROR), None);
     };
     let status = device.status();
     let shared = status.state.is_connected() || ctx.holds.is_held(address);
@@ -446,6 +450,7 @@ async fn connect(
         // What a full ESP32 answers; the client's slot view said the same already.
         return (Err(NO_SLOT), None);
     }
+    let started = Instant::now();
     ctx.holds.acquire(address, id, status.keep_connected);
     let _ = tx.send(Input::Held(address, device.clone())).await;
     let bounded = device.with_timeout(ctx.connect_timeout);
@@ -460,7 +465,11 @@ async fn connect(
     };
     match up.await {
         Ok(link) => (Ok(link), Some(device)),
-        Err(err) => (Err(code(err)), None),
+        Err(err) => {
+            let code = code(err);
+            tokio::time::sleep(answer_delay(code, started.elapsed(), ctx.connect_timeout)).await;
+            (Err(code), None)
+        }
     }
 }
 

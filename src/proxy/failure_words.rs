@@ -4,16 +4,26 @@
 //! turns it into `BleakError("Error <NAME> while connecting: ...")` and bleak-retry-connector
 //! classifies that text. The codes are chosen so the client lands in the class bluefleet saw:
 //!
-//! | bluefleet | code | bleak-retry-connector 4.7.1 |
+//! | bluefleet | code | bleak-retry-connector 4.7.1 (checked by tests/proxy/failures.rs) |
 //! | --- | --- | --- |
 //! | out of slots (a race: the slot view said free) | 0, connected=false | "Disconnected": retried |
-//! | not found, our deadline | 0x100 ESP_GATT_CONN_CONN_CANCEL | aborted |
-//! | aborted | 0x3E ESP_GATT_CONN_FAIL_ESTABLISH | transient (0.5 s backoff) |
-//! | generic | 0x85 ESP_GATT_ERROR | transient (1 s backoff) |
+//! | not found, our deadline | 0x100 ESP_GATT_CONN_CONN_CANCEL, never before 8.5 s | `BleakAbortedError`, "gave up waiting for the device to respond", 4 s backoff |
+//! | aborted | 0x3E ESP_GATT_CONN_FAIL_ESTABLISH | `BleakAbortedError`, interference advice, 0.5 s backoff |
+//! | generic | 0x81 ESP_GATT_INTERNAL_ERROR | `BleakConnectionError`, 0.1 s backoff |
+//!
+//! bleak-retry-connector has no not-found class for an answer from a proxy: its not-found is
+//! its own timeout. For 0x100 it tells "the controller rejected it at once" from "the stack
+//! gave up waiting for the device" by the time the attempt took (8 s), so a not-found found
+//! quickly (a local controller that dropped the device) is held back to [`NOT_FOUND_FLOOR`].
+//! Design §9 started generic at 0x85 ESP_GATT_ERROR, but the client files that under aborted
+//! (a transient error with a 1 s backoff); 0x81, ESP-IDF's internal error, is a code it does not
+//! list, so it stays generic.
 //!
 //! The ordinary out-of-slots path never gets here: the slot report says `free = 0` and the
 //! client gives up before sending a connect, in its own out-of-slots words. GATT failures carry
 //! the ATT status (ESP-IDF uses the same numbers for 0x01–0x11), or −1 for "not connected".
+
+use std::time::Duration;
 
 use crate::device::state::DeviceState;
 use crate::{Error, ErrorKind};
@@ -28,6 +38,11 @@ pub(crate) const FAIL_ESTABLISH: i32 = 0x3E;
 pub(crate) const TERMINATE_PEER_USER: i32 = 0x13;
 /// ESP_GATT_ERROR.
 pub(crate) const GATT_ERROR: i32 = 0x85;
+/// ESP_GATT_INTERNAL_ERROR: a code bleak-retry-connector leaves generic.
+pub(crate) const INTERNAL_ERROR: i32 = 0x81;
+/// A not-found answered sooner reads as "the controller refused it" to the client, whose cut
+/// is 8 s (bleak-retry-connector's `CONNECTION_CANCELLED_REJECTED_MAX_TIME`).
+pub(crate) const NOT_FOUND_FLOOR: Duration = Duration::from_millis(8500);
 /// ESPHome's "not connected".
 pub(crate) const NOT_CONNECTED: i32 = -1;
 /// ESP_GATT_NOT_FOUND (attribute not found).
@@ -40,7 +55,7 @@ pub(crate) fn connect_error(error: &Error, state: &DeviceState) -> i32 {
             ErrorKind::OutOfSlots => NO_SLOT,
             ErrorKind::NotFound => CONN_CANCEL,
             ErrorKind::Aborted => FAIL_ESTABLISH,
-            _ => GATT_ERROR,
+            ErrorKind::Generic => INTERNAL_ERROR,
         },
         Error::NoRadio { .. } | Error::Timeout { .. } => match state {
             DeviceState::Waiting {
@@ -48,8 +63,17 @@ pub(crate) fn connect_error(error: &Error, state: &DeviceState) -> i32 {
             } => NO_SLOT,
             _ => CONN_CANCEL,
         },
-        _ => GATT_ERROR,
+        _ => INTERNAL_ERROR,
     }
+}
+
+/// How much longer to wait before answering `code`, `elapsed` into the connect: a not-found
+/// waits for [`NOT_FOUND_FLOOR`], never past the connect's own `budget`.
+pub(crate) fn answer_delay(code: i32, elapsed: Duration, budget: Duration) -> Duration {
+    if code != CONN_CANCEL {
+        return Duration::ZERO;
+    }
+    NOT_FOUND_FLOOR.min(budget).saturating_sub(elapsed)
 }
 
 /// The code for a failed GATT operation.
@@ -90,7 +114,7 @@ mod tests {
             0x100
         );
         assert_eq!(connect_error(&connection(ErrorKind::Aborted), &idle), 0x3E);
-        assert_eq!(connect_error(&connection(ErrorKind::Generic), &idle), 0x85);
+        assert_eq!(connect_error(&connection(ErrorKind::Generic), &idle), 0x81);
         let waiting_slot = DeviceState::Waiting {
             reason: WaitReason::Slot,
         };
@@ -101,6 +125,25 @@ mod tests {
         };
         assert_eq!(connect_error(&no_radio, &waiting_slot), 0);
         assert_eq!(connect_error(&no_radio, &idle), 0x100);
+    }
+
+    #[test]
+    fn only_a_not_found_is_held_back_and_never_past_the_budget() {
+        let budget = Duration::from_secs(17);
+        let second = Duration::from_secs(1);
+        assert_eq!(answer_delay(FAIL_ESTABLISH, second, budget), Duration::ZERO);
+        assert_eq!(
+            answer_delay(CONN_CANCEL, second, budget),
+            Duration::from_millis(7500)
+        );
+        assert_eq!(
+            answer_delay(CONN_CANCEL, Duration::from_secs(9), budget),
+            Duration::ZERO
+        );
+        assert_eq!(
+            answer_delay(CONN_CANCEL, second, Duration::from_secs(5)),
+            Duration::from_secs(4)
+        );
     }
 
     #[test]

@@ -8,9 +8,10 @@
 //! on: loopback for a loopback listener, the one interface of a specific address, every
 //! interface for `0.0.0.0`.
 //!
-//! Tested here only as far as the records go: mdns-sd's daemon joins the multicast group on
-//! every interface as it starts, before it can be told to keep to loopback, and tests must not
-//! send anything off loopback; so the tests pass `--no-mdns` and check [`service_info`].
+//! mdns-sd's daemon joins the multicast group on every interface as it starts, before it can be
+//! told to keep to loopback, so the ordinary tests pass `--no-mdns` and check [`service_info`];
+//! `tests/proxy/mdns.rs` checks the real announcement with python-zeroconf inside a network
+//! namespace whose only interface is loopback.
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 

@@ -27,6 +27,6 @@ mod transport;
 
 pub use config::{ProxyConfig, ProxyError, ProxyMode};
 pub use identity::Identity;
-pub use registry::{ClientDiagnostics, ProxyDiagnostics, Refusal};
+pub use registry::{ClientDiagnostics, ProxyDiagnostics, ProxyWatch, Refusal};
 pub use server::{Endpoint, ProxyServer};
 pub use session::{Keepalive, SessionSummary};

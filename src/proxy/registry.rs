@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use super::holds::ClientId;
 use super::session::SessionSummary;
+use crate::model::RadioId;
 
 /// How many refusals diagnostics remember.
 const REFUSALS_KEPT: usize = 16;
@@ -24,6 +25,8 @@ pub struct ClientDiagnostics {
     pub peer: SocketAddr,
     /// Which virtual proxy it talks to.
     pub proxy: String,
+    /// The radio that proxy stands for (per-radio mode); `None`: every radio.
+    pub radio: Option<RadioId>,
     /// When it connected.
     pub since: SystemTime,
     /// Whether the session is encrypted.
@@ -72,7 +75,13 @@ impl Registry {
     }
 
     /// Registers a client that completed its handshake; returns its session id.
-    pub(crate) fn open(&self, peer: SocketAddr, proxy: &str, encrypted: bool) -> ClientId {
+    pub(crate) fn open(
+        &self,
+        peer: SocketAddr,
+        proxy: &str,
+        radio: Option<RadioId>,
+        encrypted: bool,
+    ) -> ClientId {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id;
@@ -82,6 +91,7 @@ impl Registry {
                 id,
                 peer,
                 proxy: proxy.to_string(),
+                radio,
                 since: SystemTime::now(),
                 encrypted,
                 session: SessionSummary::default(),
@@ -118,5 +128,19 @@ impl Registry {
             clients: inner.clients.values().cloned().collect(),
             refused: inner.refused.iter().cloned().collect(),
         }
+    }
+}
+
+/// A handle on a running server's diagnostics that other tasks and threads can keep (the
+/// live page's sampler, the status lines of `bluefleet proxy`).
+#[derive(Clone, Debug)]
+pub struct ProxyWatch {
+    pub(crate) registry: Arc<Registry>,
+}
+
+impl ProxyWatch {
+    /// The clients connected now and the recent refusals.
+    pub fn diagnostics(&self) -> ProxyDiagnostics {
+        self.registry.snapshot()
     }
 }

@@ -18,7 +18,7 @@ use super::connection;
 use super::holds::Holds;
 use super::identity::{mac_text, Identity};
 use super::mdns;
-use super::registry::{ProxyDiagnostics, Registry};
+use super::registry::{ProxyDiagnostics, ProxyWatch, Registry};
 use super::session::Keepalive;
 use super::{ProxyConfig, ProxyError, ProxyMode};
 use crate::model::RadioId;
@@ -179,6 +179,13 @@ impl ProxyServer {
     /// The clients connected now and the recent refusals.
     pub fn diagnostics(&self) -> ProxyDiagnostics {
         self.registry.snapshot()
+    }
+
+    /// A handle on these diagnostics that outlives a borrow of the server.
+    pub fn watch(&self) -> ProxyWatch {
+        ProxyWatch {
+            registry: Arc::clone(&self.registry),
+        }
     }
 
     /// Stops accepting, sends every client a `DisconnectRequest` and releases what they hold.

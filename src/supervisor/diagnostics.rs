@@ -29,6 +29,9 @@ pub struct RadioDiagnostics {
     pub foreign: usize,
     /// Attempts and failures.
     pub connects: GateStats,
+    /// What the radio watchdog did (radios without one: absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<crate::watchdog::RecoveryReport>,
 }
 
 /// The whole fleet.

@@ -131,6 +131,10 @@ impl Handler<AddRadio> for Supervisor {
     type Result = crate::Result<()>;
 
     fn handle(&mut self, AddRadio(radio): AddRadio, ctx: &mut Self::Context) -> Self::Result {
+        let radio = match self.shared.config.radio_watchdog {
+            Some(quiet_after) => crate::watchdog::watch(radio, quiet_after),
+            None => radio,
+        };
         let id = radio.id();
         if self.shared.radios.contains_key(&id) {
             return Err(crate::Error::config(
@@ -266,6 +270,7 @@ impl Handler<GetDiagnostics> for Supervisor {
                     held_by: slots.map(|s| s.held_by.clone()).unwrap_or_default(),
                     foreign: slots.map_or(0, |s| s.foreign),
                     connects: entry.gate.stats(self.shared.ledger.in_flight(&entry.id)),
+                    recovery: entry.radio.recovery_report(),
                 }
             })
             .collect();

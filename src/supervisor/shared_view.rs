@@ -61,6 +61,9 @@ pub struct FleetConfig {
     pub rssi_alpha: f64,
     /// The advertisement pipeline's tunables (smoothing, zones, availability).
     pub pipeline: PipelineConfig,
+    /// With a value, every radio gets a watchdog that recovers it after this long without an
+    /// advert while up (`crate::watchdog`); off by default.
+    pub radio_watchdog: Option<Duration>,
 }
 
 impl Default for FleetConfig {
@@ -76,6 +79,7 @@ impl Default for FleetConfig {
             seed: 0,
             rssi_alpha: 0.3,
             pipeline: PipelineConfig::default(),
+            radio_watchdog: None,
         }
     }
 }

@@ -120,6 +120,7 @@ fn router(state: AppState) -> Router {
         .route("/api/devices", get(devices))
         .route("/api/attempts", get(attempts))
         .route("/api/adverts", get(adverts))
+        .route("/api/clients", get(clients))
         .route("/api/events", get(events))
         .route("/api/commands/radio/{name}/{action}", post(radio_command))
         .route(
@@ -213,6 +214,15 @@ async fn devices(State(state): State<AppState>) -> Response {
 
 async fn attempts(State(state): State<AppState>) -> Response {
     Json(lock(&state.journal).attempts()).into_response()
+}
+
+async fn clients(State(state): State<AppState>) -> Response {
+    let journal = lock(&state.journal);
+    Json(serde_json::json!({
+        "clients": journal.client_rows(),
+        "refused": journal.refusals(),
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]

@@ -35,6 +35,9 @@ pub struct RadioRow {
     pub last_advert_age_s: Option<f64>,
     /// Attempts started there in all.
     pub attempts: u64,
+    /// Proxy clients this radio serves (all of them in aggregate mode, its own virtual
+    /// proxy's in per-radio mode); `None` when no proxy is served.
+    pub clients_served: Option<usize>,
 }
 
 /// A slot holder, named for people.
@@ -196,4 +199,42 @@ pub struct Header {
     pub finished: bool,
     /// Whether the server accepts commands.
     pub commands: bool,
+}
+
+/// One client of `bluefleet proxy` (a Home Assistant instance, a script), in the clients view.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClientRow {
+    /// The session's id.
+    pub id: u64,
+    /// The client's address.
+    pub peer: String,
+    /// The virtual proxy it talks to.
+    pub proxy: String,
+    /// The radio that proxy stands for (per-radio mode); `None`: every radio.
+    pub radio: Option<RadioId>,
+    /// When it connected, seconds since the Unix epoch (real time: clients are processes).
+    pub since_unix_s: f64,
+    /// How it describes itself (`Home Assistant 2026.11.0`).
+    pub client_info: String,
+    /// Whether the session is encrypted.
+    pub encrypted: bool,
+    /// Subscribed to advertisements.
+    pub adverts: bool,
+    /// Subscribed to slot reports.
+    pub slot_reports: bool,
+    /// The connections it holds, named.
+    pub connections: Vec<Holder>,
+    /// What it asked, by request kind.
+    pub requests: Vec<(String, u64)>,
+}
+
+/// A client the proxy turned away at the handshake.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RefusalRow {
+    /// The client's address.
+    pub peer: String,
+    /// Why (wrong key, plaintext client...).
+    pub reason: String,
+    /// When, seconds since the Unix epoch.
+    pub at_unix_s: f64,
 }

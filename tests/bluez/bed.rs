@@ -94,6 +94,8 @@ pub trait BluezMock {
     fn get_connects_in_flight(&self, adapter: &str) -> zbus::Result<u32>;
     fn get_last_write_type(&self, chr: &str) -> zbus::Result<String>;
     fn drop_connection(&self, device: &str) -> zbus::Result<()>;
+    fn stall_discovery(&self, adapter: &str, cured_by: &str) -> zbus::Result<()>;
+    fn get_recovery_counts(&self, adapter: &str) -> zbus::Result<(u32, u32)>;
 }
 
 /// `org.freedesktop.DBus.Mock` on any mock object: raw property updates.
@@ -191,6 +193,11 @@ impl MockBluez {
             "the mock did not claim org.bluez: {}",
             std::fs::read_to_string(self.dir.path().join("mock.err")).unwrap_or_default()
         );
+    }
+
+    /// The private bus's address (for a child process's `DBUS_SYSTEM_BUS_ADDRESS`).
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// A new connection to the private bus.

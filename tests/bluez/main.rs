@@ -5,10 +5,12 @@
 
 mod bed;
 mod connection;
+mod daemon;
 mod discovery;
 mod failures;
 mod fleet;
 mod hotplug;
+mod watchdog;
 
 use std::time::Duration;
 

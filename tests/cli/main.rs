@@ -2,6 +2,8 @@
 //! (JSON, not grepped), and bad input giving a one-line error and a non-zero exit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bench;
+mod daemon;
 mod decode;
 mod radio_health;
 

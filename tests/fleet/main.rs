@@ -15,4 +15,5 @@ mod regressions;
 mod requests;
 mod slots;
 mod stories;
+mod watchdog;
 mod watching;

@@ -167,8 +167,18 @@ pub fn fake_proxy() -> (Process, u16) {
 
 /// Starts the driver without waiting for it.
 pub fn start_driver(scenario: &str, ports: &[u16], extra: &[&str]) -> Process {
+    start_script("driver.py", Some(scenario), ports, extra)
+}
+
+/// Starts one of this directory's Python scripts without waiting for it.
+pub fn start_script(
+    script: &str,
+    scenario: Option<&str>,
+    ports: &[u16],
+    extra: &[&str],
+) -> Process {
     let mut command = Command::new(python());
-    command.arg(here().join("driver.py")).arg(scenario);
+    command.arg(here().join(script)).args(scenario);
     for port in ports {
         command.args(["--port", &port.to_string()]);
     }
@@ -181,7 +191,18 @@ pub fn start_driver(scenario: &str, ports: &[u16], extra: &[&str]) -> Process {
 /// Runs a driver scenario to the end and fails the test with its output if a check failed.
 /// Returns the `PASS` lines.
 pub fn driver(scenario: &str, ports: &[u16], extra: &[&str]) -> Vec<String> {
-    let mut process = start_driver(scenario, ports, extra);
+    run_script("driver.py", Some(scenario), ports, extra)
+}
+
+/// Runs one of this directory's Python scripts to the end, as [`driver`] does.
+pub fn run_script(
+    script: &str,
+    scenario: Option<&str>,
+    ports: &[u16],
+    extra: &[&str],
+) -> Vec<String> {
+    let scenario_name = scenario.unwrap_or(script);
+    let mut process = start_script(script, scenario, ports, extra);
     let deadline = std::time::Instant::now() + DRIVER;
     let status = loop {
         if let Some(status) = process.child.try_wait().unwrap() {
@@ -189,14 +210,14 @@ pub fn driver(scenario: &str, ports: &[u16], extra: &[&str]) -> Vec<String> {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "driver {scenario} ran longer than {DRIVER:?}"
+            "driver {scenario_name} ran longer than {DRIVER:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
     };
     let output: Vec<String> = process.lines.try_iter().collect();
     assert!(
         status.success(),
-        "driver {scenario} failed ({status}):\n{}\n--- driver stderr ---\n{}",
+        "driver {scenario_name} failed ({status}):\n{}\n--- driver stderr ---\n{}",
         output.join("\n"),
         process.log()
     );

@@ -10,4 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bed;
+mod clients;
+mod failures;
+mod mdns;
 mod scenarios;

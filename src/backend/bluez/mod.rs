@@ -25,6 +25,7 @@ mod objects;
 mod props;
 mod proxies;
 mod radio;
+mod recovery;
 mod scan;
 mod signals;
 

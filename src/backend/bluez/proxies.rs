@@ -29,6 +29,12 @@ pub(crate) trait Adapter1 {
     fn start_discovery(&self) -> zbus::Result<()>;
     /// Stops this client's discovery session.
     fn stop_discovery(&self) -> zbus::Result<()>;
+    /// Whether the controller is on.
+    #[zbus(property)]
+    fn powered(&self) -> zbus::Result<bool>;
+    /// Turns the controller on or off.
+    #[zbus(property)]
+    fn set_powered(&self, powered: bool) -> zbus::Result<()>;
 }
 
 /// `org.bluez.Device1`: connecting and disconnecting one peer.

@@ -20,9 +20,10 @@ use zbus::Connection;
 use super::objects::{self, Objects};
 use super::proxies::{self, Device1Proxy, ADAPTER};
 use super::signals::{self, BluezSignal, Filter};
-use super::{connect, scan, BluezConfig};
+use super::{connect, recovery, scan, BluezConfig};
 use crate::backend::{
     ConnectRequest, Connection as LinkConnection, Failure, Radio, RadioEvent, RadioInfo, RadioKind,
+    RecoveryStep,
 };
 use crate::model::RadioId;
 
@@ -205,5 +206,13 @@ impl Radio for BluezRadio {
 
     async fn connect(&self, request: ConnectRequest) -> Result<LinkConnection, Failure> {
         connect::connect(&self.adapter, request).await
+    }
+
+    fn recovery_steps(&self) -> Vec<RecoveryStep> {
+        vec![RecoveryStep::RestartDiscovery, RecoveryStep::PowerCycle]
+    }
+
+    async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
+        recovery::recover(&self.adapter, step).await
     }
 }

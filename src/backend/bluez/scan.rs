@@ -185,19 +185,21 @@ impl Pump {
     }
 }
 
-/// Sets the LE filter and starts this client's discovery session. Failures are logged: the
-/// radio can still connect to devices BlueZ already knows.
+/// Sets the LE filter and starts this client's discovery session.
+pub(crate) async fn try_start_discovery(adapter: &Adapter) -> zbus::Result<()> {
+    let proxy = proxies::build::<Adapter1Proxy<'_>>(&adapter.conn, &adapter.path).await?;
+    let filter = HashMap::from([
+        ("Transport", Variant::from("le")),
+        ("DuplicateData", Variant::from(true)),
+    ]);
+    proxy.set_discovery_filter(filter).await?;
+    proxy.start_discovery().await
+}
+
+/// Starts discovery; failures are logged: the radio can still connect to devices BlueZ
+/// already knows.
 async fn start_discovery(adapter: &Adapter) {
-    let result = async {
-        let proxy = proxies::build::<Adapter1Proxy<'_>>(&adapter.conn, &adapter.path).await?;
-        let filter = HashMap::from([
-            ("Transport", Variant::from("le")),
-            ("DuplicateData", Variant::from(true)),
-        ]);
-        proxy.set_discovery_filter(filter).await?;
-        proxy.start_discovery().await
-    }
-    .await;
+    let result = try_start_discovery(adapter).await;
     match result {
         Ok(()) => tracing::debug!(radio = %adapter.id, "discovery started"),
         // This connection already runs a discovery session on the adapter: nothing to do.
@@ -207,7 +209,7 @@ async fn start_discovery(adapter: &Adapter) {
     }
 }
 
-async fn stop_discovery(adapter: &Adapter) {
+pub(crate) async fn stop_discovery(adapter: &Adapter) {
     let result = async {
         let proxy = proxies::build::<Adapter1Proxy<'_>>(&adapter.conn, &adapter.path).await?;
         proxy.stop_discovery().await

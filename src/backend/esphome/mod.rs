@@ -43,7 +43,7 @@ pub use link::EsphomeLink;
 
 use crate::backend::{
     ConnectRequest, Connection, Failure, FailureSource, FailureStage, Radio, RadioEvent, RadioInfo,
-    RadioKind,
+    RadioKind, RecoveryStep,
 };
 use crate::model::{Address, RadioId};
 use session::Command;
@@ -154,5 +154,29 @@ impl Radio for EsphomeRadio {
             self.config.request_timeout,
         )
         .await
+    }
+
+    fn recovery_steps(&self) -> Vec<RecoveryStep> {
+        vec![RecoveryStep::RestartDiscovery, RecoveryStep::Reconnect]
+    }
+
+    /// Hands the step to the session task (it runs between frames, in order).
+    async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
+        let command = match step {
+            RecoveryStep::RestartDiscovery => Command::RestartScan,
+            RecoveryStep::Reconnect => Command::Reconnect,
+            RecoveryStep::PowerCycle => {
+                return Err(format!(
+                    "{}: a proxy cannot be power-cycled from here",
+                    self.id()
+                ))
+            }
+        };
+        if !self.ensure_started() {
+            return Err(NO_RUNTIME.into());
+        }
+        self.commands
+            .send(command)
+            .map_err(|_| format!("{}: the proxy session has stopped", self.id()))
     }
 }

@@ -46,6 +46,10 @@ pub(crate) enum Command {
     AbandonConnect { address: u64 },
     /// A link handle was dropped while open: release its slot.
     Release { address: u64, generation: u64 },
+    /// Unsubscribe from advertisements and subscribe again (the watchdog's mildest step).
+    RestartScan,
+    /// End this session; the run loop opens a new one (the watchdog's heavier step).
+    Reconnect,
 }
 
 impl Command {
@@ -257,7 +261,10 @@ impl Session<'_> {
                     }
                 }
                 _ = &mut *stop => break Ok(()),
-                Some(command) = commands.recv() => execute(&mut router, command),
+                Some(command) = commands.recv() => match command {
+                    Command::Reconnect => break Err(SessionError::Recovery),
+                    command => execute(&mut router, command),
+                },
                 _ = keepalive.tick() => {
                     let quiet = last_heard.elapsed();
                     if quiet >= dead_after {
@@ -319,6 +326,15 @@ fn execute(router: &mut Router, command: Command) -> Vec<Action> {
             vec![Action::Send(message)]
         }
         Command::AbandonConnect { address } => router.abandon_connect(address),
+        Command::RestartScan => vec![
+            Action::Send(Outgoing::empty(id::UNSUBSCRIBE_ADVERTISEMENTS)),
+            Action::Send(Outgoing::new(
+                id::SUBSCRIBE_ADVERTISEMENTS,
+                &SubscribeAdvertisements { flags: 1 },
+            )),
+        ],
+        // `serve` ends the session before a command gets here.
+        Command::Reconnect => Vec::new(),
         Command::Release {
             address,
             generation,

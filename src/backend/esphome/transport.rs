@@ -72,6 +72,9 @@ pub(crate) enum SessionError {
     /// The proxy asked to end the session.
     #[error("the proxy ended the session (DisconnectRequest)")]
     ProxyDisconnected,
+    /// The radio watchdog asked for a new session (the scanner had gone quiet).
+    #[error("session closed to recover a silent scanner (radio watchdog)")]
+    Recovery,
 }
 
 fn connect_words(target: &str, refused: bool, detail: &str) -> String {

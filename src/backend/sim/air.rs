@@ -98,7 +98,8 @@ fn advertising_event(shared: &Shared, device: usize, raw: &Bytes, rng: &mut ChaC
                 rssi_dbm: rssi,
             },
         );
-        if !state.has_listeners(radio) {
+        if !state.has_listeners(radio) || state.radios.get(radio).is_some_and(|r| r.stuck.is_some())
+        {
             continue;
         }
         let advert = Advertisement {

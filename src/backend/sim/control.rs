@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::state::Shared;
 use super::world::Position;
+use crate::backend::RecoveryStep;
 use crate::model::Address;
 use crate::ErrorKind;
 
@@ -54,6 +55,17 @@ impl SimControl {
         self.shared
             .lock()
             .radio_down(&self.shared, radio, "taken down by the simulation control");
+        Ok(())
+    }
+
+    /// The radio's scanner gets stuck: it stays up but delivers no advert until a recovery
+    /// step at least as heavy as `cured_by` is taken on it (a restart of discovery cures
+    /// only a `RestartDiscovery` fault; a power cycle or reconnect cures either).
+    pub fn radio_quiet(&self, name: &str, cured_by: RecoveryStep) -> Result<(), SimError> {
+        let radio = self.radio(name)?;
+        if let Some(r) = self.shared.lock().radios.get_mut(radio) {
+            r.stuck = Some(cured_by);
+        }
         Ok(())
     }
 

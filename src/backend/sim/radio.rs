@@ -26,7 +26,7 @@ use super::link_task;
 use super::state::{domain, stream, LinkRecord, Shared};
 use super::stats::Traced;
 use crate::backend::{
-    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RadioKind,
+    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RadioKind, RecoveryStep,
 };
 use crate::classify::classify;
 use crate::model::RadioId;
@@ -121,6 +121,40 @@ impl Radio for SimRadio {
             r.subscribers.push(tx);
         }
         UnboundedReceiverStream::new(rx).boxed()
+    }
+
+    fn recovery_steps(&self) -> Vec<RecoveryStep> {
+        match self.kind() {
+            RadioKind::LocalController => {
+                vec![RecoveryStep::RestartDiscovery, RecoveryStep::PowerCycle]
+            }
+            RadioKind::EsphomeProxy => {
+                vec![RecoveryStep::RestartDiscovery, RecoveryStep::Reconnect]
+            }
+        }
+    }
+
+    /// Clears a stuck scanner when the step is heavy enough; a power cycle or reconnect takes
+    /// the radio down and up first, ending its links, as on real hardware.
+    async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
+        if !self.recovery_steps().contains(&step) {
+            return Err(format!("{} cannot {step}", self.id()));
+        }
+        let mut state = self.shared.lock();
+        if step.weight() > 1 {
+            state.radio_down(
+                &self.shared,
+                self.index,
+                &format!("{step} by the radio watchdog"),
+            );
+            state.radio_up(&self.shared, self.index);
+        }
+        if let Some(r) = state.radios.get_mut(self.index) {
+            if r.stuck.is_some_and(|cure| cure.weight() <= step.weight()) {
+                r.stuck = None;
+            }
+        }
+        Ok(())
     }
 
     async fn connect(&self, request: ConnectRequest) -> Result<Connection, Failure> {

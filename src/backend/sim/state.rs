@@ -67,6 +67,9 @@ pub(crate) struct RadioState {
     pub subscribers: Vec<mpsc::UnboundedSender<RadioEvent>>,
     /// Adverts waiting for the next batch (proxies).
     pub batch: Vec<crate::model::Advertisement>,
+    /// A stuck scanner: adverts are not delivered until a recovery step at least this
+    /// heavy is taken (`SimControl::radio_quiet`).
+    pub stuck: Option<crate::backend::RecoveryStep>,
     pub stats: RadioStats,
 }
 
@@ -143,6 +146,7 @@ impl Shared {
                 forced: VecDeque::new(),
                 rng: stream(seed, domain::RADIO, i as u64),
                 subscribers: Vec::new(),
+                stuck: None,
                 batch: Vec::new(),
                 stats: RadioStats {
                     name: r.name.clone(),

@@ -46,15 +46,23 @@ pub struct BackendArgs {
     /// An ESPHome proxy, `HOST:PORT[,BASE64KEY]` (esphome backend; repeat for several).
     #[arg(long = "proxy", value_name = "HOST:PORT[,KEY]")]
     pub proxies: Vec<String>,
+    /// Disconnect devices BlueZ shows connected before starting (links another program, or an
+    /// earlier run, left). Off for one-shot commands, which must not break other programs'
+    /// links; `run` and `proxy` own their adapters and always do it.
+    #[arg(long)]
+    pub close_stale_connections: bool,
 }
 
 /// Radios of a real backend, opened inside the runtime that will drive them.
-async fn real_radios(args: &BackendArgs) -> Result<Vec<Arc<dyn Radio>>, String> {
+async fn real_radios(
+    args: &BackendArgs,
+    owns_adapter: bool,
+) -> Result<Vec<Arc<dyn Radio>>, String> {
     match args.backend {
         Backend::Sim => Err("internal: the sim backend has no real radios".into()),
         Backend::Esphome => esphome_radios(&args.proxies),
         Backend::Btleplug => btleplug_radios().await,
-        Backend::Bluez => bluez_radios().await,
+        Backend::Bluez => bluez_radios(owns_adapter || args.close_stale_connections).await,
     }
 }
 
@@ -79,12 +87,16 @@ fn esphome_radios(_: &[String]) -> Result<Vec<Arc<dyn Radio>>, String> {
 }
 
 #[cfg(feature = "bluez")]
-async fn bluez_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
+async fn bluez_radios(close_stale_connections: bool) -> Result<Vec<Arc<dyn Radio>>, String> {
     use bluefleet::backend::bluez::{unavailable_words, zbus, BluezConfig, BluezRadio};
     let conn = zbus::Connection::system()
         .await
         .map_err(|e| format!("cannot reach the system D-Bus: {e}"))?;
-    let radios = BluezRadio::discover_all(conn, &BluezConfig::default())
+    let config = BluezConfig {
+        close_stale_connections,
+        ..BluezConfig::default()
+    };
+    let radios = BluezRadio::discover_all(conn, &config)
         .await
         .map_err(|e| unavailable_words(&e))?;
     if radios.is_empty() {
@@ -97,7 +109,7 @@ async fn bluez_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
 }
 
 #[cfg(not(feature = "bluez"))]
-async fn bluez_radios() -> Result<Vec<Arc<dyn Radio>>, String> {
+async fn bluez_radios(_: bool) -> Result<Vec<Arc<dyn Radio>>, String> {
     Err(not_built("bluez"))
 }
 
@@ -131,7 +143,7 @@ where
     F: FnOnce(Fleet) -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    open_fleet(args, args.backend == Backend::Sim, job)
+    open_fleet(args, args.backend == Backend::Sim, false, job)
 }
 
 /// Like [`with_fleet`], but in real time even on the simulated radio: for servers whose
@@ -142,10 +154,15 @@ where
     F: FnOnce(Fleet) -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    open_fleet(args, false, job)
+    open_fleet(args, false, true, job)
 }
 
-fn open_fleet<T, F, Fut>(args: &BackendArgs, virtual_time: bool, job: F) -> Result<T, String>
+fn open_fleet<T, F, Fut>(
+    args: &BackendArgs,
+    virtual_time: bool,
+    owns_adapter: bool,
+    job: F,
+) -> Result<T, String>
 where
     F: FnOnce(Fleet) -> Fut,
     Fut: Future<Output = Result<T, String>>,
@@ -190,6 +207,6 @@ where
             block_on_real_time(job)
         }
     } else {
-        block_on_real_time(async { run(real_radios(args).await?).await })
+        block_on_real_time(async { run(real_radios(args, owns_adapter).await?).await })
     }
 }

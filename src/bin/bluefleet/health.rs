@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use bluefleet::backend::{ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo};
+use bluefleet::backend::{
+    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RecoveryStep,
+};
 use bluefleet::model::RadioId;
 use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
@@ -134,6 +136,18 @@ impl Radio for Watched {
                 | RadioEvent::SlotsReported(_) => {}
             })
             .boxed()
+    }
+
+    fn recovery_steps(&self) -> Vec<RecoveryStep> {
+        self.inner.recovery_steps()
+    }
+
+    async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
+        self.inner.recover(step).await
+    }
+
+    fn recovery_report(&self) -> Option<bluefleet::watchdog::RecoveryReport> {
+        self.inner.recovery_report()
     }
 
     async fn connect(&self, request: ConnectRequest) -> Result<Connection, Failure> {

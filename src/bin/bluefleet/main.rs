@@ -13,15 +13,21 @@ mod explain;
 mod explore;
 mod formats;
 mod health;
+mod hub_devices;
+mod hub_radios;
 mod logging;
 mod mqtt;
 mod output;
 mod proximity;
 #[cfg(feature = "proxy")]
 mod proxy;
+#[cfg(feature = "proxy")]
+mod proxy_status;
 mod readings;
 mod run;
 mod scan;
+mod signals;
+mod systemd;
 mod terminal;
 mod version;
 mod web_driver;

@@ -2,19 +2,24 @@
 //!
 //! Opens the backend (the simulated world too runs in real time here: the clients are other
 //! processes), starts the server, prints one `listening on HOST:PORT` line per virtual proxy
-//! (the real port when 0 was asked) and serves until Ctrl-C or `--duration`.
+//! (the real port when 0 was asked) and serves until Ctrl-C or `--duration`, printing a line
+//! whenever a client arrives, leaves or changes what it holds (`proxy_status.rs`). With
+//! `--web` it serves the live page too, with the clients view.
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
 
-use bluefleet::config::ProxySection;
-use bluefleet::proxy::{Keepalive, ProxyConfig, ProxyMode, ProxyServer};
+use bluefleet::config::web::parse_listen;
+use bluefleet::config::{ProxySection, WebConfig};
+use bluefleet::proxy::{Keepalive, ProxyConfig, ProxyMode, ProxyServer, ProxyWatch};
 use bluefleet::sim::world::parse_duration;
 use bluefleet::Fleet;
 use clap::ValueEnum;
 
 use crate::backend::{with_live_fleet, BackendArgs};
+use crate::web_driver::WebDriver;
 
 /// One proxy for all radios, or one per radio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -52,6 +57,12 @@ pub struct Args {
     /// Stop after this long (e.g. 90s); without it, serve until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
+    /// Serve the live page on this IP address and port too (port 0 picks a free one).
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_listen)]
+    web: Option<SocketAddr>,
+    /// Print the client lines as JSON objects, one a line.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The server settings these arguments ask for.
@@ -136,6 +147,47 @@ pub async fn start_from_section(
     Ok(Some(server))
 }
 
+/// Starts the page of `--web`, fed by the fleet and the server's clients once a second.
+fn start_web(
+    listen: SocketAddr,
+    fleet: &Fleet,
+    watch: ProxyWatch,
+    heading: String,
+) -> Result<Rc<WebDriver>, String> {
+    let config = WebConfig {
+        listen,
+        ..WebConfig::default()
+    };
+    let web = WebDriver::start(Some(&config), None, [], [], heading)?
+        .map(Rc::new)
+        .ok_or("the page did not start")?;
+    web.follow_adverts(fleet);
+    feed_page(Rc::clone(&web), watch);
+    let (driver, fleet) = (Rc::clone(&web), fleet.clone());
+    actix::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            if driver.sample(&fleet).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(web)
+}
+
+/// Hands the page the server's clients once a second, for as long as the run lasts (`proxy
+/// --web`, and `run` with `[proxy]` and `[web]`).
+pub fn feed_page(web: Rc<WebDriver>, watch: ProxyWatch) {
+    actix::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            web.clients(&watch.diagnostics());
+        }
+    });
+}
+
 pub fn run(args: Args) -> Result<(), String> {
     let config = config(&args)?;
     with_live_fleet(&args.backend, |fleet| async move {
@@ -143,13 +195,27 @@ pub fn run(args: Args) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         announce(&server);
+        let web = match args.web {
+            Some(listen) => Some(start_web(
+                listen,
+                &fleet,
+                server.watch(),
+                format!("bluefleet proxy {}", config.name),
+            )?),
+            None => None,
+        };
+        let status = actix::spawn(crate::proxy_status::follow(server.watch(), args.json));
         match args.duration {
             Some(duration) => tokio::time::sleep(duration).await,
             None => {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
+        status.abort();
         server.shutdown().await;
+        if let Some(web) = web {
+            web.finish()?;
+        }
         Ok(())
     })
 }

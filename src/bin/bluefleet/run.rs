@@ -2,25 +2,28 @@
 //!
 //! Opens the radios the file lists, keeps its devices connected, subscribes to what it asks and
 //! prints every decoded value (as log lines, or JSON lines with `--json`), plus connection gaps.
-//! Stops after `--duration`, or on Ctrl-C, disconnecting everything first. A hub of simulated
+//! Stops after `--duration`, or on SIGTERM / SIGINT, disconnecting everything first (exit 0).
+//! SIGHUP re-reads the file and applies the difference (`hub_devices.rs`); radios it adds are
+//! opened, radios it removes stay until a restart (said in the log). Under systemd it reports
+//! ready / reloading / stopping and feeds the watchdog (`systemd.rs`). A hub of simulated
 //! worlds only, with `--duration`, runs in virtual time (instant, reproducible); as soon as one
 //! real radio is in the file, time is real.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bluefleet::backend::Radio;
-use bluefleet::config::{AdvertDecoding, DeviceConfig, HubConfig, RadioConfig, SubscriptionConfig};
-use bluefleet::fleet::{block_on_real_time, block_on_virtual_time, SubscriptionEvent};
+use bluefleet::config::{HubConfig, RadioConfig};
+use bluefleet::fleet::{block_on_real_time, block_on_virtual_time};
 use bluefleet::sim::{SimControl, Simulation, World};
 use bluefleet::web::Command;
-use bluefleet::{Device, Fleet};
-use futures::StreamExt;
-use serde_json::json;
+use bluefleet::Fleet;
 
-use crate::output::hex;
+use crate::hub_devices::HubDevices;
+use crate::signals::{Request, Signals};
+use crate::systemd;
 use crate::web_driver::WebDriver;
 
 /// How many kept-connected devices the report draws RSSI pictures for.
@@ -29,10 +32,10 @@ const REPORT_DEVICES: usize = 4;
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The hub file (see examples/hub.toml).
+    /// The hub file (see examples/hub.toml and docs/hub-toml.md).
     #[arg(long)]
     config: PathBuf,
-    /// Stop after this long (e.g. 90s, 10m); without it, run until Ctrl-C.
+    /// Stop after this long (e.g. 90s, 10m); without it, run until SIGTERM or Ctrl-C.
     #[arg(long, value_parser = crate::duration::positive)]
     duration: Option<Duration>,
     /// Print JSON lines.
@@ -41,30 +44,34 @@ pub struct Args {
     /// Write report.html (SVG pictures of the run) into this directory at the end.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
+    /// How long a scanning radio may deliver nothing before it is recovered step by step
+    /// (e.g. 90s), or `off`; overrides the file's `radio_watchdog` (default 90s).
+    #[arg(long, value_name = "DURATION|off", value_parser = quiet_after)]
+    radio_watchdog: Option<QuietAfter>,
+}
+
+/// The radio watchdog's setting from the command line: a duration, or off.
+#[derive(Clone, Copy, Debug)]
+struct QuietAfter(Option<Duration>);
+
+fn quiet_after(text: &str) -> Result<QuietAfter, String> {
+    if text == "off" {
+        return Ok(QuietAfter(None));
+    }
+    let quiet = crate::duration::positive(text)?;
+    if quiet < Duration::from_secs(1) {
+        return Err("must be at least 1s (or off)".into());
+    }
+    Ok(QuietAfter(Some(quiet)))
 }
 
 pub fn run(args: Args) -> Result<(), String> {
     let config = HubConfig::load(&args.config).map_err(|e| e.to_string())?;
-    // World paths in the hub file are relative to the hub file.
-    let base = args.config.parent().map(PathBuf::from).unwrap_or_default();
-    let worlds: Vec<World> = config
-        .radios
-        .iter()
-        .filter_map(|r| match r {
-            RadioConfig::Sim { world } => {
-                {
-                    // A file beside the hub file, else a path as given or a built-in world's name.
-                    let beside = base.join(world);
-                    Some(crate::worlds::load(if beside.exists() {
-                        &beside
-                    } else {
-                        world
-                    }))
-                }
-            }
-            _ => None,
-        })
-        .collect::<Result<_, _>>()?;
+    let radio_watchdog = match args.radio_watchdog {
+        Some(QuietAfter(flag)) => flag,
+        None => config.radio_watchdog().map_err(|e| e.to_string())?,
+    };
+    let worlds = load_worlds(&config.radios, &args.config)?;
     // Virtual time only when every radio is simulated: real radios need real time, and so
     // does a broker ([mqtt]).
     let only_simulated = config
@@ -78,14 +85,20 @@ pub fn run(args: Args) -> Result<(), String> {
         && !bridged(&config)
         && config.proxy.is_none();
     let job = async {
+        let signals = Signals::register()?;
         let simulations: Vec<Simulation> = worlds
             .into_iter()
             .map(|w| Simulation::start(w, config.seed))
             .collect();
         let mut radios: Vec<Arc<dyn Radio>> =
             simulations.iter().flat_map(Simulation::radios).collect();
-        radios.extend(real_radios(&config.radios).await?);
+        for radio in &config.radios {
+            radios.extend(crate::hub_radios::open(radio).await?);
+        }
         let mut builder = Fleet::builder().radios(radios).seed(config.seed);
+        if let Some(quiet_after) = radio_watchdog {
+            builder = builder.radio_watchdog(quiet_after);
+        }
         if let Some(dir) = &config.cache_dir {
             builder = builder.cache_dir(dir);
         }
@@ -101,32 +114,23 @@ pub fn run(args: Args) -> Result<(), String> {
         if config.proxy.is_some() {
             return Err("[proxy] needs the proxy server, not built in this binary (rebuild with cargo feature `proxy`)".into());
         }
-        let names = config
-            .devices
-            .iter()
-            .filter_map(|d| d.name.clone().map(|name| (d.address, name)));
-        let follow = config
-            .devices
-            .iter()
-            .filter(|d| d.keep_connected)
-            .map(|d| d.address)
-            .take(REPORT_DEVICES);
-        let heading = format!("{} seed {}", args.config.display(), config.seed);
-        let web = WebDriver::start(
-            config.web.as_ref(),
-            args.report.clone(),
-            names,
-            follow,
-            heading,
-        )?
-        .map(Rc::new);
-        if let Some(web) = &web {
-            web.follow_adverts(&fleet);
-            let controls = simulations.iter().map(Simulation::control).collect();
-            actix::spawn(sample_for_web(Rc::clone(web), fleet.clone(), controls));
+        let web = start_web(&fleet, &config, &simulations, &args)?;
+        #[cfg(feature = "proxy")]
+        if let (Some(web), Some(server)) = (&web, &proxy) {
+            crate::proxy::feed_page(Rc::clone(web), server.watch());
         }
-        let work = serve(&fleet, &config.devices, args.duration, args.json);
-        let outcome = with_bridge(&fleet, &config, work).await;
+        let bridge_config = config.clone();
+        let mut hub = Hub {
+            devices: HubDevices::new(fleet.clone(), args.json),
+            fleet: fleet.clone(),
+            config,
+            path: args.config.clone(),
+            simulations,
+            json: args.json,
+        };
+        let work = hub.serve(signals, args.duration);
+        let outcome = with_bridge(&fleet, &bridge_config, work).await;
+        systemd::stopping();
         #[cfg(feature = "proxy")]
         if let Some(server) = proxy {
             server.shutdown().await;
@@ -135,7 +139,6 @@ pub fn run(args: Args) -> Result<(), String> {
             web.finish()?;
         }
         fleet.shutdown().await.map_err(|e| e.to_string())?;
-        drop(simulations);
         outcome
     };
     if virtual_time {
@@ -155,6 +158,8 @@ fn bridged(_: &HubConfig) -> bool {
     false
 }
 
+/// Runs the hub's work alongside the MQTT bridge when the file has `[mqtt]` (the bridge's
+/// device list is the one at start; a SIGHUP does not change what it publishes).
 #[cfg(feature = "mqtt")]
 async fn with_bridge(
     fleet: &Fleet,
@@ -173,167 +178,196 @@ async fn with_bridge(
     work.await
 }
 
-async fn real_radios(radios: &[RadioConfig]) -> Result<Vec<Arc<dyn Radio>>, String> {
-    let mut opened: Vec<Arc<dyn Radio>> = Vec::new();
-    for radio in radios {
-        match radio {
-            RadioConfig::Sim { .. } => {}
-            RadioConfig::Bluez { adapter, slots } => opened.push(bluez(adapter, *slots).await?),
-            RadioConfig::Esphome { host, psk, name } => {
-                opened.push(esphome(host, psk.as_deref(), name.as_deref())?)
-            }
-        }
-    }
-    Ok(opened)
-}
-
-#[cfg(feature = "bluez")]
-async fn bluez(adapter: &str, slots: usize) -> Result<Arc<dyn Radio>, String> {
-    use bluefleet::backend::bluez::{zbus, BluezConfig, BluezRadio};
-    let conn = zbus::Connection::system()
-        .await
-        .map_err(|e| format!("radio {adapter}: cannot reach the system D-Bus: {e}"))?;
-    let config = BluezConfig {
-        slot_limit: slots,
-        ..BluezConfig::default()
-    };
-    let radio = BluezRadio::open(conn, adapter, &config)
-        .await
-        .map_err(|e| {
-            format!(
-                "radio {adapter}: {}",
-                bluefleet::backend::bluez::unavailable_words(&e)
-            )
-        })?;
-    Ok(Arc::new(radio))
-}
-
-#[cfg(not(feature = "bluez"))]
-async fn bluez(_: &str, _: usize) -> Result<Arc<dyn Radio>, String> {
-    Err("the bluez backend is not built in this binary (rebuild with cargo feature `bluez`)".into())
-}
-
-#[cfg(feature = "esphome")]
-fn esphome(host: &str, psk: Option<&str>, name: Option<&str>) -> Result<Arc<dyn Radio>, String> {
-    use bluefleet::backend::esphome::{EsphomeConfig, EsphomeRadio};
-    let mut config = EsphomeConfig::parse(host).map_err(|e| format!("radio {host}: {e}"))?;
-    if let Some(psk) = psk {
-        config = config
-            .with_key(psk)
-            .map_err(|e| format!("radio {host}: {e}"))?;
-    }
-    if let Some(name) = name {
-        config = config.named(name);
-    }
-    Ok(Arc::new(EsphomeRadio::new(config)))
-}
-
-#[cfg(not(feature = "esphome"))]
-fn esphome(_: &str, _: Option<&str>, _: Option<&str>) -> Result<Arc<dyn Radio>, String> {
-    Err(
-        "the esphome backend is not built in this binary (rebuild with cargo feature `esphome`)"
-            .into(),
-    )
-}
-
-async fn serve(
-    fleet: &Fleet,
-    devices: &[DeviceConfig],
-    duration: Option<Duration>,
-    json: bool,
-) -> Result<(), String> {
-    let started = tokio::time::Instant::now();
-    for config in devices {
-        let device = fleet
-            .device(config.address)
-            .await
-            .map_err(|e| e.to_string())?;
-        device
-            .keep_connected(config.keep_connected)
-            .await
-            .map_err(|e| e.to_string())?;
-        let name = config
-            .name
-            .clone()
-            .unwrap_or_else(|| config.address.to_string());
-        if config.decode == AdvertDecoding::Auto {
-            actix::spawn(crate::readings::print_readings(
-                fleet.clone(),
-                config.address,
-                name.clone(),
-                started,
-                json,
-            ));
-        }
-        for subscription in &config.subscribe {
-            actix::spawn(print_values(
-                device.clone(),
-                name.clone(),
-                subscription.clone(),
-                started,
-                json,
-            ));
-        }
-    }
-    let stop = async {
-        match duration {
-            Some(duration) => tokio::time::sleep(duration).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
-    stop.await;
-    if !json {
-        println!("stopping: disconnecting every device");
-    }
-    Ok(())
-}
-
-async fn print_values(
-    device: Device,
-    name: String,
-    config: SubscriptionConfig,
-    started: tokio::time::Instant,
-    json: bool,
-) {
-    let Ok(uuid) = config.uuid() else { return };
-    let mut subscription = match device.subscribe(uuid).await {
-        Ok(subscription) => subscription,
-        Err(err) => return eprintln!("{name}: cannot subscribe to {uuid}: {err}"),
-    };
-    let characteristic = bluefleet::model::uuid::display_uuid(&uuid);
-    while let Some(event) = subscription.next().await {
-        let t = started.elapsed().as_secs_f64();
-        let (kind, detail) = match event {
-            SubscriptionEvent::Notification(value) => {
-                let reading = config.decode.apply(&value, config.scale);
-                if json {
-                    println!(
-                        "{}",
-                        json!({"t_s": t, "device": name, "address": device.address(), "characteristic": characteristic, "value": reading, "unit": config.unit, "raw": hex(&value)})
-                    );
+/// The worlds of the simulated radios; a world path is relative to the hub file.
+fn load_worlds(radios: &[RadioConfig], hub_file: &Path) -> Result<Vec<World>, String> {
+    let base = hub_file.parent().map(PathBuf::from).unwrap_or_default();
+    radios
+        .iter()
+        .filter_map(|r| match r {
+            RadioConfig::Sim { world } => {
+                // A file beside the hub file, else a path as given or a built-in world's name.
+                let beside = base.join(world);
+                Some(crate::worlds::load(if beside.exists() {
+                    &beside
                 } else {
-                    println!(
-                        "{t:>9.1}s  {name:<24} {characteristic:<8} {reading} {}",
-                        config.unit
-                    );
-                }
-                continue;
+                    world
+                }))
             }
-            SubscriptionEvent::Disconnected { reason } => ("disconnected", reason),
-            SubscriptionEvent::Reconnected => ("reconnected", String::new()),
-            SubscriptionEvent::Lagged(n) => ("lagged", format!("{n} values missed")),
-        };
-        if json {
-            println!(
-                "{}",
-                json!({"t_s": t, "device": name, "address": device.address(), "characteristic": characteristic, "event": kind, "detail": detail})
-            );
-        } else {
-            println!("{t:>9.1}s  {name:<24} {characteristic:<8} [{kind}] {detail}");
+            _ => None,
+        })
+        .collect()
+}
+
+/// A running hub: its fleet, the file it came from, what it manages.
+struct Hub {
+    fleet: Fleet,
+    devices: HubDevices,
+    config: HubConfig,
+    path: PathBuf,
+    simulations: Vec<Simulation>,
+    json: bool,
+}
+
+impl Hub {
+    async fn serve(
+        &mut self,
+        mut signals: Signals,
+        duration: Option<Duration>,
+    ) -> Result<(), String> {
+        self.devices.apply(&self.config.devices).await?;
+        systemd::ready(&self.status());
+        tracing::info!(
+            devices = self.config.devices.len(),
+            radios = self.config.radios.len(),
+            "hub running"
+        );
+        let until = duration.map(|d| tokio::time::Instant::now() + d);
+        let watchdog = systemd::watchdog_interval();
+        loop {
+            let deadline = async {
+                match until {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let keepalive = async {
+                match watchdog {
+                    Some(every) => tokio::time::sleep(every).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                request = signals.next() => match request {
+                    Request::Stop(signal) => {
+                        tracing::info!(%signal, "stopping: disconnecting every device");
+                        break;
+                    }
+                    Request::Reload => self.reload().await,
+                },
+                () = deadline => break,
+                () = keepalive => systemd::alive(),
+            }
         }
+        if !self.json {
+            println!("stopping: disconnecting every device");
+        }
+        Ok(())
     }
+
+    /// Re-reads the hub file and applies the difference; a bad file changes nothing.
+    async fn reload(&mut self) {
+        systemd::reloading();
+        match HubConfig::load(&self.path).map_err(|e| e.to_string()) {
+            Ok(config) => {
+                if let Err(error) = self.apply_radios(&config).await {
+                    tracing::error!(%error, "reload: a new radio could not be opened");
+                }
+                match self.devices.apply(&config.devices).await {
+                    Ok(changes) => tracing::info!(
+                        added = changes.added,
+                        removed = changes.removed,
+                        unchanged = changes.kept,
+                        "reloaded {}",
+                        self.path.display()
+                    ),
+                    Err(error) => tracing::error!(%error, "reload: devices not applied"),
+                }
+                self.config = config;
+            }
+            Err(error) => {
+                tracing::error!(%error, "reload refused: keeping the running configuration")
+            }
+        }
+        systemd::reloaded(&self.status());
+    }
+
+    /// Opens the radios `config` adds; radios it drops stay (the fleet cannot drop a radio).
+    async fn apply_radios(&mut self, config: &HubConfig) -> Result<(), String> {
+        for removed in self
+            .config
+            .radios
+            .iter()
+            .filter(|r| !config.radios.contains(r))
+        {
+            tracing::warn!(radio = ?removed, "reload: a radio was removed from the file; it stays in use until a restart");
+        }
+        let added: Vec<RadioConfig> = config
+            .radios
+            .iter()
+            .filter(|r| !self.config.radios.contains(r))
+            .cloned()
+            .collect();
+        for radio in &added {
+            let opened: Vec<Arc<dyn Radio>> = match radio {
+                RadioConfig::Sim { .. } => {
+                    let world = load_worlds(std::slice::from_ref(radio), &self.path)?;
+                    let simulation = world
+                        .into_iter()
+                        .map(|w| Simulation::start(w, config.seed))
+                        .next();
+                    let radios = simulation
+                        .as_ref()
+                        .map(Simulation::radios)
+                        .unwrap_or_default();
+                    self.simulations.extend(simulation);
+                    radios
+                }
+                real => crate::hub_radios::open(real).await?.into_iter().collect(),
+            };
+            for opened in opened {
+                tracing::info!(radio = %opened.id(), "reload: radio added");
+                self.fleet
+                    .add_radio(opened)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn status(&self) -> String {
+        format!(
+            "{} radio entries, {} devices",
+            self.config.radios.len(),
+            self.config.devices.len()
+        )
+    }
+}
+
+/// Starts the page and/or the report when the file has `[web]` or `--report` was given, with
+/// a sampler feeding it once a second.
+fn start_web(
+    fleet: &Fleet,
+    config: &HubConfig,
+    simulations: &[Simulation],
+    args: &Args,
+) -> Result<Option<Rc<WebDriver>>, String> {
+    let names = config
+        .devices
+        .iter()
+        .filter_map(|d| d.name.clone().map(|name| (d.address, name)));
+    let follow = config
+        .devices
+        .iter()
+        .filter(|d| d.keep_connected)
+        .map(|d| d.address)
+        .take(REPORT_DEVICES);
+    let heading = format!("{} seed {}", args.config.display(), config.seed);
+    let web = WebDriver::start(
+        config.web.as_ref(),
+        args.report.clone(),
+        names,
+        follow,
+        heading,
+    )?
+    .map(Rc::new);
+    if let Some(web) = &web {
+        web.follow_adverts(fleet);
+        let controls = simulations.iter().map(Simulation::control).collect();
+        actix::spawn(sample_for_web(Rc::clone(web), fleet.clone(), controls));
+    }
+    Ok(web)
 }
 
 /// Samples the fleet for the page once a second and carries out the page's commands, until

@@ -113,6 +113,53 @@ impl WebDriver {
         self.journal().value(device, text);
     }
 
+    /// The proxy's clients now (`bluefleet proxy --web`).
+    #[cfg(feature = "proxy")]
+    pub fn clients(&self, diagnostics: &bluefleet::proxy::ProxyDiagnostics) {
+        use bluefleet::web::views::{ClientRow, Holder, RefusalRow};
+        let mut journal = self.journal();
+        let clients = diagnostics
+            .clients
+            .iter()
+            .map(|c| ClientRow {
+                id: c.id,
+                peer: c.peer.to_string(),
+                proxy: c.proxy.clone(),
+                radio: c.radio.clone(),
+                since_unix_s: crate::proxy_status::unix_s(c.since),
+                client_info: c.session.client_info.clone(),
+                encrypted: c.encrypted,
+                adverts: c.session.adverts,
+                slot_reports: c.session.slot_reports,
+                connections: c
+                    .session
+                    .connections
+                    .iter()
+                    .map(|address| Holder {
+                        address: *address,
+                        name: journal.name(address),
+                    })
+                    .collect(),
+                requests: c
+                    .session
+                    .requests
+                    .iter()
+                    .map(|(kind, n)| ((*kind).to_string(), *n))
+                    .collect(),
+            })
+            .collect();
+        let refused = diagnostics
+            .refused
+            .iter()
+            .map(|r| RefusalRow {
+                peer: r.peer.to_string(),
+                reason: r.reason.clone(),
+                at_unix_s: crate::proxy_status::unix_s(r.at),
+            })
+            .collect();
+        journal.clients(clients, refused);
+    }
+
     /// Values a device's subscriber missed.
     pub fn lagged(&self, device: Address, missed: u64) {
         self.journal().lagged(device, missed);

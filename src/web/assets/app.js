@@ -8,7 +8,7 @@ const withToken = (path) => token ? path + (path.includes("?") ? "&" : "?") + "t
 const state = {
   seq: 0, header: null, radios: [],
   devices: new Map(), leases: new Map(), ticks: [], alarms: new Map(),
-  attempts: [], adverts: [],
+  attempts: [], adverts: [], clients: [], refused: [],
 };
 // Figures a test or a person can read: updates applied, bytes received, render cost.
 const stats = window.bluefleetStats = { updates: 0, bytes: 0, renders: 0, lastRenderMs: 0, maxRenderMs: 0, totalRenderMs: 0 };
@@ -34,6 +34,8 @@ function apply(update) {
   state.seq = update.seq;
   state.header = update.header;
   state.radios = update.radios;
+  state.clients = update.clients;
+  state.refused = update.refused;
   for (const d of update.devices) state.devices.set(d.address, d);
   for (const l of update.leases) state.leases.set(l.id, l);
   for (const a of update.alarms) state.alarms.set(a.id, a);
@@ -68,7 +70,7 @@ function draw() {
   if (h) {
     document.getElementById("clock").textContent = "t = " + clock(h.now_s) + (h.finished ? " (finished)" : "");
   }
-  ({ radios: drawRadios, timeline: drawTimeline, devices: drawDevices, attempts: drawAttempts, adverts: drawAdverts })[view]();
+  ({ radios: drawRadios, timeline: drawTimeline, devices: drawDevices, attempts: drawAttempts, adverts: drawAdverts, clients: drawClients })[view]();
 }
 
 function commandButton(path, label) {
@@ -86,6 +88,7 @@ function drawRadios() {
       <td class="num">${r.adverts_per_s.toFixed(1)}</td>
       <td class="num">${r.last_advert_age_s == null ? "—" : r.last_advert_age_s.toFixed(1) + " s ago"}</td>
       <td class="num">${r.attempts}</td>
+      <td class="num">${r.clients_served ?? "—"}</td>
       <td>${commandButton("radio/" + r.radio + "/" + (r.state === "down" ? "up" : "down"), r.state === "down" ? "bring up" : "take down")}</td>
     </tr>`).join("");
 }
@@ -197,6 +200,21 @@ function drawAdverts() {
       <td>${esc(a.radio)}</td><td class="num">${a.rssi}</td>
       <td class="mono">${esc(a.raw_hex ?? "—")}</td><td class="mono">${a.fields.map(esc).join("<br>")}</td>
     </tr>`).join("");
+}
+
+const wallClock = (unixS) => new Date(unixS * 1000).toISOString().slice(11, 19) + " UTC";
+function drawClients() {
+  document.querySelector("#clients tbody").innerHTML = state.clients.length ? state.clients.map((c) => `
+    <tr data-client="${esc(c.peer)}">
+      <td class="mono">${esc(c.peer)}${c.encrypted ? " 🔒" : ""}</td><td>${esc(c.proxy)}</td>
+      <td class="num">${wallClock(c.since_unix_s)}</td><td>${esc(c.client_info || "—")}</td>
+      <td>${[c.adverts && "adverts", c.slot_reports && "slot reports"].filter(Boolean).join(", ") || "none"}</td>
+      <td>${c.connections.map((h) => esc(h.name)).join("<br>") || '<span class="hint">none</span>'}</td>
+      <td>${c.requests.map(([k, n]) => esc(k) + " " + n).join("<br>")}</td>
+    </tr>`).join("") : '<tr><td colspan="7" class="hint">no proxy client connected (or no proxy served)</td></tr>';
+  document.querySelector("#refused tbody").innerHTML = state.refused.slice().reverse().map((r) => `
+    <tr><td class="num">${wallClock(r.at_unix_s)}</td><td class="mono">${esc(r.peer)}</td><td>${esc(r.reason)}</td></tr>`).join("")
+    || '<tr><td colspan="3" class="hint">none</td></tr>';
 }
 
 function show(name) {

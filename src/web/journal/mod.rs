@@ -18,7 +18,8 @@ use crate::model::{Address, Advertisement, RadioId};
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
 use crate::web::views::{
-    AdvertRow, Alarm, AttemptRow, DeviceRow, Header, Holder, Lease, RadioRow, Tick,
+    AdvertRow, Alarm, AttemptRow, ClientRow, DeviceRow, Header, Holder, Lease, RadioRow,
+    RefusalRow, Tick,
 };
 
 pub use slots::{KEEP_S, STUCK_AFTER_S, TICK_CLASSES};
@@ -54,6 +55,10 @@ pub struct Update {
     pub attempts: Vec<AttemptRow>,
     /// The newest adverts (at most [`adverts::PER_UPDATE`]).
     pub adverts: Vec<AdvertRow>,
+    /// The proxy's clients now (always sent whole: a handful).
+    pub clients: Vec<ClientRow>,
+    /// The proxy's recent refused handshakes.
+    pub refused: Vec<RefusalRow>,
 }
 
 /// RSSI per radio of one device at one time, for the report.
@@ -81,6 +86,10 @@ pub struct Journal {
     devices: devices::DeviceHistory,
     adverts: adverts::AdvertMonitor,
     history: BTreeMap<Address, Vec<RssiSample>>,
+    /// Whether a proxy is served (then radios count the clients they serve).
+    proxying: bool,
+    clients: Vec<ClientRow>,
+    refused: Vec<RefusalRow>,
 }
 
 impl Journal {
@@ -149,11 +158,50 @@ impl Journal {
                     adverts_per_s: self.adverts.rate(&radio.radio),
                     last_advert_age_s: age,
                     attempts: radio.connects.attempts,
+                    clients_served: self.served(&radio.radio),
                 }
             })
             .collect();
         self.record_history(at_s, heard);
         self.seq += 1;
+    }
+
+    /// The proxy's clients and refusals now; a driver serving `bluefleet proxy` calls this
+    /// with every sample. A change gets a sequence number; the same list again does not.
+    pub fn clients(&mut self, clients: Vec<ClientRow>, refused: Vec<RefusalRow>) {
+        self.proxying = true;
+        if clients == self.clients && refused == self.refused {
+            return;
+        }
+        self.clients = clients;
+        self.refused = refused;
+        let served: Vec<Option<usize>> =
+            self.radios.iter().map(|r| self.served(&r.radio)).collect();
+        for (row, served) in self.radios.iter_mut().zip(served) {
+            row.clients_served = served;
+        }
+        self.seq += 1;
+    }
+
+    /// Clients served through `radio`: every client in aggregate mode, its own proxy's in
+    /// per-radio mode.
+    fn served(&self, radio: &RadioId) -> Option<usize> {
+        self.proxying.then(|| {
+            self.clients
+                .iter()
+                .filter(|c| c.radio.as_ref().is_none_or(|r| r == radio))
+                .count()
+        })
+    }
+
+    /// The proxy's clients view.
+    pub fn client_rows(&self) -> &[ClientRow] {
+        &self.clients
+    }
+
+    /// The proxy's recent refusals.
+    pub fn refusals(&self) -> &[RefusalRow] {
+        &self.refused
     }
 
     /// One advert, heard `at_s` seconds since start.
@@ -311,6 +359,8 @@ impl Journal {
                 .map(|a| a.row.clone())
                 .collect(),
             adverts: self.adverts.newer_than(since),
+            clients: self.clients.clone(),
+            refused: self.refused.clone(),
         }
     }
 

@@ -23,6 +23,7 @@ SYSTEM_BUS = bluez5.SYSTEM_BUS
 IS_OBJECT_MANAGER = bluez5.IS_OBJECT_MANAGER
 
 MOCK = "org.bluez.Mock"
+ADAPTER = "org.bluez.Adapter1"
 DEVICE = "org.bluez.Device1"
 SERVICE = "org.bluez.GattService1"
 CHRC = "org.bluez.GattCharacteristic1"
@@ -175,7 +176,62 @@ def Advertise(self, device_path, rssi, manufacturer_data):
         {dbus.UInt16(k): dbus.Array(v, signature="y", variant_level=1) for k, v in manufacturer_data.items()},
         signature="qv",
     )
-    mockobject.objects[device_path].UpdateProperties(DEVICE, {"RSSI": dbus.Int16(rssi), "ManufacturerData": md})
+    device = mockobject.objects[device_path]
+    adapter = mockobject.objects[str(device.props[DEVICE]["Adapter"])]
+    if getattr(adapter, "stalled", ""):
+        return  # a stuck discovery delivers nothing
+    device.UpdateProperties(DEVICE, {"RSSI": dbus.Int16(rssi), "ManufacturerData": md})
+
+
+# --- A discovery that stops delivering (for the radio watchdog) ---
+def _watch_recovery(adapter):
+    """Counts StartDiscovery calls and power-offs on this adapter, and clears a stall when the
+    step that cures it happens: a restart of discovery ("restart"), or Powered going off then
+    on ("power")."""
+    if getattr(adapter, "recovery_watched", False):
+        return
+    adapter.recovery_watched = True
+    adapter.discovery_starts = 0
+    adapter.power_offs = 0
+
+    def start_discovery(a):
+        bluez5.StartDiscovery(a)
+        a.discovery_starts += 1
+        if a.stalled == "restart":
+            a.stalled = ""
+
+    adapter.AddMethod(ADAPTER, "StartDiscovery", "", "", start_discovery)
+    emit = adapter.EmitSignal
+
+    def emit_watching_power(interface, name, signature, sigargs):
+        changed = sigargs[1] if name == "PropertiesChanged" and sigargs[0] == ADAPTER else {}
+        if "Powered" in changed:
+            if not changed["Powered"]:
+                adapter.power_offs += 1
+                if adapter.stalled == "power":
+                    adapter.stalled = "power-off-seen"
+            elif adapter.stalled == "power-off-seen":
+                adapter.stalled = ""
+        emit(interface, name, signature, sigargs)
+
+    # Properties.Set (how clients write Powered) announces the change through self.EmitSignal.
+    adapter.EmitSignal = emit_watching_power
+
+
+@dbus.service.method(MOCK, in_signature="ss", out_signature="")
+def StallDiscovery(self, adapter_path, cured_by):
+    """From now on the adapter delivers no advertisement (Advertise is swallowed) until it is
+    cured: cured_by "restart" (StartDiscovery again) or "power" (Powered off, then on)."""
+    adapter = mockobject.objects[adapter_path]
+    _watch_recovery(adapter)
+    adapter.stalled = str(cured_by)
+
+
+@dbus.service.method(MOCK, in_signature="s", out_signature="uu")
+def GetRecoveryCounts(self, adapter_path):
+    """(StartDiscovery calls, power-offs) on this adapter since StallDiscovery was first used."""
+    adapter = mockobject.objects[adapter_path]
+    return (dbus.UInt32(getattr(adapter, "discovery_starts", 0)), dbus.UInt32(getattr(adapter, "power_offs", 0)))
 
 
 @dbus.service.method(MOCK, in_signature="ssssb", out_signature="")

@@ -13,6 +13,7 @@
 
 mod bench_radio;
 mod sessions;
+mod spec_v1;
 mod throughput;
 
 use bluefleet::adverts::bench::{measure_device_memory, run_ingest_workload, IngestWorkload};
@@ -38,6 +39,9 @@ pub enum Figure {
     Storm,
     /// Cached reconnect of the reference device.
     Cached,
+    /// Workload spec v1 of the habluetooth anchor (1,000,000 adverts, 4 radios, 751
+    /// watchers), printed on its own (not part of the default set).
+    SpecV1,
 }
 
 /// Arguments of `bench`.
@@ -51,6 +55,13 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Adverts replayed by `spec-v1`.
+    #[arg(long, default_value_t = 1_000_000)]
+    adverts: usize,
+    /// The habluetooth anchor's README.md: `spec-v1` checks its stream against the digests
+    /// there (else against the built-in copy of them) and refuses to run on a mismatch.
+    #[arg(long)]
+    anchor: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,6 +112,32 @@ pub fn run(args: Args) -> Result<(), String> {
         Figure::Storm,
         Figure::Cached,
     ];
+    if args.figure == Some(Figure::SpecV1) {
+        let (digests, source) = match &args.anchor {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--anchor {}: {e}", path.display()))?;
+                let digests = spec_v1::workload::readme_digests(&text);
+                if digests.is_empty() {
+                    return Err(format!(
+                        "--anchor {}: no SHA-256 table (rows `| N | `<hex>` |`)",
+                        path.display()
+                    ));
+                }
+                (digests, path.display().to_string())
+            }
+            None => (
+                spec_v1::workload::known_digests(),
+                "the built-in spec-v1 table".to_owned(),
+            ),
+        };
+        let report = spec_v1::run(args.adverts, &digests, &source)?;
+        if args.json {
+            return print_json(&report);
+        }
+        spec_v1::print(&report);
+        return Ok(());
+    }
     let figures: Vec<Figure> = args.figure.map_or(all.to_vec(), |f| vec![f]);
     let mut rows = Vec::new();
     for figure in figures {
@@ -355,6 +392,7 @@ fn measure(figure: Figure, quick: bool) -> Vec<Row> {
                 ),
             ]
         }
+        Figure::SpecV1 => Vec::new(),
         Figure::Cached => {
             let results: Vec<_> = (1..=seeds.min(20))
                 .map(sessions::cached_reconnect)

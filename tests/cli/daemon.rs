@@ -1,0 +1,168 @@
+//! `bluefleet run` as a daemon: SIGHUP applies a changed hub file without touching what did
+//! not change, SIGTERM shuts down cleanly with exit 0. The sim runs in real time here (no
+//! `--duration`), so every wait is for a line of output, bounded by a deadline.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+const LIVING_ROOM: &str = "[[device]]\naddress = \"A4:C1:38:00:00:01\"\nname = \"Living room\"\nsubscribe = [{ characteristic = \"2a6e\", decode = \"int16le\", scale = 0.01 }]\n";
+const CHEST_STRAP: &str = "[[device]]\naddress = \"F0:0D:00:00:00:07\"\nname = \"Chest strap\"\nsubscribe = [{ characteristic = \"2a37\" }]\n";
+
+/// A running `bluefleet run --json` and its stdout lines.
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Daemon {
+    fn start(hub: &std::path::Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bluefleet"))
+            .args(["run", "--json", "--config"])
+            .arg(hub)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str(&line) {
+                    if sender.send(value).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The lines up to and including the first that `wanted` accepts.
+    fn until(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {what} within {PATIENCE:?}; saw {seen:?}"));
+            let found = wanted(&line);
+            seen.push(line);
+            if found {
+                return seen;
+            }
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn value_of(device: &'static str) -> impl Fn(&Value) -> bool {
+    move |line| line["device"] == device && !line["value"].is_null()
+}
+
+#[test]
+fn sighup_adds_a_device_without_touching_the_others_and_sigterm_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = dir.path().join("hub.toml");
+    let radios = "seed = 3\n[[radio]]\nbackend = \"sim\"\nworld = \"flat\"\n";
+    std::fs::write(&hub, format!("{radios}{LIVING_ROOM}")).unwrap();
+    let mut daemon = Daemon::start(&hub);
+    daemon.until("a living-room value", value_of("Living room"));
+
+    std::fs::write(&hub, format!("{radios}{LIVING_ROOM}{CHEST_STRAP}")).unwrap();
+    daemon.signal("HUP");
+    let after_reload = daemon.until("a chest-strap value after SIGHUP", value_of("Chest strap"));
+    let after_reload = [
+        after_reload,
+        daemon.until("a living-room value", value_of("Living room")),
+    ]
+    .concat();
+    assert!(
+        after_reload
+            .iter()
+            .all(|l| !(l["device"] == "Living room" && l["event"].is_string())),
+        "the unchanged device saw no disconnect or resubscribe: {after_reload:?}"
+    );
+
+    daemon.signal("TERM");
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not stop the daemon");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
+}
+
+#[test]
+fn a_bad_file_on_sighup_keeps_the_running_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = dir.path().join("hub.toml");
+    let radios = "[[radio]]\nbackend = \"sim\"\nworld = \"flat\"\n";
+    std::fs::write(&hub, format!("{radios}{LIVING_ROOM}")).unwrap();
+    let daemon = Daemon::start(&hub);
+    daemon.until("a living-room value", value_of("Living room"));
+    std::fs::write(&hub, "[[radio]]\nbackend = \"sim\"\nslots = \"x\"\n").unwrap();
+    daemon.signal("HUP");
+    daemon.until(
+        "living-room values after a refused reload",
+        value_of("Living room"),
+    );
+    daemon.until("more living-room values", value_of("Living room"));
+}
+
+#[test]
+fn the_radio_watchdog_setting_is_checked_in_the_file_and_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = dir.path().join("hub.toml");
+    let radios = "[[radio]]\nbackend = \"sim\"\nworld = \"flat\"\n";
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bluefleet"))
+            .args(["run", "--duration", "5s", "--config"])
+            .arg(&hub)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(&hub, format!("radio_watchdog = \"soon\"\n{radios}")).unwrap();
+    let bad_file = run(&[]);
+    let said = String::from_utf8_lossy(&bad_file.stderr);
+    assert!(!bad_file.status.success());
+    assert!(
+        said.contains("radio_watchdog") && said.contains("'soon'"),
+        "{said}"
+    );
+    // The flag overrides the file, and is checked itself.
+    std::fs::write(&hub, format!("radio_watchdog = \"30s\"\n{radios}")).unwrap();
+    assert!(run(&["--radio-watchdog", "off"]).status.success());
+    let bad_flag = run(&["--radio-watchdog", "0.5s"]);
+    let said = String::from_utf8_lossy(&bad_flag.stderr);
+    assert!(!bad_flag.status.success());
+    assert!(
+        said.contains("--radio-watchdog") && said.contains("at least 1s"),
+        "{said}"
+    );
+}
