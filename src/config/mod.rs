@@ -68,6 +68,9 @@ pub struct HubConfig {
     /// The MQTT bridge (`[mqtt]`).
     #[cfg(feature = "mqtt")]
     pub mqtt: Option<crate::mqtt::MqttConfig>,
+    /// Several hubs sharing the devices through the broker (`[cluster]`, needs `[mqtt]`).
+    #[cfg(feature = "mqtt")]
+    pub cluster: Option<crate::mqtt::ClusterConfig>,
 }
 
 /// One radio, by backend.
@@ -256,6 +259,13 @@ impl HubConfig {
         #[cfg(feature = "mqtt")]
         if let Some(mqtt) = &self.mqtt {
             mqtt.check()?;
+        }
+        #[cfg(feature = "mqtt")]
+        if let Some(cluster) = &self.cluster {
+            let mqtt = self.mqtt.as_ref().ok_or_else(|| {
+                Error::config("cluster", "needs [mqtt]: the hubs meet on the broker")
+            })?;
+            cluster.check(mqtt.keepalive)?;
         }
         let mut seen = std::collections::BTreeSet::new();
         for (index, device) in self.devices.iter().enumerate() {

@@ -221,6 +221,18 @@ impl State {
     }
 
     pub(crate) fn record(&mut self, shared: &Shared, what: Traced) {
+        // Link changes also go to the log at debug level (timestamped by the subscriber), so
+        // tests with several hub processes can check from the sims themselves that no two
+        // hubs ever held one device at once.
+        match &what {
+            Traced::Connected { radio, device } => {
+                tracing::debug!("sim link up {device} via {radio}");
+            }
+            Traced::Disconnected { radio, device, .. } => {
+                tracing::debug!("sim link down {device} via {radio}");
+            }
+            _ => {}
+        }
         if let Some(trace) = &mut self.trace {
             trace.push(TraceEvent {
                 at: shared.elapsed(),

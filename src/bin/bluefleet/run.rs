@@ -166,7 +166,8 @@ async fn with_bridge(
     config: &HubConfig,
     work: impl std::future::Future<Output = Result<(), String>>,
 ) -> Result<(), String> {
-    crate::mqtt::alongside(fleet, config.mqtt.clone(), config.devices.clone(), work).await
+    let (mqtt, cluster) = (config.mqtt.clone(), config.cluster.clone());
+    crate::mqtt::alongside(fleet, mqtt, cluster, config.devices.clone(), work).await
 }
 
 #[cfg(not(feature = "mqtt"))]
@@ -214,7 +215,9 @@ impl Hub {
         mut signals: Signals,
         duration: Option<Duration>,
     ) -> Result<(), String> {
-        self.devices.apply(&self.config.devices).await?;
+        // With [cluster] the bridge connects the kept devices, on the hub that holds them.
+        let own = crate::mqtt::own_devices(&self.config);
+        self.devices.apply(&own).await?;
         systemd::ready(&self.status());
         tracing::info!(
             devices = self.config.devices.len(),
@@ -263,7 +266,7 @@ impl Hub {
                 if let Err(error) = self.apply_radios(&config).await {
                     tracing::error!(%error, "reload: a new radio could not be opened");
                 }
-                match self.devices.apply(&config.devices).await {
+                match self.devices.apply(&crate::mqtt::own_devices(&config)).await {
                     Ok(changes) => tracing::info!(
                         added = changes.added,
                         removed = changes.removed,
@@ -363,7 +366,7 @@ fn start_web(
     )?
     .map(Rc::new);
     if let Some(web) = &web {
-        web.follow_adverts(fleet);
+        web.follow(fleet);
         let controls = simulations.iter().map(Simulation::control).collect();
         actix::spawn(sample_for_web(Rc::clone(web), fleet.clone(), controls));
     }
