@@ -17,7 +17,8 @@ pub struct RadioRow {
     pub radio: RadioId,
     /// Controller or proxy.
     pub kind: RadioKind,
-    /// `scanning`, `quiet` (up but no advert for a while) or `down`.
+    /// `scanning`, `quiet` (up but no advert for a while), `recovering` (the radio watchdog is
+    /// stepping through its recovery ladder) or `down`.
     pub state: &'static str,
     /// Slots the fleet holds there.
     pub slots_used: usize,
@@ -38,6 +39,9 @@ pub struct RadioRow {
     /// Proxy clients this radio serves (all of them in aggregate mode, its own virtual
     /// proxy's in per-radio mode); `None` when no proxy is served.
     pub clients_served: Option<usize>,
+    /// What the radio watchdog did (`step 1 of 2 (restart discovery)` while recovering);
+    /// `None` for a radio without one.
+    pub recovery: Option<String>,
 }
 
 /// A slot holder, named for people.

@@ -334,6 +334,10 @@ impl Cluster {
         let Some(view) = self.devices.get_mut(&address) else {
             return Vec::new();
         };
+        view.unheard_since = match view.my_offer {
+            Some(_) => None,
+            None => Some(view.unheard_since.unwrap_or(now)),
+        };
         let mut publish: Vec<(u64, ClaimState)> = Vec::new();
         let mut steps = Vec::new();
         let lost = |known: &Option<Known>, epoch: u64| {
@@ -401,7 +405,10 @@ impl Cluster {
                 echo_at,
                 renewed_at,
             } => {
-                if lost(&view.known, epoch) || now >= echo_at + timings.fence {
+                // A radio of ours that stopped hearing it cannot keep it connected: let a hub
+                // that hears it have it.
+                let deaf = view.unheard_since.is_some_and(|t| now >= t + timings.lease);
+                if lost(&view.known, epoch) || now >= echo_at + timings.fence || deaf {
                     view.mine = Mine::Dropping {
                         epoch,
                         echo_at,

@@ -2,238 +2,14 @@
 //! (retained messages, delivery in publish order, retained copies on subscribe), time moved by
 //! hand in 100 ms steps, and after every step the check that no two hubs hold one device.
 
-use super::*;
-use crate::mqtt::cluster::wire::ClusterTopics;
-
-const STEP: Duration = Duration::from_millis(100);
-
-fn timings() -> Timings {
-    // lease 6 s, renew 2 s: fence 4.5 s, settle 1.5 s, gather 3 s.
-    Timings::new(Duration::from_secs(6), Duration::from_secs(2))
-}
-
-fn device() -> Address {
-    "A4:C1:38:00:00:01".parse().unwrap()
-}
-
-fn offer(rssi: i16, free: bool) -> Option<OfferPayload> {
-    Some(OfferPayload {
-        rssi,
-        radio: "hci0".into(),
-        free,
-    })
-}
-
-struct Hub {
-    core: Cluster,
-    /// On the broker.
-    online: bool,
-    /// The process runs (a killed hub neither ticks nor hears).
-    alive: bool,
-    /// Devices the fleet keeps connected.
-    connected: BTreeSet<Address>,
-    /// Drops the shell has not finished yet.
-    dropping: Vec<Address>,
-}
+#[path = "test_net.rs"]
+mod net;
 
 use std::collections::BTreeSet;
 
-struct Net {
-    now: Duration,
-    hubs: Vec<Hub>,
-    retained: BTreeMap<String, Vec<u8>>,
-    queue: Vec<(usize, Message)>,
-    /// (time, hub, device, up) of every connect and drop.
-    log: Vec<(Duration, String, Address, bool)>,
-}
-
-impl Net {
-    fn new(names: &[&str]) -> Self {
-        let hubs = names
-            .iter()
-            .map(|name| {
-                let mut core =
-                    Cluster::new(ClusterTopics::new("bluefleet", "house", name), timings(), 1);
-                core.manage(device());
-                Hub {
-                    core,
-                    online: false,
-                    alive: true,
-                    connected: BTreeSet::new(),
-                    dropping: Vec::new(),
-                }
-            })
-            .collect();
-        Self {
-            now: Duration::from_secs(100),
-            hubs,
-            retained: BTreeMap::new(),
-            queue: Vec::new(),
-            log: Vec::new(),
-        }
-    }
-
-    fn name(&self, hub: usize) -> String {
-        self.hubs[hub].core.topics().hub().to_string()
-    }
-
-    fn connect(&mut self, hub: usize) {
-        let now = self.now;
-        self.hubs[hub].online = true;
-        let actions = self.hubs[hub].core.connected(now);
-        assert!(actions.iter().all(|a| matches!(a, Action::Subscribe(_))));
-        let retained: Vec<(String, Vec<u8>)> = self
-            .retained
-            .iter()
-            .map(|(t, p)| (t.clone(), p.clone()))
-            .collect();
-        for (topic, payload) in retained {
-            self.deliver(hub, &topic, &payload, true);
-        }
-    }
-
-    fn deliver(&mut self, hub: usize, topic: &str, payload: &[u8], retain: bool) {
-        let incoming = Incoming {
-            topic: topic.to_string(),
-            payload: payload.to_vec(),
-            retain,
-            ..Incoming::default()
-        };
-        let now = self.now;
-        if let Some(steps) = self.hubs[hub].core.incoming(&incoming, now) {
-            self.apply(hub, steps);
-        }
-    }
-
-    fn apply(&mut self, hub: usize, steps: Vec<Step>) {
-        for step in steps {
-            let name = self.name(hub);
-            match step {
-                Step::Publish(message) => {
-                    if self.hubs[hub].online {
-                        self.queue.push((hub, message));
-                    }
-                }
-                Step::Connect(address) => {
-                    self.hubs[hub].connected.insert(address);
-                    self.log.push((self.now, name, address, true));
-                }
-                Step::Drop(address) => self.hubs[hub].dropping.push(address),
-            }
-        }
-    }
-
-    /// Delivers everything queued, in order, to every hub on the broker.
-    fn flush(&mut self) {
-        while !self.queue.is_empty() {
-            let (from, message) = self.queue.remove(0);
-            if !self.hubs[from].online {
-                continue;
-            }
-            if message.retain {
-                if message.payload.is_empty() {
-                    self.retained.remove(&message.topic);
-                } else {
-                    self.retained
-                        .insert(message.topic.clone(), message.payload.clone());
-                }
-            }
-            for hub in 0..self.hubs.len() {
-                if self.hubs[hub].online && self.hubs[hub].alive {
-                    self.deliver(hub, &message.topic, &message.payload, false);
-                }
-            }
-        }
-    }
-
-    /// One step of time: drops finish, every live hub ticks, the broker delivers.
-    fn step(&mut self) {
-        self.now += STEP;
-        for hub in 0..self.hubs.len() {
-            if !self.hubs[hub].alive {
-                continue;
-            }
-            for address in std::mem::take(&mut self.hubs[hub].dropping) {
-                self.hubs[hub].connected.remove(&address);
-                let name = self.name(hub);
-                self.log.push((self.now, name, address, false));
-                let now = self.now;
-                let steps = self.hubs[hub].core.dropped(&address, now);
-                self.apply(hub, steps);
-            }
-            let now = self.now;
-            let steps = self.hubs[hub].core.tick(now);
-            self.apply(hub, steps);
-        }
-        self.flush();
-        let holders = self
-            .hubs
-            .iter()
-            .filter(|h| h.alive && h.connected.contains(&device()))
-            .count();
-        assert!(holders <= 1, "two hubs hold the device at {:?}", self.now);
-    }
-
-    fn run(&mut self, span: Duration) {
-        let until = self.now + span;
-        while self.now < until {
-            self.step();
-        }
-    }
-
-    fn offer(&mut self, hub: usize, offer: Option<OfferPayload>) {
-        self.hubs[hub].core.offer(&device(), offer);
-    }
-
-    fn holder(&self) -> Option<String> {
-        self.hubs
-            .iter()
-            .find(|h| h.alive && h.connected.contains(&device()))
-            .map(|h| h.core.topics().hub().to_string())
-    }
-
-    /// Runs until some hub holds the device; how long that took.
-    fn until_held(&mut self, limit: Duration) -> Duration {
-        let start = self.now;
-        while self.holder().is_none() {
-            assert!(
-                self.now < start + limit,
-                "nobody connected within {limit:?}"
-            );
-            self.step();
-        }
-        self.now - start
-    }
-
-    fn kill(&mut self, hub: usize) {
-        self.hubs[hub].alive = false;
-        self.hubs[hub].online = false;
-        self.hubs[hub].connected.clear();
-        // The broker's last will for it.
-        let topic = format!("bluefleet/{}/status", self.name(hub));
-        for other in 0..self.hubs.len() {
-            if self.hubs[other].online {
-                self.deliver(other, &topic, b"offline", false);
-            }
-        }
-    }
-
-    fn claim(&self) -> ClaimPayload {
-        let topic = format!("bluefleet/cluster/house/claims/{}", device());
-        decode(&self.retained[&topic]).unwrap()
-    }
-}
-
-fn three_hubs() -> Net {
-    let mut net = Net::new(&["attic", "cellar", "garage"]);
-    net.offer(0, offer(-70, true));
-    net.offer(1, offer(-55, true));
-    net.offer(2, offer(-62, true));
-    for hub in 0..3 {
-        net.connect(hub);
-    }
-    net
-}
+use super::*;
+use crate::mqtt::cluster::wire::ClusterTopics;
+use net::{device, offer, three_hubs, timings, Hub, Net};
 
 #[test]
 fn the_best_free_radio_claims_after_gathering_and_connects_after_settling() {
@@ -493,4 +269,21 @@ fn a_hub_claims_no_more_devices_than_it_has_free_slots() {
         .collect();
     assert_eq!(claims.len(), 1, "{steps:?}");
     assert_eq!(core.claimed(), vec![device()]);
+}
+
+#[test]
+fn a_holder_whose_radios_stop_hearing_the_device_lets_it_go_after_a_lease() {
+    let mut net = three_hubs();
+    net.until_held(Duration::from_secs(10));
+    net.offer(1, None);
+    net.run(Duration::from_secs(5));
+    assert_eq!(
+        net.holder().as_deref(),
+        Some("cellar"),
+        "not before a lease"
+    );
+    let took = net.until_held_by("garage", Duration::from_secs(6));
+    // The rest of the lease, the release's round trip, then garage's claim and settle.
+    assert!(took <= Duration::from_secs(3), "{took:?}");
+    assert_eq!(net.claim().epoch, 2);
 }

@@ -70,6 +70,8 @@ pub(super) struct DeviceView {
     pub(super) published_offer: Option<(Option<OfferPayload>, Duration)>,
     /// The epoch of our own claim we already released.
     pub(super) released_epoch: Option<u64>,
+    /// Since when no radio of ours hears it (a holder lets go after a lease of that).
+    pub(super) unheard_since: Option<Duration>,
 }
 
 impl DeviceView {
@@ -81,6 +83,7 @@ impl DeviceView {
             my_offer: None,
             published_offer: None,
             released_epoch: None,
+            unheard_since: None,
         }
     }
 }

@@ -143,8 +143,10 @@ impl Journal {
             .iter()
             .map(|radio| {
                 let age = self.adverts.last_age(&radio.radio, at_s);
+                let recovering = radio.recovery.as_ref().filter(|r| r.steps_this_episode > 0);
                 let state = match (radio.up, age) {
                     (false, _) => "down",
+                    _ if recovering.is_some() => "recovering",
                     (true, Some(age)) if age <= QUIET_AFTER_S => "scanning",
                     (true, None) if at_s <= QUIET_AFTER_S => "scanning",
                     (true, _) => "quiet",
@@ -169,6 +171,10 @@ impl Journal {
                     last_advert_age_s: age,
                     attempts: radio.connects.attempts,
                     clients_served: self.served(&radio.radio),
+                    recovery: radio
+                        .recovery
+                        .as_ref()
+                        .map(|r| recovery_words(r, recovering.is_some())),
                 }
             })
             .collect();
@@ -408,6 +414,26 @@ impl Journal {
                 series.push(sample);
             }
         }
+    }
+}
+
+/// What the radio watchdog did, in words: the step it is on, or how often it helped.
+fn recovery_words(report: &crate::watchdog::RecoveryReport, recovering: bool) -> String {
+    let ladder: Vec<String> = report.ladder.iter().map(ToString::to_string).collect();
+    if recovering {
+        let step = report.steps_this_episode.min(ladder.len().max(1));
+        format!(
+            "step {step} of {} ({})",
+            ladder.len(),
+            ladder.get(step - 1).map_or("?", String::as_str)
+        )
+    } else {
+        format!(
+            "{} steps, {} recoveries (ladder: {})",
+            report.steps_taken,
+            report.recoveries,
+            ladder.join(" → ")
+        )
     }
 }
 

@@ -258,3 +258,31 @@ fn an_update_carries_only_what_changed_since_the_given_sequence() {
     );
     assert_eq!(first.radios.as_ref().map(Vec::len), Some(1));
 }
+
+#[test]
+fn a_radio_the_watchdog_is_recovering_says_so_with_its_step() {
+    use crate::backend::recovery::RecoveryStep;
+    use crate::watchdog::RecoveryReport;
+    let mut journal = Journal::default();
+    let mut silent = radio("p1", true, vec![], GateStats::default());
+    let report = |steps_this_episode| RecoveryReport {
+        quiet_after_s: 90.0,
+        ladder: vec![RecoveryStep::RestartDiscovery, RecoveryStep::Reconnect],
+        steps_taken: 3,
+        recoveries: 1,
+        steps_this_episode,
+        history: vec![],
+    };
+    silent.recovery = Some(report(2));
+    journal.observe(1.0, &diagnostics(vec![silent.clone()], vec![]), &[]);
+    let row = &journal.radios()[0];
+    assert_eq!(row.state, "recovering");
+    let words = row.recovery.clone().unwrap_or_default();
+    assert!(words.starts_with("step 2 of 2 ("), "{words}");
+    silent.recovery = Some(report(0));
+    journal.observe(2.0, &diagnostics(vec![silent], vec![]), &[]);
+    let row = &journal.radios()[0];
+    assert_eq!(row.state, "scanning");
+    let words = row.recovery.clone().unwrap_or_default();
+    assert!(words.starts_with("3 steps, 1 recoveries"), "{words}");
+}
