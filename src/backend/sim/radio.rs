@@ -281,9 +281,10 @@ impl SimRadio {
             ));
         }
         state.take_slot(shared, radio, token, request.address);
+        // A connect naming the wrong address kind reaches nobody, as on a real radio.
         let connectable = device
             .and_then(|d| shared.world.devices.get(d))
-            .is_some_and(|d| d.connectable);
+            .is_some_and(|d| d.connectable && d.address_kind == request.address_kind);
         let reachable =
             connectable && device.is_some_and(|d| state.reachable(shared, d, radio, at));
         let give_up = |waited: Duration, by_caller| {
