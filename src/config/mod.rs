@@ -397,7 +397,10 @@ mod tests {
         let config = HubConfig::parse(include_str!("../../examples/hub-full.toml")).unwrap();
         assert_eq!(config.radios.len(), 3);
         let modes: Vec<ScanMode> = config.radios.iter().map(RadioConfig::scan_mode).collect();
-        assert_eq!(modes, [ScanMode::Active, ScanMode::Passive, ScanMode::Active]);
+        assert_eq!(
+            modes,
+            [ScanMode::Active, ScanMode::Passive, ScanMode::Active]
+        );
         assert_eq!(config.devices.len(), 2);
         assert!(config.devices[1].bindkey().is_some());
         assert!(config.proxy.is_some() && config.web.is_some());
