@@ -56,7 +56,7 @@ pub struct MqttConfig {
     /// Raw adverts on `…/devices/<ADDRESS>/advert`: `off` (default), `changed` or `all`.
     #[serde(default)]
     pub publish_adverts: PublishAdverts,
-    /// MQTT keepalive (default 30s).
+    /// MQTT keepalive (default 30s, at least 5s).
     #[serde(default = "default_keepalive", deserialize_with = "duration")]
     pub keepalive: Duration,
 }
@@ -198,8 +198,9 @@ impl MqttConfig {
         if self.ca_file.is_some() && !self.tls {
             return Err(Error::config("mqtt.ca_file", "needs tls = true"));
         }
-        if self.keepalive < Duration::from_secs(1) || self.keepalive > Duration::from_secs(65535) {
-            return Err(Error::config("mqtt.keepalive", "must be 1s to 18h"));
+        // rumqttc refuses (panics on) keepalives under 5 s; MQTT's own limit is 65535 s.
+        if self.keepalive < Duration::from_secs(5) || self.keepalive > Duration::from_secs(65535) {
+            return Err(Error::config("mqtt.keepalive", "must be 5s to 18h"));
         }
         if let Some(id) = &self.client_id {
             if id.is_empty() || id.len() > 65535 {
@@ -276,6 +277,7 @@ mod tests {
             ),
             ("host = \"h\"\nca_file = \"/ca.pem\"", "mqtt.ca_file"),
             ("host = \"h\"\nkeepalive = \"0s\"", "mqtt.keepalive"),
+            ("host = \"h\"\nkeepalive = \"4s\"", "mqtt.keepalive"),
             (
                 "host = \"h\"\npublish_adverts = \"some\"",
                 "unknown variant",

@@ -11,6 +11,7 @@
 //! broker connection on its own thread, behind small traits that [`rumqtt`] implements for
 //! rumqttc's MQTT 5 and 3.1.1 clients.
 
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod core;
@@ -22,5 +23,6 @@ mod shell;
 pub mod snapshot;
 pub mod topics;
 
+pub use cluster::ClusterConfig;
 pub use config::{MqttConfig, Protocol, PublishAdverts};
 pub use shell::serve;

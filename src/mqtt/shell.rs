@@ -6,10 +6,10 @@
 //! in): commands and subscription set-ups are futures polled side by side, and one `biased`
 //! select decides the order, so the same inputs are handled in the same order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, SelectAll};
 use futures::{FutureExt, Stream, StreamExt};
@@ -18,13 +18,14 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::cluster::drive::{Membership, TICK};
+use super::cluster::ClusterConfig;
 use super::commands::Command;
 use super::config::MqttConfig;
-use super::core::{Bridge, Inbound, ReplyTo};
+use super::core::{Bridge, ReplyTo};
 use super::discovery::ValueSpec;
 use super::execute::{execute, failed, succeeded};
 use super::link::{BrokerEvent, BrokerLink};
-use super::snapshot::{DeviceSnapshot, ErrorSnapshot, HubSnapshot, RadioSnapshot};
 use super::topics::characteristic_level;
 use crate::config::{Decode, DeviceConfig};
 use crate::fleet::{Fleet, Subscription, SubscriptionEvent};
@@ -56,23 +57,48 @@ type Values = Pin<Box<dyn Stream<Item = (Follow, SubscriptionEvent)>>>;
 enum Done {
     Answer(ReplyTo, Value),
     Subscribed(ReplyTo, Follow, Subscription, Device),
+    /// A cluster device was released here: withdraw it from the cluster, then answer.
+    Released(Address, ReplyTo, Value),
+    /// A cluster drop finished.
+    Dropped(Address),
+    Nothing,
 }
 
+#[path = "shell_cluster.rs"]
+mod clustered;
+#[path = "shell_sample.rs"]
+mod sampling;
+
 /// Runs the bridge for `devices` until `stop` completes, then marks the hub offline (discovery
-/// stays: a restart is not a release).
+/// stays: a restart is not a release). With `cluster`, the kept-connected devices are
+/// connected only while this hub holds their claim.
 pub async fn serve(
     fleet: Fleet,
     config: MqttConfig,
+    cluster: Option<ClusterConfig>,
     devices: Vec<DeviceConfig>,
     stop: impl Future<Output = ()>,
 ) -> crate::Result<()> {
     let mut core = Bridge::new(&config);
+    let kept: BTreeSet<Address> = devices
+        .iter()
+        .filter(|d| d.keep_connected)
+        .map(|d| d.address)
+        .collect();
+    let mut membership = cluster.map(|c| Membership::new(&c, &config, kept));
     let client = super::rumqtt::client(&config, &core.last_will())?;
     let (link, mut events) = BrokerLink::start(client).map_err(|source| Error::Io {
         path: "mqtt thread".into(),
         source,
     })?;
     let mut shell = Shell::new(fleet);
+    if let Some(membership) = &membership {
+        shell.gated = devices
+            .iter()
+            .map(|d| d.address)
+            .filter(|a| membership.decides(a))
+            .collect();
+    }
     for device in &devices {
         let handle = shell.fleet.device(device.address).await?;
         let name = device
@@ -88,12 +114,22 @@ pub async fn serve(
                 &subscription.unit,
                 numeric,
             ));
-            shell.follow(Follow {
+            let follow = Follow {
                 address: device.address,
                 characteristic,
                 decode: subscription.decode,
                 scale: subscription.scale,
-            });
+            };
+            if shell.gated.contains(&device.address) {
+                // Subscribing connects: only once the claim is ours.
+                shell
+                    .deferred
+                    .entry(device.address)
+                    .or_default()
+                    .push(follow);
+            } else {
+                shell.follow(follow);
+            }
         }
         core.manage(device.address, &name, values);
         shell.names.insert(device.address, device.name.clone());
@@ -107,6 +143,7 @@ pub async fn serve(
             .filter_map(|w| std::future::ready(w.item())),
     );
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    let mut cluster_tick = tokio::time::interval(TICK);
     let mut sweep_until: Option<Instant> = None;
     let mut stop = std::pin::pin!(stop);
     loop {
@@ -117,19 +154,36 @@ pub async fn serve(
                 Some(BrokerEvent::Connected) => {
                     tracing::info!("mqtt: connected to {}:{}", config.host, config.port());
                     core.connected().into_iter().for_each(|a| link.act(a));
+                    if let Some(membership) = membership.as_mut() {
+                        membership.connected(&link);
+                    }
                     sweep_until = Some(Instant::now() + SWEEP_FOR);
                 }
                 Some(BrokerEvent::Disconnected(reason)) => {
                     tracing::warn!("mqtt: {}:{}: {reason}; retrying", config.host, config.port());
+                    if let Some(membership) = membership.as_mut() {
+                        membership.disconnected();
+                    }
                 }
-                Some(BrokerEvent::Message(message)) => match core.incoming(&message) {
-                    Inbound::Publish(messages) => messages.into_iter().for_each(|m| link.publish(m)),
-                    Inbound::Command(command, reply) => shell.command(&mut core, &link, command, reply),
-                },
+                Some(BrokerEvent::Message(message)) => shell.message(&mut core, membership.as_mut(), &link, &message),
                 None => return Err(Error::ActorGone { what: "the MQTT connection thread".into() }),
             },
             Some(done) = shell.running.next(), if !shell.running.is_empty() => match done {
                 Done::Answer(reply, body) => link.publish(core.answer(&reply, body)),
+                Done::Released(address, reply, body) => {
+                    if let Some(membership) = membership.as_mut() {
+                        membership.forget(&address, &link);
+                    }
+                    shell.gated.remove(&address);
+                    link.publish(core.answer(&reply, body));
+                }
+                Done::Dropped(address) => {
+                    if let Some(membership) = membership.as_mut() {
+                        let decisions = membership.dropped(&address, &link);
+                        shell.decide(decisions);
+                    }
+                }
+                Done::Nothing => {}
                 Done::Subscribed(reply, follow, subscription, device) => {
                     shell.handles.insert(follow.address, device);
                     let spec = ValueSpec::for_characteristic(&follow.characteristic, "", follow.decode != Decode::Hex && follow.decode != Decode::Utf8);
@@ -140,8 +194,20 @@ pub async fn serve(
                 }
             },
             Some((follow, result)) = shell.subscribing.next(), if !shell.subscribing.is_empty() => match result {
-                Some(subscription) => shell.attach(follow, subscription),
+                Some(subscription) if shell.may_follow(&follow.address) => shell.attach(follow, subscription),
+                Some(_) => {}
                 None => shell.follow_later(follow),
+            },
+            Some(follow) = shell.retrying.next(), if !shell.retrying.is_empty() => {
+                if shell.may_follow(&follow.address) {
+                    shell.follow(follow);
+                }
+            },
+            _ = cluster_tick.tick(), if membership.is_some() => {
+                if let Some(membership) = membership.as_mut() {
+                    let decisions = membership.tick(&shell.fleet, &link);
+                    shell.decide(decisions);
+                }
             },
             Some((follow, event)) = shell.values.next(), if !shell.values.is_empty() => {
                 if let SubscriptionEvent::Notification(bytes) = event {
@@ -171,6 +237,9 @@ pub async fn serve(
             },
         }
     }
+    if let Some(membership) = membership.as_mut() {
+        shell.leave(membership, &link).await;
+    }
     link.close(core.goodbye(), GOODBYE_WITHIN);
     Ok(())
 }
@@ -192,6 +261,14 @@ struct Shell {
     announced: BTreeMap<Address, std::collections::BTreeSet<String>>,
     /// Dropping a sender ends that follow's stream.
     cancels: BTreeMap<(Address, Uuid), Vec<oneshot::Sender<()>>>,
+    /// Follows waiting to be retried.
+    retrying: FuturesUnordered<LocalFuture<Follow>>,
+    /// Devices the cluster decides for: followed only while held.
+    gated: BTreeSet<Address>,
+    /// Of those, the ones this hub holds now.
+    held: BTreeSet<Address>,
+    /// Configured follows of gated devices, started when the claim is ours.
+    deferred: BTreeMap<Address, Vec<Follow>>,
 }
 
 impl Shell {
@@ -210,38 +287,11 @@ impl Shell {
             cancels: BTreeMap::new(),
             new_readings: Vec::new(),
             announced: BTreeMap::new(),
+            retrying: FuturesUnordered::new(),
+            gated: BTreeSet::new(),
+            held: BTreeSet::new(),
+            deferred: BTreeMap::new(),
         }
-    }
-
-    /// GATT readings plus the readings decoded from the device's adverts (by their names).
-    fn readings_of(
-        &mut self,
-        address: &Address,
-        heard: Option<&crate::supervisor::heard::HeardDevice>,
-    ) -> BTreeMap<String, Value> {
-        use crate::decode::reading::Value as Decoded;
-        let mut readings = self.readings.get(address).cloned().unwrap_or_default();
-        let Some(decoded) = heard.and_then(|h| h.readings.as_ref()) else {
-            return readings;
-        };
-        for (key, reading) in decoded.named_readings() {
-            let value = match &reading.value {
-                Decoded::Number(n) => json!(n),
-                Decoded::Bool(b) => json!(b),
-                Decoded::Text(t) => json!(t),
-            };
-            if self
-                .announced
-                .entry(*address)
-                .or_default()
-                .insert(key.clone())
-            {
-                self.new_readings
-                    .push((*address, ValueSpec::for_reading(&key, reading)));
-            }
-            readings.insert(key, value);
-        }
-        readings
     }
 
     fn name_of(&self, address: &Address) -> String {
@@ -271,16 +321,17 @@ impl Shell {
         }));
     }
 
+    /// Retries `follow` later, if it may still be followed then.
     fn follow_later(&mut self, follow: Follow) {
-        let fleet = self.fleet.clone();
-        self.subscribing.push(Box::pin(async move {
+        self.retrying.push(Box::pin(async move {
             tokio::time::sleep(RESUBSCRIBE_AFTER).await;
-            let result = match fleet.device(follow.address).await {
-                Ok(device) => device.subscribe(follow.characteristic).await.ok(),
-                Err(_) => None,
-            };
-            (follow, result)
+            follow
         }));
+    }
+
+    /// Whether `address` may hold a subscription (which keeps it connected) now.
+    fn may_follow(&self, address: &Address) -> bool {
+        !self.gated.contains(address) || self.held.contains(address)
     }
 
     fn attach(&mut self, follow: Follow, subscription: Subscription) {
@@ -305,6 +356,8 @@ impl Shell {
                 self.cancels.retain(|(a, _), _| *a != address);
                 self.readings.remove(&address);
                 self.handles.remove(&address);
+                self.deferred.remove(&address);
+                let clustered = self.gated.contains(&address);
                 let fleet = self.fleet.clone();
                 self.running.push(Box::pin(async move {
                     let outcome = async {
@@ -316,7 +369,11 @@ impl Shell {
                         Ok(()) => succeeded(json!({"released": address.to_string()})),
                         Err(e) => failed(&e),
                     };
-                    Done::Answer(reply, body)
+                    if clustered {
+                        Done::Released(address, reply, body)
+                    } else {
+                        Done::Answer(reply, body)
+                    }
                 }));
             }
             Command::Subscribe {
@@ -369,96 +426,5 @@ impl Shell {
                 );
             }
         }
-    }
-
-    fn sample(&mut self) -> (Vec<DeviceSnapshot>, Vec<RadioSnapshot>, HubSnapshot) {
-        let now = Instant::now();
-        let unix_now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let period = now.duration_since(self.sampled_at).as_secs_f64().max(1e-3);
-        self.sampled_at = now;
-        let round = |rssi: Option<f32>| rssi.map(|r| r.round() as i16);
-        let handles: Vec<(Address, Device)> =
-            self.handles.iter().map(|(a, d)| (*a, d.clone())).collect();
-        let devices: Vec<DeviceSnapshot> = handles
-            .iter()
-            .map(|(address, device)| {
-                let status = device.status();
-                let heard = self.fleet.heard_device(address);
-                let readings = self.readings_of(address, heard.as_ref());
-                let radio = match &status.state {
-                    crate::device::state::DeviceState::Connected { radio }
-                    | crate::device::state::DeviceState::Connecting { radio, .. } => {
-                        Some(radio.clone())
-                    }
-                    _ => None,
-                };
-                DeviceSnapshot {
-                    address: *address,
-                    name: self
-                        .names
-                        .get(address)
-                        .cloned()
-                        .flatten()
-                        .or_else(|| heard.as_ref().and_then(|h| h.name.clone())),
-                    connection: status.state.label().to_string(),
-                    radio,
-                    keep_connected: status.keep_connected,
-                    rssi: heard
-                        .iter()
-                        .flat_map(|h| h.radios.iter())
-                        .map(|(r, rssi)| (r.to_string(), round(*rssi)))
-                        .collect(),
-                    best_radio: heard.as_ref().and_then(|h| h.best_radio.clone()),
-                    best_rssi: heard.as_ref().and_then(|h| round(h.smoothed_rssi_dbm)),
-                    zone: heard
-                        .as_ref()
-                        .and_then(|h| h.zone)
-                        .and_then(|z| serde_json::to_value(z).ok())
-                        .and_then(|v| v.as_str().map(str::to_string)),
-                    last_seen: self
-                        .last_seen
-                        .get(address)
-                        .map(|seen| unix_now.saturating_sub(now.duration_since(*seen).as_secs())),
-                    last_error: status
-                        .last_error
-                        .as_ref()
-                        .map(|(kind, text)| ErrorSnapshot {
-                            kind: kind.as_str().into(),
-                            message: text.clone(),
-                        }),
-                    readings,
-                }
-            })
-            .collect();
-        let usage = self.fleet.slot_usage();
-        let radios: Vec<RadioSnapshot> = usage
-            .iter()
-            .map(|u| RadioSnapshot {
-                radio: u.radio.clone(),
-                state: if u.up { "up" } else { "down" },
-                slots_used: u.held_by.len(),
-                slots_limit: u.limit,
-                slots_foreign: u.foreign,
-                holders: u.held_by.clone(),
-                adverts_per_s: (self.advert_counts.remove(&u.radio).unwrap_or(0) as f64 / period
-                    * 10.0)
-                    .round()
-                    / 10.0,
-            })
-            .collect();
-        let hub = HubSnapshot {
-            devices: devices.len(),
-            connected: devices
-                .iter()
-                .filter(|d| d.connection == "connected")
-                .count(),
-            heard: self.fleet.heard().len(),
-            slots_free: usage.iter().filter(|u| u.up).map(|u| u.free).sum(),
-            radios: usage.len(),
-        };
-        (devices, radios, hub)
     }
 }

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::WebConfig;
 use crate::model::Address;
@@ -179,8 +179,27 @@ async fn snapshot(State(state): State<AppState>) -> Response {
 
 async fn radios(State(state): State<AppState>) -> Response {
     let journal = lock(&state.journal);
-    Json(serde_json::json!({"header": journal.header(), "radios": journal.radios()}))
-        .into_response()
+    Json(serde_json::json!({
+        "seq": journal.seq(),
+        "header": journal.header(),
+        "radios": journal.radios(),
+    }))
+    .into_response()
+}
+
+/// An SSE update with the wall-clock time it left the server, so the page can tell how far
+/// behind it draws (page and server share the machine's clock on loopback).
+#[derive(Serialize)]
+struct Sent<'a> {
+    sent_unix_ms: f64,
+    #[serde(flatten)]
+    update: &'a crate::web::journal::Update,
+}
+
+fn unix_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 #[derive(Deserialize)]
@@ -264,10 +283,14 @@ async fn events(
                 };
                 let Some(update) = update else { continue };
                 let seq = update.seq;
+                let sent = Sent {
+                    sent_unix_ms: unix_ms(),
+                    update: &update,
+                };
                 let event = Event::default()
                     .event("update")
                     .id(seq.to_string())
-                    .json_data(&update)
+                    .json_data(&sent)
                     .unwrap_or_else(|err| Event::default().comment(err.to_string()));
                 return Some((Ok(event), (seq, ticker)));
             }

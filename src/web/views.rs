@@ -17,7 +17,8 @@ pub struct RadioRow {
     pub radio: RadioId,
     /// Controller or proxy.
     pub kind: RadioKind,
-    /// `scanning`, `quiet` (up but no advert for a while) or `down`.
+    /// `scanning`, `quiet` (up but no advert for a while), `recovering` (the radio watchdog is
+    /// stepping through its recovery ladder) or `down`.
     pub state: &'static str,
     /// Slots the fleet holds there.
     pub slots_used: usize,
@@ -38,6 +39,9 @@ pub struct RadioRow {
     /// Proxy clients this radio serves (all of them in aggregate mode, its own virtual
     /// proxy's in per-radio mode); `None` when no proxy is served.
     pub clients_served: Option<usize>,
+    /// What the radio watchdog did (`step 1 of 2 (restart discovery)` while recovering);
+    /// `None` for a radio without one.
+    pub recovery: Option<String>,
 }
 
 /// A slot holder, named for people.
@@ -123,6 +127,9 @@ pub struct DeviceRow {
     pub lagged: u64,
     /// Its last value, as text.
     pub last_value: Option<String>,
+    /// What its adverts decode to (`bthome (BTHome sensor): temperature 21.3 °C, …`), or why
+    /// they do not.
+    pub readings: Option<String>,
     /// The end of its backoff, seconds since start.
     pub backoff_until_s: Option<f64>,
     /// Connections so far.
@@ -163,7 +170,8 @@ pub struct AttemptRow {
 pub struct Considered {
     /// The radio.
     pub radio: RadioId,
-    /// `chosen`, or why it was passed over (`down`, `did not hear it`, `no free slot`).
+    /// `chosen (−63 dBm, 2 free)`, or why it was passed over (`down`, `last heard it 40 s
+    /// ago`, `14 dB below the best radio`), as the device judged it when it queued.
     pub verdict: String,
 }
 
@@ -199,6 +207,8 @@ pub struct Header {
     pub finished: bool,
     /// Whether the server accepts commands.
     pub commands: bool,
+    /// Attempt events the page's listener missed (it fell behind the fleet).
+    pub attempt_events_missed: u64,
 }
 
 /// One client of `bluefleet proxy` (a Home Assistant instance, a script), in the clients view.

@@ -10,6 +10,7 @@
 
 mod api;
 mod browser;
+mod clients;
 mod page;
 mod report;
 mod scale;

@@ -109,7 +109,7 @@ async fn play(world: World, args: &Args) -> Result<(Summary, Option<Rc<WebDriver
     )));
     let web = start_web(&simulation, args)?;
     if let Some(web) = &web {
-        web.follow_adverts(&fleet);
+        web.follow(&fleet);
     }
     let mut polled = Vec::new();
     for spec in simulation.world().devices.iter() {

@@ -7,12 +7,13 @@ use std::future::Future;
 use bluefleet::config::DeviceConfig;
 use bluefleet::Fleet;
 
-/// Runs `work` with the bridge beside it (or alone without `[mqtt]`). A bridge that fails to
-/// start ends the command with its error.
+/// Runs `work` with the bridge beside it (or alone without `[mqtt]`), in `cluster` if given.
+/// A bridge that fails to start ends the command with its error.
 #[cfg(feature = "mqtt")]
 pub async fn alongside<T>(
     fleet: &Fleet,
     config: Option<bluefleet::mqtt::MqttConfig>,
+    cluster: Option<bluefleet::mqtt::ClusterConfig>,
     devices: Vec<DeviceConfig>,
     work: impl Future<Output = Result<T, String>>,
 ) -> Result<T, String> {
@@ -20,7 +21,7 @@ pub async fn alongside<T>(
         return work.await;
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bridge = bluefleet::mqtt::serve(fleet.clone(), config, devices, async {
+    let bridge = bluefleet::mqtt::serve(fleet.clone(), config, cluster, devices, async {
         let _ = stopped.await;
     });
     let mut bridge = std::pin::pin!(bridge);
@@ -53,7 +54,7 @@ pub async fn demo_alongside<T>(
         }
         None => None,
     };
-    alongside(fleet, config, demo_devices(world), work).await
+    alongside(fleet, config, None, demo_devices(world), work).await
 }
 
 #[cfg(not(feature = "mqtt"))]
@@ -67,6 +68,30 @@ pub async fn demo_alongside<T>(
         return Err("--mqtt: this binary was built without the `mqtt` feature".into());
     }
     work.await
+}
+
+/// The devices `run` itself keeps connected and subscribes to: with `[cluster]`, none of the
+/// kept-connected ones (the cluster connects them, on the hub that holds their claim).
+#[cfg(feature = "mqtt")]
+pub fn own_devices(config: &bluefleet::config::HubConfig) -> Vec<DeviceConfig> {
+    let clustered = config.cluster.is_some();
+    config
+        .devices
+        .iter()
+        .cloned()
+        .map(|mut device| {
+            if clustered && device.keep_connected {
+                device.keep_connected = false;
+                device.subscribe.clear();
+            }
+            device
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "mqtt"))]
+pub fn own_devices(config: &bluefleet::config::HubConfig) -> Vec<DeviceConfig> {
+    config.devices.clone()
 }
 
 /// The world's kept-connected devices as hub-file entries, decoding the SIG values it knows.

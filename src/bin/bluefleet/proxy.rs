@@ -161,7 +161,7 @@ fn start_web(
     let web = WebDriver::start(Some(&config), None, [], [], heading)?
         .map(Rc::new)
         .ok_or("the page did not start")?;
-    web.follow_adverts(fleet);
+    web.follow(fleet);
     feed_page(Rc::clone(&web), watch);
     let (driver, fleet) = (Rc::clone(&web), fleet.clone());
     actix::spawn(async move {

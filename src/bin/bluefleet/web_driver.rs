@@ -1,8 +1,8 @@
-//! The live page and the report, wired to a running fleet: shared by `demo` and `run`.
+//! The live page and the report, wired to a running fleet: shared by `demo`, `run` and `proxy`.
 //!
 //! The driver samples the fleet into the journal once a second (of fleet time), feeds it every
-//! advert, hands the page's commands to the caller, and at the end writes `report.html`. The
-//! server runs on its own thread, so a fleet on virtual time keeps its clock.
+//! advert and attempt event, hands the page's commands to the caller, and at the end writes
+//! `report.html`. The server runs on its own thread, so a fleet on virtual time keeps its clock.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
@@ -82,8 +82,9 @@ impl WebDriver {
         at.saturating_duration_since(self.origin).as_secs_f64()
     }
 
-    /// Feeds every advert the fleet ingests into the journal, for as long as the fleet runs.
-    pub fn follow_adverts(self: &std::rc::Rc<Self>, fleet: &Fleet) {
+    /// Feeds every advert the fleet ingests and every attempt event into the journal, for as
+    /// long as the fleet runs.
+    pub fn follow(self: &std::rc::Rc<Self>, fleet: &Fleet) {
         let driver = std::rc::Rc::clone(self);
         let mut adverts = Box::pin(fleet.adverts());
         actix::spawn(async move {
@@ -95,6 +96,13 @@ impl WebDriver {
                 };
                 let at = driver.since_start(advert.seen_at);
                 driver.journal().advert(at, &advert);
+            }
+        });
+        let driver = std::rc::Rc::clone(self);
+        let mut attempts = Box::pin(fleet.attempt_events());
+        actix::spawn(async move {
+            while let Some(event) = attempts.next().await {
+                driver.journal().attempt(&event);
             }
         });
     }

@@ -1,5 +1,7 @@
 // The live page: one snapshot from /api/snapshot, then the deltas of /api/events applied to
-// the same maps, and the visible view redrawn at most once per animation frame.
+// the same maps, and the visible view redrawn at most once per animation frame. Tables are
+// keyed: a device row is rebuilt only when the server sent that device again, attempts and
+// adverts are prepended, so a frame costs what changed, not what is shown.
 "use strict";
 
 const token = new URLSearchParams(location.search).get("token");
@@ -10,8 +12,15 @@ const state = {
   devices: new Map(), leases: new Map(), ticks: [], alarms: new Map(),
   attempts: [], adverts: [], clients: [], refused: [],
 };
-// Figures a test or a person can read: updates applied, bytes received, render cost.
-const stats = window.bluefleetStats = { updates: 0, bytes: 0, renders: 0, lastRenderMs: 0, maxRenderMs: 0, totalRenderMs: 0 };
+// Figures a test or a person can read: updates applied, bytes received, render cost, and
+// lag: from the server sending an update (its `sent_unix_ms`) to the frame that drew it.
+const stats = window.bluefleetStats = {
+  updates: 0, bytes: 0, renders: 0, lastRenderMs: 0, maxRenderMs: 0, totalRenderMs: 0,
+  appliedSeq: 0, drawnSeq: 0, lagMs: 0, maxLagMs: 0, totalLagMs: 0, lagSamples: 0,
+};
+// Rows to redraw: devices sent again, attempts and adverts not yet drawn.
+const dirty = { devices: new Set(), attempts: [], adverts: [] };
+let oldestUndrawnSentMs = null;
 let view = "radios";
 let drawPending = false;
 
@@ -28,20 +37,26 @@ function hue(address) {
   return h % 360;
 }
 const deviceName = (a) => state.devices.get(a)?.name ?? a;
-const MAX_ATTEMPTS = 2000, MAX_ADVERTS = 500, KEEP_S = 86400;
+const MAX_ATTEMPTS = 2000, MAX_ADVERTS = 500, KEEP_S = 86400, ATTEMPT_ROWS = 300, ADVERT_ROWS = 200;
 
 function apply(update) {
   state.seq = update.seq;
   state.header = update.header;
-  state.radios = update.radios;
-  state.clients = update.clients;
-  state.refused = update.refused;
-  for (const d of update.devices) state.devices.set(d.address, d);
+  if (update.radios) state.radios = update.radios;
+  if (update.clients) state.clients = update.clients;
+  if (update.refused) state.refused = update.refused;
+  for (const d of update.devices) { state.devices.set(d.address, d); dirty.devices.add(d.address); }
   for (const l of update.leases) state.leases.set(l.id, l);
   for (const a of update.alarms) state.alarms.set(a.id, a);
   state.ticks.push(...update.ticks);
   state.attempts.push(...update.attempts);
   state.adverts.push(...update.adverts);
+  dirty.attempts.push(...update.attempts);
+  dirty.adverts.push(...update.adverts);
+  if (dirty.attempts.length > ATTEMPT_ROWS) dirty.attempts.splice(0, dirty.attempts.length - ATTEMPT_ROWS);
+  if (dirty.adverts.length > MAX_ADVERTS) dirty.adverts.splice(0, dirty.adverts.length - MAX_ADVERTS);
+  if (update.sent_unix_ms != null && oldestUndrawnSentMs == null) oldestUndrawnSentMs = update.sent_unix_ms;
+  stats.appliedSeq = update.seq;
   if (state.attempts.length > MAX_ATTEMPTS) state.attempts.splice(0, state.attempts.length - MAX_ATTEMPTS);
   if (state.adverts.length > MAX_ADVERTS) state.adverts.splice(0, state.adverts.length - MAX_ADVERTS);
   const horizon = update.header.now_s - KEEP_S;
@@ -61,6 +76,13 @@ function scheduleDraw() {
     const took = performance.now() - started;
     stats.renders++; stats.lastRenderMs = took; stats.totalRenderMs += took;
     stats.maxRenderMs = Math.max(stats.maxRenderMs, took);
+    stats.drawnSeq = state.seq;
+    if (oldestUndrawnSentMs != null) {
+      const lag = Date.now() - oldestUndrawnSentMs;
+      stats.lagMs = lag; stats.maxLagMs = Math.max(stats.maxLagMs, lag);
+      stats.totalLagMs += lag; stats.lagSamples++;
+      oldestUndrawnSentMs = null;
+    }
     document.body.dataset.seq = state.seq;
   });
 }
@@ -81,7 +103,7 @@ function drawRadios() {
   document.querySelector("#radios tbody").innerHTML = state.radios.map((r) => `
     <tr data-radio="${esc(r.radio)}">
       <td>${esc(r.radio)}</td><td>${esc(r.kind)}</td>
-      <td class="state state-${esc(r.state)}">${esc(r.state)}${r.state === "quiet" ? " " + Math.round(r.last_advert_age_s) + " s" : ""}</td>
+      <td class="state state-${esc(r.state)}">${esc(r.state)}${r.state === "quiet" ? " " + Math.round(r.last_advert_age_s) + " s" : ""}${r.recovery ? '<br><span class="hint">' + esc(r.recovery) + "</span>" : ""}</td>
       <td class="num">${r.slots_used}${r.slots_foreign ? " + " + r.slots_foreign + " foreign" : ""} / ${r.slot_limit}</td>
       <td>${r.holders.map((x) => esc(x.name)).join(", ") || '<span class="hint">none</span>'}</td>
       <td class="num">${r.connect_queue}</td>
@@ -162,44 +184,110 @@ function drawTimeline() {
     : '<tr><td colspan="5" class="hint">no stuck slot, no double holder</td></tr>';
 }
 
-function drawDevices() {
-  const rows = [...state.devices.values()].sort((a, b) => (b.managed - a.managed) || a.name.localeCompare(b.name));
-  document.querySelector("#devices tbody").innerHTML = rows.map((d) => `
-    <tr data-device="${esc(d.address)}">
+// The devices table, keyed by address: rows are made once, in name order, and a row's cells
+// are rebuilt only when the server sent that device again. A new device (or a changed name or
+// managed flag, which move a row) rebuilds the order.
+const deviceRows = new Map();
+const sortKey = (d) => (d.managed ? "0" : "1") + d.name;
+function deviceCells(d) {
+  return `
       <td>${esc(d.name)}<br><span class="mono">${esc(d.address)}</span></td>
       <td class="state state-${d.state}">${d.state}</td><td>${esc(d.radio ?? "—")}</td>
-      <td>${d.rssi.map(([r, v]) => esc(r) + " " + (v ?? "?")).join("<br>")}</td>
-      <td>${d.best_radio ? esc(d.best_radio) + " " + (d.best_rssi ?? "?") + " dBm" : "—"}</td>
+      <td class="nowrap">${d.rssi.map(([r, v]) => esc(r) + " " + (v ?? "?")).join("<br>")}</td>
+      <td class="nowrap">${d.best_radio ? esc(d.best_radio) + " " + (d.best_rssi ?? "?") + " dBm" : "—"}</td>
       <td>${d.zone ?? "—"}</td>
       <td class="num">${d.interval_s == null ? "—" : d.interval_s.toFixed(1) + " s"}</td>
       <td class="num">${secs(d.gone_at_s)}</td>
       <td class="num">${d.subscribers} / ${d.lagged}</td>
       <td class="mono">${esc(d.last_value ?? "—")}</td>
+      <td class="readings">${esc(d.readings ?? "—")}</td>
       <td class="num">${secs(d.backoff_until_s)}</td>
-      <td>${d.managed ? commandButton("device/" + d.address + "/disconnect", "disconnect") : ""}</td>
-    </tr>`).join("");
+      <td>${d.managed ? commandButton("device/" + d.address + "/disconnect", "disconnect") : ""}</td>`;
+}
+// Rows scrolled out of sight are not rebuilt: they stay marked stale and are rebuilt when they
+// come into view, so a frame costs the visible rows that changed, whatever the fleet's size.
+const visibleDevices = new Set();
+const staleDevices = new Set();
+const sight = new IntersectionObserver((entries) => {
+  let show = false;
+  for (const e of entries) {
+    const address = e.target.dataset.device;
+    if (e.isIntersecting) { visibleDevices.add(address); show ||= staleDevices.has(address); }
+    else visibleDevices.delete(address);
+  }
+  if (show) scheduleDraw();
+}, { rootMargin: "200px" });
+function drawDevices() {
+  const moved = [...dirty.devices].some((a) => deviceRows.get(a)?.dataset.key !== sortKey(state.devices.get(a)));
+  if (moved) {
+    const rows = [...state.devices.values()].sort((a, b) => (b.managed - a.managed) || a.name.localeCompare(b.name));
+    for (const d of rows) {
+      let tr = deviceRows.get(d.address);
+      if (!tr) {
+        tr = document.createElement("tr"); tr.dataset.device = d.address; deviceRows.set(d.address, tr);
+        tr.innerHTML = deviceCells(d);
+        sight.observe(tr);
+      }
+      tr.dataset.key = sortKey(d);
+    }
+    document.querySelector("#devices tbody").replaceChildren(...rows.map((d) => deviceRows.get(d.address)));
+  }
+  for (const address of dirty.devices) staleDevices.add(address);
+  dirty.devices.clear();
+  for (const address of staleDevices) {
+    if (!visibleDevices.has(address)) continue;
+    deviceRows.get(address).innerHTML = deviceCells(state.devices.get(address));
+    staleDevices.delete(address);
+  }
 }
 
-function drawAttempts() {
-  document.querySelector("#attempts tbody").innerHTML = state.attempts.slice(-300).reverse().map((a) => `
+// Newest first: rows not yet drawn go on top, the oldest fall off the bottom.
+function prepend(tbody, rows, make, keep) {
+  if (!rows.length) return;
+  const fragment = document.createElement("tbody");
+  fragment.innerHTML = rows.slice().reverse().map(make).join("");
+  tbody.prepend(...fragment.children);
+  while (tbody.children.length > keep) tbody.lastElementChild.remove();
+}
+
+function attemptRow(a) {
+  return `
     <tr data-attempt="${a.id}">
       <td class="num">${clock(a.at_s)}</td><td>${esc(a.name)}</td><td>${esc(a.radio ?? "—")}</td>
       <td class="outcome-${a.outcome}">${a.outcome}</td><td>${a.class}</td>
       <td>${a.considered.map((c) => esc(c.radio) + ": " + esc(c.verdict)).join("<br>")}</td>
       <td>${esc(a.explanation)}${a.error ? '<br><span class="mono">' + esc(a.error) + "</span>" : ""}</td>
       <td class="num">${secs(a.next_retry_s)}</td>
-    </tr>`).join("");
+    </tr>`;
+}
+function drawAttempts() {
+  prepend(document.querySelector("#attempts tbody"), dirty.attempts, attemptRow, ATTEMPT_ROWS);
+  dirty.attempts = [];
+  const missed = state.header?.attempt_events_missed ?? 0;
+  document.getElementById("attempts-missed").textContent = missed ? missed + " attempt events missed (the page fell behind the fleet)" : "";
 }
 
-function drawAdverts() {
-  const filter = document.getElementById("filter").value.toLowerCase();
-  const rows = state.adverts.filter((a) => !filter || a.address.toLowerCase().includes(filter) || deviceName(a.address).toLowerCase().includes(filter));
-  document.querySelector("#adverts tbody").innerHTML = rows.slice(-200).reverse().map((a) => `
+function advertRow(a) {
+  return `
     <tr data-advert="${a.id}">
       <td class="num">${clock(a.at_s)}</td><td class="mono">${esc(a.address)}</td><td>${esc(deviceName(a.address))}</td>
       <td>${esc(a.radio)}</td><td class="num">${a.rssi}</td>
       <td class="mono">${esc(a.raw_hex ?? "—")}</td><td class="mono">${a.fields.map(esc).join("<br>")}</td>
-    </tr>`).join("");
+    </tr>`;
+}
+const advertMatches = (filter) => (a) => !filter || a.address.toLowerCase().includes(filter) || deviceName(a.address).toLowerCase().includes(filter);
+let advertFilter = null;
+function drawAdverts() {
+  const filter = document.getElementById("filter").value.toLowerCase();
+  const tbody = document.querySelector("#adverts tbody");
+  if (filter !== advertFilter) {
+    // A new filter: redraw from everything kept.
+    advertFilter = filter;
+    tbody.replaceChildren();
+    dirty.adverts = state.adverts.slice();
+  }
+  prepend(tbody, dirty.adverts.filter(advertMatches(filter)).slice(-ADVERT_ROWS), advertRow, ADVERT_ROWS);
+  dirty.adverts = [];
 }
 
 const wallClock = (unixS) => new Date(unixS * 1000).toISOString().slice(11, 19) + " UTC";

@@ -1,31 +1,20 @@
-//! The devices view and the attempts view, from diagnostics samples and heard-device snapshots.
-//!
-//! Attempts are counted from each device's own counters (connections, failed attempts), so
-//! none is lost between samples however fast it ran; what radios looked like for it is the
-//! slot picture of the same sample.
+//! The devices view, from diagnostics samples and heard-device snapshots: state, radio, RSSI
+//! per radio, the interval learned from its adverts, decoded readings, backoff.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use crate::adverts::availability::{AvailabilityConfig, IntervalLearner};
-use crate::classify::next_step;
-use crate::device::retry::RetryPolicy;
 use crate::device::state::{DeviceState, DeviceStatus};
 use crate::model::{Address, RadioId};
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
-use crate::web::views::{AttemptRow, Considered, DeviceRow};
+use crate::web::views::DeviceRow;
 
 use super::Versioned;
-
-/// Attempts kept for the attempts view.
-pub const KEEP_ATTEMPTS: usize = 2000;
 
 #[derive(Debug, Default)]
 pub(super) struct DeviceTrack {
     pub row: Option<Versioned<DeviceRow>>,
-    connections: u64,
-    failed: u64,
-    last_radio: Option<RadioId>,
     pub last_value: Option<String>,
     pub lagged: u64,
     learner: IntervalLearner,
@@ -36,8 +25,6 @@ pub(super) struct DeviceTrack {
 pub(super) struct DeviceHistory {
     pub tracks: BTreeMap<Address, DeviceTrack>,
     pub names: BTreeMap<Address, String>,
-    pub attempts: VecDeque<Versioned<AttemptRow>>,
-    next_attempt: usize,
     availability: AvailabilityConfig,
 }
 
@@ -89,9 +76,6 @@ impl DeviceHistory {
             let heard = heard.get(&address).copied();
             if let Some(name) = heard.and_then(|h| h.name.clone()) {
                 self.names.entry(address).or_insert(name);
-            }
-            if let Some(status) = status {
-                self.count_attempts(at_s, status, heard, diagnostics, seq);
             }
             let row = self.row(at_s, address, status, heard);
             let track = self.tracks.entry(address).or_default();
@@ -149,80 +133,15 @@ impl DeviceHistory {
             subscribers: status.map_or(0, |s| s.subscribers),
             lagged: track.map_or(0, |t| t.lagged),
             last_value: track.and_then(|t| t.last_value.clone()),
+            readings: heard.and_then(|h| {
+                h.readings.as_ref().map(ToString::to_string).or_else(|| {
+                    h.decode_error
+                        .as_ref()
+                        .map(|err| format!("does not decode: {err}"))
+                })
+            }),
             backoff_until_s,
             connections: status.map_or(0, |s| s.connections),
-        }
-    }
-
-    /// New attempts from the growth of the device's counters since the last sample.
-    fn count_attempts(
-        &mut self,
-        at_s: f64,
-        status: &DeviceStatus,
-        heard: Option<&HeardDevice>,
-        diagnostics: &Diagnostics,
-        seq: &mut u64,
-    ) {
-        let name = self.name(&status.address);
-        let track = self.tracks.entry(status.address).or_default();
-        if let Some(radio) = state_radio(&status.state) {
-            track.last_radio = Some(radio);
-        }
-        let ok = status.connections.saturating_sub(track.connections);
-        let failed = status.failed_attempts.saturating_sub(track.failed);
-        track.connections = status.connections;
-        track.failed = status.failed_attempts;
-        let radio = track.last_radio.clone();
-        let attempt = match &status.state {
-            DeviceState::Connecting { attempt, .. } => *attempt,
-            _ => 0,
-        };
-        let failure = status.last_error.as_ref();
-        let next_retry_s = match &status.state {
-            DeviceState::Backoff { remaining, .. } => Some(at_s + remaining.as_secs_f64()),
-            _ => None,
-        };
-        let considered = consider(diagnostics, heard, radio.as_ref());
-        let outcomes = std::iter::repeat_n(true, ok as usize)
-            .chain(std::iter::repeat_n(false, failed as usize));
-        for connected in outcomes {
-            let (class, explanation) = match (connected, failure) {
-                (true, _) => (
-                    "ok",
-                    "connected; keeps the link and resubscribes".to_string(),
-                ),
-                (false, Some((kind, _))) => (
-                    kind.as_str(),
-                    format!(
-                        "{kind}: bluefleet {} (backoff from {:.2} s, doubling, ±50% jitter)",
-                        next_step(*kind),
-                        RetryPolicy::default().base(*kind).as_secs_f64()
-                    ),
-                ),
-                (false, None) => ("generic", next_step(crate::ErrorKind::Generic).to_string()),
-            };
-            *seq += 1;
-            let row = AttemptRow {
-                id: self.next_attempt,
-                at_s,
-                device: status.address,
-                name: name.clone(),
-                radio: radio.clone(),
-                attempt,
-                outcome: if connected { "connected" } else { "failed" },
-                class,
-                error: (!connected)
-                    .then(|| failure.map(|(_, text)| text.clone()))
-                    .flatten(),
-                explanation,
-                next_retry_s: (!connected).then_some(next_retry_s).flatten(),
-                considered: considered.clone(),
-            };
-            self.next_attempt += 1;
-            self.attempts.push_back(Versioned { seq: *seq, row });
-            if self.attempts.len() > KEEP_ATTEMPTS {
-                self.attempts.pop_front();
-            }
         }
     }
 }
@@ -234,43 +153,4 @@ fn state_radio(state: &DeviceState) -> Option<RadioId> {
         }
         _ => None,
     }
-}
-
-/// Each radio as it stood for this device in the sample: chosen, or why not.
-fn consider(
-    diagnostics: &Diagnostics,
-    heard: Option<&HeardDevice>,
-    chosen: Option<&RadioId>,
-) -> Vec<Considered> {
-    diagnostics
-        .radios
-        .iter()
-        .map(|radio| {
-            let rssi = heard.and_then(|h| {
-                h.radios
-                    .iter()
-                    .find(|(r, _)| r == &radio.radio)
-                    .map(|(_, dbm)| *dbm)
-            });
-            let used = radio.held_by.len() + radio.foreign;
-            let verdict = if Some(&radio.radio) == chosen {
-                "chosen".to_string()
-            } else if !radio.up {
-                "down".to_string()
-            } else if rssi.is_none() {
-                "did not hear it".to_string()
-            } else if used >= radio.slot_limit {
-                format!("no free slot ({used}/{})", radio.slot_limit)
-            } else {
-                match rssi.flatten() {
-                    Some(dbm) => format!("heard it weaker ({dbm:.0} dBm)"),
-                    None => "heard it weaker".to_string(),
-                }
-            };
-            Considered {
-                radio: radio.radio.clone(),
-                verdict,
-            }
-        })
-        .collect()
 }

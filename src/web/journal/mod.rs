@@ -7,6 +7,7 @@
 //! The same journal draws the SVG report, so a test reads exactly what a person sees.
 
 mod adverts;
+mod attempts;
 mod devices;
 mod slots;
 
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::device::attempt_log::AttemptEvent;
 use crate::model::{Address, Advertisement, RadioId};
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
@@ -41,8 +43,9 @@ pub struct Update {
     pub seq: u64,
     /// Fleet-wide figures.
     pub header: Header,
-    /// Every radio (a handful of rows, always sent whole).
-    pub radios: Vec<RadioRow>,
+    /// Every radio (a handful of rows, sent whole), when they changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub radios: Option<Vec<RadioRow>>,
     /// Devices whose row changed.
     pub devices: Vec<DeviceRow>,
     /// Leases opened or closed.
@@ -55,10 +58,12 @@ pub struct Update {
     pub attempts: Vec<AttemptRow>,
     /// The newest adverts (at most [`adverts::PER_UPDATE`]).
     pub adverts: Vec<AdvertRow>,
-    /// The proxy's clients now (always sent whole: a handful).
-    pub clients: Vec<ClientRow>,
-    /// The proxy's recent refused handshakes.
-    pub refused: Vec<RefusalRow>,
+    /// The proxy's clients now (sent whole: a handful), when they changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<Vec<ClientRow>>,
+    /// The proxy's recent refused handshakes, when they changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Vec<RefusalRow>>,
 }
 
 /// RSSI per radio of one device at one time, for the report.
@@ -82,14 +87,19 @@ pub struct Journal {
     devices_heard: usize,
     adverts_ingested: u64,
     radios: Vec<RadioRow>,
+    /// When the radios rows last changed.
+    radios_seq: u64,
     slots: slots::SlotHistory,
     devices: devices::DeviceHistory,
+    attempts: attempts::AttemptLog,
     adverts: adverts::AdvertMonitor,
     history: BTreeMap<Address, Vec<RssiSample>>,
     /// Whether a proxy is served (then radios count the clients they serve).
     proxying: bool,
     clients: Vec<ClientRow>,
     refused: Vec<RefusalRow>,
+    /// When the clients or refusals last changed.
+    clients_seq: u64,
 }
 
 impl Journal {
@@ -128,13 +138,15 @@ impl Journal {
         self.devices
             .observe(at_s, diagnostics, heard, &mut self.seq);
         self.adverts.sample_rates(at_s);
-        self.radios = diagnostics
+        let radios: Vec<RadioRow> = diagnostics
             .radios
             .iter()
             .map(|radio| {
                 let age = self.adverts.last_age(&radio.radio, at_s);
+                let recovering = radio.recovery.as_ref().filter(|r| r.steps_this_episode > 0);
                 let state = match (radio.up, age) {
                     (false, _) => "down",
+                    _ if recovering.is_some() => "recovering",
                     (true, Some(age)) if age <= QUIET_AFTER_S => "scanning",
                     (true, None) if at_s <= QUIET_AFTER_S => "scanning",
                     (true, _) => "quiet",
@@ -159,11 +171,19 @@ impl Journal {
                     last_advert_age_s: age,
                     attempts: radio.connects.attempts,
                     clients_served: self.served(&radio.radio),
+                    recovery: radio
+                        .recovery
+                        .as_ref()
+                        .map(|r| recovery_words(r, recovering.is_some())),
                 }
             })
             .collect();
         self.record_history(at_s, heard);
         self.seq += 1;
+        if radios != self.radios {
+            self.radios = radios;
+            self.radios_seq = self.seq;
+        }
     }
 
     /// The proxy's clients and refusals now; a driver serving `bluefleet proxy` calls this
@@ -181,6 +201,15 @@ impl Journal {
             row.clients_served = served;
         }
         self.seq += 1;
+        self.clients_seq = self.seq;
+        self.radios_seq = self.seq;
+    }
+
+    /// One of the fleet's attempt events.
+    pub fn attempt(&mut self, event: &AttemptEvent) {
+        let names = &self.devices;
+        self.attempts
+            .event(event, |address| names.name(address), &mut self.seq);
     }
 
     /// Clients served through `radio`: every client in aggregate mode, its own proxy's in
@@ -239,6 +268,7 @@ impl Journal {
             adverts_ingested: self.adverts_ingested,
             finished: self.finished,
             commands: self.commands,
+            attempt_events_missed: self.attempts.missed,
         }
     }
 
@@ -305,11 +335,7 @@ impl Journal {
 
     /// The attempts view, oldest first.
     pub fn attempts(&self) -> Vec<AttemptRow> {
-        self.devices
-            .attempts
-            .iter()
-            .map(|a| a.row.clone())
-            .collect()
+        self.attempts.rows.iter().map(|a| a.row.clone()).collect()
     }
 
     /// The advert monitor, oldest first, those whose address or name contains `filter`
@@ -336,7 +362,7 @@ impl Journal {
         Update {
             seq: self.seq,
             header: self.header(),
-            radios: self.radios.clone(),
+            radios: (self.radios_seq > since).then(|| self.radios.clone()),
             devices: self
                 .devices
                 .tracks
@@ -352,15 +378,15 @@ impl Journal {
                 .collect(),
             alarms: changed(&self.slots.alarms, since),
             attempts: self
-                .devices
                 .attempts
+                .rows
                 .iter()
                 .filter(|a| newer(a.seq))
                 .map(|a| a.row.clone())
                 .collect(),
             adverts: self.adverts.newer_than(since),
-            clients: self.clients.clone(),
-            refused: self.refused.clone(),
+            clients: (self.clients_seq > since).then(|| self.clients.clone()),
+            refused: (self.clients_seq > since).then(|| self.refused.clone()),
         }
     }
 
@@ -388,6 +414,26 @@ impl Journal {
                 series.push(sample);
             }
         }
+    }
+}
+
+/// What the radio watchdog did, in words: the step it is on, or how often it helped.
+fn recovery_words(report: &crate::watchdog::RecoveryReport, recovering: bool) -> String {
+    let ladder: Vec<String> = report.ladder.iter().map(ToString::to_string).collect();
+    if recovering {
+        let step = report.steps_this_episode.min(ladder.len().max(1));
+        format!(
+            "step {step} of {} ({})",
+            ladder.len(),
+            ladder.get(step - 1).map_or("?", String::as_str)
+        )
+    } else {
+        format!(
+            "{} steps, {} recoveries (ladder: {})",
+            report.steps_taken,
+            report.recoveries,
+            ladder.join(" → ")
+        )
     }
 }
 

@@ -3,7 +3,9 @@ use crate::adapter::gate::GateStats;
 use crate::backend::RadioKind;
 use crate::device::state::{DeviceState, DeviceStatus};
 use crate::supervisor::diagnostics::RadioDiagnostics;
+use crate::supervisor::radio_choice::{ConsideredRadio, SkipReason};
 use crate::ErrorKind;
+use std::time::Duration;
 
 fn address(n: u8) -> Address {
     format!("A4:C1:38:00:00:{n:02X}").parse().expect("address")
@@ -18,6 +20,7 @@ fn radio(name: &str, up: bool, held_by: Vec<Address>, connects: GateStats) -> Ra
         held_by,
         foreign: 0,
         connects,
+        scan_mode: None,
         recovery: None,
     }
 }
@@ -148,42 +151,56 @@ fn a_device_holding_slots_on_two_radios_raises_a_double_holder_alarm_at_once() {
     );
 }
 
+fn considered(name: &str, rssi: f64, skipped: Option<SkipReason>) -> ConsideredRadio {
+    ConsideredRadio {
+        radio: RadioId::new(name),
+        smoothed_rssi: rssi,
+        penalty_db: 0.0,
+        free_slots: 2,
+        skipped,
+    }
+}
+
 #[test]
-fn attempts_come_from_the_device_counters_with_class_explanation_and_radios_considered() {
-    let mut journal = Journal::default();
-    let radios = || {
-        vec![
-            radio("p1", true, vec![], GateStats::default()),
-            radio("p2", false, vec![], GateStats::default()),
-        ]
-    };
-    let connecting = status(
-        1,
-        DeviceState::Connecting {
-            radio: RadioId::new("p1"),
-            attempt: 1,
-        },
-        0,
-        0,
-    );
-    journal.observe(1.0, &diagnostics(radios(), vec![connecting]), &[]);
-    let mut failed = status(
-        1,
-        DeviceState::Backoff {
-            remaining: std::time::Duration::from_secs(4),
-            after: Some(ErrorKind::OutOfSlots),
-        },
-        0,
-        1,
-    );
-    failed.last_error = Some((ErrorKind::OutOfSlots, "no free connection slot".into()));
-    journal.observe(2.0, &diagnostics(radios(), vec![failed]), &[]);
+fn attempts_come_from_the_fleets_events_with_the_devices_own_reasons() {
+    let mut journal = Journal::new([(address(1), "Kitchen".to_string())]);
+    let at = Duration::from_secs;
+    journal.attempt(&AttemptEvent::Queued {
+        at: at(1),
+        device: address(1),
+        considered: vec![
+            considered("p1", -60.0, None),
+            considered(
+                "p2",
+                -80.0,
+                Some(SkipReason::TooFarBelowBest { below_db: 20.0 }),
+            ),
+            considered("p3", -70.0, Some(SkipReason::Down)),
+        ],
+    });
+    journal.attempt(&AttemptEvent::Started {
+        at: at(1),
+        device: address(1),
+        radio: RadioId::new("p1"),
+        attempt: 2,
+    });
+    journal.attempt(&AttemptEvent::Failed {
+        at: at(2),
+        device: address(1),
+        radio: RadioId::new("p1"),
+        class: ErrorKind::OutOfSlots,
+        error: "no free connection slot".into(),
+        next_retry_in: Some(at(4)),
+    });
     let attempts = journal.attempts();
     assert_eq!(attempts.len(), 1);
     let attempt = &attempts[0];
     assert_eq!((attempt.outcome, attempt.class), ("failed", "out-of-slots"));
+    assert_eq!((attempt.name.as_str(), attempt.attempt), ("Kitchen", 2));
     assert_eq!(attempt.radio.as_ref().map(RadioId::as_str), Some("p1"));
+    assert_eq!(attempt.at_s, 2.0);
     assert_eq!(attempt.next_retry_s, Some(6.0));
+    assert_eq!(attempt.error.as_deref(), Some("no free connection slot"));
     assert!(
         attempt.explanation.contains("tries another radio"),
         "{}",
@@ -194,7 +211,31 @@ fn attempts_come_from_the_device_counters_with_class_explanation_and_radios_cons
         .iter()
         .map(|c| c.verdict.as_str())
         .collect();
-    assert_eq!(verdicts, ["chosen", "down"]);
+    assert_eq!(
+        verdicts,
+        [
+            "chosen (-60 dBm, 2 free)",
+            "20 dB below the best radio (-80 dBm, 2 free)",
+            "down"
+        ]
+    );
+
+    journal.attempt(&AttemptEvent::Connected {
+        at: at(7),
+        device: address(1),
+        radio: RadioId::new("p2"),
+        took: at(1),
+    });
+    let connected = &journal.attempts()[1];
+    assert_eq!((connected.outcome, connected.class), ("connected", "ok"));
+    assert_eq!(
+        connected.considered[0].verdict, "chosen",
+        "no queue event: only the radio"
+    );
+    let seq = journal.seq();
+    journal.attempt(&AttemptEvent::Missed { count: 3 });
+    assert!(journal.seq() > seq);
+    assert_eq!(journal.header().attempt_events_missed, 3);
 }
 
 #[test]
@@ -211,5 +252,38 @@ fn an_update_carries_only_what_changed_since_the_given_sequence() {
     let second = journal.update(first.seq);
     assert!(second.seq > first.seq);
     assert_eq!((second.leases.len(), second.devices.len()), (0, 0));
-    assert_eq!(second.radios.len(), 1, "radios are always sent whole");
+    assert_eq!(
+        second.radios.as_ref().map(Vec::len),
+        None,
+        "radios that did not change are not sent"
+    );
+    assert_eq!(first.radios.as_ref().map(Vec::len), Some(1));
+}
+
+#[test]
+fn a_radio_the_watchdog_is_recovering_says_so_with_its_step() {
+    use crate::backend::recovery::RecoveryStep;
+    use crate::watchdog::RecoveryReport;
+    let mut journal = Journal::default();
+    let mut silent = radio("p1", true, vec![], GateStats::default());
+    let report = |steps_this_episode| RecoveryReport {
+        quiet_after_s: 90.0,
+        ladder: vec![RecoveryStep::RestartDiscovery, RecoveryStep::Reconnect],
+        steps_taken: 3,
+        recoveries: 1,
+        steps_this_episode,
+        history: vec![],
+    };
+    silent.recovery = Some(report(2));
+    journal.observe(1.0, &diagnostics(vec![silent.clone()], vec![]), &[]);
+    let row = &journal.radios()[0];
+    assert_eq!(row.state, "recovering");
+    let words = row.recovery.clone().unwrap_or_default();
+    assert!(words.starts_with("step 2 of 2 ("), "{words}");
+    silent.recovery = Some(report(0));
+    journal.observe(2.0, &diagnostics(vec![silent], vec![]), &[]);
+    let row = &journal.radios()[0];
+    assert_eq!(row.state, "scanning");
+    let words = row.recovery.clone().unwrap_or_default();
+    assert!(words.starts_with("3 steps, 1 recoveries"), "{words}");
 }
