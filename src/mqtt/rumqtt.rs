@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rumqttc::{TlsConfiguration, Transport};
+use rumqttc::v5::mqttbytes::v5::Packet as Packet5;
+use rumqttc::v5::Event as Event5;
+use rumqttc::{Event as Event4, Packet as Packet4, TlsConfiguration, Transport};
 
 use super::config::{MqttConfig, Protocol};
 use super::core::{Incoming, Message};
@@ -17,6 +19,58 @@ use crate::Error;
 const REQUEST_CAPACITY: usize = 512;
 /// Largest packet we accept (retained states and discovery are a few KiB).
 const MAX_PACKET: usize = 256 * 1024;
+
+/// The request side of a client: the same four calls on both protocols, bar the QoS type and
+/// how a publish carries its properties.
+macro_rules! requests {
+    ($name:ident, $client:ty, $qos:ident, |$c:ident, $m:ident| $publish:expr) => {
+        struct $name($client);
+
+        #[async_trait]
+        impl Requests for $name {
+            async fn publish(&self, $m: Message) -> Result<(), String> {
+                let $c = &self.0;
+                $publish.await.map_err(|e| e.to_string())
+            }
+
+            async fn subscribe(&self, filter: String) -> Result<(), String> {
+                self.0
+                    .subscribe(filter, $qos(1))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+
+            async fn unsubscribe(&self, filter: String) -> Result<(), String> {
+                self.0.unsubscribe(filter).await.map_err(|e| e.to_string())
+            }
+
+            async fn disconnect(&self) -> Result<(), String> {
+                self.0.disconnect().await.map_err(|e| e.to_string())
+            }
+        }
+    };
+}
+
+/// The event loop of a client: one poll, mapped to what the link needs; only how a publish
+/// becomes an [`Incoming`] differs between the protocols.
+macro_rules! connection {
+    ($name:ident, $eventloop:ty, $event:ident, $packet:ident, |$p:ident| $incoming:expr) => {
+        struct $name($eventloop);
+
+        #[async_trait]
+        impl Connection for $name {
+            async fn poll(&mut self) -> Result<Polled, String> {
+                let event = self.0.poll().await.map_err(|e| e.to_string())?;
+                Ok(match event {
+                    $event::Incoming($packet::ConnAck(_)) => Polled::Connected,
+                    $event::Incoming($packet::Publish($p)) => Polled::Message($incoming),
+                    $event::Outgoing(rumqttc::Outgoing::Disconnect) => Polled::Closed,
+                    _ => Polled::Other,
+                })
+            }
+        }
+    };
+}
 
 /// A client for `config` (nothing is sent before the link polls it).
 pub fn client(config: &MqttConfig, will: &Message) -> crate::Result<Client> {
@@ -113,67 +167,41 @@ fn qos5(qos: u8) -> rumqttc::v5::mqttbytes::QoS {
     }
 }
 
-struct V5Requests(rumqttc::v5::AsyncClient);
-struct V5Connection(rumqttc::v5::EventLoop);
-
-#[async_trait]
-impl Requests for V5Requests {
-    async fn publish(&self, message: Message) -> Result<(), String> {
+requests!(
+    V5Requests,
+    rumqttc::v5::AsyncClient,
+    qos5,
+    |client, message| {
         let properties = rumqttc::v5::mqttbytes::v5::PublishProperties {
             correlation_data: message.correlation.map(bytes::Bytes::from),
             ..Default::default()
         };
-        self.0
-            .publish_with_properties(
-                message.topic,
-                qos5(message.qos),
-                message.retain,
-                message.payload,
-                properties,
-            )
-            .await
-            .map_err(|e| e.to_string())
+        client.publish_with_properties(
+            message.topic,
+            qos5(message.qos),
+            message.retain,
+            message.payload,
+            properties,
+        )
     }
+);
 
-    async fn subscribe(&self, filter: String) -> Result<(), String> {
-        self.0
-            .subscribe(filter, rumqttc::v5::mqttbytes::QoS::AtLeastOnce)
-            .await
-            .map_err(|e| e.to_string())
+connection!(
+    V5Connection,
+    rumqttc::v5::EventLoop,
+    Event5,
+    Packet5,
+    |publish| {
+        let properties = publish.properties.unwrap_or_default();
+        Incoming {
+            topic: String::from_utf8_lossy(&publish.topic).into_owned(),
+            payload: publish.payload.to_vec(),
+            retain: publish.retain,
+            response_topic: properties.response_topic,
+            correlation: properties.correlation_data.map(|c| c.to_vec()),
+        }
     }
-
-    async fn unsubscribe(&self, filter: String) -> Result<(), String> {
-        self.0.unsubscribe(filter).await.map_err(|e| e.to_string())
-    }
-
-    async fn disconnect(&self) -> Result<(), String> {
-        self.0.disconnect().await.map_err(|e| e.to_string())
-    }
-}
-
-#[async_trait]
-impl Connection for V5Connection {
-    async fn poll(&mut self) -> Result<Polled, String> {
-        use rumqttc::v5::mqttbytes::v5::Packet;
-        use rumqttc::v5::Event;
-        let event = self.0.poll().await.map_err(|e| e.to_string())?;
-        Ok(match event {
-            Event::Incoming(Packet::ConnAck(_)) => Polled::Connected,
-            Event::Incoming(Packet::Publish(publish)) => {
-                let properties = publish.properties.unwrap_or_default();
-                Polled::Message(Incoming {
-                    topic: String::from_utf8_lossy(&publish.topic).into_owned(),
-                    payload: publish.payload.to_vec(),
-                    retain: publish.retain,
-                    response_topic: properties.response_topic,
-                    correlation: properties.correlation_data.map(|c| c.to_vec()),
-                })
-            }
-            Event::Outgoing(rumqttc::Outgoing::Disconnect) => Polled::Closed,
-            _ => Polled::Other,
-        })
-    }
-}
+);
 
 fn v4(
     config: &MqttConfig,
@@ -214,55 +242,28 @@ fn qos4(qos: u8) -> rumqttc::QoS {
     }
 }
 
-struct V4Requests(rumqttc::AsyncClient);
-struct V4Connection(rumqttc::EventLoop);
+requests!(V4Requests, rumqttc::AsyncClient, qos4, |client, message| {
+    client.publish(
+        message.topic,
+        qos4(message.qos),
+        message.retain,
+        message.payload,
+    )
+});
 
-#[async_trait]
-impl Requests for V4Requests {
-    async fn publish(&self, message: Message) -> Result<(), String> {
-        self.0
-            .publish(
-                message.topic,
-                qos4(message.qos),
-                message.retain,
-                message.payload,
-            )
-            .await
-            .map_err(|e| e.to_string())
+// MQTT 3.1.1 has no response topic or correlation data: answers go by request id.
+connection!(
+    V4Connection,
+    rumqttc::EventLoop,
+    Event4,
+    Packet4,
+    |publish| {
+        Incoming {
+            topic: publish.topic,
+            payload: publish.payload.to_vec(),
+            retain: publish.retain,
+            response_topic: None,
+            correlation: None,
+        }
     }
-
-    async fn subscribe(&self, filter: String) -> Result<(), String> {
-        self.0
-            .subscribe(filter, rumqttc::QoS::AtLeastOnce)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn unsubscribe(&self, filter: String) -> Result<(), String> {
-        self.0.unsubscribe(filter).await.map_err(|e| e.to_string())
-    }
-
-    async fn disconnect(&self) -> Result<(), String> {
-        self.0.disconnect().await.map_err(|e| e.to_string())
-    }
-}
-
-#[async_trait]
-impl Connection for V4Connection {
-    async fn poll(&mut self) -> Result<Polled, String> {
-        use rumqttc::{Event, Packet};
-        let event = self.0.poll().await.map_err(|e| e.to_string())?;
-        Ok(match event {
-            Event::Incoming(Packet::ConnAck(_)) => Polled::Connected,
-            Event::Incoming(Packet::Publish(publish)) => Polled::Message(Incoming {
-                topic: publish.topic,
-                payload: publish.payload.to_vec(),
-                retain: publish.retain,
-                response_topic: None,
-                correlation: None,
-            }),
-            Event::Outgoing(rumqttc::Outgoing::Disconnect) => Polled::Closed,
-            _ => Polled::Other,
-        })
-    }
-}
+);

@@ -11,6 +11,7 @@ use crate::bed::broker;
 use crate::cluster_bed::{
     assert_never_two_holders, now_us, settled, ClusterHub, Relay, DEVICES, KEEPALIVE,
 };
+use crate::commands::Asker;
 
 const SETTLE_WITHIN: Duration = Duration::from_secs(30);
 
@@ -47,7 +48,7 @@ fn moved_away(
 fn each_device_once_on_its_best_hub_a_killed_hubs_devices_move_and_commands_reach_the_holder() {
     let Some(broker) = broker() else { return };
     // Watchers first: mosquitto_sub needs a moment to subscribe.
-    let answers = broker.watch("test/answers");
+    let asker = Asker::new(&broker, "cellar");
     let refusals = broker.watch("bluefleet/cellar/responses/k1");
     let mut hubs: Vec<ClusterHub> = (0..3)
         .map(|i| ClusterHub::start(&broker, i, broker.port))
@@ -75,23 +76,13 @@ fn each_device_once_on_its_best_hub_a_killed_hubs_devices_move_and_commands_reac
         .find(|(_, h)| **h == "garage")
         .map(|(d, _)| d.clone())
         .unwrap();
-    broker.publish(
-        "bluefleet/cellar/commands/read",
+    let answer = asker.ask(
+        "read",
         &format!(
             r#"{{"address":"{garages}","characteristic":"2a6e","decode":"int16le","scale":0.01}}"#
         ),
-        &[
-            ("response-topic", "test/answers"),
-            ("correlation-data", "forwarded-1"),
-        ],
-        true,
+        "forwarded-1",
     );
-    let answer = answers.until(
-        "the forwarded read's answer",
-        Duration::from_secs(15),
-        |s| s.correlation == "forwarded-1",
-    );
-    let answer = answer.json();
     assert_eq!(answer["ok"], true, "{answer}");
     assert!(answer["result"]["value"].as_f64().is_some(), "{answer}");
     // keep-connected is the cluster's to decide: refused, naming the field.

@@ -13,23 +13,52 @@ const COUNTER: &str = "C0:FF:EE:00:00:01";
 const COUNTER_VALUE: &str = "6e400002-b5a3-f393-e0a9-e50e24dcca9e";
 const COUNTER_CONFIG: &str = "6e400003-b5a3-f393-e0a9-e50e24dcca9e";
 
-/// Sends `payload` to `verb` with a response topic and correlation data; returns the answer.
-fn ask(broker: &Broker, answers: &Watch, verb: &str, payload: &str, correlation: &str) -> Value {
-    broker.publish(
-        &format!("bluefleet/attic/commands/{verb}"),
-        payload,
-        &[
-            ("response-topic", "test/answers"),
-            ("correlation-data", correlation),
-        ],
-        true,
-    );
-    let answer = answers.until(&format!("the answer to {verb} {payload}"), WAIT, |s| {
-        s.correlation == correlation
-    });
-    assert_eq!(answer.topic, "test/answers");
-    assert!(!answer.retained);
-    answer.json()
+/// Asks a hub commands over MQTT 5, with a response topic and correlation data, and waits for
+/// the answers (bounded). The watcher starts first, so no answer can come before it listens.
+pub struct Asker<'b> {
+    broker: &'b Broker,
+    hub: String,
+    answers: Watch,
+}
+
+impl<'b> Asker<'b> {
+    pub fn new(broker: &'b Broker, hub: &str) -> Self {
+        Self {
+            broker,
+            hub: hub.to_string(),
+            answers: broker.watch("test/answers"),
+        }
+    }
+
+    /// Sends `payload` to `verb` and returns the answer carrying `correlation`.
+    pub fn ask(&self, verb: &str, payload: &str, correlation: &str) -> Value {
+        self.broker.publish(
+            &format!("bluefleet/{}/commands/{verb}", self.hub),
+            payload,
+            &[
+                ("response-topic", "test/answers"),
+                ("correlation-data", correlation),
+            ],
+            true,
+        );
+        let what = format!("the answer to {verb} {payload}");
+        let answer = self
+            .answers
+            .until(&what, WAIT, |s| s.correlation == correlation);
+        assert_eq!(answer.topic, "test/answers");
+        assert!(!answer.retained);
+        answer.json()
+    }
+}
+
+/// A command's payload for the counter's `characteristic`, with `more` JSON fields.
+fn on_counter(characteristic: &str, more: &str) -> String {
+    let more = if more.is_empty() {
+        String::new()
+    } else {
+        format!(",{more}")
+    };
+    format!(r#"{{"address":"{COUNTER}","characteristic":"{characteristic}"{more}}}"#)
 }
 
 fn wait_online(broker: &Broker) {
@@ -42,49 +71,31 @@ fn commands_over_mqtt5() {
     let Some(broker) = broker() else { return };
     let _hub = Hub::start(&broker, DEVICES, "");
     wait_online(&broker);
-    let answers = broker.watch("test/answers");
+    let asker = Asker::new(&broker, "attic");
 
-    let read = ask(
-        &broker,
-        &answers,
+    let read = asker.ask(
         "read",
-        &format!(
-            r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","decode":"uint8"}}"#
-        ),
+        &on_counter(COUNTER_CONFIG, r#""decode":"uint8""#),
         "c-read-1",
     );
     assert_eq!(read["ok"], true, "{read}");
     assert_eq!(read["result"]["raw"], "00");
 
-    let write = ask(
-        &broker,
-        &answers,
+    let write = asker.ask(
         "write",
-        &format!(
-            r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","value":42,"format":"u8"}}"#
-        ),
+        &on_counter(COUNTER_CONFIG, r#""value":42,"format":"u8""#),
         "c-write",
     );
     assert_eq!(write["ok"], true, "{write}");
     assert_eq!(write["result"]["written"], "2a");
-    let read = ask(
-        &broker,
-        &answers,
+    let read = asker.ask(
         "read",
-        &format!(
-            r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","decode":"uint8"}}"#
-        ),
+        &on_counter(COUNTER_CONFIG, r#""decode":"uint8""#),
         "c-read-2",
     );
     assert_eq!(read["result"]["value"], 42.0, "{read}");
 
-    let explain = ask(
-        &broker,
-        &answers,
-        "explain",
-        r#"{"address":"A4:C1:38:00:00:01"}"#,
-        "c-explain",
-    );
+    let explain = asker.ask("explain", r#"{"address":"A4:C1:38:00:00:01"}"#, "c-explain");
     assert_eq!(explain["ok"], true);
     assert_eq!(explain["result"]["managed"], true);
     assert!(
@@ -99,13 +110,7 @@ fn commands_over_mqtt5() {
     let values = broker.watch(&format!(
         "bluefleet/attic/devices/{COUNTER}/{COUNTER_VALUE}"
     ));
-    let subscribed = ask(
-        &broker,
-        &answers,
-        "subscribe",
-        &format!(r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_VALUE}"}}"#),
-        "c-sub",
-    );
+    let subscribed = asker.ask("subscribe", &on_counter(COUNTER_VALUE, ""), "c-sub");
     assert_eq!(subscribed["ok"], true, "{subscribed}");
     let first = values.until("a counter value", WAIT, |s| !s.payload.is_empty());
     let second = values.until("a later counter value", WAIT, |s| {
@@ -126,9 +131,7 @@ fn commands_over_mqtt5() {
         "{discovery}"
     );
 
-    let keep = ask(
-        &broker,
-        &answers,
+    let keep = asker.ask(
         "keep-connected",
         &format!(r#"{{"address":"{COUNTER}","on":false}}"#),
         "c-keep",
@@ -149,16 +152,12 @@ fn commands_over_mqtt5() {
         ),
         (
             "write",
-            format!(
-                r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","value":300,"format":"u8"}}"#
-            ),
+            on_counter(COUNTER_CONFIG, r#""value":300,"format":"u8""#),
             "value",
         ),
         (
             "write",
-            format!(
-                r#"{{"address":"{COUNTER}","characteristic":"{COUNTER_CONFIG}","value":"12","format":"f16"}}"#
-            ),
+            on_counter(COUNTER_CONFIG, r#""value":"12","format":"f16""#),
             "format",
         ),
         (
@@ -171,7 +170,7 @@ fn commands_over_mqtt5() {
         ("read", "[1,2,3]".into(), "payload"),
     ] {
         let correlation = format!("bad-{verb}-{field}");
-        let answer = ask(&broker, &answers, verb, &payload, &correlation);
+        let answer = asker.ask(verb, &payload, &correlation);
         assert_eq!(answer["ok"], false, "{answer}");
         assert_eq!(
             answer["error"]["field"], field,
@@ -179,13 +178,7 @@ fn commands_over_mqtt5() {
         );
     }
     // A read the device refuses comes back as a failure with its class, not a crash.
-    let refused = ask(
-        &broker,
-        &answers,
-        "read",
-        &format!(r#"{{"address":"{COUNTER}","characteristic":"2a19"}}"#),
-        "c-missing",
-    );
+    let refused = asker.ask("read", &on_counter("2a19", ""), "c-missing");
     assert_eq!(refused["ok"], false, "{refused}");
     assert!(refused["error"]["message"].is_string());
 
