@@ -186,6 +186,7 @@ impl DeviceActor {
             from_cache,
             since: Instant::now(),
             generation,
+            ended: false,
         }));
         self.failures_in_row = 0;
         self.queue_place = None;
@@ -277,9 +278,11 @@ impl DeviceActor {
         detail: String,
         ctx: &mut Context<Self>,
     ) {
-        let LinkState::Up(up) = std::mem::take(&mut self.link) else {
+        let LinkState::Up(mut up) = std::mem::take(&mut self.link) else {
             return;
         };
+        // The backend said it is over (or our disconnect returned): no second disconnect.
+        up.ended = true;
         let lasted = up.since.elapsed();
         self.backoff.connection_held(lasted);
         drop(up);

@@ -70,12 +70,18 @@ struct UpLink {
     from_cache: bool,
     since: Instant,
     generation: u64,
+    /// Set once the link is known to be over (the backend reported `Disconnected`, or our own
+    /// `disconnect()` returned): dropping it then must not call `disconnect()` again.
+    ended: bool,
 }
 
 impl Drop for UpLink {
     /// A link dropped while still up (the actor crashed, or is stopping) is closed actively:
     /// otherwise the radio would keep the slot until its supervision timeout noticed.
     fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let link = Arc::clone(&self.link);
             runtime.spawn(async move {
@@ -138,7 +144,7 @@ pub struct DeviceActor {
     ops_in_flight: usize,
     subscribers: SharedSubscribers,
     rediscovered: bool,
-    status: watch::Sender<DeviceStatus>,
+    status: Arc<watch::Sender<DeviceStatus>>,
     _stop_notice: StopNotice,
 }
 
@@ -153,10 +159,19 @@ impl DeviceActor {
     ) -> Self {
         let config = &shared.config;
         let seed = config.seed ^ address.to_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut initial = DeviceStatus::new(address);
-        initial.keep_connected = keep_connected;
-        let (status, receiver) = watch::channel(initial);
-        shared.device_states.insert(address, receiver);
+        // A restarted actor publishes into the channel its predecessor used (bug 11): status
+        // streams of handles live on, and the counters so far are kept.
+        let status = Arc::clone(
+            shared
+                .device_states
+                .entry(address)
+                .or_insert_with(|| Arc::new(watch::channel(DeviceStatus::new(address)).0))
+                .value(),
+        );
+        status.send_modify(|s| {
+            s.keep_connected = keep_connected;
+            s.state = DeviceState::Idle;
+        });
         Self {
             address,
             backoff: Backoff::new(config.retry.clone(), seed),
@@ -406,6 +421,10 @@ impl Actor for DeviceActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // A restarted actor inherits subscribers: it must also notice when they go (bug 8).
+        if self.subscribers().count() > 0 {
+            self.ensure_prune_timer(ctx);
+        }
         self.drive(ctx);
     }
 }
@@ -474,6 +493,9 @@ impl Handler<Shutdown> for DeviceActor {
             }
             .into_actor(self)
             .map(|_, act, ctx| {
+                if let LinkState::Up(up) = &mut act.link {
+                    up.ended = true; // just disconnected above
+                }
                 act.link = LinkState::Down;
                 act.publish(DeviceState::Idle);
                 ctx.stop();

@@ -294,7 +294,7 @@ impl DeviceActor {
         }
     }
 
-    fn ensure_prune_timer(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn ensure_prune_timer(&mut self, ctx: &mut Context<Self>) {
         if self.prune_timer.is_none() {
             let every = std::time::Duration::from_secs(1);
             self.prune_timer = Some(ctx.run_interval(every, |act, ctx| act.prune_subscribers(ctx)));

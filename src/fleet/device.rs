@@ -191,7 +191,7 @@ impl Device {
             .shared
             .device_states
             .get(&self.address)
-            .map(|r| r.clone());
+            .map(|sender| sender.subscribe());
         futures::stream::iter(receiver.map(WatchStream::new)).flatten()
     }
 

@@ -96,8 +96,10 @@ pub struct Shared {
     /// Every device heard: merged adverts, per-radio RSSI, availability, proximity, beacons.
     /// Written only by the Supervisor; a `std` mutex held for one batch or one lookup.
     pub pipeline: Mutex<AdvertPipeline>,
-    /// Every managed device's state, as a watch so handles can await changes.
-    pub device_states: DashMap<Address, watch::Receiver<DeviceStatus>>,
+    /// Every managed device's state, as a watch so handles can await changes. The sender lives
+    /// here (shared with the device actor), so a restarted actor keeps publishing into the same
+    /// channel and `Device::status_changes()` streams outlive the actor.
+    pub device_states: DashMap<Address, Arc<watch::Sender<DeviceStatus>>>,
     /// Advert watchers (`Fleet::watch`). Locked after `pipeline`, never before it.
     pub watchers: Mutex<Watchers>,
     /// Every advertisement, shared, for `Fleet::adverts` (sent only while someone listens).

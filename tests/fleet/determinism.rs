@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bluefleet::fleet::block_on_virtual_time;
-use bluefleet::sim::world::FaultRates;
+use bluefleet::sim::world::{FaultRates, Window};
 use bluefleet::sim::{RadioSpec, Simulation, World};
 use bluefleet::Fleet;
 use futures::StreamExt;
@@ -33,8 +33,25 @@ fn starved_world() -> World {
     };
     let mut proxy = RadioSpec::esphome_proxy("p1").slots(1).at(0.0, 0.0);
     proxy.faults = faults;
+    // Outages: every link through the radio ends at once, its waiters move, and everyone
+    // reconnects when it is back: the path where the order of many simultaneous events decides
+    // the run (the flat world's proxy outage at 6 min once gave two answers).
+    proxy.outages = vec![
+        Window {
+            from: Duration::from_secs(40),
+            until: Duration::from_secs(55),
+        },
+        Window {
+            from: Duration::from_secs(90),
+            until: Duration::from_secs(91),
+        },
+    ];
     let mut local = RadioSpec::local_controller("hci0").slots(2).at(8.0, 0.0);
     local.faults = faults;
+    local.outages = vec![Window {
+        from: Duration::from_secs(70),
+        until: Duration::from_secs(80),
+    }];
     let builder = World::builder().radio(proxy).radio(local);
     (1..=6)
         .fold(builder, |b, n| b.device(env_sensor(n, f64::from(n), 1.0)))
@@ -187,6 +204,18 @@ fn one_trace_in_every_process_under_any_load() {
     );
     assert!(quiet.contains("Connected"), "somebody connected");
     assert!(quiet.contains("Notification"), "values flowed");
+    // The outages happened and everyone came back after them.
+    let after_outages = quiet
+        .lines()
+        .filter(|l| l.split(' ').next().and_then(|t| t.parse::<u128>().ok()) > Some(92_000_000));
+    let reconnected = after_outages
+        .filter(|l| l.contains("sub Reconnected"))
+        .count();
+    assert!(
+        quiet.contains("Disconnected"),
+        "links dropped in the outages"
+    );
+    assert!(reconnected > 0, "subscribers reconnected after the outages");
     if quiet != loaded {
         let first = quiet
             .lines()

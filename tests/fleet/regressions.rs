@@ -123,3 +123,99 @@ fn waiting_devices_take_turns_on_a_starved_radio() {
         );
     });
 }
+
+/// Bug 5: every link end called `disconnect()` again, also on links the backend had already
+/// reported `Disconnected` (dropped by the peer, or by a radio going down).
+#[test]
+fn links_the_backend_reported_disconnected_are_not_disconnected_again() {
+    block_on_virtual_time(async {
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+        let (simulation, fleet) = start(world(radios, vec![env_sensor(1, 1.0, 0.0)]), 55);
+        run_for(Duration::from_secs(3)).await;
+        let device = fleet.device(addr(1)).await.unwrap();
+        device.keep_connected(true).await.unwrap();
+        let control = simulation.control();
+        for _ in 0..3 {
+            run_for(Duration::from_secs(10)).await;
+            assert!(
+                device.status().state.is_connected(),
+                "{:?}",
+                device.status()
+            );
+            control.drop_link(addr(1)).unwrap();
+        }
+        run_for(Duration::from_secs(10)).await;
+        control.radio_down("p1").unwrap();
+        run_for(Duration::from_secs(2)).await;
+        control.radio_up("p1").unwrap();
+        run_for(Duration::from_secs(20)).await;
+        // Our own disconnect: one call, not a second one when the link state is dropped.
+        device.disconnect().await.unwrap();
+        run_for(Duration::from_secs(2)).await;
+        let stats = simulation.stats();
+        let stats = stats.device(addr(1)).unwrap();
+        assert!(stats.connects >= 4, "{stats:?}");
+        assert_eq!(stats.disconnects_after_end, 0, "{stats:?}");
+    });
+}
+
+/// Bug 8: after the device actor was restarted, dropping the last subscription never released
+/// the connection (the new actor had no prune timer).
+#[test]
+fn a_restarted_actor_still_lets_go_when_the_last_subscription_is_dropped() {
+    block_on_virtual_time(async {
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+        let (_simulation, fleet) = start(world(radios, vec![env_sensor(1, 1.0, 0.0)]), 8);
+        run_for(Duration::from_secs(3)).await;
+        let device = fleet.device(addr(1)).await.unwrap();
+        let subscription = device.subscribe(temperature()).await.unwrap();
+        assert!(fleet.crash_device_actor(addr(1)).await);
+        run_for(Duration::from_secs(15)).await;
+        assert!(
+            device.status().state.is_connected(),
+            "{:?}",
+            device.status()
+        );
+        drop(subscription);
+        run_for(Duration::from_secs(60)).await;
+        assert!(
+            !device.status().state.is_connected(),
+            "nothing wants the link, yet: {:?}",
+            device.status()
+        );
+        assert!(fleet.slot_usage().iter().all(|u| u.held_by.is_empty()));
+    });
+}
+
+/// Bug 11: `Device::status_changes()` ended for good when the device actor restarted.
+#[test]
+fn status_changes_survive_an_actor_restart() {
+    block_on_virtual_time(async {
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+        let (_simulation, fleet) = start(world(radios, vec![env_sensor(1, 1.0, 0.0)]), 11);
+        run_for(Duration::from_secs(3)).await;
+        let device = fleet.device(addr(1)).await.unwrap();
+        device.keep_connected(true).await.unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let mut changes = Box::pin(device.status_changes());
+        let first = futures::StreamExt::next(&mut changes).await.unwrap();
+        assert!(first.state.is_connected(), "{first:?}");
+        assert!(fleet.crash_device_actor(addr(1)).await);
+        // The stream goes on: the restart, then the reconnect.
+        let reconnected = tokio::time::timeout(Duration::from_secs(60), async {
+            let mut saw_not_connected = false;
+            while let Some(status) = futures::StreamExt::next(&mut changes).await {
+                if !status.state.is_connected() {
+                    saw_not_connected = true;
+                } else if saw_not_connected {
+                    return Some(status);
+                }
+            }
+            None
+        })
+        .await
+        .expect("within a minute");
+        let status = reconnected.expect("the stream did not end at the restart");
+        assert!(status.connections >= 2, "counters kept: {status:?}");
+    });
+}

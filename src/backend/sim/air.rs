@@ -104,7 +104,7 @@ fn advertising_event(shared: &Shared, device: usize, raw: &Bytes, rng: &mut ChaC
         }
         let advert = Advertisement {
             address: spec.address,
-            address_kind: crate::model::AddressKind::Public,
+            address_kind: spec.address_kind,
             rssi_dbm: rssi,
             radio: radio_id.clone(),
             seen_at: Instant::now(),

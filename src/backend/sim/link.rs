@@ -325,9 +325,13 @@ impl Link for SimLink {
     async fn disconnect(&self) -> Result<(), Failure> {
         self.closed.store(true, Ordering::Relaxed);
         let detail = faults::requested_detail(self.kind());
-        self.shared
-            .lock()
-            .end_link(&self.shared, self.id, DisconnectCause::Requested, detail);
+        let mut state = self.shared.lock();
+        if !state.links.contains_key(&self.id) {
+            if let Some(d) = state.devices.get_mut(self.device) {
+                d.stats.disconnects_after_end += 1;
+            }
+        }
+        state.end_link(&self.shared, self.id, DisconnectCause::Requested, detail);
         Ok(())
     }
 }

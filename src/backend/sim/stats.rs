@@ -96,6 +96,9 @@ pub struct DeviceStats {
     pub gatt_round_trips: u64,
     /// Notifications delivered to links.
     pub notifications_sent: u64,
+    /// `disconnect()` calls on a link that had already ended (a client that did not believe
+    /// the `Disconnected` it was told).
+    pub disconnects_after_end: u64,
     /// Advertising events sent (heard or not).
     pub adverts_sent: u64,
 }
@@ -111,6 +114,7 @@ impl DeviceStats {
             cache_hits: 0,
             gatt_round_trips: 0,
             notifications_sent: 0,
+            disconnects_after_end: 0,
             adverts_sent: 0,
         }
     }

@@ -68,6 +68,7 @@ pub(super) fn device(at: &str, raw: RawDevice) -> Field<DeviceSpec> {
     }
     spec.tx_power_dbm = raw.tx_power_dbm.unwrap_or(spec.tx_power_dbm);
     spec.connectable = raw.connectable.unwrap_or(spec.connectable);
+    spec.address_kind = raw.address_kind.unwrap_or(spec.address_kind);
     if let Some(advert) = raw.advert {
         advert_fields(&format!("{at}.advert"), advert, &mut spec)?;
     }

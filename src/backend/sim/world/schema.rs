@@ -96,6 +96,7 @@ pub(super) struct RawDevice {
     pub(super) advert_interval: Option<DurationText>,
     pub(super) tx_power_dbm: Option<i16>,
     pub(super) connectable: Option<bool>,
+    pub(super) address_kind: Option<crate::model::AddressKind>,
     pub(super) advert: Option<RawAdvert>,
     pub(super) ibeacon: Option<RawIbeacon>,
     pub(super) eddystone_uid: Option<RawEddystoneUid>,

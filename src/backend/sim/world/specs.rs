@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::gatt::SimGatt;
 use crate::backend::RadioKind;
-use crate::model::{Address, AdvertData};
+use crate::model::{Address, AddressKind, AdvertData};
 
 /// A point on the floor plan, in metres.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -225,6 +225,9 @@ pub struct DeviceSpec {
     pub tx_power_dbm: i16,
     /// Whether it accepts connections. Default true for GATT devices, false for beacons.
     pub connectable: bool,
+    /// Whether it advertises a public or a random address. A connect naming the other kind
+    /// pages an address nobody answers, so it fails as the device being unreachable.
+    pub address_kind: AddressKind,
     /// Its GATT server.
     pub gatt: SimGatt,
     /// When it sleeps: no adverts, no connections, links lost.
@@ -260,6 +263,7 @@ impl DeviceSpec {
             advert_interval: Duration::from_secs(1),
             tx_power_dbm: 0,
             connectable: true,
+            address_kind: AddressKind::Public,
             gatt: SimGatt::default(),
             sleeps: Vec::new(),
             out_of_range: Vec::new(),
