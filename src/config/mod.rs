@@ -391,6 +391,27 @@ mod tests {
         );
     }
 
+    /// examples/hub-full.toml shows every setting: it must stay a valid hub file.
+    #[test]
+    fn the_full_example_parses_with_every_section() {
+        let config = HubConfig::parse(include_str!("../../examples/hub-full.toml")).unwrap();
+        assert_eq!(config.radios.len(), 3);
+        let modes: Vec<ScanMode> = config.radios.iter().map(RadioConfig::scan_mode).collect();
+        assert_eq!(
+            modes,
+            [ScanMode::Active, ScanMode::Passive, ScanMode::Active]
+        );
+        assert_eq!(config.devices.len(), 2);
+        assert!(config.devices[1].bindkey().is_some());
+        assert!(config.proxy.is_some() && config.web.is_some());
+        #[cfg(feature = "mqtt")]
+        assert!(config.mqtt.is_some());
+        assert_eq!(
+            config.radio_watchdog().unwrap(),
+            Some(std::time::Duration::from_secs(90))
+        );
+    }
+
     #[test]
     fn errors_name_the_field() {
         let cases = [
