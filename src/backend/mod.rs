@@ -31,6 +31,7 @@ pub mod esphome;
 pub mod events;
 pub mod failure;
 pub mod recovery;
+pub mod scan_mode;
 pub mod sim;
 
 use std::fmt;
@@ -44,6 +45,7 @@ use futures::stream::BoxStream;
 pub use events::{DisconnectCause, LinkEvent, RadioEvent, SlotReport};
 pub use failure::{Failure, FailureSource, FailureStage};
 pub use recovery::RecoveryStep;
+pub use scan_mode::{ScanMode, ScanModeReport};
 
 use crate::model::{Address, AddressKind, GattTable, RadioId};
 
@@ -136,6 +138,21 @@ pub trait Radio: Send + Sync + fmt::Debug + 'static {
     /// Takes one recovery step; the error says in words why it could not.
     async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
         Err(format!("{} cannot {step}", self.id()))
+    }
+
+    /// Asks the radio to scan this way from now on (it takes effect when scanning (re)starts,
+    /// or at once where the radio can switch while running). The error says why it cannot.
+    fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
+        Err(format!(
+            "{} cannot choose its scan mode (asked for {wanted})",
+            self.id()
+        ))
+    }
+
+    /// The scan mode asked for and the one the radio confirms (`None`: the radio says
+    /// nothing about scan modes).
+    fn scan_mode(&self) -> Option<ScanModeReport> {
+        None
     }
 
     /// The watchdog's account of this radio, for radios wrapped in one

@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::backend::ScanMode;
 use crate::model::{parse_uuid, Address};
 use crate::Error;
 pub use decode::{Decode, Reading};
@@ -81,6 +82,8 @@ pub enum RadioConfig {
     Sim {
         /// The world file.
         world: PathBuf,
+        /// Scan mode of every radio of the world.
+        scan_mode: ScanMode,
     },
     /// A local BlueZ adapter.
     Bluez {
@@ -88,6 +91,9 @@ pub enum RadioConfig {
         adapter: String,
         /// Connection slots (BlueZ does not report them; 5 by default).
         slots: usize,
+        /// `active` (default) or `passive` (through an advertisement monitor where BlueZ has
+        /// one).
+        scan_mode: ScanMode,
     },
     /// An ESPHome Bluetooth proxy.
     Esphome {
@@ -97,6 +103,8 @@ pub enum RadioConfig {
         psk: Option<String>,
         /// A name for logs (defaults to the host).
         name: Option<String>,
+        /// `active` (default) or `passive`, asked of the proxy's scanner.
+        scan_mode: ScanMode,
     },
 }
 
@@ -135,6 +143,17 @@ pub enum AdvertDecoding {
     Off,
     /// Decode with whichever format the adverts carry.
     Auto,
+}
+
+impl RadioConfig {
+    /// The scan mode the entry asks for.
+    pub fn scan_mode(&self) -> ScanMode {
+        match self {
+            Self::Sim { scan_mode, .. }
+            | Self::Bluez { scan_mode, .. }
+            | Self::Esphome { scan_mode, .. } => *scan_mode,
+        }
+    }
 }
 
 impl DeviceConfig {
@@ -349,6 +368,48 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn each_radio_has_a_scan_mode_active_unless_set() {
+        let config = HubConfig::parse(&GOOD.replace(
+            "backend = \"esphome\"",
+            "backend = \"esphome\"\nscan_mode = \"passive\"",
+        ))
+        .unwrap();
+        let modes: Vec<ScanMode> = config.radios.iter().map(RadioConfig::scan_mode).collect();
+        assert_eq!(modes, [ScanMode::Active, ScanMode::Passive]);
+        let err = HubConfig::parse(&GOOD.replace(
+            "backend = \"esphome\"",
+            "backend = \"esphome\"\nscan_mode = \"sideways\"",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("radio[1].scan_mode") && err.contains("sideways"),
+            "{err}"
+        );
+    }
+
+    /// examples/hub-full.toml shows every setting: it must stay a valid hub file.
+    #[test]
+    fn the_full_example_parses_with_every_section() {
+        let config = HubConfig::parse(include_str!("../../examples/hub-full.toml")).unwrap();
+        assert_eq!(config.radios.len(), 3);
+        let modes: Vec<ScanMode> = config.radios.iter().map(RadioConfig::scan_mode).collect();
+        assert_eq!(
+            modes,
+            [ScanMode::Active, ScanMode::Passive, ScanMode::Active]
+        );
+        assert_eq!(config.devices.len(), 2);
+        assert!(config.devices[1].bindkey().is_some());
+        assert!(config.proxy.is_some() && config.web.is_some());
+        #[cfg(feature = "mqtt")]
+        assert!(config.mqtt.is_some());
+        assert_eq!(
+            config.radio_watchdog().unwrap(),
+            Some(std::time::Duration::from_secs(90))
+        );
     }
 
     #[test]

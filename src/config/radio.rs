@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::RadioConfig;
+use crate::backend::ScanMode;
 
 /// Which backend a radio entry uses.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub(super) struct RawRadio {
     host: Option<String>,
     psk: Option<String>,
     name: Option<String>,
+    #[serde(default)]
+    scan_mode: ScanMode,
 }
 
 impl TryFrom<RawRadio> for RadioConfig {
@@ -59,7 +62,10 @@ impl TryFrom<RawRadio> for RadioConfig {
                 let world = raw
                     .world
                     .ok_or("sim radios need `world` (a file or a built-in name)")?;
-                Ok(Self::Sim { world })
+                Ok(Self::Sim {
+                    world,
+                    scan_mode: raw.scan_mode,
+                })
             }
             BackendName::Bluez => {
                 only(raw.world.is_some(), "world", "sim")?;
@@ -68,6 +74,7 @@ impl TryFrom<RawRadio> for RadioConfig {
                 Ok(Self::Bluez {
                     adapter: needs(raw.adapter, "adapter")?,
                     slots: raw.slots.unwrap_or(super::default_local_slots()),
+                    scan_mode: raw.scan_mode,
                 })
             }
             BackendName::Esphome => {
@@ -78,6 +85,7 @@ impl TryFrom<RawRadio> for RadioConfig {
                     host: needs(raw.host, "host")?,
                     psk: raw.psk,
                     name: raw.name,
+                    scan_mode: raw.scan_mode,
                 })
             }
         }

@@ -29,6 +29,10 @@ pub struct RadioDiagnostics {
     pub foreign: usize,
     /// Attempts and failures.
     pub connects: GateStats,
+    /// The scan mode asked for and the one the radio confirms (radios that say nothing:
+    /// absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_mode: Option<crate::backend::ScanModeReport>,
     /// What the radio watchdog did (radios without one: absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery: Option<crate::watchdog::RecoveryReport>,

@@ -299,6 +299,7 @@ impl Handler<GetDiagnostics> for Supervisor {
                     held_by: slots.map(|s| s.held_by.clone()).unwrap_or_default(),
                     foreign: slots.map_or(0, |s| s.foreign),
                     connects: entry.gate.stats(self.shared.ledger.in_flight(&entry.id)),
+                    scan_mode: entry.radio.scan_mode(),
                     recovery: entry.radio.recovery_report(),
                 }
             })

@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use super::ladder::{Ladder, Observed};
 use super::RecoveryReport;
 use crate::backend::{
-    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RecoveryStep,
+    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RecoveryStep, ScanMode,
+    ScanModeReport,
 };
 use crate::model::RadioId;
 
@@ -133,6 +134,14 @@ impl Radio for WatchedRadio {
 
     async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
         self.inner.recover(step).await
+    }
+
+    fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
+        self.inner.set_scan_mode(wanted)
+    }
+
+    fn scan_mode(&self) -> Option<ScanModeReport> {
+        self.inner.scan_mode()
     }
 
     fn recovery_report(&self) -> Option<RecoveryReport> {

@@ -96,6 +96,7 @@ pub trait BluezMock {
     fn drop_connection(&self, device: &str) -> zbus::Result<()>;
     fn stall_discovery(&self, adapter: &str, cured_by: &str) -> zbus::Result<()>;
     fn get_recovery_counts(&self, adapter: &str) -> zbus::Result<(u32, u32)>;
+    fn get_monitors(&self, adapter: &str) -> zbus::Result<Vec<String>>;
 }
 
 /// `org.freedesktop.DBus.Mock` on any mock object: raw property updates.
@@ -130,6 +131,12 @@ fn python() -> &'static str {
 impl MockBluez {
     /// Starts a bus and the mock, and waits until the mock owns `org.bluez`.
     pub async fn start() -> Self {
+        Self::start_with("{}").await
+    }
+
+    /// Like [`MockBluez::start`], with template parameters (JSON, e.g.
+    /// `{"enable_monitor_api": false}`).
+    pub async fn start_with(parameters: &str) -> Self {
         let python = python();
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("bus.sock");
@@ -155,7 +162,8 @@ impl MockBluez {
         );
         let mock = KillOnDrop(
             Command::new(python)
-                .args(["-m", "dbusmock", "--system", "--template", template, "-l"])
+                .args(["-m", "dbusmock", "--system", "--template", template])
+                .args(["-p", parameters, "-l"])
                 .arg(dir.path().join("mock.log"))
                 .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
                 .stdout(Stdio::null())

@@ -10,6 +10,7 @@ mod discovery;
 mod failures;
 mod fleet;
 mod hotplug;
+mod scan_modes;
 mod watchdog;
 
 use std::time::Duration;

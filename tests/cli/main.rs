@@ -416,3 +416,35 @@ fn hub_file_errors_name_the_file_line_and_field_path() {
         run.stderr
     );
 }
+
+#[test]
+fn scan_reports_each_radios_scan_mode_as_it_runs() {
+    let modes = |args: &[&str]| {
+        let run = bluefleet(args);
+        assert!(run.ok, "{args:?}: {}", run.stderr);
+        let line = run
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("scan mode: "))
+            .unwrap_or_else(|| panic!("no scan mode line: {}", run.stdout))
+            .to_string();
+        line.split("; ").map(str::to_string).collect::<Vec<_>>()
+    };
+    let active = modes(&["scan", "--duration", "2s"]);
+    assert!(
+        active.len() >= 2 && active.iter().all(|m| m.ends_with(" active")),
+        "{active:?}"
+    );
+    let passive = modes(&["scan", "--duration", "2s", "--scan-mode", "passive"]);
+    assert_eq!(passive.len(), active.len());
+    assert!(
+        passive.iter().all(|m| m.ends_with(" passive")),
+        "{passive:?}"
+    );
+    let bad = bluefleet(&["scan", "--scan-mode", "sideways"]);
+    assert!(
+        !bad.ok && bad.stderr.contains("not a scan mode"),
+        "{}",
+        bad.stderr
+    );
+}

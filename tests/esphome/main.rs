@@ -10,6 +10,7 @@
 mod fake;
 mod fleet;
 mod links;
+mod modes;
 mod session;
 mod slots;
 

@@ -21,6 +21,7 @@ mod connect;
 mod failure;
 mod gatt;
 mod link;
+mod monitor;
 mod objects;
 mod props;
 mod proxies;

@@ -37,6 +37,22 @@ pub(crate) trait Adapter1 {
     fn set_powered(&self, powered: bool) -> zbus::Result<()>;
 }
 
+/// `org.bluez.AdvertisementMonitorManager1`: passive scanning through monitors (BlueZ 5.56+,
+/// experimental in many builds).
+#[zbus::proxy(
+    interface = "org.bluez.AdvertisementMonitorManager1",
+    default_service = "org.bluez"
+)]
+pub(crate) trait AdvertisementMonitorManager1 {
+    /// Registers the monitors under an application root (an ObjectManager).
+    fn register_monitor(&self, application: &zbus::ObjectPath<'_>) -> zbus::Result<()>;
+    /// Unregisters them.
+    fn unregister_monitor(&self, application: &zbus::ObjectPath<'_>) -> zbus::Result<()>;
+    /// Monitor types this BlueZ supports (`or_patterns`).
+    #[zbus(property)]
+    fn supported_monitor_types(&self) -> zbus::Result<Vec<String>>;
+}
+
 /// `org.bluez.Device1`: connecting and disconnecting one peer.
 #[zbus::proxy(interface = "org.bluez.Device1", default_service = "org.bluez")]
 pub(crate) trait Device1 {

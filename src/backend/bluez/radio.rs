@@ -23,7 +23,7 @@ use super::signals::{self, BluezSignal, Filter};
 use super::{connect, recovery, scan, BluezConfig};
 use crate::backend::{
     ConnectRequest, Connection as LinkConnection, Failure, Radio, RadioEvent, RadioInfo, RadioKind,
-    RecoveryStep,
+    RecoveryStep, ScanMode, ScanModeReport,
 };
 use crate::model::RadioId;
 
@@ -44,6 +44,8 @@ pub(crate) struct Adapter {
     pub slot_limit: usize,
     /// Event pumps running; the last one to end stops discovery.
     pub pumps: AtomicUsize,
+    /// The scan mode asked for and the one running (`monitor.rs`, `scan.rs`).
+    pub scan: std::sync::Mutex<ScanModeReport>,
 }
 
 /// A local BlueZ controller.
@@ -128,6 +130,11 @@ impl BluezRadio {
                 path: path.to_owned(),
                 slot_limit: config.slot_limit_for(name),
                 pumps: AtomicUsize::new(0),
+                scan: std::sync::Mutex::new(ScanModeReport {
+                    wanted: ScanMode::Active,
+                    actual: None,
+                    note: Some("not scanning yet".into()),
+                }),
             }),
         }
     }
@@ -167,6 +174,15 @@ impl BluezRadio {
                 }
             }
         }
+    }
+}
+
+impl Adapter {
+    /// The scan mode record, locked for a copy or an update (never across an await).
+    pub(crate) fn scan_report(&self) -> std::sync::MutexGuard<'_, ScanModeReport> {
+        self.scan
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -210,6 +226,17 @@ impl Radio for BluezRadio {
 
     fn recovery_steps(&self) -> Vec<RecoveryStep> {
         vec![RecoveryStep::RestartDiscovery, RecoveryStep::PowerCycle]
+    }
+
+    /// Takes effect when scanning next starts (the adapter coming up, or a restart of
+    /// discovery by the watchdog).
+    fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
+        self.adapter.scan_report().wanted = wanted;
+        Ok(())
+    }
+
+    fn scan_mode(&self) -> Option<ScanModeReport> {
+        Some(self.adapter.scan_report().clone())
     }
 
     async fn recover(&self, step: RecoveryStep) -> Result<(), String> {

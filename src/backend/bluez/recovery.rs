@@ -13,9 +13,15 @@ pub(crate) async fn recover(adapter: &Adapter, step: RecoveryStep) -> Result<(),
         RecoveryStep::RestartDiscovery => {
             // "No discovery started" is fine: the point is that it runs afterwards.
             scan::stop_discovery(adapter).await;
-            scan::try_start_discovery(adapter)
-                .await
-                .map_err(|e| format!("{name}: cannot start discovery again: {e}"))
+            scan::start_scanning(adapter).await;
+            let report = adapter.scan_report().clone();
+            match report.actual {
+                Some(_) => Ok(()),
+                None => Err(format!(
+                    "{name}: cannot scan again: {}",
+                    report.note.unwrap_or_default()
+                )),
+            }
         }
         RecoveryStep::PowerCycle => {
             let proxy = proxies::build::<Adapter1Proxy<'_>>(&adapter.conn, &adapter.path)

@@ -18,12 +18,13 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::Instant;
 use zbus::Variant;
 
+use super::monitor;
 use super::objects::{self, Objects};
 use super::props::DeviceView;
 use super::proxies::{self, Adapter1Proxy, ADAPTER, DEVICE};
 use super::radio::Adapter;
 use super::signals::{self, is_under, BluezSignal, Filter};
-use crate::backend::RadioEvent;
+use crate::backend::{RadioEvent, ScanMode};
 use crate::model::Advertisement;
 
 /// The pump's state: where the adapter stands and what each device last said.
@@ -163,7 +164,7 @@ impl Pump {
         }
         self.up = Some(up);
         let event = if up {
-            start_discovery(&self.adapter).await;
+            start_scanning(&self.adapter).await;
             RadioEvent::Up
         } else {
             RadioEvent::Down {
@@ -186,7 +187,7 @@ impl Pump {
 }
 
 /// Sets the LE filter and starts this client's discovery session.
-pub(crate) async fn try_start_discovery(adapter: &Adapter) -> zbus::Result<()> {
+async fn try_start_discovery(adapter: &Adapter) -> zbus::Result<()> {
     let proxy = proxies::build::<Adapter1Proxy<'_>>(&adapter.conn, &adapter.path).await?;
     let filter = HashMap::from([
         ("Transport", Variant::from("le")),
@@ -196,16 +197,58 @@ pub(crate) async fn try_start_discovery(adapter: &Adapter) -> zbus::Result<()> {
     proxy.start_discovery().await
 }
 
-/// Starts discovery; failures are logged: the radio can still connect to devices BlueZ
-/// already knows.
-async fn start_discovery(adapter: &Adapter) {
+/// Starts scanning in the wanted mode and records the mode that really runs: passive through
+/// an advertisement monitor where BlueZ offers one, else active discovery (and the reason).
+pub(crate) async fn start_scanning(adapter: &Adapter) {
+    let wanted = adapter.scan_report().wanted;
+    let mut note = None;
+    if wanted == ScanMode::Passive {
+        match monitor::register(adapter).await {
+            Ok(()) => {
+                let mut report = adapter.scan_report();
+                report.actual = Some(ScanMode::Passive);
+                report.note = None;
+                return;
+            }
+            Err(reason) => {
+                tracing::warn!(radio = %adapter.id, %reason, "passive scanning not available: scanning actively");
+                note = Some(format!("passive not available: {reason}"));
+            }
+        }
+    }
+    let started = start_discovery(adapter).await;
+    let mut report = adapter.scan_report();
+    match started {
+        Ok(()) => {
+            report.actual = Some(ScanMode::Active);
+            report.note = note;
+        }
+        Err(error) => {
+            report.actual = None;
+            report.note = Some(format!("discovery did not start: {error}"));
+        }
+    }
+}
+
+/// Starts discovery; failures are logged (and returned): the radio can still connect to
+/// devices BlueZ already knows.
+async fn start_discovery(adapter: &Adapter) -> Result<(), String> {
     let result = try_start_discovery(adapter).await;
     match result {
-        Ok(()) => tracing::debug!(radio = %adapter.id, "discovery started"),
+        Ok(()) => {
+            tracing::debug!(radio = %adapter.id, "discovery started");
+            Ok(())
+        }
         // This connection already runs a discovery session on the adapter: nothing to do.
         Err(zbus::Error::MethodError(name, ..))
-            if name.as_str() == "org.bluez.Error.InProgress" => {}
-        Err(error) => tracing::warn!(radio = %adapter.id, %error, "could not start discovery"),
+            if name.as_str() == "org.bluez.Error.InProgress" =>
+        {
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(radio = %adapter.id, %error, "could not start discovery");
+            Err(error.to_string())
+        }
     }
 }
 

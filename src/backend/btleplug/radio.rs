@@ -21,6 +21,7 @@ use super::watch::AdapterWatch;
 use super::BtleplugConfig;
 use crate::backend::{
     ConnectRequest, Connection, Failure, FailureStage, Radio, RadioEvent, RadioInfo, RadioKind,
+    ScanMode, ScanModeReport,
 };
 use crate::model::RadioId;
 use crate::Error;
@@ -126,6 +127,26 @@ impl Radio for BtleplugRadio {
             watch: Arc::clone(&self.watch),
         };
         open(attempt, request).await
+    }
+
+    /// btleplug has no scan-mode setting: it scans as the platform does (BlueZ discovery,
+    /// active, on Linux), so only `active` is accepted, and never confirmed.
+    fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
+        match wanted {
+            ScanMode::Active => Ok(()),
+            ScanMode::Passive => Err(format!(
+                "{}: btleplug cannot scan passively (use the bluez backend)",
+                self.id
+            )),
+        }
+    }
+
+    fn scan_mode(&self) -> Option<ScanModeReport> {
+        Some(ScanModeReport {
+            wanted: ScanMode::Active,
+            actual: None,
+            note: Some("btleplug neither sets nor reports the scan mode".into()),
+        })
     }
 }
 

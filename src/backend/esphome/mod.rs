@@ -43,7 +43,7 @@ pub use link::EsphomeLink;
 
 use crate::backend::{
     ConnectRequest, Connection, Failure, FailureSource, FailureStage, Radio, RadioEvent, RadioInfo,
-    RadioKind, RecoveryStep,
+    RadioKind, RecoveryStep, ScanMode, ScanModeReport,
 };
 use crate::model::{Address, RadioId};
 use session::Command;
@@ -158,6 +158,39 @@ impl Radio for EsphomeRadio {
 
     fn recovery_steps(&self) -> Vec<RecoveryStep> {
         vec![RecoveryStep::RestartDiscovery, RecoveryStep::Reconnect]
+    }
+
+    /// Remembered for every session (sent after the subscription); sent at once when a
+    /// session that can change modes is up.
+    fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
+        self.shared.want_mode(wanted);
+        let status = self.shared.status();
+        if status.up && status.features & api::feature::STATE_AND_MODE != 0 {
+            let _ = self.commands.send(Command::SetScanMode(wanted));
+        }
+        Ok(())
+    }
+
+    fn scan_mode(&self) -> Option<ScanModeReport> {
+        let status = self.shared.status();
+        let note = match status.scanner_mode {
+            Some(mode) if mode != status.wanted_mode => {
+                Some("the proxy's scanner runs the other mode".to_string())
+            }
+            Some(_) => None,
+            None if !status.up => Some("no session with the proxy".to_string()),
+            None if status.features & api::feature::STATE_AND_MODE == 0 => Some(
+                "this proxy cannot report or change its scan mode (firmware without scanner \
+                 state and mode): it scans as configured"
+                    .to_string(),
+            ),
+            None => Some("the proxy has not reported its scanner mode yet".to_string()),
+        };
+        Some(ScanModeReport {
+            wanted: status.wanted_mode,
+            actual: status.scanner_mode,
+            note,
+        })
     }
 
     /// Hands the step to the session task (it runs between frames, in order).

@@ -35,6 +35,8 @@ pub(crate) enum Action {
     Send(Outgoing),
     /// Report this upward.
     Radio(RadioEvent),
+    /// The proxy's scanner reported this mode (0 passive, 1 active).
+    ScannerMode(u32),
 }
 
 #[derive(Debug)]
@@ -211,6 +213,7 @@ impl Router {
             Incoming::Scanner(state) => {
                 let (state, mode) = (state.state, state.mode);
                 tracing::debug!(radio = %self.radio, state, mode, "scanner state");
+                actions.push(Action::ScannerMode(mode));
             }
             other => tracing::debug!(radio = %self.radio, message = ?other, "message not used"),
         }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout, Instant};
 
-use super::api::bluetooth::SubscribeAdvertisements;
+use super::api::bluetooth::{ScannerSetMode, SubscribeAdvertisements};
 use super::api::session::{AuthenticationRequest, DisconnectRequest, HelloRequest};
 use super::api::{feature, id, Incoming, Outgoing};
 use super::config::EsphomeConfig;
@@ -25,7 +25,7 @@ use super::request::{Expect, Reply, ReplyTo};
 use super::router::{Action, Router};
 use super::shared::Shared;
 use super::transport::{SessionError, Transport};
-use crate::backend::{Failure, FailureSource, FailureStage, RadioEvent};
+use crate::backend::{Failure, FailureSource, FailureStage, RadioEvent, ScanMode};
 
 /// The API version bluefleet speaks (>= 1.12 gets 16/32-bit UUIDs in service lists).
 const API_VERSION: (u32, u32) = (1, 12);
@@ -50,6 +50,8 @@ pub(crate) enum Command {
     RestartScan,
     /// End this session; the run loop opens a new one (the watchdog's heavier step).
     Reconnect,
+    /// Ask the proxy's scanner for this mode now.
+    SetScanMode(ScanMode),
 }
 
 impl Command {
@@ -83,7 +85,7 @@ pub(crate) async fn run(
     let mut delay = config.reconnect_min;
     loop {
         let attempt = tokio::select! {
-            attempt = timeout(config.handshake_timeout, start(&config)) => attempt,
+            attempt = timeout(config.handshake_timeout, start(&config, shared.status().wanted_mode)) => attempt,
             _ = &mut stop => return,
         };
         let reason = match attempt {
@@ -124,7 +126,10 @@ pub(crate) async fn run(
 
 /// Opens the connection and runs hello, device info and the subscriptions. Returns the
 /// transport and the proxy's feature flags.
-async fn start(config: &EsphomeConfig) -> Result<(Transport, u32), SessionError> {
+async fn start(
+    config: &EsphomeConfig,
+    scan_mode: ScanMode,
+) -> Result<(Transport, u32), SessionError> {
     let mut transport = Transport::open(config).await?;
     let hello = HelloRequest {
         client_info: "bluefleet".into(),
@@ -192,7 +197,19 @@ async fn start(config: &EsphomeConfig) -> Result<(Transport, u32), SessionError>
             .send(&Outgoing::empty(id::SUBSCRIBE_CONNECTIONS_FREE))
             .await?;
     }
+    if features & feature::STATE_AND_MODE != 0 {
+        transport.send(&set_mode(scan_mode)).await?;
+    }
     Ok((transport, features))
+}
+
+/// `BluetoothScannerSetModeRequest` for `mode` (the proxy answers with a scanner state).
+pub(crate) fn set_mode(mode: ScanMode) -> Outgoing {
+    let mode = match mode {
+        ScanMode::Passive => 0,
+        ScanMode::Active => 1,
+    };
+    Outgoing::new(id::SCANNER_SET_MODE, &ScannerSetMode { mode })
 }
 
 /// Feature flags from the pre-1.9 proxy version number (research notes §2).
@@ -333,6 +350,7 @@ fn execute(router: &mut Router, command: Command) -> Vec<Action> {
                 &SubscribeAdvertisements { flags: 1 },
             )),
         ],
+        Command::SetScanMode(mode) => vec![Action::Send(set_mode(mode))],
         // `serve` ends the session before a command gets here.
         Command::Reconnect => Vec::new(),
         Command::Release {
@@ -351,6 +369,7 @@ async fn perform(
         match action {
             Action::Send(message) => transport.send(&message).await?,
             Action::Radio(RadioEvent::SlotsReported(report)) => shared.report_slots(report),
+            Action::ScannerMode(mode) => shared.scanner_reported(mode),
             Action::Radio(event) => shared.emit(event),
         }
     }

@@ -16,7 +16,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 
-use crate::backend::{RadioEvent, SlotReport};
+use crate::backend::{RadioEvent, ScanMode, SlotReport};
 use crate::model::RadioId;
 
 /// Advertisement batches buffered for a slow consumer before batches are dropped.
@@ -41,6 +41,10 @@ pub(crate) struct Status {
     pub slot_limit: usize,
     /// Counts sessions; links remember theirs.
     pub generation: u64,
+    /// The scan mode bluefleet asks the proxy for.
+    pub wanted_mode: ScanMode,
+    /// The scanner mode the proxy last reported in this session (`None`: not reported).
+    pub scanner_mode: Option<ScanMode>,
 }
 
 #[derive(Debug)]
@@ -73,6 +77,8 @@ impl Shared {
                 slots: None,
                 slot_limit: DEFAULT_SLOT_LIMIT,
                 generation: 0,
+                wanted_mode: ScanMode::Active,
+                scanner_mode: None,
             }),
             sinks: Mutex::new(None),
         }
@@ -120,6 +126,7 @@ impl Shared {
             status.contacted = true;
             status.features = features;
             status.slots = None;
+            status.scanner_mode = None;
             status.generation += 1;
             status.generation
         };
@@ -136,12 +143,28 @@ impl Shared {
             status.up = false;
             status.contacted = true;
             status.slots = None;
+            status.scanner_mode = None;
             status.down_reason.clone_from(&reason);
             changed
         };
         if changed {
             self.emit(RadioEvent::Down { reason });
         }
+    }
+
+    /// The mode to ask the proxy for from now on.
+    pub(crate) fn want_mode(&self, mode: ScanMode) {
+        lock(&self.status).wanted_mode = mode;
+    }
+
+    /// Records the mode in the proxy's scanner-state message (0 passive, 1 active).
+    pub(crate) fn scanner_reported(&self, mode: u32) {
+        let mode = match mode {
+            0 => Some(ScanMode::Passive),
+            1 => Some(ScanMode::Active),
+            _ => None,
+        };
+        lock(&self.status).scanner_mode = mode;
     }
 
     /// Records and reports a slot report.

@@ -27,6 +27,7 @@ use super::state::{domain, stream, LinkRecord, Shared};
 use super::stats::Traced;
 use crate::backend::{
     ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RadioKind, RecoveryStep,
+    ScanMode, ScanModeReport,
 };
 use crate::classify::classify;
 use crate::model::RadioId;
@@ -121,6 +122,22 @@ impl Radio for SimRadio {
             r.subscribers.push(tx);
         }
         UnboundedReceiverStream::new(rx).boxed()
+    }
+
+    fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
+        if let Some(r) = self.shared.lock().radios.get_mut(self.index) {
+            r.scan_mode = wanted;
+        }
+        Ok(())
+    }
+
+    fn scan_mode(&self) -> Option<ScanModeReport> {
+        let mode = self.shared.lock().radios.get(self.index)?.scan_mode;
+        Some(ScanModeReport {
+            wanted: mode,
+            actual: Some(mode),
+            note: None,
+        })
     }
 
     fn recovery_steps(&self) -> Vec<RecoveryStep> {

@@ -70,6 +70,9 @@ pub(crate) struct RadioState {
     /// A stuck scanner: adverts are not delivered until a recovery step at least this
     /// heavy is taken (`SimControl::radio_quiet`).
     pub stuck: Option<crate::backend::RecoveryStep>,
+    /// The scan mode asked for (the simulator runs either; its adverts have no separate scan
+    /// responses, so both deliver the same).
+    pub scan_mode: crate::backend::ScanMode,
     pub stats: RadioStats,
 }
 
@@ -147,6 +150,7 @@ impl Shared {
                 rng: stream(seed, domain::RADIO, i as u64),
                 subscribers: Vec::new(),
                 stuck: None,
+                scan_mode: crate::backend::ScanMode::Active,
                 batch: Vec::new(),
                 stats: RadioStats {
                     name: r.name.clone(),

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bluefleet::backend::Radio;
+use bluefleet::backend::{Radio, ScanMode};
 use bluefleet::fleet::{block_on_real_time, block_on_virtual_time};
 use bluefleet::sim::Simulation;
 use bluefleet::Fleet;
@@ -51,6 +51,10 @@ pub struct BackendArgs {
     /// links; `run` and `proxy` own their adapters and always do it.
     #[arg(long)]
     pub close_stale_connections: bool,
+    /// Scan actively (scan requests: names and scan responses) or passively (listen only).
+    /// What each radio really does is reported next to it.
+    #[arg(long, value_name = "MODE", default_value_t = ScanMode::Active)]
+    pub scan_mode: ScanMode,
 }
 
 /// Radios of a real backend, opened inside the runtime that will drive them.
@@ -168,6 +172,9 @@ where
     Fut: Future<Output = Result<T, String>>,
 {
     let run = |radios: Vec<Arc<dyn Radio>>| async move {
+        for radio in &radios {
+            radio.set_scan_mode(args.scan_mode)?;
+        }
         let (health, mut changes, radios) = Health::watch(radios);
         let fleet = Fleet::builder()
             .radios(radios)

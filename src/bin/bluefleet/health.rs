@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use bluefleet::backend::{
-    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RecoveryStep,
+    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RecoveryStep, ScanMode,
+    ScanModeReport,
 };
 use bluefleet::model::RadioId;
 use futures::stream::{BoxStream, StreamExt};
@@ -144,6 +145,14 @@ impl Radio for Watched {
 
     async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
         self.inner.recover(step).await
+    }
+
+    fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
+        self.inner.set_scan_mode(wanted)
+    }
+
+    fn scan_mode(&self) -> Option<ScanModeReport> {
+        self.inner.scan_mode()
     }
 
     fn recovery_report(&self) -> Option<bluefleet::watchdog::RecoveryReport> {

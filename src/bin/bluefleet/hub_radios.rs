@@ -5,18 +5,24 @@
 
 use std::sync::Arc;
 
-use bluefleet::backend::Radio;
+use bluefleet::backend::{Radio, ScanMode};
 use bluefleet::config::RadioConfig;
 
-/// The real radio of one entry; `None` for simulated entries (the caller starts those).
-pub async fn open(radio: &RadioConfig) -> Result<Option<Arc<dyn Radio>>, String> {
-    Ok(match radio {
-        RadioConfig::Sim { .. } => None,
-        RadioConfig::Bluez { adapter, slots } => Some(bluez(adapter, *slots).await?),
-        RadioConfig::Esphome { host, psk, name } => {
-            Some(esphome(host, psk.as_deref(), name.as_deref())?)
-        }
-    })
+/// The real radio of one entry, asked for `scan_mode`; `None` for simulated entries (the
+/// caller starts those).
+pub async fn open(
+    radio: &RadioConfig,
+    scan_mode: ScanMode,
+) -> Result<Option<Arc<dyn Radio>>, String> {
+    let opened = match radio {
+        RadioConfig::Sim { .. } => return Ok(None),
+        RadioConfig::Bluez { adapter, slots, .. } => bluez(adapter, *slots).await?,
+        RadioConfig::Esphome {
+            host, psk, name, ..
+        } => esphome(host, psk.as_deref(), name.as_deref())?,
+    };
+    opened.set_scan_mode(scan_mode)?;
+    Ok(Some(opened))
 }
 
 #[cfg(feature = "bluez")]

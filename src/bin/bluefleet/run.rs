@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bluefleet::backend::Radio;
+use bluefleet::backend::{Radio, ScanMode};
 use bluefleet::config::{HubConfig, RadioConfig};
 use bluefleet::fleet::{block_on_real_time, block_on_virtual_time};
 use bluefleet::sim::{SimControl, Simulation, World};
@@ -48,6 +48,9 @@ pub struct Args {
     /// (e.g. 90s), or `off`; overrides the file's `radio_watchdog` (default 90s).
     #[arg(long, value_name = "DURATION|off", value_parser = quiet_after)]
     radio_watchdog: Option<QuietAfter>,
+    /// Scan mode of every radio (active or passive); overrides each entry's `scan_mode`.
+    #[arg(long, value_name = "MODE")]
+    scan_mode: Option<ScanMode>,
 }
 
 /// The radio watchdog's setting from the command line: a duration, or off.
@@ -90,10 +93,18 @@ pub fn run(args: Args) -> Result<(), String> {
             .into_iter()
             .map(|w| Simulation::start(w, config.seed))
             .collect();
-        let mut radios: Vec<Arc<dyn Radio>> =
-            simulations.iter().flat_map(Simulation::radios).collect();
+        let sim_modes = config
+            .radios
+            .iter()
+            .filter(|r| matches!(r, RadioConfig::Sim { .. }))
+            .map(|r| args.scan_mode.unwrap_or(r.scan_mode()));
+        let mut radios: Vec<Arc<dyn Radio>> = Vec::new();
+        for (simulation, mode) in simulations.iter().zip(sim_modes) {
+            radios.extend(sim_radios(simulation, mode)?);
+        }
         for radio in &config.radios {
-            radios.extend(crate::hub_radios::open(radio).await?);
+            let mode = args.scan_mode.unwrap_or(radio.scan_mode());
+            radios.extend(crate::hub_radios::open(radio, mode).await?);
         }
         let mut builder = Fleet::builder().radios(radios).seed(config.seed);
         if let Some(quiet_after) = radio_watchdog {
@@ -127,6 +138,7 @@ pub fn run(args: Args) -> Result<(), String> {
             path: args.config.clone(),
             simulations,
             json: args.json,
+            scan_mode: args.scan_mode,
         };
         let work = hub.serve(signals, args.duration);
         let outcome = with_bridge(&fleet, &bridge_config, work).await;
@@ -185,7 +197,7 @@ fn load_worlds(radios: &[RadioConfig], hub_file: &Path) -> Result<Vec<World>, St
     radios
         .iter()
         .filter_map(|r| match r {
-            RadioConfig::Sim { world } => {
+            RadioConfig::Sim { world, .. } => {
                 // A file beside the hub file, else a path as given or a built-in world's name.
                 let beside = base.join(world);
                 Some(crate::worlds::load(if beside.exists() {
@@ -199,6 +211,15 @@ fn load_worlds(radios: &[RadioConfig], hub_file: &Path) -> Result<Vec<World>, St
         .collect()
 }
 
+/// The radios of a simulation, asked for `mode`.
+fn sim_radios(simulation: &Simulation, mode: ScanMode) -> Result<Vec<Arc<dyn Radio>>, String> {
+    let radios = simulation.radios();
+    for radio in &radios {
+        radio.set_scan_mode(mode)?;
+    }
+    Ok(radios)
+}
+
 /// A running hub: its fleet, the file it came from, what it manages.
 struct Hub {
     fleet: Fleet,
@@ -207,6 +228,8 @@ struct Hub {
     path: PathBuf,
     simulations: Vec<Simulation>,
     json: bool,
+    /// `--scan-mode`, over every entry's own.
+    scan_mode: Option<ScanMode>,
 }
 
 impl Hub {
@@ -302,6 +325,7 @@ impl Hub {
             .cloned()
             .collect();
         for radio in &added {
+            let mode = self.scan_mode.unwrap_or(radio.scan_mode());
             let opened: Vec<Arc<dyn Radio>> = match radio {
                 RadioConfig::Sim { .. } => {
                     let world = load_worlds(std::slice::from_ref(radio), &self.path)?;
@@ -309,14 +333,17 @@ impl Hub {
                         .into_iter()
                         .map(|w| Simulation::start(w, config.seed))
                         .next();
-                    let radios = simulation
-                        .as_ref()
-                        .map(Simulation::radios)
-                        .unwrap_or_default();
+                    let radios = match &simulation {
+                        Some(simulation) => sim_radios(simulation, mode)?,
+                        None => Vec::new(),
+                    };
                     self.simulations.extend(simulation);
                     radios
                 }
-                real => crate::hub_radios::open(real).await?.into_iter().collect(),
+                real => crate::hub_radios::open(real, mode)
+                    .await?
+                    .into_iter()
+                    .collect(),
             };
             for opened in opened {
                 tracing::info!(radio = %opened.id(), "reload: radio added");

@@ -165,6 +165,20 @@ async fn scan(
             );
         }
     }
+    print_scan_modes(&fleet).await
+}
+
+/// Each radio's scan mode as it really runs, with the one asked for where they differ.
+async fn print_scan_modes(fleet: &Fleet) -> Result<(), String> {
+    let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;
+    let modes: Vec<String> = diagnostics
+        .radios
+        .iter()
+        .filter_map(|r| Some(format!("{} {}", r.radio, r.scan_mode.as_ref()?.in_words())))
+        .collect();
+    if !modes.is_empty() {
+        println!("\nscan mode: {}", modes.join("; "));
+    }
     Ok(())
 }
 

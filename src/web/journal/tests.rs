@@ -20,6 +20,7 @@ fn radio(name: &str, up: bool, held_by: Vec<Address>, connects: GateStats) -> Ra
         held_by,
         foreign: 0,
         connects,
+        scan_mode: None,
         recovery: None,
     }
 }

@@ -227,6 +227,12 @@ def StallDiscovery(self, adapter_path, cured_by):
     adapter.stalled = str(cured_by)
 
 
+@dbus.service.method(MOCK, in_signature="s", out_signature="as")
+def GetMonitors(self, adapter_path):
+    """Application roots registered with this adapter's AdvertisementMonitorManager1."""
+    return dbus.Array([str(m) for m in getattr(mockobject.objects[adapter_path], "monitors", [])], signature="s")
+
+
 @dbus.service.method(MOCK, in_signature="s", out_signature="uu")
 def GetRecoveryCounts(self, adapter_path):
     """(StartDiscovery calls, power-offs) on this adapter since StallDiscovery was first used."""
