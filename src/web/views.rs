@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::adverts::proximity::Zone;
-use crate::backend::RadioKind;
+use crate::backend::{RadioKind, ScanModeReport};
 use crate::model::{Address, RadioId};
 
 /// One radio in the radios view.
@@ -42,6 +42,11 @@ pub struct RadioRow {
     /// What the radio watchdog did (`step 1 of 2 (restart discovery)` while recovering);
     /// `None` for a radio without one.
     pub recovery: Option<String>,
+    /// The scan mode asked for and the one the radio confirms, as diagnostics report it
+    /// (`None`: the radio says nothing about its scan mode).
+    pub scan_mode: Option<ScanModeReport>,
+    /// The same in words: `passive`, `active (wanted passive: …)`, `unknown (wanted …)`.
+    pub scan_mode_words: Option<String>,
 }
 
 /// A slot holder, named for people.

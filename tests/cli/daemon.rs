@@ -166,3 +166,39 @@ fn the_radio_watchdog_setting_is_checked_in_the_file_and_on_the_command_line() {
         "{said}"
     );
 }
+
+#[test]
+fn sigterm_stops_bluefleet_proxy_cleanly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bluefleet"))
+        .args(["proxy", "--listen", "127.0.0.1:0", "--no-mdns"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let first = lines.recv_timeout(PATIENCE).expect("a listening line");
+    assert!(first.starts_with("listening on 127.0.0.1:"), "{first}");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not stop the proxy");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
+}

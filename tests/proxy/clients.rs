@@ -195,3 +195,35 @@ fn bluefleet_run_with_proxy_and_web_shows_the_proxys_clients_on_its_page() {
             .is_some_and(|r| !r.is_empty() && r.iter().all(|r| r["clients_served"] == 2))
     });
 }
+
+#[test]
+fn json_client_lines_are_objects_for_a_client_and_its_leaving() {
+    // Read once a second: a client that comes and goes within one read is not printed, so
+    // these clients stay until they are killed.
+    let mut bed = proxy(&["--json"], 1);
+    let mut holders = start_script("clients.py", None, &bed.ports, &[]);
+    holders.wait_line("HOLDING");
+    let mut lines = wait_lines(&mut bed.process, &["\"client\":"]);
+    holders.kill();
+    lines.extend(wait_lines(&mut bed.process, &["\"client_left\":"]));
+    let objects: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let client = objects
+        .iter()
+        .find_map(|o| o.get("client"))
+        .expect("a client object");
+    assert!(client["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(client["client_info"], "bluefleet-test");
+    assert!(
+        client["requests"]["hello"].as_u64().unwrap() >= 1,
+        "{client}"
+    );
+    let left = objects
+        .iter()
+        .find_map(|o| o.get("client_left"))
+        .expect("a client_left object");
+    assert_eq!(left["id"], client["id"]);
+}

@@ -93,7 +93,7 @@ async fn the_proxy_clients_view_lists_two_real_clients() {
         .wait_true(
             "every radio serves both clients",
             "const rows = [...document.querySelectorAll('#radios tbody tr')]; \
-             return rows.length === 2 && rows.every((r) => r.children[9].textContent.trim() === '2')",
+             return rows.length === 2 && rows.every((r) => r.children[10].textContent.trim() === '2')",
             Duration::from_secs(10),
         )
         .await;

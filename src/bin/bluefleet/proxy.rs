@@ -2,7 +2,7 @@
 //!
 //! Opens the backend (the simulated world too runs in real time here: the clients are other
 //! processes), starts the server, prints one `listening on HOST:PORT` line per virtual proxy
-//! (the real port when 0 was asked) and serves until Ctrl-C or `--duration`, printing a line
+//! (the real port when 0 was asked) and serves until SIGTERM, Ctrl-C or `--duration`, printing a line
 //! whenever a client arrives, leaves or changes what it holds (`proxy_status.rs`). With
 //! `--web` it serves the live page too, with the clients view.
 
@@ -54,7 +54,7 @@ pub struct Args {
     /// loses its connections.
     #[arg(long, value_parser = parse_duration, default_value = "20s")]
     keepalive: Duration,
-    /// Stop after this long (e.g. 90s); without it, serve until Ctrl-C.
+    /// Stop after this long (e.g. 90s); without it, serve until SIGTERM or Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Serve the live page on this IP address and port too (port 0 picks a free one).
@@ -191,6 +191,7 @@ pub fn feed_page(web: Rc<WebDriver>, watch: ProxyWatch) {
 pub fn run(args: Args) -> Result<(), String> {
     let config = config(&args)?;
     with_live_fleet(&args.backend, |fleet| async move {
+        let mut signals = crate::signals::Signals::register()?;
         let server = ProxyServer::start(&fleet, &config)
             .await
             .map_err(|e| e.to_string())?;
@@ -207,9 +208,7 @@ pub fn run(args: Args) -> Result<(), String> {
         let status = actix::spawn(crate::proxy_status::follow(server.watch(), args.json));
         match args.duration {
             Some(duration) => tokio::time::sleep(duration).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            None => signals.stopped().await,
         }
         status.abort();
         server.shutdown().await;

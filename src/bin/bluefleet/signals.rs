@@ -45,6 +45,11 @@ impl Signals {
         Ok(Self {})
     }
 
+    /// Waits for SIGTERM or SIGINT (a server without a file to reload ignores SIGHUP).
+    pub async fn stopped(&mut self) {
+        while let Request::Reload = self.next().await {}
+    }
+
     /// The next request.
     #[cfg(unix)]
     pub async fn next(&mut self) -> Request {

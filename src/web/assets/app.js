@@ -104,6 +104,7 @@ function drawRadios() {
     <tr data-radio="${esc(r.radio)}">
       <td>${esc(r.radio)}</td><td>${esc(r.kind)}</td>
       <td class="state state-${esc(r.state)}">${esc(r.state)}${r.state === "quiet" ? " " + Math.round(r.last_advert_age_s) + " s" : ""}${r.recovery ? '<br><span class="hint">' + esc(r.recovery) + "</span>" : ""}</td>
+      <td class="${r.scan_mode && r.scan_mode.actual !== r.scan_mode.wanted ? "state-quiet" : ""}">${esc(r.scan_mode_words ?? "not reported")}</td>
       <td class="num">${r.slots_used}${r.slots_foreign ? " + " + r.slots_foreign + " foreign" : ""} / ${r.slot_limit}</td>
       <td>${r.holders.map((x) => esc(x.name)).join(", ") || '<span class="hint">none</span>'}</td>
       <td class="num">${r.connect_queue}</td>

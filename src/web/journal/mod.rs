@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::backend::ScanModeReport;
 use crate::device::attempt_log::AttemptEvent;
 use crate::model::{Address, Advertisement, RadioId};
 use crate::supervisor::diagnostics::Diagnostics;
@@ -175,6 +176,8 @@ impl Journal {
                         .recovery
                         .as_ref()
                         .map(|r| recovery_words(r, recovering.is_some())),
+                    scan_mode: radio.scan_mode.clone(),
+                    scan_mode_words: radio.scan_mode.as_ref().map(ScanModeReport::in_words),
                 }
             })
             .collect();

@@ -287,3 +287,30 @@ fn a_radio_the_watchdog_is_recovering_says_so_with_its_step() {
     let words = row.recovery.clone().unwrap_or_default();
     assert!(words.starts_with("3 steps, 1 recoveries"), "{words}");
 }
+
+#[test]
+fn the_scan_mode_wanted_and_actual_is_what_diagnostics_report() {
+    use crate::backend::{ScanMode, ScanModeReport};
+    let mut journal = Journal::default();
+    let mut passive_asked = radio("p1", true, vec![], GateStats::default());
+    passive_asked.scan_mode = Some(ScanModeReport {
+        wanted: ScanMode::Passive,
+        actual: Some(ScanMode::Active),
+        note: Some("no monitor manager".into()),
+    });
+    let silent = radio("p2", true, vec![], GateStats::default());
+    journal.observe(1.0, &diagnostics(vec![passive_asked, silent], vec![]), &[]);
+    let rows = journal.radios();
+    assert_eq!(
+        rows[0].scan_mode_words.as_deref(),
+        Some("active (wanted passive: no monitor manager)")
+    );
+    assert_eq!(
+        rows[0].scan_mode.as_ref().map(|m| (m.wanted, m.actual)),
+        Some((ScanMode::Passive, Some(ScanMode::Active)))
+    );
+    assert_eq!(
+        rows[1].scan_mode, None,
+        "a radio that says nothing shows nothing"
+    );
+}
