@@ -44,7 +44,7 @@ impl DeviceActor {
         let discovery_timeout = self.shared.config.discovery_timeout;
         let request = ConnectRequest {
             address: self.address,
-            address_kind: self.sightings.address_kind(),
+            address_kind: self.address_kind(),
             cached_services: cached,
             timeout: connect_timeout,
         };

@@ -23,6 +23,11 @@ pub struct AdvertSeen(pub Arc<Advertisement>);
 #[rtype(result = "()")]
 pub struct SetKeepConnected(pub bool);
 
+/// Connect with this address kind from now on (`None`: the advertised one).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct SetAddressKind(pub Option<crate::model::AddressKind>);
+
 /// Disconnect everything and stop (fleet shutdown).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]

@@ -32,11 +32,11 @@ use uuid::Uuid;
 use crate::adapter::slots::{Grant, SlotLease, SlotTicket};
 use crate::backend::Link;
 use crate::error::ErrorKind;
-use crate::model::{Address, GattTable, RadioId};
+use crate::model::{Address, AddressKind, GattTable, RadioId};
 use crate::supervisor::radio_choice::{considered, rank, ChoicePolicy, FailurePenalties};
 use crate::supervisor::shared_view::Shared;
 use attempt_log::AttemptEvent;
-use messages::{AdvertSeen, Crash, Request, SetKeepConnected, Shutdown};
+use messages::{AdvertSeen, Crash, Request, SetAddressKind, SetKeepConnected, Shutdown};
 use retry::Backoff;
 use sightings::Sightings;
 use state::{DeviceState, DeviceStatus, WaitReason};
@@ -144,6 +144,8 @@ pub struct DeviceActor {
     ops_in_flight: usize,
     subscribers: SharedSubscribers,
     rediscovered: bool,
+    /// An address kind the user gave explicitly (`Fleet::device_with_kind`).
+    given_address_kind: Option<AddressKind>,
     status: Arc<watch::Sender<DeviceStatus>>,
     _stop_notice: StopNotice,
 }
@@ -194,6 +196,7 @@ impl DeviceActor {
             ops_in_flight: 0,
             subscribers,
             rediscovered: false,
+            given_address_kind: None,
             status,
             _stop_notice: StopNotice {
                 address,
@@ -210,6 +213,23 @@ impl DeviceActor {
         last_seen: Instant,
     ) {
         self.sightings.seed(radio, smoothed_rssi_dbm, last_seen);
+    }
+
+    /// Seeds what the advert pipeline's merged advertisement says: address kind, connectable.
+    pub fn seed_advertised(&mut self, address_kind: AddressKind, connectable: Option<bool>) {
+        self.sightings.seed_advertised(address_kind, connectable);
+    }
+
+    /// Connects with this address kind whatever the adverts say (the user knows better).
+    pub fn set_address_kind(&mut self, kind: Option<AddressKind>) {
+        self.given_address_kind = kind;
+    }
+
+    /// The address kind a connect names: the one given, else the advertised one, else public.
+    fn address_kind(&self) -> AddressKind {
+        self.given_address_kind
+            .or(self.sightings.address_kind())
+            .unwrap_or_default()
     }
 
     fn subscribers(&self) -> MutexGuard<'_, Subscribers> {
@@ -258,6 +278,16 @@ impl DeviceActor {
             self.leave_slot_queue(ctx);
             self.queue_place = None;
             self.publish(DeviceState::Idle);
+            return;
+        }
+        if self.sightings.connectable() == Some(false) {
+            // A beacon: refuse requests at once, hold no queue; wait for a connectable advert.
+            let address = self.address;
+            self.fail_pending(|_| crate::Error::NotConnectable { address });
+            self.leave_slot_queue(ctx);
+            self.publish(DeviceState::Waiting {
+                reason: WaitReason::Advertisement,
+            });
             return;
         }
         let now = Instant::now();
@@ -442,10 +472,13 @@ impl Handler<AdvertSeen> for DeviceActor {
             } => true,
             DeviceState::Waiting {
                 reason: WaitReason::Slot,
-            } => self
-                .slot_wait
-                .as_ref()
-                .is_some_and(|w| !w.ticket.radios().contains(&msg.0.radio)),
+            } => {
+                msg.0.connectable == Some(false)
+                    || self
+                        .slot_wait
+                        .as_ref()
+                        .is_some_and(|w| !w.ticket.radios().contains(&msg.0.radio))
+            }
             _ => false,
         };
         if act {
@@ -465,6 +498,14 @@ impl Handler<SetKeepConnected> for DeviceActor {
         } else {
             self.consider_idle(ctx);
         }
+    }
+}
+
+impl Handler<SetAddressKind> for DeviceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetAddressKind, _: &mut Self::Context) {
+        self.given_address_kind = msg.0;
     }
 }
 

@@ -27,7 +27,10 @@ pub struct Sightings {
     by_radio: BTreeMap<RadioId, Sighting>,
     last_heard: Option<Instant>,
     first_heard: Option<Instant>,
-    address_kind: AddressKind,
+    /// As the device advertised it (None: not heard yet).
+    address_kind: Option<AddressKind>,
+    /// Whether its adverts say it accepts connections (None: no radio said).
+    connectable: Option<bool>,
 }
 
 impl Sightings {
@@ -38,7 +41,8 @@ impl Sightings {
             by_radio: BTreeMap::new(),
             last_heard: None,
             first_heard: None,
-            address_kind: AddressKind::Public,
+            address_kind: None,
+            connectable: None,
         }
     }
 
@@ -61,7 +65,18 @@ impl Sightings {
                 .map_or(advert.seen_at, |t| t.max(advert.seen_at)),
         );
         self.first_heard.get_or_insert(advert.seen_at);
-        self.address_kind = advert.address_kind;
+        self.address_kind = Some(advert.address_kind);
+        if advert.connectable.is_some() {
+            self.connectable = advert.connectable;
+        }
+    }
+
+    /// Seeds what the merged advertisement (heard before the actor existed) says of the device.
+    pub fn seed_advertised(&mut self, address_kind: AddressKind, connectable: Option<bool>) {
+        self.address_kind.get_or_insert(address_kind);
+        if self.connectable.is_none() {
+            self.connectable = connectable;
+        }
     }
 
     /// Seeds a radio's sighting from the advertisement pipeline (a device actor starting late).
@@ -90,9 +105,14 @@ impl Sightings {
         self.last_heard
     }
 
-    /// The address kind the device advertised with.
-    pub fn address_kind(&self) -> AddressKind {
+    /// The address kind the device advertised with, once heard.
+    pub fn address_kind(&self) -> Option<AddressKind> {
         self.address_kind
+    }
+
+    /// Whether its adverts say it accepts connections, when one said.
+    pub fn connectable(&self) -> Option<bool> {
+        self.connectable
     }
 
     /// Candidates for radio choice: every radio that heard the device, with the ledger's view.

@@ -89,6 +89,13 @@ pub enum Error {
         /// Why each radio was passed over.
         reason: String,
     },
+    /// The device advertises that it accepts no connections (a beacon): connecting is refused
+    /// at once instead of holding a radio's queue for a connect timeout on every attempt.
+    #[error("{address} advertises as not connectable (a beacon?): it cannot be connected")]
+    NotConnectable {
+        /// The device.
+        address: Address,
+    },
     /// The operation needs a connection and the device is not connected.
     #[error("{address}: not connected")]
     NotConnected {

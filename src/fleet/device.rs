@@ -73,13 +73,15 @@ impl Device {
     }
 
     /// Keep the device connected (reconnecting forever, never faster than its backoff), or
-    /// stop doing so.
+    /// stop doing so. Refused with [`Error::NotConnectable`] when its adverts say it accepts no
+    /// connections; one that says so only later waits for a connectable advert, holding no
+    /// radio's queue meanwhile.
     pub async fn keep_connected(&self, keep: bool) -> Result<()> {
         let message = KeepConnected {
             address: self.address,
             keep,
         };
-        self.fleet.supervisor.send(message).await.map_err(gone)
+        self.fleet.supervisor.send(message).await.map_err(gone)?
     }
 
     /// Connects (if not connected) and returns once connected.
@@ -207,6 +209,7 @@ impl Device {
                 .supervisor
                 .send(Manage {
                     address: self.address,
+                    kind: None,
                 })
                 .await
                 .map_err(gone)??;

@@ -16,7 +16,7 @@ use crate::adverts::watch::Watched;
 use crate::adverts::AdvertFilter;
 use crate::backend::Radio;
 use crate::device::attempt_log::AttemptEvent;
-use crate::model::Address;
+use crate::model::{Address, AddressKind};
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
 use crate::supervisor::messages::{AddRadio, CrashDevice, GetDiagnostics, Manage, ShutdownFleet};
@@ -47,9 +47,20 @@ impl Fleet {
 
     /// A handle to a device, which bluefleet starts managing (idempotent).
     pub async fn device(&self, address: Address) -> Result<Device> {
+        self.manage(address, None).await
+    }
+
+    /// Like [`Fleet::device`], connecting with the address kind given rather than the one
+    /// the device's adverts carry (for a random-address device not heard yet, or a backend
+    /// that does not report the kind). Kept across restarts of the device's actor.
+    pub async fn device_with_kind(&self, address: Address, kind: AddressKind) -> Result<Device> {
+        self.manage(address, Some(kind)).await
+    }
+
+    async fn manage(&self, address: Address, kind: Option<AddressKind>) -> Result<Device> {
         let actor = self
             .supervisor
-            .send(Manage { address })
+            .send(Manage { address, kind })
             .await
             .map_err(gone)??;
         Ok(Device::new(address, actor, self.clone()))

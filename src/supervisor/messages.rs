@@ -7,7 +7,7 @@ use actix::prelude::*;
 use super::diagnostics::Diagnostics;
 use crate::backend::Radio;
 use crate::device::DeviceActor;
-use crate::model::Address;
+use crate::model::{Address, AddressKind};
 
 /// Registers a radio and starts its adapter actor.
 #[derive(Message, Debug)]
@@ -20,11 +20,15 @@ pub struct AddRadio(pub Arc<dyn Radio>);
 pub struct Manage {
     /// The device.
     pub address: Address,
+    /// The address kind to connect with, when the user says (kept across actor restarts;
+    /// `None` leaves an earlier choice, or the advertised kind).
+    pub kind: Option<AddressKind>,
 }
 
-/// Keep a managed device connected or not (remembered across actor restarts).
+/// Keep a managed device connected or not (remembered across actor restarts). Refused with
+/// `Error::NotConnectable` when the device's adverts say it accepts no connections.
 #[derive(Message, Debug)]
-#[rtype(result = "()")]
+#[rtype(result = "crate::Result<()>")]
 pub struct KeepConnected {
     /// The device.
     pub address: Address,

@@ -24,10 +24,10 @@ use actix::prelude::*;
 use crate::adapter::gate::ConnectGate;
 use crate::adapter::{AdapterActor, AdapterActorStopped};
 use crate::adverts::AdvertEvent;
-use crate::device::messages::{Crash, SetKeepConnected, Shutdown};
+use crate::device::messages::{Crash, SetAddressKind, SetKeepConnected, Shutdown};
 use crate::device::subscribers::SubscriptionEvent;
 use crate::device::{DeviceActor, DeviceActorStopped, SharedSubscribers};
-use crate::model::{Address, RadioId};
+use crate::model::{Address, AddressKind, RadioId};
 use diagnostics::{Diagnostics, RadioDiagnostics};
 use messages::{AddRadio, CrashDevice, GetDiagnostics, KeepConnected, Manage, ShutdownFleet};
 use shared_view::{RadioEntry, Shared};
@@ -39,6 +39,8 @@ const ADAPTER_RESTART_DELAY: Duration = Duration::from_secs(1);
 struct ManagedDevice {
     actor: Addr<DeviceActor>,
     keep_connected: bool,
+    /// The address kind the user gave, if any.
+    kind: Option<AddressKind>,
     subscribers: SharedSubscribers,
 }
 
@@ -80,6 +82,7 @@ impl Supervisor {
         &self,
         address: Address,
         keep: bool,
+        kind: Option<AddressKind>,
         subscribers: SharedSubscribers,
         ctx: &mut Context<Self>,
     ) -> Addr<DeviceActor> {
@@ -91,9 +94,17 @@ impl Supervisor {
             ctx.address().recipient(),
         );
         // What every radio already heard of it, so the first choice is not blind.
-        for heard in self.shared.pipeline().radios_heard(&address) {
+        let pipeline = self.shared.pipeline();
+        for heard in pipeline.radios_heard(&address) {
             actor.seed_sighting(heard.radio, heard.smoothed_rssi_dbm, heard.last_seen);
         }
+        // Its address kind and connectability, as its merged advertisement says (bug 1: a
+        // random-address device heard before it was managed connected as public).
+        if let Some(view) = pipeline.device(&address) {
+            actor.seed_advertised(view.address_kind(), view.connectable());
+        }
+        drop(pipeline);
+        actor.set_address_kind(kind);
         actor.start()
     }
 
@@ -165,16 +176,21 @@ impl Handler<Manage> for Supervisor {
                 what: "the fleet".into(),
             });
         }
-        if let Some(device) = self.devices.get(&msg.address) {
+        if let Some(device) = self.devices.get_mut(&msg.address) {
+            if msg.kind.is_some() && msg.kind != device.kind {
+                device.kind = msg.kind;
+                device.actor.do_send(SetAddressKind(msg.kind));
+            }
             return Ok(device.actor.clone());
         }
         let subscribers = SharedSubscribers::default();
-        let actor = self.start_device(msg.address, false, Arc::clone(&subscribers), ctx);
+        let actor = self.start_device(msg.address, false, msg.kind, Arc::clone(&subscribers), ctx);
         self.devices.insert(
             msg.address,
             ManagedDevice {
                 actor: actor.clone(),
                 keep_connected: false,
+                kind: msg.kind,
                 subscribers,
             },
         );
@@ -183,13 +199,25 @@ impl Handler<Manage> for Supervisor {
 }
 
 impl Handler<KeepConnected> for Supervisor {
-    type Result = ();
+    type Result = crate::Result<()>;
 
-    fn handle(&mut self, msg: KeepConnected, _: &mut Self::Context) {
+    fn handle(&mut self, msg: KeepConnected, _: &mut Self::Context) -> Self::Result {
+        // Bug 14: a beacon kept connected held its radio's queue for a timeout per attempt.
+        let connectable = self
+            .shared
+            .pipeline()
+            .device(&msg.address)
+            .and_then(|view| view.connectable());
+        if msg.keep && connectable == Some(false) {
+            return Err(crate::Error::NotConnectable {
+                address: msg.address,
+            });
+        }
         if let Some(device) = self.devices.get_mut(&msg.address) {
             device.keep_connected = msg.keep;
             device.actor.do_send(SetKeepConnected(msg.keep));
         }
+        Ok(())
     }
 }
 
@@ -207,7 +235,8 @@ impl Handler<DeviceActorStopped> for Supervisor {
             return;
         }
         tracing::warn!(%address, "device actor stopped unexpectedly; restarting it");
-        let (keep, subscribers) = (device.keep_connected, Arc::clone(&device.subscribers));
+        let (keep, kind) = (device.keep_connected, device.kind);
+        let subscribers = Arc::clone(&device.subscribers);
         // Its link died with it: subscribers see the gap like any other disconnect.
         let gap = SubscriptionEvent::Disconnected {
             reason: "device actor restarted".into(),
@@ -216,7 +245,7 @@ impl Handler<DeviceActorStopped> for Supervisor {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .announce(&gap);
-        let actor = self.start_device(address, keep, subscribers, ctx);
+        let actor = self.start_device(address, keep, kind, subscribers, ctx);
         if let Some(device) = self.devices.get_mut(&address) {
             device.actor = actor;
         }

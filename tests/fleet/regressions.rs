@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bluefleet::fleet::block_on_virtual_time;
+use bluefleet::model::AddressKind;
 use bluefleet::sim::RadioSpec;
 use bluefleet::{Error, ErrorKind};
 
@@ -217,5 +218,87 @@ fn status_changes_survive_an_actor_restart() {
         .expect("within a minute");
         let status = reconnected.expect("the stream did not end at the restart");
         assert!(status.connections >= 2, "counters kept: {status:?}");
+    });
+}
+
+/// Bug 1: a random-address device heard before it was managed connected with `Public` on its
+/// first attempt (the sim now refuses a connect naming the wrong kind, as a radio pages an
+/// address nobody answers).
+#[test]
+fn a_random_address_device_heard_before_it_is_managed_connects_at_the_first_attempt() {
+    block_on_virtual_time(async {
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+        let mut random = env_sensor(1, 1.0, 0.0);
+        random.address_kind = AddressKind::Random;
+        let (_simulation, fleet) = start(world(radios, vec![random]), 1);
+        run_for(Duration::from_secs(3)).await;
+        let device = fleet.device(addr(1)).await.unwrap();
+        device.connect().await.unwrap();
+        assert_eq!(device.status().failed_attempts, 0, "{:?}", device.status());
+    });
+}
+
+/// Bug 1, explicit kind: `Fleet::device_with_kind` wins over what adverts say, and a wrong
+/// kind given by hand fails the way the radio fails.
+#[test]
+fn an_explicit_address_kind_is_used_for_the_connect() {
+    block_on_virtual_time(async {
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+        let mut random = env_sensor(1, 1.0, 0.0);
+        random.address_kind = AddressKind::Random;
+        let (_simulation, fleet) = start(world(radios, vec![random, env_sensor(2, 2.0, 0.0)]), 2);
+        run_for(Duration::from_secs(3)).await;
+        let right = fleet
+            .device_with_kind(addr(1), AddressKind::Random)
+            .await
+            .unwrap();
+        right.connect().await.unwrap();
+        let wrong = fleet
+            .device_with_kind(addr(2), AddressKind::Random)
+            .await
+            .unwrap()
+            .with_timeout(Duration::from_secs(30));
+        assert!(wrong.connect().await.is_err());
+        assert!(wrong.status().failed_attempts > 0, "{:?}", wrong.status());
+    });
+}
+
+/// Bug 14: a keep-connected device that cannot connect (a non-connectable beacon) was accepted
+/// and held its radio's queue for a full timeout on every attempt, so sensors beside it waited.
+#[test]
+fn a_non_connectable_device_is_refused_at_once_and_never_holds_the_queue() {
+    block_on_virtual_time(async {
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0).slots(1)];
+        let mut beacon = env_sensor(1, 1.0, 0.0);
+        beacon.connectable = false;
+        let (simulation, fleet) = start(world(radios, vec![beacon, env_sensor(2, 2.0, 0.0)]), 14);
+        run_for(Duration::from_secs(3)).await;
+        let beacon = fleet.device(addr(1)).await.unwrap();
+        let refused = beacon.keep_connected(true).await;
+        assert!(
+            matches!(refused, Err(Error::NotConnectable { .. })),
+            "{refused:?}"
+        );
+        let started = tokio::time::Instant::now();
+        let read = beacon.read(temperature()).await;
+        assert!(
+            matches!(read, Err(Error::NotConnectable { .. })),
+            "{read:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "refused at once"
+        );
+        let sensor = fleet.device(addr(2)).await.unwrap();
+        sensor.keep_connected(true).await.unwrap();
+        run_for(Duration::from_secs(5)).await;
+        assert!(
+            sensor.status().state.is_connected(),
+            "{:?}",
+            sensor.status()
+        );
+        let stats = simulation.stats();
+        let p1 = stats.radio("p1").unwrap();
+        assert_eq!(p1.connect_attempts, 1, "only the sensor's attempt: {p1:?}");
     });
 }
