@@ -4,9 +4,10 @@
 //! The attempt starts only once the slot ledger granted the device a slot and the radio's
 //! connect turn, so it never queues while holding a slot. It runs as a future spawned in the
 //! actor's context and holds the turn only while the radio connects, so one radio never has two
-//! attempts in flight; the slot lease stays in the actor's `LinkState::Connecting`. If the actor
+//! attempts in flight; the slot lease stays in the machine's `Connecting` phase. If the actor
 //! cancels the attempt or dies, the future is dropped: the turn returns to the ledger (the next
 //! waiter goes), the lease too, and a half-made connection to the backend, which tears it down.
+//! Its result goes back to the machine as `Connected` or `AttemptFailed`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,19 +16,12 @@ use actix::prelude::*;
 use futures::StreamExt;
 use tokio::time::{timeout, Instant};
 
-use super::attempt_log::AttemptEvent;
+use super::machine::Event;
 use super::messages::LinkMessage;
-use super::state::DeviceState;
-use super::subscribers::SubscriptionEvent;
-use super::{DeviceActor, LinkState, UpLink};
-use crate::adapter::slots::{Grant, SlotLease};
-use crate::backend::{
-    ConnectRequest, Connection, DisconnectCause, Failure, FailureSource, FailureStage, Link,
-};
-use crate::classify::classify;
-use crate::error::ErrorKind;
-use crate::model::{GattTable, RadioId};
-use crate::supervisor::radio_choice::rank;
+use super::{DeviceActor, UpLink};
+use crate::adapter::slots::ConnectTurn;
+use crate::backend::{ConnectRequest, Connection, Failure, FailureSource, FailureStage, Link};
+use crate::model::{AddressKind, GattTable, RadioId};
 
 type AttemptResult = Result<(Connection, GattTable), Failure>;
 
@@ -58,19 +52,31 @@ impl Drop for HalfOpen {
 }
 
 impl DeviceActor {
-    pub(super) fn start_attempt(&mut self, radio: RadioId, grant: Grant, ctx: &mut Context<Self>) {
+    pub(super) fn start_attempt(
+        &mut self,
+        radio: RadioId,
+        generation: u64,
+        address_kind: AddressKind,
+        turn: ConnectTurn,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(entry) = self.shared.radio(&radio) else {
+            let failure = Failure::new(FailureSource::Fleet, FailureStage::Connect, "radio gone");
+            self.step(
+                Event::AttemptFailed {
+                    generation,
+                    failure,
+                },
+                ctx,
+            );
             return;
         };
-        let Grant { lease, turn } = grant;
-        self.generation += 1;
-        let generation = self.generation;
         let cached = self.shared.cache.get(&self.address);
         let connect_timeout = self.shared.config.connect_timeout;
         let discovery_timeout = self.shared.config.discovery_timeout;
         let request = ConnectRequest {
             address: self.address,
-            address_kind: self.address_kind(),
+            address_kind,
             cached_services: cached,
             timeout: connect_timeout,
         };
@@ -133,25 +139,7 @@ impl DeviceActor {
                 .into_actor(self)
                 .map(move |result, act, ctx| act.attempt_finished(generation, result, ctx)),
         );
-        let attempt_number = self.failures_in_row + 1;
-        self.link = LinkState::Connecting {
-            radio: radio.clone(),
-            _lease: lease,
-            attempt: handle,
-            generation,
-            started: Instant::now(),
-        };
-        let device = self.address;
-        self.log_attempt(|at| AttemptEvent::Started {
-            at,
-            device,
-            radio: radio.clone(),
-            attempt: attempt_number,
-        });
-        self.publish(DeviceState::Connecting {
-            radio,
-            attempt: attempt_number,
-        });
+        self.attempt = Some(handle);
     }
 
     fn attempt_finished(
@@ -160,9 +148,7 @@ impl DeviceActor {
         result: AttemptResult,
         ctx: &mut Context<Self>,
     ) {
-        let current =
-            matches!(&self.link, LinkState::Connecting { generation: g, .. } if *g == generation);
-        if !current {
+        if self.machine.attempt_generation() != Some(generation) {
             if let Ok((connection, _)) = result {
                 actix::spawn(async move {
                     let _ = connection.link.disconnect().await;
@@ -170,50 +156,35 @@ impl DeviceActor {
             }
             return;
         }
-        let LinkState::Connecting {
-            radio,
-            _lease: lease,
-            started,
-            ..
-        } = std::mem::take(&mut self.link)
-        else {
-            return;
+        self.attempt = None;
+        let event = match result {
+            Ok((connection, table)) => Event::Connected {
+                generation,
+                link: self.open_link(connection, table, generation, ctx),
+            },
+            Err(failure) => Event::AttemptFailed {
+                generation,
+                failure,
+            },
         };
-        match result {
-            Ok((connection, table)) => {
-                let device = self.address;
-                self.log_attempt(|at| AttemptEvent::Connected {
-                    at,
-                    device,
-                    radio: radio.clone(),
-                    took: started.elapsed(),
-                });
-                self.connected(radio, lease, connection, table, generation, ctx)
-            }
-            Err(failure) => {
-                drop(lease);
-                self.failed(radio, failure, ctx);
-            }
-        }
+        self.step(event, ctx);
     }
 
-    fn connected(
+    /// Wraps a fresh connection for the machine: caches its table, indexes its handles and
+    /// starts listening to its events.
+    fn open_link(
         &mut self,
-        radio: RadioId,
-        lease: SlotLease,
         connection: Connection,
         table: GattTable,
         generation: u64,
         ctx: &mut Context<Self>,
-    ) {
-        if let Some(entry) = self.shared.radio(&radio) {
-            entry.gate.record_success();
-        }
+    ) -> Box<UpLink> {
         let cached = self.shared.cache.get(&self.address);
         let from_cache = cached.as_deref() == Some(&table);
         let table = Arc::new(table);
         if !from_cache {
             self.shared.cache.put(self.address, Arc::clone(&table));
+            self.rediscovered = false;
         }
         let handles: HashMap<_, _> = table
             .services
@@ -222,142 +193,13 @@ impl DeviceActor {
             .collect();
         let Connection { link, events } = connection;
         ctx.add_stream(events.map(move |event| LinkMessage { generation, event }));
-        let link: Arc<dyn Link> = Arc::from(link);
-        lease.mark_link();
-        self.link = LinkState::Up(Box::new(UpLink {
-            _lease: lease,
-            link,
+        Box::new(UpLink {
+            link: Arc::from(link),
             table,
             handles,
             from_cache,
-            since: Instant::now(),
             generation,
             ended: false,
-        }));
-        self.failures_in_row = 0;
-        self.queue_place = None;
-        self.need_advert_after = None;
-        if !from_cache {
-            self.rediscovered = false;
-        }
-        self.update_status(|s| {
-            s.connections += 1;
-        });
-        self.publish(DeviceState::Connected { radio });
-        self.resubscribe(ctx);
-        // Subscribers that exist now were subscribed through an earlier link (of this actor
-        // or of one that crashed): they saw it end, and must see this one begin.
-        if self.subscribers().count() > 0 {
-            self.subscribers().announce(&SubscriptionEvent::Reconnected);
-        }
-        self.run_pending(ctx);
-        self.consider_idle(ctx);
-    }
-
-    fn failed(&mut self, radio: RadioId, failure: Failure, ctx: &mut Context<Self>) {
-        let kind = classify(&failure).kind;
-        let now = Instant::now();
-        if let Some(entry) = self.shared.radio(&radio) {
-            entry.gate.record_failure(kind);
-        }
-        self.penalties
-            .record(&self.shared.config.choice, &radio, kind, now);
-        self.failures_in_row += 1;
-        let attempts = self.failures_in_row;
-        tracing::debug!(address = %self.address, %radio, %kind, %failure, attempts, "connect attempt failed");
-        self.update_status(|s| {
-            s.failed_attempts += 1;
-            s.last_error = Some((kind, failure.to_string()));
-        });
-        if attempts >= self.shared.config.retry.attempt_budget {
-            let address = self.address;
-            let (last_radio, last_failure) = (radio.clone(), failure.clone());
-            self.fail_pending(move |_| crate::Error::Connection {
-                address,
-                radio: Some(last_radio.clone()),
-                attempts,
-                kind,
-                failure: last_failure.clone(),
-            });
-            self.failures_in_row = 0;
-        }
-        let delay = match kind {
-            // Another radio that heard it: queue there at once (the ledger grants when it frees).
-            ErrorKind::OutOfSlots if self.another_radio_will_do(&radio) => None,
-            ErrorKind::NotFound => {
-                self.need_advert_after = Some(now);
-                Some(self.backoff.next_delay(kind))
-            }
-            _ => Some(self.backoff.next_delay(kind)),
-        };
-        self.retry_at = delay.map(|d| now + d);
-        self.backoff_after = Some(kind);
-        let device = self.address;
-        self.log_attempt(|at| AttemptEvent::Failed {
-            at,
-            device,
-            radio,
-            class: kind,
-            error: failure.to_string(),
-            next_retry_in: delay,
-        });
-        self.drive(ctx);
-    }
-
-    fn another_radio_will_do(&self, failed: &RadioId) -> bool {
-        let shared = &self.shared;
-        let candidates = self.sightings.candidates(shared, &shared.ledger);
-        rank(
-            &candidates,
-            &self.penalties,
-            &shared.config.choice,
-            Instant::now(),
-        )
-        .iter()
-        .any(|radio| radio != failed)
-    }
-
-    /// The link ended (dropped, closed by the peer, radio down, or as we asked).
-    pub(super) fn link_ended(
-        &mut self,
-        cause: DisconnectCause,
-        detail: String,
-        ctx: &mut Context<Self>,
-    ) {
-        let LinkState::Up(mut up) = std::mem::take(&mut self.link) else {
-            return;
-        };
-        // The backend said it is over (or our disconnect returned): no second disconnect.
-        up.ended = true;
-        let lasted = up.since.elapsed();
-        self.backoff.connection_held(lasted);
-        drop(up);
-        let reason = format!("{cause}: {detail}");
-        tracing::debug!(address = %self.address, %reason, ?lasted, "link ended");
-        self.subscribers()
-            .announce(&SubscriptionEvent::Disconnected { reason });
-        if cause != DisconnectCause::Requested && self.wants_connection() {
-            self.retry_at = Some(Instant::now() + self.backoff.next_delay(ErrorKind::Aborted));
-            self.backoff_after = None;
-        }
-        self.drive(ctx);
-    }
-
-    /// Stops any attempt and hands back the link to close, leaving the state `Down`.
-    pub(super) fn close_link(&mut self, ctx: &mut Context<Self>) -> Option<Arc<dyn Link>> {
-        match std::mem::take(&mut self.link) {
-            LinkState::Down => None,
-            LinkState::Connecting { attempt, .. } => {
-                ctx.cancel_future(attempt);
-                None
-            }
-            LinkState::Up(up) => {
-                // Keep the lease until the backend confirms: the link stays `Up` until its
-                // `Disconnected` event arrives.
-                let link = Arc::clone(&up.link);
-                self.link = LinkState::Up(up);
-                Some(link)
-            }
-        }
+        })
     }
 }

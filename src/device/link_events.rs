@@ -6,13 +6,14 @@
 
 use actix::prelude::*;
 
+use super::machine::Event;
 use super::messages::LinkMessage;
-use super::{DeviceActor, LinkState};
+use super::DeviceActor;
 use crate::backend::LinkEvent;
 
 impl StreamHandler<LinkMessage> for DeviceActor {
     fn handle(&mut self, message: LinkMessage, ctx: &mut Self::Context) {
-        let LinkState::Up(up) = &self.link else {
+        let Some(up) = self.machine.link() else {
             return;
         };
         if up.generation != message.generation {
@@ -38,7 +39,15 @@ impl StreamHandler<LinkMessage> for DeviceActor {
                 self.shared.cache.invalidate(&self.address);
                 self.disconnect_now(ctx);
             }
-            LinkEvent::Disconnected { cause, detail } => self.link_ended(cause, detail, ctx),
+            LinkEvent::Disconnected { cause, detail } => {
+                let generation = message.generation;
+                let event = Event::LinkEnded {
+                    generation,
+                    cause,
+                    detail,
+                };
+                self.step(event, ctx);
+            }
         }
     }
 

@@ -18,9 +18,10 @@ use crate::model::{Advertisement, GattTable};
 #[rtype(result = "()")]
 pub struct AdvertSeen(pub Arc<Advertisement>);
 
-/// Keep the device connected (true) or only connect on demand (false).
+/// Keep the device connected (true) or only connect on demand (false); refused when the
+/// device accepts no connections.
 #[derive(Message, Debug)]
-#[rtype(result = "()")]
+#[rtype(result = "crate::Result<()>")]
 pub struct SetKeepConnected(pub bool);
 
 /// Connect with this address kind from now on (`None`: the advertised one).

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use super::machine::Event;
 use super::messages::{CharacteristicRef, Operation, Outcome, Request};
-use super::{DeviceActor, LinkState, TimerKind};
-use crate::backend::{DisconnectCause, Failure, Link};
+use super::{DeviceActor, TimerKind};
+use crate::backend::{Failure, Link};
 use crate::error::{AttError, Error};
 use crate::model::{Address, CharProps, GattTable};
 
@@ -42,36 +43,24 @@ impl DeviceActor {
     pub(super) fn accept(&mut self, request: Request, ctx: &mut Context<Self>) {
         match request.operation {
             Operation::Disconnect => {
-                self.keep_connected = false;
                 self.update_status(|s| s.keep_connected = false);
-                self.fail_pending(|op| Error::Cancelled {
-                    operation: op.to_string(),
-                });
-                self.disconnect_now(ctx);
+                self.step(Event::Disconnect, ctx);
                 let _ = request.reply.send(Ok(Outcome::Done));
             }
             _ => {
                 self.pending.push_back(request);
-                if matches!(self.link, LinkState::Up(_)) {
+                if self.machine.link().is_some() {
                     self.run_pending(ctx);
                 } else {
-                    self.drive(ctx);
+                    self.step(Event::DemandChanged, ctx);
                 }
             }
         }
     }
 
+    /// Closes the connection (or drops the attempt) now, still wanting one.
     pub(super) fn disconnect_now(&mut self, ctx: &mut Context<Self>) {
-        let generation = self.generation;
-        if let Some(link) = self.close_link(ctx) {
-            let closing = async move { link.disconnect().await };
-            ctx.spawn(closing.into_actor(self).map(move |_, act, ctx| {
-                if matches!(&act.link, LinkState::Up(up) if up.generation == generation) {
-                    act.link_ended(DisconnectCause::Requested, "disconnected".into(), ctx);
-                }
-            }));
-        }
-        self.drive(ctx);
+        self.step(Event::Close, ctx);
     }
 
     /// Fails every queued request.
@@ -86,7 +75,7 @@ impl DeviceActor {
             if request.reply.is_closed() {
                 continue;
             }
-            let LinkState::Up(up) = &self.link else {
+            let Some(up) = self.machine.link() else {
                 self.pending.push_front(request);
                 return;
             };
@@ -248,7 +237,7 @@ impl DeviceActor {
 
     /// Re-enables notify on every subscribed characteristic after a (re)connect.
     pub(super) fn resubscribe(&mut self, ctx: &mut Context<Self>) {
-        let LinkState::Up(up) = &self.link else {
+        let Some(up) = self.machine.link() else {
             return;
         };
         for uuid in self.subscribers().characteristics() {
@@ -273,7 +262,7 @@ impl DeviceActor {
     pub(super) fn prune_subscribers(&mut self, ctx: &mut Context<Self>) {
         let emptied = self.subscribers().prune_closed();
         self.publish_subscriber_count();
-        if let LinkState::Up(up) = &self.link {
+        if let Some(up) = self.machine.link() {
             for uuid in emptied {
                 if let Some(handle) = up.table.find_characteristic(None, &uuid).map(|c| c.handle) {
                     let link = Arc::clone(&up.link);
@@ -308,12 +297,14 @@ impl DeviceActor {
     }
 
     /// Closes an on-demand connection once nothing needs it for the idle timeout; with no link,
-    /// lets `drive` settle the state.
+    /// lets the machine settle the state.
     pub(super) fn consider_idle(&mut self, ctx: &mut Context<Self>) {
-        match self.link {
-            LinkState::Down => self.drive(ctx),
-            LinkState::Connecting { .. } => {}
-            LinkState::Up(_) => {
+        match self.machine.link() {
+            None if self.machine.is_connecting() => {}
+            None => {
+                self.step(Event::DemandChanged, ctx);
+            }
+            Some(_) => {
                 let idle = self.ops_in_flight == 0 && !self.wants_connection();
                 if idle && self.idle_timer.is_none() {
                     let after = self.shared.config.idle_disconnect;

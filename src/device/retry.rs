@@ -1,10 +1,12 @@
 //! How long a device waits before its next connection attempt: [`RetryPolicy`] and [`Backoff`].
 //!
-//! Design §4: exponential per device, a base per error class (aborted and generic 0.25 s, the
+//! Design §4: exponential per device *and radio*, a base per error class (aborted and generic 0.25 s, the
 //! figures bleak-retry-connector uses; out-of-slots 4 s), ×2 per consecutive failure, ±50 %
 //! jitter, capped (60 s for keep-connected devices), and back to the base after a connection
 //! that lasted 30 s. Jitter plus the per-radio connect queue is what keeps a whole house of
-//! devices from retrying at the same instant after a proxy reboots.
+//! devices from retrying at the same instant after a proxy reboots. The envelopes are kept per
+//! radio (bug 13 of issue 13): failures through a far proxy grow that proxy's wait only, never
+//! the wait before an attempt through a near, healthy one.
 //!
 //! The envelope comes from the `backoff` crate's `ExponentialBackoff` with its own
 //! randomisation turned off; the jitter is drawn here from a seeded ChaCha RNG, so a
@@ -19,7 +21,10 @@ use backoff::ExponentialBackoff;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use std::collections::BTreeMap;
+
 use crate::error::ErrorKind;
+use crate::model::RadioId;
 
 /// Retry timing for one device.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,11 +106,11 @@ impl RetryPolicy {
     }
 }
 
-/// One device's backoff state: an envelope per class and a seeded jitter source.
+/// One device's backoff state: an envelope per radio and class, and a seeded jitter source.
 #[derive(Debug)]
 pub struct Backoff {
     policy: RetryPolicy,
-    envelopes: [ExponentialBackoff; 4],
+    envelopes: BTreeMap<RadioId, [ExponentialBackoff; 4]>,
     rng: ChaCha8Rng,
     consecutive_failures: u32,
 }
@@ -113,10 +118,9 @@ pub struct Backoff {
 impl Backoff {
     /// A fresh backoff; `seed` makes the jitter reproducible.
     pub fn new(policy: RetryPolicy, seed: u64) -> Self {
-        let envelopes = ErrorKind::ALL.map(|kind| envelope(&policy, policy.base(kind)));
         Self {
             policy,
-            envelopes,
+            envelopes: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             consecutive_failures: 0,
         }
@@ -127,12 +131,16 @@ impl Backoff {
         &self.policy
     }
 
-    /// Records a failure of class `kind` and returns how long to wait before the next attempt.
-    pub fn next_delay(&mut self, kind: ErrorKind) -> Duration {
+    /// Records a failure of class `kind` through `radio` and returns how long to wait before
+    /// the next attempt through that radio.
+    pub fn next_delay(&mut self, radio: &RadioId, kind: ErrorKind) -> Duration {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         let index = ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(3);
+        let policy = &self.policy;
         let envelope = self
             .envelopes
+            .entry(radio.clone())
+            .or_insert_with(|| ErrorKind::ALL.map(|kind| envelope(policy, policy.base(kind))))
             .get_mut(index)
             .and_then(|e| e.next_backoff())
             .unwrap_or(self.policy.max_delay);
@@ -144,7 +152,8 @@ impl Backoff {
         Duration::from_micros((jittered * 1e6) as u64).min(self.policy.max_delay)
     }
 
-    /// Records that a connection was up for `lasted`; a long one resets every envelope.
+    /// Records that a connection was up for `lasted`; a long one resets every envelope (of
+    /// every radio: the device itself is healthy).
     pub fn connection_held(&mut self, lasted: Duration) {
         if lasted >= self.policy.reset_after {
             self.reset();
@@ -153,7 +162,7 @@ impl Backoff {
 
     /// Back to the bases.
     pub fn reset(&mut self) {
-        self.envelopes.iter_mut().for_each(|e| e.reset());
+        self.envelopes.clear();
         self.consecutive_failures = 0;
     }
 
@@ -186,34 +195,52 @@ mod tests {
         }
     }
 
+    fn near() -> RadioId {
+        RadioId::new("near")
+    }
+
     #[test]
     fn grows_by_two_from_the_class_base_and_caps() {
         let mut b = Backoff::new(no_jitter(), 1);
-        let delays: Vec<_> = (0..4).map(|_| b.next_delay(ErrorKind::Aborted)).collect();
+        let r = &near();
+        let delays: Vec<_> = (0..4)
+            .map(|_| b.next_delay(r, ErrorKind::Aborted))
+            .collect();
         let ms: Vec<u128> = delays.iter().map(|d| d.as_millis()).collect();
         assert_eq!(ms, vec![250, 500, 1000, 2000]);
-        assert_eq!(b.next_delay(ErrorKind::OutOfSlots), Duration::from_secs(4));
-        assert_eq!(b.next_delay(ErrorKind::OutOfSlots), Duration::from_secs(8));
+        assert_eq!(
+            b.next_delay(r, ErrorKind::OutOfSlots),
+            Duration::from_secs(4)
+        );
+        assert_eq!(
+            b.next_delay(r, ErrorKind::OutOfSlots),
+            Duration::from_secs(8)
+        );
         for _ in 0..10 {
-            b.next_delay(ErrorKind::OutOfSlots);
+            b.next_delay(r, ErrorKind::OutOfSlots);
         }
-        assert_eq!(b.next_delay(ErrorKind::OutOfSlots), Duration::from_secs(60));
+        assert_eq!(
+            b.next_delay(r, ErrorKind::OutOfSlots),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
     fn jitter_stays_within_half_and_is_seeded() {
         let run = |seed| {
             let mut b = Backoff::new(RetryPolicy::default(), seed);
+            let r = &near();
             (0..3)
-                .map(|_| b.next_delay(ErrorKind::Generic))
+                .map(|_| b.next_delay(r, ErrorKind::Generic))
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
         let mut b = Backoff::new(RetryPolicy::default(), 3);
+        let r = &near();
         for _ in 0..200 {
             b.reset();
-            let d = b.next_delay(ErrorKind::Aborted).as_secs_f64();
+            let d = b.next_delay(r, ErrorKind::Aborted).as_secs_f64();
             assert!((0.125..=0.375).contains(&d), "{d}");
         }
     }
@@ -221,13 +248,36 @@ mod tests {
     #[test]
     fn a_long_connection_resets_a_short_one_does_not() {
         let mut b = Backoff::new(no_jitter(), 1);
-        b.next_delay(ErrorKind::Aborted);
-        b.next_delay(ErrorKind::Aborted);
+        let r = &near();
+        b.next_delay(r, ErrorKind::Aborted);
+        b.next_delay(r, ErrorKind::Aborted);
         b.connection_held(Duration::from_secs(5));
-        assert_eq!(b.next_delay(ErrorKind::Aborted), Duration::from_secs(1));
+        assert_eq!(b.next_delay(r, ErrorKind::Aborted), Duration::from_secs(1));
         b.connection_held(Duration::from_secs(30));
         assert_eq!(b.consecutive_failures(), 0);
-        assert_eq!(b.next_delay(ErrorKind::Aborted), Duration::from_millis(250));
+        assert_eq!(
+            b.next_delay(r, ErrorKind::Aborted),
+            Duration::from_millis(250)
+        );
+    }
+
+    /// Bug 13: failures through a far proxy grew the one device-wide backoff, so the attempt
+    /// through the near, healthy proxy waited too.
+    #[test]
+    fn failures_through_one_radio_do_not_grow_the_wait_on_another() {
+        let mut b = Backoff::new(no_jitter(), 1);
+        let far = RadioId::new("far");
+        for _ in 0..6 {
+            b.next_delay(&far, ErrorKind::Aborted);
+        }
+        assert_eq!(
+            b.next_delay(&far, ErrorKind::Aborted),
+            Duration::from_secs(16)
+        );
+        assert_eq!(
+            b.next_delay(&near(), ErrorKind::Aborted),
+            Duration::from_millis(250)
+        );
     }
 
     #[test]

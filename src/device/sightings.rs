@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
-use crate::adapter::slots::SlotLedger;
+use super::machine::RadioView;
 use crate::model::{AddressKind, Advertisement, RadioId};
 use crate::supervisor::radio_choice::Candidate;
-use crate::supervisor::shared_view::Shared;
 
 #[derive(Clone, Copy, Debug)]
 struct Sighting {
@@ -115,19 +114,20 @@ impl Sightings {
         self.connectable
     }
 
-    /// Candidates for radio choice: every radio that heard the device, with the ledger's view.
-    pub fn candidates(&self, shared: &Shared, ledger: &SlotLedger) -> Vec<Candidate> {
+    /// Candidates for radio choice: every known radio that heard the device, with what the
+    /// slot ledger says of it now.
+    pub(crate) fn candidates(&self, radios: &dyn RadioView) -> Vec<Candidate> {
         self.by_radio
             .iter()
             .filter_map(|(radio, s)| {
-                shared.radio(radio)?;
+                let facts = radios.facts(radio)?;
                 Some(Candidate {
                     radio: radio.clone(),
                     smoothed_rssi: s.smoothed_rssi,
                     last_seen: s.last_seen,
-                    up: ledger.is_up(radio),
-                    free_slots: ledger.free(radio),
-                    in_flight: ledger.in_flight(radio),
+                    up: facts.up,
+                    free_slots: facts.free_slots,
+                    in_flight: facts.in_flight,
                 })
             })
             .collect()

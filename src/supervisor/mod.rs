@@ -199,25 +199,26 @@ impl Handler<Manage> for Supervisor {
 }
 
 impl Handler<KeepConnected> for Supervisor {
-    type Result = crate::Result<()>;
+    type Result = ResponseActFuture<Self, crate::Result<()>>;
 
     fn handle(&mut self, msg: KeepConnected, _: &mut Self::Context) -> Self::Result {
-        // Bug 14: a beacon kept connected held its radio's queue for a timeout per attempt.
-        let connectable = self
-            .shared
-            .pipeline()
-            .device(&msg.address)
-            .and_then(|view| view.connectable());
-        if msg.keep && connectable == Some(false) {
-            return Err(crate::Error::NotConnectable {
-                address: msg.address,
-            });
-        }
-        if let Some(device) = self.devices.get_mut(&msg.address) {
-            device.keep_connected = msg.keep;
-            device.actor.do_send(SetKeepConnected(msg.keep));
-        }
-        Ok(())
+        // The device's machine decides (its one admission check refuses a non-connectable
+        // device, bug 14); the wish is remembered for a restart only once accepted.
+        let Some(device) = self.devices.get(&msg.address) else {
+            return Box::pin(fut::ready(Ok(())));
+        };
+        let asked = device.actor.send(SetKeepConnected(msg.keep));
+        Box::pin(asked.into_actor(self).map(move |answer, act, _| {
+            let answer = answer.map_err(|_| crate::Error::ActorGone {
+                what: format!("the device actor of {}", msg.address),
+            })?;
+            if answer.is_ok() {
+                if let Some(device) = act.devices.get_mut(&msg.address) {
+                    device.keep_connected = msg.keep;
+                }
+            }
+            answer
+        }))
     }
 }
 

@@ -204,10 +204,10 @@ fn one_trace_in_every_process_under_any_load() {
     );
     assert!(quiet.contains("Connected"), "somebody connected");
     assert!(quiet.contains("Notification"), "values flowed");
-    // The outages happened and everyone came back after them.
+    // The outages happened and everyone came back after them (the last one ends at 91 s).
     let after_outages = quiet
         .lines()
-        .filter(|l| l.split(' ').next().and_then(|t| t.parse::<u128>().ok()) > Some(92_000_000));
+        .filter(|l| l.split(' ').next().and_then(|t| t.parse::<u128>().ok()) >= Some(91_000_000));
     let reconnected = after_outages
         .filter(|l| l.contains("sub Reconnected"))
         .count();

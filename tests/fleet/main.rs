@@ -10,6 +10,7 @@ mod connect;
 mod determinism;
 mod faults;
 mod liveness;
+mod per_radio_backoff;
 mod reconnect;
 mod regressions;
 mod requests;

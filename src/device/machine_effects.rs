@@ -1,0 +1,216 @@
+//! The actor's half of the machine: feeding it events and performing its effects.
+//!
+//! The machine (`machine.rs`) decides; this file does. Each effect maps to one small action on
+//! the ledger, the actor's context, the status channel or the subscribers, and the outcomes of
+//! the asynchronous ones (a grant, an attempt, a disconnect, a timer) come back as events. No
+//! decision is taken here: if a branch seems needed, it belongs in the machine.
+//!
+//! Flow: handlers in `mod.rs`, `attempt.rs`, `link_events.rs` and `ops.rs` call
+//! [`DeviceActor::step`]; effects that wake the machine later call it again.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::time::Instant;
+
+use super::machine::{Effect, Event, Inputs, RadioFacts, RadioView, Refusal};
+use super::subscribers::SubscriptionEvent;
+use super::{DeviceActor, SlotLease, SlotWait, TimerKind, UpLink};
+use crate::adapter::slots::Grant;
+use crate::backend::DisconnectCause;
+use crate::error::Error;
+use crate::model::{Address, RadioId};
+use crate::supervisor::shared_view::Shared;
+
+/// The ledger's view of the radios, as the machine reads it.
+struct LedgerView<'a>(&'a Shared);
+
+impl RadioView for LedgerView<'_> {
+    fn facts(&self, radio: &RadioId) -> Option<RadioFacts> {
+        self.0.radio(radio)?;
+        let ledger = &self.0.ledger;
+        Some(RadioFacts {
+            up: ledger.is_up(radio),
+            free_slots: ledger.free(radio),
+            in_flight: ledger.in_flight(radio),
+        })
+    }
+}
+
+impl DeviceActor {
+    /// Feeds one event to the machine and performs what it decides. Returns the refusal of a
+    /// keep-connected request, if it was one.
+    pub(super) fn step(
+        &mut self,
+        event: Event<SlotLease, Box<UpLink>>,
+        ctx: &mut Context<Self>,
+    ) -> Option<Refusal> {
+        let mut refused = None;
+        for effect in self.decide(event) {
+            match effect {
+                Effect::Refuse(refusal) => refused = Some(refusal),
+                other => self.perform(other, ctx),
+            }
+        }
+        refused
+    }
+
+    /// Feeds one event to the machine; returns its effects unperformed.
+    pub(super) fn decide(&mut self, event: Event<SlotLease, Box<UpLink>>) -> Vec<Effect> {
+        self.pending.retain(|request| !request.reply.is_closed());
+        let requests = !self.pending.is_empty();
+        let subscribed = self.subscribers().any_live();
+        let shared = Arc::clone(&self.shared);
+        let inputs = Inputs {
+            now: Instant::now(),
+            requests,
+            subscribed,
+            radios: &LedgerView(&shared),
+            observed: shared.attempt_events.receiver_count() > 0,
+        };
+        self.machine.step(event, &inputs)
+    }
+
+    pub(super) fn perform(&mut self, effect: Effect, ctx: &mut Context<Self>) {
+        match effect {
+            Effect::Publish(state) => self.publish(state),
+            Effect::JoinQueue { radios, place } => self.join_queue(radios, place, ctx),
+            Effect::SetQueueRadios(radios) => {
+                if let Some(wait) = &self.slot_wait {
+                    wait.ticket.set_radios(radios);
+                }
+            }
+            Effect::LeaveQueue => {
+                if let Some(wait) = self.slot_wait.take() {
+                    ctx.cancel_future(wait.waiter);
+                }
+            }
+            Effect::StartAttempt {
+                radio,
+                generation,
+                address_kind,
+            } => match self.turn.take() {
+                Some(turn) => self.start_attempt(radio, generation, address_kind, turn, ctx),
+                None => tracing::error!(address = %self.address, "attempt without a connect turn"),
+            },
+            Effect::CancelAttempt => {
+                if let Some(attempt) = self.attempt.take() {
+                    ctx.cancel_future(attempt);
+                }
+            }
+            Effect::Disconnect { generation } => {
+                if let Some(up) = self.machine.link() {
+                    let link = Arc::clone(&up.link);
+                    let closing = async move { link.disconnect().await };
+                    ctx.spawn(
+                        closing
+                            .into_actor(self)
+                            .map(move |_, act, ctx| act.link_closed(generation, ctx)),
+                    );
+                }
+            }
+            Effect::ArmTimer(at) => {
+                self.cancel_timer(ctx, TimerKind::Machine);
+                let delay = at.saturating_duration_since(Instant::now());
+                self.timer = Some(ctx.run_later(delay, |act, ctx| {
+                    act.timer = None;
+                    act.step(Event::Timer, ctx);
+                }));
+            }
+            Effect::FailPending(refusal) => {
+                let address = self.address;
+                self.fail_pending(move |operation| refusal_error(address, &refusal, operation));
+            }
+            Effect::Refuse(_) => {}
+            Effect::RadioOutcome { radio, failed } => {
+                if let Some(entry) = self.shared.radio(&radio) {
+                    match failed {
+                        None => entry.gate.record_success(),
+                        Some(kind) => entry.gate.record_failure(kind),
+                    }
+                }
+            }
+            Effect::CountFailure { kind, text } => self.update_status(|s| {
+                s.failed_attempts += 1;
+                s.last_error = Some((kind, text));
+            }),
+            Effect::LinkUp => {
+                self.update_status(|s| s.connections += 1);
+                self.resubscribe(ctx);
+                // Subscribers that exist now were subscribed through an earlier link (of this
+                // actor or of one that crashed): they saw it end, and must see this one begin.
+                if self.subscribers().count() > 0 {
+                    self.subscribers().announce(&SubscriptionEvent::Reconnected);
+                }
+                self.run_pending(ctx);
+            }
+            Effect::AnnounceDisconnected { reason } => {
+                tracing::debug!(address = %self.address, %reason, "link ended");
+                self.subscribers()
+                    .announce(&SubscriptionEvent::Disconnected { reason });
+            }
+            Effect::ConsiderIdle => self.consider_idle(ctx),
+            Effect::Log(event) => {
+                let _ = self.shared.attempt_events.send(event);
+            }
+        }
+    }
+
+    /// Our own disconnect of the link of `generation` returned.
+    pub(super) fn link_closed(&mut self, generation: u64, ctx: &mut Context<Self>) {
+        let event = Event::LinkEnded {
+            generation,
+            cause: DisconnectCause::Requested,
+            detail: "disconnected".into(),
+        };
+        self.step(event, ctx);
+    }
+
+    /// Joins the slot FIFO; the grant comes back as `Event::Granted`.
+    fn join_queue(&mut self, radios: Vec<RadioId>, place: Option<u64>, ctx: &mut Context<Self>) {
+        let (ticket, granted) = match self.shared.ledger.request(self.address, radios, place) {
+            Ok(queued) => queued,
+            Err(refused) => {
+                // Only a lease of our own can refuse us, and it dies with its phase.
+                tracing::error!(address = %self.address, %refused, "slot request refused");
+                return;
+            }
+        };
+        self.machine.hold_place(ticket.number());
+        let waiter = async move { granted.await.ok() }.into_actor(self).map(
+            |grant: Option<Grant>, act, ctx| {
+                act.slot_wait = None;
+                if let Some(Grant { lease, turn }) = grant {
+                    act.turn = Some(turn);
+                    act.step(Event::Granted(lease), ctx);
+                    // Not used by an attempt: the radio's next waiter goes.
+                    act.turn = None;
+                }
+            },
+        );
+        let waiter = ctx.spawn(waiter);
+        self.slot_wait = Some(SlotWait { ticket, waiter });
+    }
+}
+
+/// The public error a refusal stands for, for a request doing `operation`.
+pub(super) fn refusal_error(address: Address, refusal: &Refusal, operation: &str) -> Error {
+    match refusal {
+        Refusal::NotConnectable => Error::NotConnectable { address },
+        Refusal::Exhausted {
+            radio,
+            attempts,
+            kind,
+            failure,
+        } => Error::Connection {
+            address,
+            radio: Some(radio.clone()),
+            attempts: *attempts,
+            kind: *kind,
+            failure: failure.clone(),
+        },
+        Refusal::Cancelled => Error::Cancelled {
+            operation: operation.to_string(),
+        },
+    }
+}
