@@ -5,6 +5,7 @@
 mod bench;
 mod daemon;
 mod decode;
+mod polling;
 mod radio_health;
 
 use std::process::Command;
