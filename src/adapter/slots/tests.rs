@@ -275,7 +275,7 @@ fn random_operations_keep_fifo_grants_at_the_head_of_each_radio() {
                     let mut wanted: Vec<RadioId> = names
                         .iter()
                         .filter(|_| rng.gen_bool(0.6))
-                        .map(|n| RadioId::new(n))
+                        .map(RadioId::new)
                         .collect();
                     if wanted.is_empty() {
                         wanted.push(RadioId::new(names[rng.gen_range(0..3)]));
