@@ -70,9 +70,11 @@ pub struct HubConfig {
     pub web: Option<WebConfig>,
     /// The MQTT bridge (`[mqtt]`).
     #[cfg(feature = "mqtt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mqtt")))]
     pub mqtt: Option<crate::mqtt::MqttConfig>,
     /// Several hubs sharing the devices through the broker (`[cluster]`, needs `[mqtt]`).
     #[cfg(feature = "mqtt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mqtt")))]
     pub cluster: Option<crate::mqtt::ClusterConfig>,
 }
 
