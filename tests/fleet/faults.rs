@@ -45,9 +45,10 @@ impl CheckedSubscriber {
                     self.last = Some(n);
                     self.received += 1;
                 }
-                SubscriptionEvent::Disconnected { .. } | SubscriptionEvent::Reconnected => {
-                    self.last = None
-                }
+                SubscriptionEvent::Disconnected { .. }
+                | SubscriptionEvent::Reconnected
+                | SubscriptionEvent::Waiting
+                | SubscriptionEvent::Failed(_) => self.last = None,
                 SubscriptionEvent::Lagged(n) => {
                     panic!("seed {seed}: a subscriber that keeps up lagged by {n}")
                 }
@@ -156,7 +157,7 @@ async fn run_schedule(seed: u64, steps: usize) {
                         stalled.push(s);
                     }
                 } else {
-                    stalled.swap_remove(rng.gen_range(0..stalled.len()));
+                    drop(stalled.swap_remove(rng.gen_range(0..stalled.len())));
                 }
             }
             _ => {}

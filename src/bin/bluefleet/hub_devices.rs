@@ -176,6 +176,8 @@ async fn print_values(
             }
             SubscriptionEvent::Disconnected { reason } => ("disconnected", reason),
             SubscriptionEvent::Reconnected => ("reconnected", String::new()),
+            SubscriptionEvent::Waiting => ("waiting", "not connected yet".to_string()),
+            SubscriptionEvent::Failed(error) => ("failed", error.to_string()),
             SubscriptionEvent::Lagged(n) => ("lagged", format!("{n} values missed")),
         };
         if json {
