@@ -9,7 +9,6 @@
 //! waiter goes), the lease too, and a half-made connection to the backend, which tears it down.
 //! Its result goes back to the machine as `Connected` or `AttemptFailed`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -186,17 +185,11 @@ impl DeviceActor {
             self.shared.cache.put(self.address, Arc::clone(&table));
             self.rediscovered = false;
         }
-        let handles: HashMap<_, _> = table
-            .services
-            .iter()
-            .flat_map(|s| s.characteristics.iter().map(|c| (c.handle, c.uuid)))
-            .collect();
         let Connection { link, events } = connection;
         ctx.add_stream(events.map(move |event| LinkMessage { generation, event }));
         Box::new(UpLink {
             link: Arc::from(link),
             table,
-            handles,
             from_cache,
             generation,
             ended: false,

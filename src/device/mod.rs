@@ -25,12 +25,11 @@ mod sightings;
 pub mod state;
 pub mod subscribers;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::prelude::*;
 use tokio::sync::watch;
-use uuid::Uuid;
 
 use crate::adapter::slots::{ConnectTurn, SlotLease, SlotTicket};
 use crate::backend::Link;
@@ -52,8 +51,6 @@ type Machine = DeviceMachine<SlotLease, Box<UpLink>>;
 struct UpLink {
     link: Arc<dyn Link>,
     table: Arc<GattTable>,
-    /// Value handle → characteristic UUID, for routing notifications.
-    handles: HashMap<u16, Uuid>,
     from_cache: bool,
     generation: u64,
     /// Set once the link is known to be over (the backend reported `Disconnected`, or our own
@@ -133,7 +130,6 @@ pub struct DeviceActor {
     /// The machine's one timer.
     timer: Option<SpawnHandle>,
     idle_timer: Option<SpawnHandle>,
-    prune_timer: Option<SpawnHandle>,
     pending: VecDeque<Request>,
     ops_in_flight: usize,
     subscribers: SharedSubscribers,
@@ -185,7 +181,6 @@ impl DeviceActor {
             attempt: None,
             timer: None,
             idle_timer: None,
-            prune_timer: None,
             pending: VecDeque::new(),
             ops_in_flight: 0,
             subscribers,
@@ -272,10 +267,8 @@ impl Actor for DeviceActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // A restarted actor inherits subscribers: it must also notice when they go (bug 8).
-        if self.subscribers().count() > 0 {
-            self.ensure_prune_timer(ctx);
-        }
+        // Dropped subscriptions tell the current actor, also a restarted one (bug 8).
+        self.subscribers().set_owner(ctx.address().recipient());
         self.step(Event::Started, ctx);
     }
 }

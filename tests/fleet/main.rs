@@ -16,5 +16,6 @@ mod regressions;
 mod requests;
 mod slots;
 mod stories;
+mod subscriptions;
 mod watchdog;
 mod watching;
