@@ -136,12 +136,8 @@ impl DeviceActor {
             }),
             Effect::LinkUp => {
                 self.update_status(|s| s.connections += 1);
+                // Each subscription hears `Reconnected` once notify is on again on this link.
                 self.resubscribe(ctx);
-                // Subscribers that exist now were subscribed through an earlier link (of this
-                // actor or of one that crashed): they saw it end, and must see this one begin.
-                if self.subscribers().count() > 0 {
-                    self.subscribers().announce(&SubscriptionEvent::Reconnected);
-                }
                 self.run_pending(ctx);
             }
             Effect::AnnounceDisconnected { reason } => {
