@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::messages::{CharacteristicRef, Operation, Outcome, Request};
+use super::messages::{CharacteristicRef, Operation, Outcome, RadioRemoved, Request};
 use super::subscribers::{NotifyState, Registration, SubscriberGone, SubscriptionEvent};
 use super::{DeviceActor, LinkState, TimerKind};
 use crate::backend::{DisconnectCause, Failure, Link};
@@ -354,6 +354,23 @@ impl Handler<SubscriberGone> for DeviceActor {
             }
         }
         self.consider_idle(ctx);
+    }
+}
+
+impl Handler<RadioRemoved> for DeviceActor {
+    type Result = ();
+
+    /// A link or attempt through a removed radio ends (the device reconnects elsewhere if it
+    /// still wants a connection).
+    fn handle(&mut self, RadioRemoved(radio): RadioRemoved, ctx: &mut Self::Context) {
+        let through = match &self.link {
+            LinkState::Down => false,
+            LinkState::Connecting { radio: r, .. } => *r == radio,
+            LinkState::Up(up) => *up._lease.radio() == radio,
+        };
+        if through {
+            self.disconnect_now(ctx);
+        }
     }
 }
 
