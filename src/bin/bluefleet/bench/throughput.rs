@@ -66,8 +66,9 @@ fn resident_bytes() -> Option<f64> {
 }
 
 /// Bytes of resident memory per managed device: `devices` devices heard, then each made
-/// managed (`Fleet::device`) with one subscription (so connected), RSS before and after.
-pub fn managed_device_memory(devices: usize) -> Option<f64> {
+/// managed (`Fleet::device`), with one subscription (so connected) when `subscribe`, RSS
+/// before and after.
+pub fn managed_device_memory(devices: usize, subscribe: bool) -> Option<f64> {
     block_on_real_time(async move {
         let (fleet, _radio, before, after) = {
             let (fleet, radio) = listening(devices, 16).await;
@@ -75,10 +76,16 @@ pub fn managed_device_memory(devices: usize) -> Option<f64> {
             let mut held = Vec::with_capacity(devices);
             for n in 0..devices {
                 let device = fleet.device(bench_address(n)).await.expect("device");
-                let subscription = device
-                    .subscribe(uuid_from_u16(0x2A6E))
-                    .await
-                    .expect("subscribe");
+                let subscription = if subscribe {
+                    Some(
+                        device
+                            .subscribe(uuid_from_u16(0x2A6E))
+                            .await
+                            .expect("subscribe"),
+                    )
+                } else {
+                    None
+                };
                 held.push((device, subscription));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
