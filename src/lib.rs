@@ -26,6 +26,9 @@
 //! - [`web`]: the live page's model and the SVG report, fed from diagnostics; its server
 //!   (axum) is feature `web`.
 
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) and marks feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod adapter;
 pub mod adverts;
 pub mod backend;
@@ -38,10 +41,13 @@ pub mod error;
 pub mod fleet;
 pub mod model;
 #[cfg(feature = "mqtt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mqtt")))]
 pub mod mqtt;
 #[cfg(feature = "esphome")]
+#[cfg_attr(docsrs, doc(cfg(feature = "esphome")))]
 pub mod native_api;
 #[cfg(feature = "proxy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
 pub mod supervisor;
 pub mod watchdog;

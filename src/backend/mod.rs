@@ -23,10 +23,13 @@
 //! - **Hostile input is an error, not a panic**, and ends only what it concerns.
 
 #[cfg(feature = "bluez")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bluez")))]
 pub mod bluez;
 #[cfg(feature = "btleplug")]
+#[cfg_attr(docsrs, doc(cfg(feature = "btleplug")))]
 pub mod btleplug;
 #[cfg(feature = "esphome")]
+#[cfg_attr(docsrs, doc(cfg(feature = "esphome")))]
 pub mod esphome;
 pub mod events;
 pub mod failure;

@@ -1,28 +1,54 @@
-//! How `bluefleet run` turns a notification's bytes into a reading: raw hex, little-endian
-//! integers with a scale, or UTF-8 text.
+//! How a characteristic's bytes become a reading: which bytes (an offset), in which of the
+//! Bluetooth SIG's GATT formats, and how the number is scaled.
 //!
-//! A value that does not fit its decoder (too short) is shown as hex with a note, never a panic:
-//! a sensor firmware update should not kill the hub's log.
+//! The formats are the ones a Characteristic Presentation Format descriptor names (Assigned
+//! Numbers §2.4.1): little-endian integers of 8 to 32 bits, IEEE-754 float32, the IEEE 11073
+//! medical floats SFLOAT and FLOAT, UTF-8 text; plus raw hex. A number is
+//! `raw × scale × 10^exponent`, the exponent being the descriptor's (GATT Specification
+//! Supplement §2.2). A value that does not fit its decoder (too short at its offset) is shown as
+//! hex with a note, never a panic: a sensor firmware update should not kill the hub's log.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A decoder for one subscribed characteristic.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+use super::medfloat;
+
+/// A GATT format (or raw hex) for one characteristic's value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Decode {
     /// Hex bytes.
     #[default]
     Hex,
-    /// Signed 16-bit little-endian.
-    Int16le,
-    /// Unsigned 16-bit little-endian.
-    Uint16le,
-    /// Unsigned 8-bit.
-    Uint8,
     /// UTF-8 text (invalid sequences replaced).
     Utf8,
+    /// Unsigned 8-bit.
+    Uint8,
+    /// Unsigned 16-bit little-endian (also spelt `uint16le`).
+    #[serde(alias = "uint16le")]
+    Uint16,
+    /// Unsigned 24-bit little-endian.
+    Uint24,
+    /// Unsigned 32-bit little-endian.
+    Uint32,
+    /// Signed 8-bit.
+    Sint8,
+    /// Signed 16-bit little-endian (also spelt `int16le`).
+    #[serde(alias = "int16le")]
+    Sint16,
+    /// Signed 24-bit little-endian.
+    Sint24,
+    /// Signed 32-bit little-endian.
+    Sint32,
+    /// IEEE-754 single precision, little-endian.
+    Float32,
+    /// IEEE 11073 16-bit SFLOAT (`medfloat16`): 4-bit exponent, 12-bit mantissa.
+    #[serde(alias = "medfloat16")]
+    Sfloat,
+    /// IEEE 11073 32-bit FLOAT (`medfloat32`): 8-bit exponent, 24-bit mantissa.
+    #[serde(alias = "medfloat32")]
+    Float,
 }
 
 /// A decoded reading.
@@ -49,18 +75,141 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+impl fmt::Display for Decode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Hex => "hex",
+            Self::Utf8 => "utf8",
+            Self::Uint8 => "uint8",
+            Self::Uint16 => "uint16",
+            Self::Uint24 => "uint24",
+            Self::Uint32 => "uint32",
+            Self::Sint8 => "sint8",
+            Self::Sint16 => "sint16",
+            Self::Sint24 => "sint24",
+            Self::Sint32 => "sint32",
+            Self::Float32 => "float32",
+            Self::Sfloat => "sfloat",
+            Self::Float => "float",
+        };
+        f.write_str(name)
+    }
+}
+
 impl Decode {
-    /// Decodes `bytes`, multiplying numbers by `scale`.
-    pub fn apply(self, bytes: &[u8], scale: f64) -> Reading {
-        let number = |n: f64| Reading::Number(n * scale);
-        match (self, bytes) {
-            (Self::Int16le, [a, b, ..]) => number(f64::from(i16::from_le_bytes([*a, *b]))),
-            (Self::Uint16le, [a, b, ..]) => number(f64::from(u16::from_le_bytes([*a, *b]))),
-            (Self::Uint8, [a, ..]) => number(f64::from(*a)),
-            (Self::Utf8, _) => Reading::Text(String::from_utf8_lossy(bytes).into_owned()),
-            (Self::Hex, _) => Reading::Text(hex(bytes)),
-            (_, short) => Reading::Text(format!("{} (too short for {self:?})", hex(short))),
+    /// The decoder of a Presentation Format descriptor's format code (Assigned Numbers
+    /// §2.4.1), for the codes this crate reads.
+    pub fn from_format_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0x01 | 0x04 => Self::Uint8,
+            0x06 => Self::Uint16,
+            0x07 => Self::Uint24,
+            0x08 => Self::Uint32,
+            0x0C => Self::Sint8,
+            0x0E => Self::Sint16,
+            0x0F => Self::Sint24,
+            0x10 => Self::Sint32,
+            0x14 => Self::Float32,
+            0x16 => Self::Sfloat,
+            0x17 => Self::Float,
+            0x19 => Self::Utf8,
+            _ => return None,
+        })
+    }
+
+    /// Whether it gives numbers (not text).
+    pub fn is_numeric(self) -> bool {
+        !matches!(self, Self::Hex | Self::Utf8)
+    }
+
+    /// How many bytes a number of this format takes (`None` for text and hex: all of them).
+    fn width(self) -> Option<usize> {
+        match self {
+            Self::Hex | Self::Utf8 => None,
+            Self::Uint8 | Self::Sint8 => Some(1),
+            Self::Uint16 | Self::Sint16 | Self::Sfloat => Some(2),
+            Self::Uint24 | Self::Sint24 => Some(3),
+            Self::Uint32 | Self::Sint32 | Self::Float32 | Self::Float => Some(4),
         }
+    }
+
+    /// The number in exactly `width()` bytes.
+    fn number(self, bytes: &[u8]) -> f64 {
+        let mut wide = [0u8; 4];
+        for (to, from) in wide.iter_mut().zip(bytes) {
+            *to = *from;
+        }
+        let unsigned = u32::from_le_bytes(wide);
+        // Sign-extends an n-bit two's complement number.
+        let signed = |bits: u32| f64::from((unsigned << (32 - bits)) as i32 >> (32 - bits));
+        match self {
+            Self::Uint8 | Self::Uint16 | Self::Uint24 | Self::Uint32 => f64::from(unsigned),
+            Self::Sint8 => signed(8),
+            Self::Sint16 => signed(16),
+            Self::Sint24 => signed(24),
+            Self::Sint32 => signed(32),
+            Self::Float32 => f64::from(f32::from_bits(unsigned)),
+            Self::Sfloat => medfloat::sfloat(unsigned as u16),
+            Self::Float => medfloat::float(unsigned),
+            Self::Hex | Self::Utf8 => f64::NAN,
+        }
+    }
+}
+
+/// Which bytes of a value, in which format, scaled how: one subscription's decoder.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ValueFormat {
+    /// The format.
+    pub decode: Decode,
+    /// Where the value starts in the characteristic's bytes.
+    pub offset: usize,
+    /// Multiplier for numbers.
+    pub scale: f64,
+    /// Power of ten for numbers, as a Presentation Format descriptor gives it.
+    pub exponent: i8,
+}
+
+impl ValueFormat {
+    /// `decode` from the first byte, times `scale`.
+    pub fn plain(decode: Decode, scale: f64) -> Self {
+        Self {
+            decode,
+            offset: 0,
+            scale,
+            exponent: 0,
+        }
+    }
+
+    /// Decodes `bytes`.
+    pub fn apply(&self, bytes: &[u8]) -> Reading {
+        let Some(value) = bytes.get(self.offset..) else {
+            return self.too_short(bytes);
+        };
+        let Some(width) = self.decode.width() else {
+            return match self.decode {
+                Decode::Utf8 => Reading::Text(String::from_utf8_lossy(value).into_owned()),
+                _ => Reading::Text(hex(value)),
+            };
+        };
+        match value.get(..width) {
+            Some(number) => Reading::Number(medfloat::times_ten_to(
+                self.decode.number(number) * self.scale,
+                i32::from(self.exponent),
+            )),
+            None => self.too_short(bytes),
+        }
+    }
+
+    fn too_short(&self, bytes: &[u8]) -> Reading {
+        let at = match self.offset {
+            0 => String::new(),
+            offset => format!(" at byte {offset}"),
+        };
+        Reading::Text(format!(
+            "{} (too short for {}{at})",
+            hex(bytes),
+            self.decode
+        ))
     }
 }
 
@@ -68,35 +217,107 @@ impl Decode {
 mod tests {
     use super::*;
 
+    fn number(decode: Decode, bytes: &[u8]) -> f64 {
+        match ValueFormat::plain(decode, 1.0).apply(bytes) {
+            Reading::Number(n) => n,
+            other => panic!("{decode}: {other:?}"),
+        }
+    }
+
     #[test]
     fn decodes_the_env_sensor_values() {
-        // 23.45 °C as int16 in 0.01 °C; 45.67 % as uint16 in 0.01 %.
+        // 23.45 °C as sint16 in 0.01 °C; 45.67 % as uint16 in 0.01 %.
+        let env = |decode, bytes: &[u8]| ValueFormat::plain(decode, 0.01).apply(bytes);
         assert_eq!(
-            Decode::Int16le.apply(&2345i16.to_le_bytes(), 0.01),
+            env(Decode::Sint16, &2345i16.to_le_bytes()),
             Reading::Number(23.45)
         );
         assert_eq!(
-            Decode::Int16le.apply(&(-512i16).to_le_bytes(), 0.01),
+            env(Decode::Sint16, &(-512i16).to_le_bytes()),
             Reading::Number(-5.12)
         );
         assert_eq!(
-            Decode::Uint16le.apply(&4567u16.to_le_bytes(), 0.01),
+            env(Decode::Uint16, &4567u16.to_le_bytes()),
             Reading::Number(45.67)
         );
-        assert_eq!(Decode::Uint8.apply(&[87], 1.0), Reading::Number(87.0));
+        assert_eq!(number(Decode::Uint8, &[87]), 87.0);
         assert_eq!(
-            Decode::Utf8.apply(b"v1.2", 1.0),
+            ValueFormat::plain(Decode::Utf8, 1.0).apply(b"v1.2"),
             Reading::Text("v1.2".into())
         );
         assert_eq!(
-            Decode::Hex.apply(&[0xde, 0xad], 1.0),
+            ValueFormat::plain(Decode::Hex, 1.0).apply(&[0xde, 0xad]),
             Reading::Text("dead".into())
         );
     }
 
     #[test]
-    fn short_values_fall_back_to_hex() {
-        let reading = Decode::Int16le.apply(&[7], 1.0);
-        assert_eq!(reading.to_string(), "07 (too short for Int16le)");
+    fn every_integer_width_and_sign() {
+        assert_eq!(number(Decode::Uint24, &[0x01, 0x02, 0x03]), 197_121.0);
+        assert_eq!(number(Decode::Sint24, &[0xFF, 0xFF, 0xFF]), -1.0);
+        assert_eq!(number(Decode::Sint24, &[0x00, 0x00, 0x80]), -8_388_608.0);
+        assert_eq!(
+            number(Decode::Uint32, &u32::MAX.to_le_bytes()),
+            4_294_967_295.0
+        );
+        assert_eq!(
+            number(Decode::Sint32, &i32::MIN.to_le_bytes()),
+            -2_147_483_648.0
+        );
+        assert_eq!(number(Decode::Sint8, &[0x80]), -128.0);
+        assert_eq!(number(Decode::Float32, &21.5f32.to_le_bytes()), 21.5);
+    }
+
+    #[test]
+    fn offset_and_exponent_pick_and_scale_the_value() {
+        // A Heart Rate Measurement with a uint16 rate: flags 0x01, then 0x012C = 300 bpm.
+        let rate = ValueFormat {
+            offset: 1,
+            ..ValueFormat::plain(Decode::Uint16, 1.0)
+        };
+        assert_eq!(rate.apply(&[0x01, 0x2C, 0x01]), Reading::Number(300.0));
+        // A Presentation Format's sint16 with exponent -2: 2134 → 21.34.
+        let celsius = ValueFormat {
+            exponent: -2,
+            ..ValueFormat::plain(Decode::Sint16, 1.0)
+        };
+        assert_eq!(celsius.apply(&2134i16.to_le_bytes()).to_string(), "21.34");
+        let tail = ValueFormat {
+            offset: 2,
+            ..ValueFormat::plain(Decode::Utf8, 1.0)
+        };
+        assert_eq!(tail.apply(b"\x00\x01ok"), Reading::Text("ok".into()));
+    }
+
+    #[test]
+    fn short_values_fall_back_to_hex_naming_the_format() {
+        let reading = ValueFormat::plain(Decode::Sint16, 1.0).apply(&[7]);
+        assert_eq!(reading.to_string(), "07 (too short for sint16)");
+        let past = ValueFormat {
+            offset: 3,
+            ..ValueFormat::plain(Decode::Uint8, 1.0)
+        };
+        assert_eq!(
+            past.apply(&[1, 2]).to_string(),
+            "0102 (too short for uint8 at byte 3)"
+        );
+        let hex_past = ValueFormat {
+            offset: 9,
+            ..ValueFormat::plain(Decode::Hex, 1.0)
+        };
+        assert!(hex_past.apply(&[1]).to_string().contains("too short"));
+    }
+
+    #[test]
+    fn names_read_from_hub_files_and_presentation_codes() {
+        let parse = |name: &str| toml::Value::String(name.into()).try_into::<Decode>();
+        assert_eq!(parse("int16le").unwrap(), Decode::Sint16);
+        assert_eq!(parse("uint16le").unwrap(), Decode::Uint16);
+        assert_eq!(parse("medfloat16").unwrap(), Decode::Sfloat);
+        assert_eq!(parse("float").unwrap(), Decode::Float);
+        assert!(parse("f32").is_err());
+        assert_eq!(Decode::from_format_code(0x0E), Some(Decode::Sint16));
+        assert_eq!(Decode::from_format_code(0x16), Some(Decode::Sfloat));
+        assert_eq!(Decode::from_format_code(0x1B), None, "struct is not read");
     }
 }

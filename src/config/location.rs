@@ -1,59 +1,47 @@
 //! Where in a hub file an error is, in words: the line and the field path.
 //!
-//! toml reports a type error with a byte span but no public key path; the path is read back
-//! from the file here: the key on that line, under the nearest table header, whose entry index
-//! is counted from the `[[radio]]` headers before the span. serde's type names (`usize`) become what a person
-//! would write (`a whole number`).
+//! serde_path_to_error gives the path of a value that fails to deserialize
+//! (`device[0].subscribe[1].poll`); the checks after parsing name theirs. The path is looked up
+//! in the file's syntax tree (toml_edit keeps every item's byte span) to give the line. serde's
+//! type names (`usize`) become what a person would write (`a whole number`).
 
-/// `radio[0].slots` for an error at `offset`: the key of that line, under the nearest table
-/// header before it (`[[radio]]` headers counted to give the entry's index).
-pub(super) fn field_path(text: &str, offset: usize) -> String {
-    let before = text.get(..offset).unwrap_or(text);
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = text
-        .get(line_start..)
-        .unwrap_or("")
-        .lines()
-        .next()
-        .unwrap_or("");
-    let key = line
-        .split_once('=')
-        .map(|(key, _)| key.trim().trim_matches('"').to_string())
-        .filter(|key| !key.starts_with('['));
-    // A header line is its own table (an error about a whole entry points at its header).
-    let scope_end = if line.trim_start().starts_with('[') {
-        line_start + line.len()
-    } else {
-        line_start
-    };
-    let scope = text.get(..scope_end).unwrap_or("");
-    let header = scope
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['));
-    let table = header.map(|header| match header.strip_prefix("[[") {
-        Some(rest) => {
-            let name = rest.split("]]").next().unwrap_or("").trim();
-            let marker = format!("[[{name}]]");
-            let index = scope
-                .lines()
-                .filter(|l| l.trim_start().starts_with(&marker))
-                .count();
-            format!("{name}[{}]", index.saturating_sub(1))
+use toml_edit::{ImDocument, Item};
+
+/// Where `path` (`radio[1].slots`) starts in `text`, when the file has it.
+pub(super) fn offset_of(text: &str, path: &str) -> Option<usize> {
+    let document = ImDocument::parse(text).ok()?;
+    let mut item: &Item = document.as_item();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, indices) = part.split_once('[').unwrap_or((part, ""));
+        if !key.is_empty() {
+            item = item.get(key)?;
         }
-        None => header.trim_matches(['[', ']']).trim().to_string(),
-    });
-    match (table, key) {
-        (Some(table), Some(key)) => format!("{table}.{key}"),
-        (Some(table), None) => table,
-        (None, Some(key)) => key,
-        (None, None) => String::new(),
+        for index in indices.split('[') {
+            if let Ok(index) = index.trim_end_matches(']').parse::<usize>() {
+                item = item.get(index)?;
+            }
+        }
+    }
+    item.span().map(|span| span.start)
+}
+
+/// `line 7, radio[1].slots` for an error about `path`: the line of `path` in the file, or of
+/// `offset` (toml's own span) when that is further in (a key inside the entry the path names).
+pub(super) fn place(text: &str, path: &str, offset: Option<usize>) -> String {
+    let path = path.trim_matches('.');
+    let at = match (offset_of(text, path), offset) {
+        (Some(entry), Some(span)) => Some(entry.max(span)),
+        (entry, span) => entry.or(span),
+    };
+    match (at.map(|at| line_of(text, at)), path.is_empty()) {
+        (Some(line), true) => format!("line {line}"),
+        (Some(line), false) => format!("line {line}, {path}"),
+        (None, _) => path.to_string(),
     }
 }
 
 /// The 1-based line of a byte offset.
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
+fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset)
         .map_or(1, |before| before.matches('\n').count() + 1)
 }
@@ -67,6 +55,7 @@ pub(super) fn in_words(message: &str) -> String {
         ("expected u16", "expected a whole number (0 to 65535)"),
         ("expected u8", "expected a whole number (0 to 255)"),
         ("expected i64", "expected a whole number"),
+        ("expected i8", "expected a whole number (-128 to 127)"),
         ("expected f64", "expected a number"),
         ("expected f32", "expected a number"),
         ("expected a boolean", "expected true or false"),
@@ -83,17 +72,28 @@ pub(super) fn in_words(message: &str) -> String {
 mod tests {
     use super::*;
 
+    const TEXT: &str = "seed = 1\n[[radio]]\nbackend = \"sim\"\n[[radio]]\nbackend = \"bluez\"\nslots = \"x\"\n[[device]]\naddress = \"a\"\nsubscribe = [\n  { characteristic = \"2a19\" },\n  { characteristic = \"2a6e\", poll = \"soon\" },\n]\n";
+
     #[test]
-    fn entries_of_arrays_of_tables_are_counted() {
-        let text = "[[radio]]\nbackend = \"sim\"\n[[radio]]\nbackend = \"bluez\"\nslots = \"x\"\n";
-        let offset = text.find("\"x\"").unwrap();
-        assert_eq!(field_path(text, offset), "radio[1].slots");
-        assert_eq!(field_path("seed = \"x\"\n", 7), "seed");
+    fn paths_are_found_in_tables_arrays_and_inline_tables() {
         assert_eq!(
-            field_path(text, text.rfind("[[radio]]").unwrap()),
-            "radio[1]"
+            place(TEXT, "radio[1].slots", None),
+            "line 6, radio[1].slots"
         );
-        assert_eq!(line_of(text, offset), 5);
+        assert_eq!(place(TEXT, "radio[1]", None), "line 4, radio[1]");
+        assert_eq!(place(TEXT, "seed", None), "line 1, seed");
+        assert_eq!(
+            place(TEXT, "device[0].subscribe[1].poll", None),
+            "line 11, device[0].subscribe[1].poll"
+        );
+        assert_eq!(place(TEXT, "device[3].name", None), "device[3].name");
+        let inside = TEXT.find("slots").unwrap();
+        assert_eq!(place(TEXT, "radio[1]", Some(inside)), "line 6, radio[1]");
+        assert_eq!(place(TEXT, "", Some(inside)), "line 6");
+    }
+
+    #[test]
+    fn rust_type_names_are_said_in_words() {
         assert_eq!(
             in_words("invalid type: string \"x\", expected usize"),
             "invalid type: string \"x\", expected a whole number (0 or more)"

@@ -1,6 +1,6 @@
 //! `hub.toml`: the configuration of `bluefleet run`, the hub daemon.
 //!
-//! It lists the radios (simulated, BlueZ adapters, ESPHome proxies), the devices to keep
+//! It lists the radios (simulated, BlueZ or btleplug adapters, ESPHome proxies), the devices to keep
 //! connected and what to subscribe to on each, with how to decode the values. Everything is
 //! checked at load, and an error names the file, the entry and the field that is wrong.
 //!
@@ -15,7 +15,7 @@
 //! address = "A4:C1:38:00:00:01"
 //! name = "kitchen"
 //! keep_connected = true
-//! subscribe = [{ characteristic = "2a6e", decode = "int16le", scale = 0.01, unit = "°C" }]
+//! subscribe = [{ characteristic = "2a6e", decode = "sint16", scale = 0.01, unit = "°C" }]
 //!
 //! [[device]]                        # a sensor read from its adverts only
 //! address = "54:48:E6:8F:80:A5"
@@ -25,7 +25,10 @@
 //! ```
 
 pub mod decode;
+mod device;
 mod location;
+mod medfloat;
+pub mod poll;
 mod proxy;
 mod radio;
 pub mod web;
@@ -33,12 +36,11 @@ pub mod web;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::backend::ScanMode;
-use crate::model::{parse_uuid, Address};
 use crate::Error;
-pub use decode::{Decode, Reading};
+pub use decode::{Decode, Reading, ValueFormat};
+pub use device::{AdvertDecoding, DeviceConfig, SubscriptionConfig};
 pub use proxy::ProxySection;
 pub use web::WebConfig;
 
@@ -68,9 +70,11 @@ pub struct HubConfig {
     pub web: Option<WebConfig>,
     /// The MQTT bridge (`[mqtt]`).
     #[cfg(feature = "mqtt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mqtt")))]
     pub mqtt: Option<crate::mqtt::MqttConfig>,
     /// Several hubs sharing the devices through the broker (`[cluster]`, needs `[mqtt]`).
     #[cfg(feature = "mqtt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mqtt")))]
     pub cluster: Option<crate::mqtt::ClusterConfig>,
 }
 
@@ -95,6 +99,15 @@ pub enum RadioConfig {
         /// one).
         scan_mode: ScanMode,
     },
+    /// Local adapters through btleplug (macOS, Windows, Linux; cargo feature `btleplug`).
+    Btleplug {
+        /// The adapter's name as btleplug lists it (`hci0`); every adapter when absent.
+        adapter: Option<String>,
+        /// Connection slots of each adapter (btleplug cannot ask; 5 by default).
+        slots: usize,
+        /// Only `active`: btleplug cannot scan passively, and says so when asked.
+        scan_mode: ScanMode,
+    },
     /// An ESPHome Bluetooth proxy.
     Esphome {
         /// `host:port`.
@@ -112,86 +125,15 @@ fn default_local_slots() -> usize {
     5
 }
 
-/// One device to manage.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeviceConfig {
-    /// Its address.
-    pub address: Address,
-    /// A name for logs.
-    pub name: Option<String>,
-    /// Keep it connected (default true).
-    #[serde(default = "yes")]
-    pub keep_connected: bool,
-    /// Characteristics to subscribe to.
-    #[serde(default)]
-    pub subscribe: Vec<SubscriptionConfig>,
-    /// `"auto"`: print the readings its adverts carry (BTHome, Xiaomi, ATC… see
-    /// docs/decoders.md); `"off"` (the default): don't.
-    #[serde(default)]
-    pub decode: AdvertDecoding,
-    /// The bindkey of an encrypted sensor (32 hex digits), for its adverts' readings.
-    pub bindkey: Option<String>,
-}
-
-/// Whether `bluefleet run` prints a device's advert readings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AdvertDecoding {
-    /// Don't print them.
-    #[default]
-    Off,
-    /// Decode with whichever format the adverts carry.
-    Auto,
-}
-
 impl RadioConfig {
     /// The scan mode the entry asks for.
     pub fn scan_mode(&self) -> ScanMode {
         match self {
             Self::Sim { scan_mode, .. }
             | Self::Bluez { scan_mode, .. }
+            | Self::Btleplug { scan_mode, .. }
             | Self::Esphome { scan_mode, .. } => *scan_mode,
         }
-    }
-}
-
-impl DeviceConfig {
-    /// The bindkey, parsed (checked at load, so `None` also when absent).
-    pub fn bindkey(&self) -> Option<crate::decode::Bindkey> {
-        self.bindkey.as_deref().and_then(|key| key.parse().ok())
-    }
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// One subscription.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubscriptionConfig {
-    /// Characteristic UUID (`2a6e`, `0x2A6E` or 128-bit).
-    pub characteristic: String,
-    /// How to decode values.
-    #[serde(default)]
-    pub decode: Decode,
-    /// Multiplier for numbers.
-    #[serde(default = "one")]
-    pub scale: f64,
-    /// Unit to print after numbers.
-    #[serde(default)]
-    pub unit: String,
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-impl SubscriptionConfig {
-    /// The characteristic UUID, parsed.
-    pub fn uuid(&self) -> crate::Result<Uuid> {
-        Ok(parse_uuid(&self.characteristic)?)
     }
 }
 
@@ -212,20 +154,19 @@ impl HubConfig {
 
     /// Parses and checks TOML text.
     pub fn parse(text: &str) -> crate::Result<Self> {
-        let config: Self = toml::from_str(text).map_err(|e| {
-            // A radio entry's own checks point at the whole array: find the entry that fails.
-            let mut offset = e.span().map_or(0, |span| span.start);
-            if !location::field_path(text, offset).contains('.') {
-                offset = radio::failing_entry(text).unwrap_or(offset);
+        let config: Self = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let error = e.into_inner();
+                let what = location::place(text, &path, error.span().map(|span| span.start));
+                Error::config(what, location::in_words(error.message()))
+            })?;
+        config.check().map_err(|error| match error {
+            Error::Config { what, reason } => {
+                Error::config(location::place(text, &what, None), reason)
             }
-            let line = location::line_of(text, offset);
-            let what = match location::field_path(text, offset) {
-                path if path.is_empty() => format!("line {line}"),
-                path => format!("line {line}, {path}"),
-            };
-            Error::config(what, location::in_words(e.message()))
+            other => other,
         })?;
-        config.check()?;
         Ok(config)
     }
 
@@ -260,7 +201,9 @@ impl HubConfig {
             return Err(Error::config("radio", "at least one [[radio]] is needed"));
         }
         for (index, radio) in self.radios.iter().enumerate() {
-            if let RadioConfig::Bluez { slots: 0, .. } = radio {
+            if let RadioConfig::Bluez { slots: 0, .. } | RadioConfig::Btleplug { slots: 0, .. } =
+                radio
+            {
                 return Err(Error::config(
                     format!("radio[{index}].slots"),
                     "must be at least 1",
@@ -294,25 +237,7 @@ impl HubConfig {
                     format!("{} is listed twice", device.address),
                 ));
             }
-            if let Some(key) = &device.bindkey {
-                key.parse::<crate::decode::Bindkey>().map_err(|e| {
-                    Error::config(format!("device[{index}].bindkey"), e.to_string())
-                })?;
-            }
-            for (sub, subscription) in device.subscribe.iter().enumerate() {
-                subscription.uuid().map_err(|e| {
-                    Error::config(
-                        format!("device[{index}].subscribe[{sub}].characteristic"),
-                        e.to_string(),
-                    )
-                })?;
-                if !subscription.scale.is_finite() {
-                    return Err(Error::config(
-                        format!("device[{index}].subscribe[{sub}].scale"),
-                        "must be a finite number",
-                    ));
-                }
-            }
+            device.check(index)?;
         }
         Ok(())
     }
@@ -341,7 +266,7 @@ mod tests {
         assert_eq!(config.radios.len(), 2);
         let device = &config.devices[0];
         assert!(device.keep_connected);
-        assert_eq!(device.subscribe[0].decode, Decode::Int16le);
+        assert_eq!(device.subscribe[0].decode, Decode::Sint16);
         assert_eq!(
             device.subscribe[0].uuid().unwrap(),
             crate::model::uuid_from_u16(0x2A6E)
@@ -401,8 +326,13 @@ mod tests {
             modes,
             [ScanMode::Active, ScanMode::Passive, ScanMode::Active]
         );
-        assert_eq!(config.devices.len(), 2);
-        assert!(config.devices[1].bindkey().is_some());
+        assert_eq!(config.devices.len(), 3);
+        assert_eq!(
+            config.devices[0].subscribe[2].poll,
+            Some(std::time::Duration::from_secs(600))
+        );
+        assert_eq!(config.devices[1].subscribe[0].offset, 1);
+        assert!(config.devices[2].bindkey().is_some());
         assert!(config.proxy.is_some() && config.web.is_some());
         #[cfg(feature = "mqtt")]
         assert!(config.mqtt.is_some());
@@ -458,6 +388,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown variant `sometimes`"), "{err}");
+    }
+
+    #[test]
+    fn btleplug_radios_take_an_optional_adapter_and_slots() {
+        let radio = |lines: &str| {
+            HubConfig::parse(&format!("[[radio]]\nbackend = \"btleplug\"\n{lines}"))
+                .map(|c| c.radios[0].clone())
+        };
+        assert_eq!(
+            radio("").unwrap(),
+            RadioConfig::Btleplug {
+                adapter: None,
+                slots: 5,
+                scan_mode: ScanMode::Active
+            }
+        );
+        assert_eq!(
+            radio("adapter = \"hci1\"\nslots = 7").unwrap(),
+            RadioConfig::Btleplug {
+                adapter: Some("hci1".into()),
+                slots: 7,
+                scan_mode: ScanMode::Active
+            }
+        );
+        let host = radio("host = \"127.0.0.1:6053\"").unwrap_err().to_string();
+        assert!(
+            host.contains("line 1, radio[0]")
+                && host.contains("`host` belongs to esphome radios, not to btleplug radios"),
+            "{host}"
+        );
+        let none = radio("slots = 0").unwrap_err().to_string();
+        assert!(
+            none.contains("line 3, radio[0].slots: must be at least 1"),
+            "{none}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::backend::ScanMode;
 pub(super) enum BackendName {
     Sim,
     Bluez,
+    Btleplug,
     Esphome,
 }
 
@@ -55,8 +56,8 @@ impl TryFrom<RawRadio> for RadioConfig {
         };
         match raw.backend {
             BackendName::Sim => {
-                only(raw.adapter.is_some(), "adapter", "bluez")?;
-                only(raw.slots.is_some(), "slots", "bluez")?;
+                only(raw.adapter.is_some(), "adapter", "bluez and btleplug")?;
+                only(raw.slots.is_some(), "slots", "bluez and btleplug")?;
                 only(raw.host.is_some(), "host", "esphome")?;
                 only(raw.psk.is_some(), "psk", "esphome")?;
                 let world = raw
@@ -77,10 +78,20 @@ impl TryFrom<RawRadio> for RadioConfig {
                     scan_mode: raw.scan_mode,
                 })
             }
+            BackendName::Btleplug => {
+                only(raw.world.is_some(), "world", "sim")?;
+                only(raw.host.is_some(), "host", "esphome")?;
+                only(raw.psk.is_some(), "psk", "esphome")?;
+                Ok(Self::Btleplug {
+                    adapter: raw.adapter,
+                    slots: raw.slots.unwrap_or(super::default_local_slots()),
+                    scan_mode: raw.scan_mode,
+                })
+            }
             BackendName::Esphome => {
                 only(raw.world.is_some(), "world", "sim")?;
-                only(raw.adapter.is_some(), "adapter", "bluez")?;
-                only(raw.slots.is_some(), "slots", "bluez")?;
+                only(raw.adapter.is_some(), "adapter", "bluez and btleplug")?;
+                only(raw.slots.is_some(), "slots", "bluez and btleplug")?;
                 Ok(Self::Esphome {
                     host: needs(raw.host, "host")?,
                     psk: raw.psk,
@@ -90,25 +101,4 @@ impl TryFrom<RawRadio> for RadioConfig {
             }
         }
     }
-}
-
-/// The byte offset of the first `[[radio]]` header whose entry fails its backend's checks.
-pub(super) fn failing_entry(text: &str) -> Option<usize> {
-    let table: toml::Table = toml::from_str(text).ok()?;
-    let radios = table.get("radio")?.as_array()?;
-    let index = radios
-        .iter()
-        .position(|radio| radio.clone().try_into::<RadioConfig>().is_err())?;
-    let mut offset = 0;
-    let mut seen = 0;
-    for line in text.split_inclusive('\n') {
-        if line.trim_start().starts_with("[[radio]]") {
-            if seen == index {
-                return Some(offset);
-            }
-            seen += 1;
-        }
-        offset += line.len();
-    }
-    None
 }

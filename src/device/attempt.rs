@@ -31,6 +31,32 @@ use crate::supervisor::radio_choice::rank;
 
 type AttemptResult = Result<(Connection, GattTable), Failure>;
 
+/// A connection made but not yet handed to the actor: dropped while still held, it is
+/// disconnected (so the radio frees the slot now, not a supervision timeout later).
+struct HalfOpen(Option<Connection>);
+
+impl HalfOpen {
+    fn link(&self) -> Option<&dyn Link> {
+        self.0.as_ref().map(|c| c.link.as_ref())
+    }
+
+    fn into_inner(mut self) -> Option<Connection> {
+        self.0.take()
+    }
+}
+
+impl Drop for HalfOpen {
+    fn drop(&mut self) {
+        if let (Some(connection), Ok(runtime)) =
+            (self.0.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move {
+                let _ = connection.link.disconnect().await;
+            });
+        }
+    }
+}
+
 impl DeviceActor {
     pub(super) fn start_attempt(&mut self, radio: RadioId, grant: Grant, ctx: &mut Context<Self>) {
         let Some(entry) = self.shared.radio(&radio) else {
@@ -65,8 +91,28 @@ impl DeviceActor {
             };
             drop(running);
             drop(turn);
-            let connection = connected?;
-            match timeout(discovery_timeout, connection.link.services()).await {
+            // Closed actively if the attempt is dropped mid-discovery (cancelled, or the actor
+            // crashed): left to the radio, the slot would stay taken there for a supervision
+            // timeout after our lease was already given to someone else.
+            let half_open = HalfOpen(Some(connected?));
+            let discovered = match half_open.link() {
+                Some(link) => timeout(discovery_timeout, link.services()).await,
+                None => {
+                    return Err(Failure::timeout(
+                        FailureSource::Fleet,
+                        FailureStage::Connect,
+                        discovery_timeout,
+                    ))
+                }
+            };
+            let Some(connection) = half_open.into_inner() else {
+                return Err(Failure::timeout(
+                    FailureSource::Fleet,
+                    FailureStage::Connect,
+                    discovery_timeout,
+                ));
+            };
+            match discovered {
                 Ok(Ok(table)) => Ok((connection, table)),
                 Ok(Err(failure)) => {
                     let _ = connection.link.disconnect().await;

@@ -17,7 +17,7 @@ pub use crate::supervisor::radio_choice::{ConsideredRadio, SkipReason};
 pub use builder::FleetBuilder;
 pub use device::Device;
 pub use handle::Fleet;
-pub use subscription::{Subscription, SubscriptionEvent};
+pub use subscription::{Subscription, SubscriptionEvent, TryRecvError};
 pub use virtual_time::{block_on_real_time, block_on_virtual_time};
 
 #[allow(dead_code)]

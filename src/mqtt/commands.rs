@@ -192,7 +192,7 @@ fn decode(object: &Map<String, Value>) -> Result<Decode, CommandError> {
         Some(name) => serde_json::from_value(Value::String(name.into())).map_err(|_| {
             refuse(
                 "decode",
-                format!("'{name}' is not one of hex, int16le, uint16le, uint8, utf8"),
+                format!("'{name}' is not a format: hex, utf8, uint8/16/24/32, sint8/16/24/32, float32, sfloat, float"),
             )
         }),
     }
@@ -426,7 +426,7 @@ mod tests {
             Command::Read {
                 address,
                 characteristic: crate::model::uuid_from_u16(0x2a6e),
-                decode: Decode::Int16le,
+                decode: Decode::Sint16,
                 scale: 0.01
             }
         );

@@ -33,6 +33,19 @@ pub struct Message {
     pub correlation: Option<Vec<u8>>,
 }
 
+impl Message {
+    /// A message with no correlation data (everything but a command's answer).
+    pub fn new(topic: String, payload: Vec<u8>, retain: bool, qos: u8) -> Self {
+        Self {
+            topic,
+            payload,
+            retain,
+            qos,
+            correlation: None,
+        }
+    }
+}
+
 /// What the shell should do on the broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -141,13 +154,7 @@ impl Bridge {
     }
 
     fn message(&self, topic: String, payload: Vec<u8>, retain: bool) -> Message {
-        Message {
-            topic,
-            payload,
-            retain,
-            qos: self.qos,
-            correlation: None,
-        }
+        Message::new(topic, payload, retain, self.qos)
     }
 
     /// A retained publish, remembered; `None` when the broker already has this payload.

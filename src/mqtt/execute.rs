@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::commands::Command;
 use crate::config::decode::hex;
+use crate::config::ValueFormat;
 use crate::device::state::{DeviceState, WaitReason};
 use crate::fleet::Fleet;
 use crate::model::Address;
@@ -39,7 +40,9 @@ async fn run(fleet: &Fleet, command: &Command) -> crate::Result<Value> {
             scale,
         } => {
             let value = fleet.device(*address).await?.read(*characteristic).await?;
-            Ok(json!({"raw": hex(&value), "value": decode.apply(&value, *scale)}))
+            Ok(
+                json!({"raw": hex(&value), "value": ValueFormat::plain(*decode, *scale).apply(&value)}),
+            )
         }
         Command::Write {
             address,

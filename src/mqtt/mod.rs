@@ -7,8 +7,8 @@
 //! Node-RED, Domoticz, HA itself all read it), so a hub that speaks it serves all of them.
 //!
 //! Layout: [`core::Bridge`] is the sans-IO part (fleet facts in, publishes out, commands
-//! parsed by [`commands`]); [`shell`] samples the fleet and runs commands; [`link`] is the
-//! broker connection on its own thread, behind small traits that [`rumqtt`] implements for
+//! parsed by [`commands`]); `shell` samples the fleet and runs commands; [`link`] is the
+//! broker connection on its own thread, behind small traits that `rumqtt` implements for
 //! rumqttc's MQTT 5 and 3.1.1 clients.
 
 pub mod cluster;

@@ -27,7 +27,7 @@ use super::discovery::ValueSpec;
 use super::execute::{execute, failed, succeeded};
 use super::link::{BrokerEvent, BrokerLink};
 use super::topics::characteristic_level;
-use crate::config::{Decode, DeviceConfig};
+use crate::config::{DeviceConfig, ValueFormat};
 use crate::fleet::{Fleet, Subscription, SubscriptionEvent};
 use crate::model::{Address, RadioId};
 use crate::{Device, Error};
@@ -41,13 +41,13 @@ const GOODBYE_WITHIN: Duration = Duration::from_secs(3);
 /// Before retrying a subscription that failed.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(5);
 
-/// One followed characteristic.
+/// One followed characteristic: subscribed, or read every `poll`.
 #[derive(Clone, Copy, Debug)]
 struct Follow {
     address: Address,
     characteristic: Uuid,
-    decode: Decode,
-    scale: f64,
+    format: ValueFormat,
+    poll: Option<Duration>,
 }
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -108,17 +108,16 @@ pub async fn serve(
         let mut values = Vec::new();
         for subscription in &device.subscribe {
             let characteristic = subscription.uuid()?;
-            let numeric = !matches!(subscription.decode, Decode::Hex | Decode::Utf8);
             values.push(ValueSpec::for_characteristic(
                 &characteristic,
                 &subscription.unit,
-                numeric,
+                subscription.decode.is_numeric(),
             ));
             let follow = Follow {
                 address: device.address,
                 characteristic,
-                decode: subscription.decode,
-                scale: subscription.scale,
+                format: subscription.format(),
+                poll: subscription.poll,
             };
             if shell.gated.contains(&device.address) {
                 // Subscribing connects: only once the claim is ours.
@@ -186,7 +185,7 @@ pub async fn serve(
                 Done::Nothing => {}
                 Done::Subscribed(reply, follow, subscription, device) => {
                     shell.handles.insert(follow.address, device);
-                    let spec = ValueSpec::for_characteristic(&follow.characteristic, "", follow.decode != Decode::Hex && follow.decode != Decode::Utf8);
+                    let spec = ValueSpec::for_characteristic(&follow.characteristic, "", follow.format.decode.is_numeric());
                     let name = shell.name_of(&follow.address);
                     core.manage(follow.address, &name, vec![spec]).into_iter().for_each(|m| link.publish(m));
                     shell.attach(follow, subscription);
@@ -211,7 +210,7 @@ pub async fn serve(
             },
             Some((follow, event)) = shell.values.next(), if !shell.values.is_empty() => {
                 if let SubscriptionEvent::Notification(bytes) = event {
-                    let reading = serde_json::to_value(follow.decode.apply(&bytes, follow.scale)).unwrap_or(Value::Null);
+                    let reading = serde_json::to_value(follow.format.apply(&bytes)).unwrap_or(Value::Null);
                     shell.readings.entry(follow.address).or_default().insert(characteristic_level(&follow.characteristic), reading.clone());
                     core.value(&follow.address, &follow.characteristic, &reading).into_iter().for_each(|m| link.publish(m));
                 }
@@ -305,6 +304,25 @@ impl Shell {
 
     fn follow(&mut self, follow: Follow) {
         let fleet = self.fleet.clone();
+        if let Some(every) = follow.poll {
+            // Read on a timer: each value goes where a notification would.
+            let reads =
+                crate::config::poll::reads(fleet, follow.address, follow.characteristic, every)
+                    .filter_map(move |read| {
+                        std::future::ready(match read {
+                            Ok(value) => Some(SubscriptionEvent::Notification(value)),
+                            Err(error) => {
+                                tracing::warn!(
+                                    "mqtt: cannot read {} {}: {error}",
+                                    follow.address,
+                                    follow.characteristic
+                                );
+                                None
+                            }
+                        })
+                    });
+            return self.attach(follow, reads);
+        }
         self.subscribing.push(Box::pin(async move {
             let result = match fleet.device(follow.address).await {
                 Ok(device) => device.subscribe(follow.characteristic).await,
@@ -334,7 +352,11 @@ impl Shell {
         !self.gated.contains(address) || self.held.contains(address)
     }
 
-    fn attach(&mut self, follow: Follow, subscription: Subscription) {
+    fn attach(
+        &mut self,
+        follow: Follow,
+        subscription: impl Stream<Item = SubscriptionEvent> + 'static,
+    ) {
         let (cancel, cancelled) = oneshot::channel();
         self.cancels
             .entry((follow.address, follow.characteristic))
@@ -398,8 +420,8 @@ impl Shell {
                 let follow = Follow {
                     address,
                     characteristic,
-                    decode,
-                    scale,
+                    format: ValueFormat::plain(decode, scale),
+                    poll: None,
                 };
                 self.running.push(Box::pin(async move {
                     let result = async {

@@ -6,7 +6,7 @@
 //! scanner is wedged. Nothing else notices — devices just go unavailable one by one.
 //!
 //! How: [`watch`] wraps a radio. The wrapper passes every event through unchanged and feeds a
-//! sans-IO [`ladder::Ladder`]: while the radio is up and nothing was heard for `quiet_after`
+//! sans-IO `ladder::Ladder`: while the radio is up and nothing was heard for `quiet_after`
 //! (90 s by default), it takes the next of the radio's [`RecoveryStep`]s (mildest first:
 //! restart discovery, then power-cycle the adapter on BlueZ or reconnect the session on
 //! ESPHome), waits `quiet_after` again, and so on. The first advertisement after a step ends

@@ -12,11 +12,13 @@
 pub mod journal;
 pub mod report;
 #[cfg(feature = "web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "web")))]
 pub mod server;
 pub mod views;
 
 pub use journal::Journal;
 #[cfg(feature = "web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "web")))]
 pub use server::WebServer;
 
 use crate::model::Address;

@@ -108,6 +108,11 @@ fn the_cli_scans_through_btleplug() {
     run_in_own_process("cli_scan");
 }
 
+#[test]
+fn a_hub_file_btleplug_radio_is_used_by_run() {
+    run_in_own_process("cli_hub_file");
+}
+
 /// The child side: runs the scenario its parent named. Ignored in a normal run (it needs the
 /// parent's bus); run directly, it fails and says why.
 #[test]

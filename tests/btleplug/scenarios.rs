@@ -36,6 +36,7 @@ pub async fn run(scenario: &str) {
         "one_link_lost_of_two" => one_link_lost_of_two().await,
         "scan_while_any_stream_is_held" => scan_while_any_stream_is_held().await,
         "cli_scan" => cli_scan(),
+        "cli_hub_file" => cli_hub_file(),
         other => panic!("no scenario named {other}"),
     }
 }
@@ -92,6 +93,57 @@ async fn next_notification(subscription: &mut Subscription) -> SubscriptionEvent
         .expect("the subscription is open")
 }
 
+/// A hub file's `btleplug` radio: `run` reads the thermometer through it (a `poll` entry, the
+/// double's value 0x2a as uint8); an adapter btleplug does not list is named with those it does.
+fn cli_hub_file() {
+    let mock = Control::from_env();
+    let (device, _) = thermometer(&mock);
+    mock.advertise(&device, -48, COMPANY, &[0x05, 0x10]);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = dir.path().join("hub.toml");
+    let write = |adapter: &str| {
+        let text = format!(
+            "[[radio]]\nbackend = \"btleplug\"\nadapter = \"{adapter}\"\nslots = 2\n[[device]]\naddress = \"{THERMO}\"\nsubscribe = [{{ characteristic = \"2a6e\", decode = \"uint8\", poll = \"1s\" }}]\n"
+        );
+        std::fs::write(&hub, text).unwrap();
+    };
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bluefleet"))
+            .args([
+                "run",
+                "--config",
+                hub.to_str().unwrap(),
+                "--duration",
+                "6s",
+                "--json",
+            ])
+            .output()
+            .unwrap()
+    };
+    write("hci0");
+    let output = run();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let values: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &serde_json::Value| l["characteristic"] == "0x2a6e")
+        .collect();
+    assert!(
+        values.iter().any(|l| l["value"] == 42.0),
+        "no read through btleplug:\n{stdout}\n{stderr}"
+    );
+    write("hci9");
+    let output = run();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("btleplug found no adapter hci9 (adapters found: hci0)"),
+        "{stderr}"
+    );
+}
+
 /// `bluefleet scan --backend btleplug` lists the thermometer with its advertised RSSI.
 fn cli_scan() {
     let mock = Control::from_env();
@@ -108,7 +160,7 @@ fn cli_scan() {
         String::from_utf8_lossy(&output.stderr)
     );
     let found: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let thermo = found
+    let thermo = found["devices"]
         .as_array()
         .unwrap()
         .iter()

@@ -134,7 +134,7 @@ fn scan_shows_the_readings_of_the_flats_advert_only_thermometers() {
     let readings = lines.next().unwrap().trim();
     assert_eq!(readings, "readings (bthome): 87 %🔋 21.4 °C 48 %");
     let heard = json(&["scan", "--duration", "5", "--json"]);
-    let pvvx = heard
+    let pvvx = heard["devices"]
         .as_array()
         .unwrap()
         .iter()

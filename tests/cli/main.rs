@@ -5,6 +5,7 @@
 mod bench;
 mod daemon;
 mod decode;
+mod polling;
 mod radio_health;
 
 use std::process::Command;
@@ -66,7 +67,7 @@ fn fails_clearly(args: &[&str], what: &str) {
 #[test]
 fn scan_lists_devices_with_rssi_statistics_and_filters() {
     let all = json(&["scan", "--duration", "5", "--json"]);
-    let devices = all.as_array().unwrap();
+    let devices = all["devices"].as_array().unwrap();
     assert!(devices.len() >= 15, "{}", devices.len());
     let living = devices
         .iter()
@@ -84,7 +85,7 @@ fn scan_lists_devices_with_rssi_statistics_and_filters() {
         "climate$",
         "--json",
     ]);
-    let names: Vec<_> = climate
+    let names: Vec<_> = climate["devices"]
         .as_array()
         .unwrap()
         .iter()
@@ -93,7 +94,7 @@ fn scan_lists_devices_with_rssi_statistics_and_filters() {
     assert_eq!(names.len(), 6, "{names:?}");
     assert!(names.iter().all(|n| n.ends_with("climate")));
     let loud = json(&["scan", "--duration", "5", "--rssi", "-60", "--json"]);
-    assert!(loud.as_array().unwrap().len() < devices.len());
+    assert!(loud["devices"].as_array().unwrap().len() < devices.len());
 }
 
 #[test]
@@ -260,7 +261,7 @@ fn bad_input_gives_one_clear_line_and_a_failure_exit() {
 #[test]
 fn one_duration_grammar_with_range_checks_and_no_panics() {
     let short = json(&["scan", "--duration", "2.5s", "--json"]);
-    assert!(!short.as_array().unwrap().is_empty());
+    assert!(!short["devices"].as_array().unwrap().is_empty());
     json(&["beacons", "--duration", "1m", "--json"]);
     fails_clearly(&["scan", "--duration", "0s"], "must be longer than zero");
     fails_clearly(&["scan", "--duration=-3s"], "not a duration");
@@ -337,7 +338,7 @@ fn explore_decodes_known_formats_and_lists_descriptors_with_handles() {
 #[test]
 fn scan_shows_best_radio_rssi_per_radio_and_advert_data() {
     let devices = json(&["scan", "--duration", "10s", "--json"]);
-    let devices = devices.as_array().unwrap();
+    let devices = devices["devices"].as_array().unwrap();
     let key_tag = devices
         .iter()
         .find(|d| d["address"] == "C3:00:00:00:00:01")
@@ -410,6 +411,22 @@ fn scan_reports_each_radios_scan_mode_as_it_runs() {
         passive.iter().all(|m| m.ends_with(" passive")),
         "{passive:?}"
     );
+    // --json has each radio's wanted and actual mode.
+    let scanned = json(&[
+        "scan",
+        "--duration",
+        "2s",
+        "--scan-mode",
+        "passive",
+        "--json",
+    ]);
+    let radios = scanned["radios"].as_array().unwrap();
+    assert_eq!(radios.len(), passive.len(), "{scanned}");
+    for radio in radios {
+        assert!(radio["radio"].is_string(), "{radio}");
+        assert_eq!(radio["scan_mode"]["wanted"], "passive", "{radio}");
+        assert_eq!(radio["scan_mode"]["actual"], "passive", "{radio}");
+    }
     let bad = bluefleet(&["scan", "--scan-mode", "sideways"]);
     assert!(
         !bad.ok && bad.stderr.contains("not a scan mode"),

@@ -287,6 +287,7 @@ name = "Living room"
 subscribe = [
   { characteristic = "2a6e", decode = "int16le", scale = 0.01, unit = "°C" },
   { characteristic = "2a6f", decode = "uint16le", scale = 0.01, unit = "%" },
+  { characteristic = "2a19", decode = "uint8", unit = "%", poll = "2s" },
 ]
 "#;
 

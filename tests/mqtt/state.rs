@@ -15,6 +15,7 @@ fn state_values_radios_and_discovery() {
     let Some(broker) = broker() else { return };
     let watch = broker.watch("#");
     let adverts = broker.watch("bluefleet/attic/devices/+/advert");
+    let device_topics = broker.watch("bluefleet/attic/devices/A4:C1:38:00:00:01/+");
     let mut hub = Hub::start(&broker, DEVICES, "publish_adverts = \"changed\"");
 
     let online = watch.until("online status", WAIT, |s| {
@@ -47,6 +48,15 @@ fn state_values_radios_and_discovery() {
         s.topic == "bluefleet/attic/devices/A4:C1:38:00:00:01/2a6e"
     });
     assert!(value.payload.parse::<f64>().is_ok(), "{}", value.payload);
+    // Battery Level cannot notify: the hub file polls it, and each read is published alike.
+    let battery = device_topics.until("a polled battery level", WAIT, |s| {
+        s.topic == "bluefleet/attic/devices/A4:C1:38:00:00:01/2a19"
+    });
+    let level: f64 = battery.payload.parse().unwrap_or(-1.0);
+    assert!((0.0..=100.0).contains(&level), "{}", battery.payload);
+    device_topics.until("the battery level in the state", WAIT, |s| {
+        s.topic == STATE && s.json()["readings"]["2a19"] == level
+    });
     let radio = watch.until("the radio state", WAIT, |s| {
         s.topic == "bluefleet/attic/radios/hci0"
     });

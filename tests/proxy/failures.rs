@@ -18,43 +18,64 @@ fn world(kind: &str, extra: &str) -> tempfile::NamedTempFile {
     file
 }
 
-/// Runs the classification against a proxy over `world`; the script's extra arguments say
-/// what to expect.
-fn classified(world: &tempfile::NamedTempFile, expect: &[&str]) -> Vec<String> {
+/// What failures.py must see: the client's exception, words of its advice, its backoff, and
+/// optionally the window (seconds) the answer must arrive in.
+struct Expected {
+    error: &'static str,
+    advice: &'static str,
+    backoff_s: f64,
+    answered_within_s: (Option<f64>, Option<f64>),
+}
+
+/// Runs the classification against a proxy over a one-radio world whose radio (`kind`) fails
+/// every connect with `fault`, and checks the client's reading.
+fn classified(kind: &str, fault: &str, expected: Expected) {
+    let world = world(kind, &format!("faults = {{ {fault} = 1.0 }}"));
     let path = world.path().to_str().unwrap();
     let bed = proxy(&["--backend", "sim", "--world", path], 1);
-    run_script("failures.py", None, &bed.ports, expect)
+    let mut args = vec![
+        "--expect".to_string(),
+        expected.error.to_string(),
+        "--advice".to_string(),
+        expected.advice.to_string(),
+        "--backoff".to_string(),
+        format!("{:.1}", expected.backoff_s),
+    ];
+    let (min_s, max_s) = expected.answered_within_s;
+    for (flag, bound) in [("--min-s", min_s), ("--max-s", max_s)] {
+        if let Some(bound) = bound {
+            args.extend([flag.to_string(), format!("{bound:.1}")]);
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_script("failures.py", None, &bed.ports, &args);
 }
 
 #[test]
 fn aborted_is_aborted_with_a_half_second_backoff() {
-    let world = world("esphome-proxy", "faults = { aborted = 1.0 }");
     classified(
-        &world,
-        &[
-            "--expect",
-            "BleakAbortedError",
-            "--advice",
-            "ESP_GATT_CONN_FAIL_ESTABLISH",
-            "--backoff",
-            "0.5",
-        ],
+        "esphome-proxy",
+        "aborted",
+        Expected {
+            error: "BleakAbortedError",
+            advice: "ESP_GATT_CONN_FAIL_ESTABLISH",
+            backoff_s: 0.5,
+            answered_within_s: (None, None),
+        },
     );
 }
 
 #[test]
 fn generic_is_a_plain_connection_error() {
-    let world = world("esphome-proxy", "faults = { generic = 1.0 }");
     classified(
-        &world,
-        &[
-            "--expect",
-            "BleakConnectionError",
-            "--advice",
-            "Internal error",
-            "--backoff",
-            "0.1",
-        ],
+        "esphome-proxy",
+        "generic",
+        Expected {
+            error: "BleakConnectionError",
+            advice: "Internal error",
+            backoff_s: 0.1,
+            answered_within_s: (None, None),
+        },
     );
 }
 
@@ -62,19 +83,15 @@ fn generic_is_a_plain_connection_error() {
 fn a_quick_not_found_still_reads_as_the_device_not_answering() {
     // A local controller that dropped the device refuses in 20 ms; answered that fast, the
     // client would blame its controller's firmware.
-    let world = world("local-controller", "faults = { not_found = 1.0 }");
     classified(
-        &world,
-        &[
-            "--expect",
-            "BleakAbortedError",
-            "--advice",
-            "gave up waiting for the device to respond",
-            "--backoff",
-            "4.0",
-            "--min-s",
-            "8.0",
-        ],
+        "local-controller",
+        "not_found",
+        Expected {
+            error: "BleakAbortedError",
+            advice: "gave up waiting for the device to respond",
+            backoff_s: 4.0,
+            answered_within_s: (Some(8.0), None),
+        },
     );
 }
 
@@ -82,20 +99,14 @@ fn a_quick_not_found_still_reads_as_the_device_not_answering() {
 fn a_connect_the_radio_keeps_trying_is_answered_within_the_clients_budget() {
     // The radio tries 20 s (its default), as long as bleak-retry-connector waits: bluefleet
     // answers at its own 17 s budget, in words, before the client gives up.
-    let world = world("esphome-proxy", "faults = { not_found = 1.0 }");
     classified(
-        &world,
-        &[
-            "--expect",
-            "BleakAbortedError",
-            "--advice",
-            "gave up waiting for the device to respond",
-            "--backoff",
-            "4.0",
-            "--min-s",
-            "8.0",
-            "--max-s",
-            "19.9",
-        ],
+        "esphome-proxy",
+        "not_found",
+        Expected {
+            error: "BleakAbortedError",
+            advice: "gave up waiting for the device to respond",
+            backoff_s: 4.0,
+            answered_within_s: (Some(8.0), Some(19.9)),
+        },
     );
 }

@@ -63,3 +63,42 @@ fn a_token_guards_every_path() {
     let (status, _) = request("GET", &format!("{url}?token=s3cret"), &[], "");
     assert_eq!(status, 200);
 }
+
+/// The page shows each managed device's latest value, a periodic read (`poll`) like a
+/// notification.
+#[test]
+fn a_polled_value_reaches_the_page() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = dir.path().join("hub.toml");
+    let world = crate::support::root().join("examples/worlds/flat.toml");
+    std::fs::write(
+        &hub,
+        format!(
+            "seed = 3\n[[radio]]\nbackend = \"sim\"\nworld = {world:?}\n[web]\nlisten = \"127.0.0.1:0\"\n[[device]]\naddress = \"A4:C1:38:00:00:01\"\nsubscribe = [{{ characteristic = \"2a19\", decode = \"uint8\", unit = \"%\", poll = \"1s\" }}]\n"
+        ),
+    )
+    .expect("hub.toml");
+    let served = Served::start(&["run", "--config", hub.to_str().expect("path")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let devices = served.get_json("api/devices");
+        let value = devices.as_array().and_then(|rows| {
+            rows.iter()
+                .find(|d| d["address"] == "A4:C1:38:00:00:01")
+                .and_then(|d| d["last_value"].as_str().map(str::to_string))
+        });
+        if let Some(value) = value {
+            let level = value
+                .strip_prefix("0x2a19: ")
+                .and_then(|v| v.strip_suffix(" %"))
+                .and_then(|v| v.parse::<f64>().ok());
+            assert!(level.is_some_and(|l| (0.0..=100.0).contains(&l)), "{value}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no value on the page within 30 s: {devices}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -116,6 +116,21 @@ impl Browser {
         })
     }
 
+    /// Opens `url`, panicking with the URL when the browser cannot.
+    pub async fn open(&self, url: &str) {
+        if let Err(error) = self.client.goto(url).await {
+            panic!("open {url}: {error}");
+        }
+    }
+
+    /// Switches the page to one of its views by clicking the view's button.
+    pub async fn show_view(&self, view: &str) {
+        self.eval(&format!(
+            "document.querySelector('button[data-view={view}]').click(); return true"
+        ))
+        .await;
+    }
+
     /// Runs `script` in the page and returns its value.
     pub async fn eval(&self, script: &str) -> Value {
         self.client

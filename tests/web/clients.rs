@@ -69,14 +69,8 @@ async fn the_proxy_clients_view_lists_two_real_clients() {
         panic!("the two clients did not connect their devices within 60 s");
     }
 
-    browser
-        .client
-        .goto(&served.url)
-        .await
-        .expect("open the page");
-    browser
-        .eval("document.querySelector('button[data-view=clients]').click(); return true")
-        .await;
+    browser.open(&served.url).await;
+    browser.show_view("clients").await;
     browser
         .wait_true(
             "both clients listed with a device each",
@@ -86,9 +80,7 @@ async fn the_proxy_clients_view_lists_two_real_clients() {
         )
         .await;
     browser.screenshot(&artefacts().join("clients.png")).await;
-    browser
-        .eval("document.querySelector('button[data-view=radios]').click(); return true")
-        .await;
+    browser.show_view("radios").await;
     browser
         .wait_true(
             "every radio serves both clients",

@@ -30,11 +30,7 @@ async fn the_flat_world_in_a_real_browser() {
         "5m",
     ]);
     let shots = artefacts();
-    browser
-        .client
-        .goto(&served.url)
-        .await
-        .expect("open the page");
+    browser.open(&served.url).await;
 
     // Every radio of the world, in the radios view.
     let radios: Vec<String> = world.radios.iter().map(|r| r.name.clone()).collect();
@@ -51,9 +47,7 @@ async fn the_flat_world_in_a_real_browser() {
     browser.screenshot(&shots.join("radios.png")).await;
 
     // Every device of the world, in the devices view.
-    browser
-        .eval("document.querySelector('button[data-view=devices]').click(); return true")
-        .await;
+    browser.show_view("devices").await;
     let devices: Vec<String> = world
         .devices
         .iter()
@@ -65,9 +59,7 @@ async fn the_flat_world_in_a_real_browser() {
     browser.screenshot(&shots.join("devices.png")).await;
 
     // A live change: a radio goes down in the sim; the page shows it without a reload.
-    browser
-        .eval("document.querySelector('button[data-view=radios]').click(); return true")
-        .await;
+    browser.show_view("radios").await;
     let state = "document.querySelector('tr[data-radio=\"proxy-kitchen\"] .state').textContent";
     browser
         .wait_true(
@@ -99,9 +91,7 @@ async fn the_flat_world_in_a_real_browser() {
     browser.screenshot(&shots.join("radios-down.png")).await;
 
     // Attempts and adverts views.
-    browser
-        .eval("document.querySelector('button[data-view=attempts]').click(); return true")
-        .await;
+    browser.show_view("attempts").await;
     browser
         .wait_true(
             "attempts listed",
@@ -110,9 +100,7 @@ async fn the_flat_world_in_a_real_browser() {
         )
         .await;
     browser.screenshot(&shots.join("attempts.png")).await;
-    browser
-        .eval("document.querySelector('button[data-view=adverts]').click(); return true")
-        .await;
+    browser.show_view("adverts").await;
     browser
         .eval("const f = document.getElementById('filter'); f.value = 'climate'; f.dispatchEvent(new Event('input')); return true")
         .await;
@@ -128,10 +116,8 @@ async fn the_flat_world_in_a_real_browser() {
 
     // Once the run is over the journal is final: the timeline has one bar per lease, and each
     // slot the fleet reports held at the end is an open bar on its radio's lane.
-    served.wait_finished(Duration::from_secs(90));
-    browser
-        .eval("document.querySelector('button[data-view=timeline]').click(); return true")
-        .await;
+    served.wait_finished(Duration::from_secs(180));
+    browser.show_view("timeline").await;
     browser
         .wait_true(
             "the page has the final state",

@@ -82,14 +82,8 @@ async fn five_hundred_devices_and_twenty_radios_without_falling_behind() {
         "10m",
     ]);
     let started = Instant::now();
-    browser
-        .client
-        .goto(&served.url)
-        .await
-        .expect("open the page");
-    browser
-        .eval("document.querySelector('button[data-view=devices]').click(); return true")
-        .await;
+    browser.open(&served.url).await;
+    browser.show_view("devices").await;
     let all = format!("return document.querySelectorAll('#devices tbody tr').length === {DEVICES}");
     browser
         .wait_true("every device drawn", &all, Duration::from_secs(60))
@@ -164,9 +158,7 @@ async fn five_hundred_devices_and_twenty_radios_without_falling_behind() {
     browser
         .screenshot(&artefacts().join("scale-devices.png"))
         .await;
-    browser
-        .eval("document.querySelector('button[data-view=timeline]').click(); return true")
-        .await;
+    browser.show_view("timeline").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     browser
         .screenshot(&artefacts().join("scale-timeline.png"))

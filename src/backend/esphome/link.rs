@@ -103,6 +103,22 @@ impl EsphomeLink {
         Outgoing::new(message_type, &request)
     }
 
+    /// A read of a characteristic or a descriptor: both are answered with the handle's data.
+    async fn read_handle(&self, message_type: u16, handle: u16) -> Result<Bytes, Failure> {
+        let message = self.handle_request(message_type, handle);
+        let expect = Expect::Read {
+            address: self.key(),
+            handle,
+        };
+        match self.request(message, Some(expect)).await? {
+            Reply::Data(data) => Ok(data),
+            other => Err(esp(
+                FailureStage::Gatt,
+                format!("unexpected answer to read: {other:?}"),
+            )),
+        }
+    }
+
     async fn register_notify(&self, handle: u16, enable: bool) -> Result<(), Failure> {
         let request = NotifyRequest {
             address: self.key(),
@@ -160,23 +176,7 @@ impl Link for EsphomeLink {
     }
 
     async fn read(&self, handle: u16) -> Result<Bytes, Failure> {
-        let message = self.handle_request(id::READ_REQUEST, handle);
-        match self
-            .request(
-                message,
-                Some(Expect::Read {
-                    address: self.key(),
-                    handle,
-                }),
-            )
-            .await?
-        {
-            Reply::Data(data) => Ok(data),
-            other => Err(esp(
-                FailureStage::Gatt,
-                format!("unexpected answer to read: {other:?}"),
-            )),
-        }
+        self.read_handle(id::READ_REQUEST, handle).await
     }
 
     async fn write(&self, handle: u16, value: Bytes, mode: WriteMode) -> Result<(), Failure> {
@@ -197,23 +197,7 @@ impl Link for EsphomeLink {
     }
 
     async fn read_descriptor(&self, handle: u16) -> Result<Bytes, Failure> {
-        let message = self.handle_request(id::READ_DESCRIPTOR_REQUEST, handle);
-        match self
-            .request(
-                message,
-                Some(Expect::Read {
-                    address: self.key(),
-                    handle,
-                }),
-            )
-            .await?
-        {
-            Reply::Data(data) => Ok(data),
-            other => Err(esp(
-                FailureStage::Gatt,
-                format!("unexpected answer to read: {other:?}"),
-            )),
-        }
+        self.read_handle(id::READ_DESCRIPTOR_REQUEST, handle).await
     }
 
     async fn write_descriptor(&self, handle: u16, value: Bytes) -> Result<(), Failure> {

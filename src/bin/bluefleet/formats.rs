@@ -7,6 +7,7 @@
 //! Characteristic Configuration 0x2902). Layouts from the SIG's GATT Specification Supplement
 //! and Core Spec Vol 3 Part G §3.3.3; unit UUIDs from Assigned Numbers §3.5.
 
+use bluefleet::config::{Decode, Reading, ValueFormat};
 use bluefleet::model::uuid_from_u16;
 use uuid::Uuid;
 
@@ -47,43 +48,32 @@ impl Presentation {
 
     /// The value this descriptor describes, scaled, with its unit.
     pub fn apply(&self, value: &[u8]) -> Option<String> {
-        let raw = integer(self.format, value)?;
-        let scaled = raw as f64 * 10f64.powi(i32::from(self.exponent));
-        let decimals = usize::try_from(-i32::from(self.exponent)).unwrap_or(0);
-        let text = format!(
-            "{scaled:.decimals$} {}",
-            unit_symbol(self.unit).unwrap_or("")
-        );
+        let decode = Decode::from_format_code(self.format).filter(|d| d.is_numeric())?;
+        let format = ValueFormat {
+            exponent: self.exponent,
+            ..ValueFormat::plain(decode, 1.0)
+        };
+        let Reading::Number(scaled) = format.apply(value) else {
+            return None;
+        };
+        let unit = unit_symbol(self.unit).unwrap_or("");
+        // Integers have as many decimals as the exponent gives; floats carry their own.
+        let text = match usize::try_from(-i32::from(self.exponent)) {
+            Ok(decimals) if !matches!(decode, Decode::Float32 | Decode::Sfloat | Decode::Float) => {
+                format!("{scaled:.decimals$} {unit}")
+            }
+            _ => format!("{} {unit}", Reading::Number(scaled)),
+        };
         Some(text.trim_end().to_string())
     }
 }
 
-fn format_name(format: u8) -> &'static str {
+/// The format's name as hub.toml writes it (`sint16`), `boolean`, or `format` when unknown.
+fn format_name(format: u8) -> String {
     match format {
-        0x01 => "boolean",
-        0x04 => "uint8",
-        0x06 => "uint16",
-        0x08 => "uint32",
-        0x0C => "sint8",
-        0x0E => "sint16",
-        0x10 => "sint32",
-        0x14 => "float32",
-        0x19 => "utf8s",
-        _ => "format",
+        0x01 => "boolean".into(),
+        code => Decode::from_format_code(code).map_or_else(|| "format".into(), |d| d.to_string()),
     }
-}
-
-/// Little-endian integers of the formats that are integers.
-fn integer(format: u8, value: &[u8]) -> Option<i64> {
-    Some(match (format, value) {
-        (0x01 | 0x04, [a]) => i64::from(*a),
-        (0x06, [a, b]) => i64::from(u16::from_le_bytes([*a, *b])),
-        (0x08, [a, b, c, d]) => i64::from(u32::from_le_bytes([*a, *b, *c, *d])),
-        (0x0C, [a]) => i64::from(i8::from_le_bytes([*a])),
-        (0x0E, [a, b]) => i64::from(i16::from_le_bytes([*a, *b])),
-        (0x10, [a, b, c, d]) => i64::from(i32::from_le_bytes([*a, *b, *c, *d])),
-        _ => return None,
-    })
 }
 
 fn unit_symbol(unit: u16) -> Option<&'static str> {
@@ -207,6 +197,13 @@ mod tests {
 
     #[test]
     fn presentation_format_describes_and_scales_the_value() {
+        // SFLOAT (0x16), exponent 0, °C: 36.4 as mantissa 364 × 10^-1.
+        let medical = Presentation::parse(&[0x16, 0x00, 0x2F, 0x27, 0x01, 0x00, 0x00]).unwrap();
+        assert_eq!(medical.describe(), "sfloat, ×10^0, °C");
+        assert_eq!(
+            medical.apply(&0xF16Cu16.to_le_bytes()).as_deref(),
+            Some("36.4 °C")
+        );
         // sint16, exponent -2, °C (0x272F), namespace 1, description 0.
         let descriptor = [0x0E, 0xFE, 0x2F, 0x27, 0x01, 0x00, 0x00];
         let format = Presentation::parse(&descriptor).unwrap();

@@ -1,11 +1,13 @@
 //! The devices a running hub manages, kept equal to the hub file's `[[device]]` list.
 //!
-//! At start every entry is managed (kept connected, its subscriptions printed); on SIGHUP the
+//! At start every entry is managed (kept connected, its subscriptions and periodic reads
+//! printed, and shown on the live page); on SIGHUP the
 //! new list is applied as a difference: entries that vanished are released (printing stops,
 //! keep-connected off, disconnected), new entries are managed, and entries that did not
 //! change are not touched at all (their links and subscriptions carry on).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use bluefleet::config::{AdvertDecoding, DeviceConfig, SubscriptionConfig};
 use bluefleet::fleet::SubscriptionEvent;
@@ -15,6 +17,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use crate::output::hex;
+use crate::web_driver::WebDriver;
 
 /// One managed device and the tasks printing its values.
 #[derive(Debug)]
@@ -30,6 +33,8 @@ pub struct HubDevices {
     fleet: Fleet,
     started: tokio::time::Instant,
     json: bool,
+    /// The live page, which shows each device's latest value.
+    web: Option<Rc<WebDriver>>,
     managed: BTreeMap<Address, Managed>,
 }
 
@@ -46,11 +51,12 @@ pub struct Changes {
 
 impl HubDevices {
     /// No devices yet.
-    pub fn new(fleet: Fleet, json: bool) -> Self {
+    pub fn new(fleet: Fleet, json: bool, web: Option<Rc<WebDriver>>) -> Self {
         Self {
             fleet,
             started: tokio::time::Instant::now(),
             json,
+            web,
             managed: BTreeMap::new(),
         }
     }
@@ -103,12 +109,23 @@ impl HubDevices {
             .subscribe
             .iter()
             .map(|subscription| {
+                let characteristic = subscription.uuid().map_or_else(
+                    |_| subscription.characteristic.clone(),
+                    |uuid| bluefleet::model::uuid::display_uuid(&uuid),
+                );
+                let printer = Printer {
+                    device: config.address,
+                    name: name.clone(),
+                    characteristic,
+                    started: self.started,
+                    json: self.json,
+                    web: self.web.clone(),
+                };
                 actix::spawn(print_values(
+                    self.fleet.clone(),
                     device.clone(),
-                    name.clone(),
                     subscription.clone(),
-                    self.started,
-                    self.json,
+                    printer,
                 ))
             })
             .collect();
@@ -143,48 +160,83 @@ async fn release(managed: Managed) {
     }
 }
 
-async fn print_values(
-    device: Device,
+/// Where one followed characteristic's values go: stdout (a line or a JSON line) and the
+/// live page when there is one.
+#[derive(Clone, Debug)]
+struct Printer {
+    device: Address,
     name: String,
-    config: SubscriptionConfig,
+    characteristic: String,
     started: tokio::time::Instant,
     json: bool,
-) {
-    let Ok(uuid) = config.uuid() else { return };
-    let mut subscription = match device.subscribe(uuid).await {
-        Ok(subscription) => subscription,
-        Err(err) => return eprintln!("{name}: cannot subscribe to {uuid}: {err}"),
-    };
-    let characteristic = bluefleet::model::uuid::display_uuid(&uuid);
-    while let Some(event) = subscription.next().await {
-        let t = started.elapsed().as_secs_f64();
-        let (kind, detail) = match event {
-            SubscriptionEvent::Notification(value) => {
-                let reading = config.decode.apply(&value, config.scale);
-                if json {
-                    println!(
-                        "{}",
-                        json!({"t_s": t, "device": name, "address": device.address(), "characteristic": characteristic, "value": reading, "unit": config.unit, "raw": hex(&value)})
-                    );
-                } else {
-                    println!(
-                        "{t:>9.1}s  {name:<24} {characteristic:<8} {reading} {}",
-                        config.unit
-                    );
-                }
-                continue;
-            }
-            SubscriptionEvent::Disconnected { reason } => ("disconnected", reason),
-            SubscriptionEvent::Reconnected => ("reconnected", String::new()),
-            SubscriptionEvent::Lagged(n) => ("lagged", format!("{n} values missed")),
-        };
-        if json {
+    web: Option<Rc<WebDriver>>,
+}
+
+impl Printer {
+    fn value(&self, config: &SubscriptionConfig, value: &[u8]) {
+        let t = self.started.elapsed().as_secs_f64();
+        let reading = config.format().apply(value);
+        let (name, characteristic, unit) = (&self.name, &self.characteristic, &config.unit);
+        if self.json {
             println!(
                 "{}",
-                json!({"t_s": t, "device": name, "address": device.address(), "characteristic": characteristic, "event": kind, "detail": detail})
+                json!({"t_s": t, "device": name, "address": self.device, "characteristic": characteristic, "value": reading, "unit": unit, "raw": hex(value)})
+            );
+        } else {
+            println!("{t:>9.1}s  {name:<24} {characteristic:<8} {reading} {unit}");
+        }
+        if let Some(web) = &self.web {
+            web.value(
+                self.device,
+                format!("{characteristic}: {reading} {unit}")
+                    .trim_end()
+                    .to_string(),
+            );
+        }
+    }
+
+    fn event(&self, kind: &str, detail: &str) {
+        let t = self.started.elapsed().as_secs_f64();
+        let (name, characteristic) = (&self.name, &self.characteristic);
+        if self.json {
+            println!(
+                "{}",
+                json!({"t_s": t, "device": name, "address": self.device, "characteristic": characteristic, "event": kind, "detail": detail})
             );
         } else {
             println!("{t:>9.1}s  {name:<24} {characteristic:<8} [{kind}] {detail}");
+        }
+    }
+}
+
+/// Prints one entry's values: its notifications, or a read every `poll`.
+async fn print_values(fleet: Fleet, device: Device, config: SubscriptionConfig, printer: Printer) {
+    let Ok(uuid) = config.uuid() else { return };
+    if let Some(every) = config.poll {
+        let mut reads = Box::pin(bluefleet::config::poll::reads(
+            fleet,
+            device.address(),
+            uuid,
+            every,
+        ));
+        while let Some(read) = reads.next().await {
+            match read {
+                Ok(value) => printer.value(&config, &value),
+                Err(error) => printer.event("read failed", &error.to_string()),
+            }
+        }
+        return;
+    }
+    let mut subscription = match device.subscribe(uuid).await {
+        Ok(subscription) => subscription,
+        Err(err) => return eprintln!("{}: cannot subscribe to {uuid}: {err}", printer.name),
+    };
+    while let Some(event) = subscription.next().await {
+        match event {
+            SubscriptionEvent::Notification(value) => printer.value(&config, &value),
+            SubscriptionEvent::Disconnected { reason } => printer.event("disconnected", &reason),
+            SubscriptionEvent::Reconnected => printer.event("reconnected", ""),
+            SubscriptionEvent::Lagged(n) => printer.event("lagged", &format!("{n} values missed")),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Opening the real radios a hub file lists (BlueZ adapters, ESPHome proxies).
+//! Opening the real radios a hub file lists (BlueZ adapters, btleplug adapters, ESPHome
+//! proxies). A backend not built into this binary is refused with the feature to rebuild with.
 //!
 //! `run` owns the adapters it uses, so it closes connections an earlier run left behind
 //! (`close_stale_connections`); one-shot commands never do (see `backend.rs`).
@@ -8,21 +9,58 @@ use std::sync::Arc;
 use bluefleet::backend::{Radio, ScanMode};
 use bluefleet::config::RadioConfig;
 
-/// The real radio of one entry, asked for `scan_mode`; `None` for simulated entries (the
+/// The real radios of one entry, asked for `scan_mode`; none for simulated entries (the
 /// caller starts those).
-pub async fn open(
-    radio: &RadioConfig,
-    scan_mode: ScanMode,
-) -> Result<Option<Arc<dyn Radio>>, String> {
+pub async fn open(radio: &RadioConfig, scan_mode: ScanMode) -> Result<Vec<Arc<dyn Radio>>, String> {
     let opened = match radio {
-        RadioConfig::Sim { .. } => return Ok(None),
-        RadioConfig::Bluez { adapter, slots, .. } => bluez(adapter, *slots).await?,
+        RadioConfig::Sim { .. } => return Ok(Vec::new()),
+        RadioConfig::Bluez { adapter, slots, .. } => vec![bluez(adapter, *slots).await?],
+        RadioConfig::Btleplug { adapter, slots, .. } => {
+            btleplug(adapter.as_deref(), *slots).await?
+        }
         RadioConfig::Esphome {
             host, psk, name, ..
-        } => esphome(host, psk.as_deref(), name.as_deref())?,
+        } => vec![esphome(host, psk.as_deref(), name.as_deref())?],
     };
-    opened.set_scan_mode(scan_mode)?;
-    Ok(Some(opened))
+    for radio in &opened {
+        radio.set_scan_mode(scan_mode)?;
+    }
+    Ok(opened)
+}
+
+/// The adapter named `adapter`, or every one btleplug finds.
+#[cfg(feature = "btleplug")]
+async fn btleplug(adapter: Option<&str>, slots: usize) -> Result<Vec<Arc<dyn Radio>>, String> {
+    use bluefleet::backend::btleplug::{BtleplugConfig, BtleplugRadio};
+    let config = BtleplugConfig { slot_limit: slots };
+    let found = BtleplugRadio::discover_all(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let names: Vec<String> = found.iter().map(|r| r.id().to_string()).collect();
+    let chosen: Vec<Arc<dyn Radio>> = found
+        .into_iter()
+        .filter(|r| adapter.is_none_or(|name| r.id().as_str() == name))
+        .collect();
+    if chosen.is_empty() {
+        let wanted = adapter.map_or_else(|| "any adapter".to_string(), |a| format!("adapter {a}"));
+        let seen = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        };
+        return Err(format!(
+            "btleplug found no {wanted} (adapters found: {seen})"
+        ));
+    }
+    Ok(chosen)
+}
+
+#[cfg(not(feature = "btleplug"))]
+async fn btleplug(_: Option<&str>, _: usize) -> Result<Vec<Arc<dyn Radio>>, String> {
+    Err(
+        "the btleplug backend is not built in this binary (rebuild with cargo feature `btleplug`)"
+            .into(),
+    )
 }
 
 #[cfg(feature = "bluez")]

@@ -114,16 +114,14 @@ fn demo_devices(world: &bluefleet::sim::World) -> Vec<DeviceConfig> {
                 .iter()
                 .map(|uuid| {
                     let (decode, scale, unit) = match short_form(uuid) {
-                        Some(0x2A6E) => (Decode::Int16le, 0.01, "°C"),
-                        Some(0x2A6F) => (Decode::Uint16le, 0.01, "%"),
+                        Some(0x2A6E) => (Decode::Sint16, 0.01, "°C"),
+                        Some(0x2A6F) => (Decode::Uint16, 0.01, "%"),
                         Some(0x2A19) => (Decode::Uint8, 1.0, "%"),
                         _ => (Decode::Hex, 1.0, ""),
                     };
                     SubscriptionConfig {
-                        characteristic: uuid.to_string(),
-                        decode,
-                        scale,
                         unit: unit.into(),
+                        ..SubscriptionConfig::new(uuid.to_string(), decode, scale)
                     }
                 })
                 .collect(),

@@ -132,7 +132,7 @@ pub fn run(args: Args) -> Result<(), String> {
         }
         let bridge_config = config.clone();
         let mut hub = Hub {
-            devices: HubDevices::new(fleet.clone(), args.json),
+            devices: HubDevices::new(fleet.clone(), args.json, web.clone()),
             fleet: fleet.clone(),
             config,
             path: args.config.clone(),

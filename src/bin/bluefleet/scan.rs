@@ -97,9 +97,16 @@ async fn scan(
         .into_iter()
         .filter(|d| found.contains(&d.address))
         .collect();
+    let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;
     if json {
-        let rows: Vec<_> = heard.iter().map(json_row).collect();
-        return print_json(&rows);
+        let devices: Vec<_> = heard.iter().map(json_row).collect();
+        // Each radio's scan mode: the one asked for and the one it really runs.
+        let radios: Vec<_> = diagnostics
+            .radios
+            .iter()
+            .map(|r| serde_json::json!({"radio": r.radio, "scan_mode": r.scan_mode}))
+            .collect();
+        return print_json(&serde_json::json!({"devices": devices, "radios": radios}));
     }
     println!(
         "\n{} device(s)\n{:<17}  {:<24} {:>7}  {:>11}  {:>14}  {:>7}  {:<14} RSSI PER RADIO",
@@ -165,12 +172,12 @@ async fn scan(
             );
         }
     }
-    print_scan_modes(&fleet).await
+    print_scan_modes(&diagnostics);
+    Ok(())
 }
 
 /// Each radio's scan mode as it really runs, with the one asked for where they differ.
-async fn print_scan_modes(fleet: &Fleet) -> Result<(), String> {
-    let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;
+fn print_scan_modes(diagnostics: &bluefleet::supervisor::diagnostics::Diagnostics) {
     let modes: Vec<String> = diagnostics
         .radios
         .iter()
@@ -179,7 +186,6 @@ async fn print_scan_modes(fleet: &Fleet) -> Result<(), String> {
     if !modes.is_empty() {
         println!("\nscan mode: {}", modes.join("; "));
     }
-    Ok(())
 }
 
 /// One device as JSON: the library's summary plus the advert's data, keyed in hex.

@@ -117,13 +117,7 @@ impl Cluster {
     }
 
     fn message(&self, topic: String, payload: Vec<u8>, retain: bool) -> Message {
-        Message {
-            topic,
-            payload,
-            retain,
-            qos: self.qos,
-            correlation: None,
-        }
+        Message::new(topic, payload, retain, self.qos)
     }
 
     fn claim_message(&self, address: &Address, epoch: u64, state: ClaimState) -> Message {

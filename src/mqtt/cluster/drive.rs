@@ -247,13 +247,12 @@ impl Membership {
                     via: self.core.topics().hub().to_string(),
                 };
                 tracing::debug!("cluster {}: {verb} for {address} forwarded to {hub}", self.name);
-                link.publish(Message {
-                    topic: self.core.topics().forward(&hub),
-                    payload: encode(&forward),
-                    retain: false,
-                    qos: self.qos,
-                    correlation: None,
-                });
+                link.publish(Message::new(
+                    self.core.topics().forward(&hub),
+                    encode(&forward),
+                    false,
+                    self.qos,
+                ));
                 Routed::Forwarded
             }
             Route::Nobody => Routed::Refused(refusal(format!(

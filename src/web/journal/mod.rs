@@ -57,7 +57,7 @@ pub struct Update {
     pub alarms: Vec<Alarm>,
     /// New attempts.
     pub attempts: Vec<AttemptRow>,
-    /// The newest adverts (at most [`adverts::PER_UPDATE`]).
+    /// The newest adverts (at most `adverts::PER_UPDATE`).
     pub adverts: Vec<AdvertRow>,
     /// The proxy's clients now (sent whole: a handful), when they changed.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -78,19 +78,67 @@ fn line_world(devices: usize, faults: bool) -> World {
     world_of(line_radios(faults), sensors)
 }
 
-/// LB = max(Σ(t_connect + t_session)/S, Σ t_connect/R, max(t_connect + t_session)).
-fn lower_bound(world: &World) -> Duration {
-    let radios = &world.radios;
-    let slots: usize = radios.iter().map(|r| r.slot_limit).sum();
-    let t_connect = radios
+/// Which radios hear device `n` of [`line_world`]: the two either side of its gap.
+fn line_hearing(devices: usize) -> Vec<Vec<usize>> {
+    (0..devices).map(|n| vec![n % 3, n % 3 + 1]).collect()
+}
+
+/// A lower bound on the makespan, in expectation (at each radio's *mean* connect latency).
+///
+/// Radio r with k_r slots and mean connect time c_r that serves n_r sessions (a connect, then
+/// `SESSION` on the link) needs T ≥ n_r·c_r + SESSION, because it runs one connect at a time and
+/// the last session follows the last connect, and T ≥ n_r·(c_r + SESSION)/k_r, because every
+/// session holds one of its slots from its connect on. So within T it serves at most
+/// cap_r(T) = min((T − SESSION)/c_r, k_r·T/(c_r + SESSION)) sessions, and T is possible only if
+/// every set of devices fits on the radios that hear them: Σ n over the set ≤ Σ cap_r over those
+/// radios (Hall's condition, which is also sufficient for a fractional assignment). The bound
+/// is the least such T (bisection). It leaves out everything a schedule could in principle
+/// avoid (queueing, failed attempts, the hop from one step to the next), so no run beats it in
+/// expectation; `hearing[n]` lists the radios (indices into `world.radios`) that hear device n.
+fn lower_bound(world: &World, hearing: &[Vec<usize>]) -> Duration {
+    let session = SESSION.as_secs_f64();
+    let radios: Vec<(f64, f64)> = world
+        .radios
         .iter()
-        .map(|r| mean(&r.connect_latency))
-        .sum::<Duration>()
-        / radios.len() as u32;
-    let n = world.devices.len() as u32;
-    let by_slots = (t_connect + SESSION) * n / slots as u32;
-    let by_radios = t_connect * n / radios.len() as u32;
-    by_slots.max(by_radios).max(t_connect + SESSION)
+        .map(|r| (mean(&r.connect_latency).as_secs_f64(), r.slot_limit as f64))
+        .collect();
+    let capacity = |r: usize, t: f64| {
+        let (connect, slots) = radios[r];
+        ((t - session) / connect)
+            .min(slots * t / (connect + session))
+            .max(0.0)
+    };
+    // Devices grouped by the radios that hear them (few groups: every subset is checked).
+    let mut groups: Vec<(Vec<usize>, f64)> = Vec::new();
+    for heard_by in hearing {
+        match groups.iter_mut().find(|(set, _)| set == heard_by) {
+            Some((_, count)) => *count += 1.0,
+            None => groups.push((heard_by.clone(), 1.0)),
+        }
+    }
+    let feasible = |t: f64| {
+        (1u32..1 << groups.len()).all(|subset| {
+            let chosen = groups
+                .iter()
+                .enumerate()
+                .filter(|(g, _)| subset & (1 << g) != 0);
+            let demand: f64 = chosen.clone().map(|(_, (_, count))| count).sum();
+            let reach: std::collections::BTreeSet<usize> = chosen
+                .flat_map(|(_, (set, _))| set.iter().copied())
+                .collect();
+            demand <= reach.iter().map(|r| capacity(*r, t)).sum::<f64>()
+        })
+    };
+    let (mut low, mut high) = (0.0, session + hearing.len() as f64 * 10.0);
+    for _ in 0..60 {
+        let mid = (low + high) / 2.0;
+        if feasible(mid) {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    Duration::from_secs_f64(high)
 }
 
 /// A simulation of `world` and a fleet over its radios (inside a virtual-time System).
@@ -112,7 +160,7 @@ pub struct Makespan {
 
 pub fn bluefleet_makespan(seed: u64, faults: bool) -> Makespan {
     let world = line_world(60, faults);
-    let bound = lower_bound(&world);
+    let bound = lower_bound(&world, &line_hearing(60));
     block_on_virtual_time(async move {
         let (simulation, fleet) = start(world, seed);
         tokio::time::sleep(Duration::from_secs(5)).await; // the hub has been listening
@@ -147,7 +195,7 @@ async fn session(fleet: &Fleet, address: Address) {
 
 pub fn baseline_makespan(seed: u64, faults: bool) -> Makespan {
     let world = line_world(60, faults);
-    let bound = lower_bound(&world);
+    let bound = lower_bound(&world, &line_hearing(60));
     block_on_virtual_time(async move {
         let simulation = Simulation::start(world, seed);
         let radios = simulation.radios();
@@ -311,4 +359,60 @@ pub fn cached_reconnect(seed: u64) -> CachedReconnect {
             beyond_link_ms: cached.saturating_sub(link_open).as_secs_f64() * 1e3,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn radio(name: &str, slots: usize, connect_ms: u64) -> RadioSpec {
+        let mut spec = RadioSpec::esphome_proxy(name).slots(slots);
+        spec.connect_latency = LatencyRange {
+            min: Duration::from_millis(connect_ms),
+            max: Duration::from_millis(connect_ms),
+        };
+        spec
+    }
+
+    fn close(a: Duration, b: Duration) -> bool {
+        a.abs_diff(b) < Duration::from_millis(1)
+    }
+
+    #[test]
+    fn one_radio_with_one_slot_runs_the_sessions_back_to_back() {
+        let world = world_of(vec![radio("p1", 1, 400)], vec![sensor(0, 0.0, 0.0)]);
+        let bound = lower_bound(&world, &[vec![0], vec![0], vec![0]]);
+        assert!(
+            close(bound, (Duration::from_millis(400) + SESSION) * 3),
+            "{bound:?}"
+        );
+    }
+
+    #[test]
+    fn many_slots_leave_the_serial_connects_as_the_bound() {
+        let world = world_of(vec![radio("p1", 10, 400)], vec![sensor(0, 0.0, 0.0)]);
+        let bound = lower_bound(&world, &[vec![0], vec![0], vec![0]]);
+        assert!(
+            close(bound, Duration::from_millis(1200) + SESSION),
+            "{bound:?}"
+        );
+    }
+
+    #[test]
+    fn devices_only_one_radio_hears_cannot_use_the_others() {
+        let radios = vec![radio("p1", 1, 400), radio("p2", 1, 400)];
+        let world = world_of(radios, vec![sensor(0, 0.0, 0.0)]);
+        // Four devices, all heard by p1 only: p2 does not help.
+        let alone = lower_bound(&world, &[vec![0], vec![0], vec![0], vec![0]]);
+        assert!(
+            close(alone, (Duration::from_millis(400) + SESSION) * 4),
+            "{alone:?}"
+        );
+        // Heard by both: the work splits.
+        let shared = lower_bound(&world, &[vec![0, 1], vec![0, 1], vec![0, 1], vec![0, 1]]);
+        assert!(
+            close(shared, (Duration::from_millis(400) + SESSION) * 2),
+            "{shared:?}"
+        );
+    }
 }

@@ -21,6 +21,10 @@
 //! Proxies report their own slot use; [`SlotLedger::reconcile`] adopts their limit and counts
 //! slots held by other clients ("foreign") so our free count matches the radio's.
 //!
+//! Files: this one keeps the state and the scheduling (tickets in, grants out); `lease.rs` the
+//! handles that give back on drop; `accounting.rs` radio reports and the listings read from
+//! outside.
+//!
 //! Gotcha: the ledger's mutex is a `std` mutex held only for a few map operations and never
 //! across an `.await`; leases are dropped from any thread, including during unwinding. Grants
 //! whose waiter is gone are dropped after the lock is released (their drop re-enters the ledger).
@@ -30,8 +34,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
-use crate::backend::SlotReport;
 use crate::model::{Address, RadioId};
+
+mod accounting;
+mod lease;
+
+pub use accounting::{Reconciliation, SlotUsage};
+pub use lease::{ConnectTurn, Grant, SlotLease, SlotTicket};
 
 /// Why a slot was not granted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -129,170 +138,11 @@ impl LedgerState {
     }
 }
 
-/// A snapshot of one radio's slots, for diagnostics and radio choice.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct SlotUsage {
-    /// The radio.
-    pub radio: RadioId,
-    /// Its limit.
-    pub limit: usize,
-    /// Whether it is up.
-    pub up: bool,
-    /// Devices we hold slots for there.
-    pub held_by: Vec<Address>,
-    /// The same devices with what their slot is doing.
-    pub leases: Vec<(Address, LeasePhase)>,
-    /// The device whose connect call is running on the radio now.
-    pub connecting: Option<Address>,
-    /// Devices queued for a slot that would accept this radio, oldest first.
-    pub queued: Vec<Address>,
-    /// Slots held by other clients, per the radio's report.
-    pub foreign: usize,
-    /// Slots free for us.
-    pub free: usize,
-}
-
-/// What a reconciliation with a radio's report found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Reconciliation {
-    /// Devices we hold a slot for that the radio does not list (a connect in flight, or a link
-    /// the radio already dropped: the device actor learns of it from the link).
-    pub missing_from_report: Vec<Address>,
-    /// Slots the radio says are used by someone else.
-    pub foreign: usize,
-}
-
 /// Every radio's slots, shared by the adapter actors (limits, reports, up/down) and the device
 /// actors (tickets and leases). Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct SlotLedger {
     state: Arc<Mutex<LedgerState>>,
-}
-
-/// A held connection slot. Dropping it releases the slot.
-#[derive(Debug)]
-pub struct SlotLease {
-    ledger: SlotLedger,
-    radio: RadioId,
-    address: Address,
-    id: u64,
-}
-
-impl SlotLease {
-    /// The radio the slot is on.
-    pub fn radio(&self) -> &RadioId {
-        &self.radio
-    }
-
-    /// The device holding it.
-    pub fn address(&self) -> Address {
-        self.address
-    }
-
-    /// Marks the slot as backing an established link (for listings).
-    pub fn mark_link(&self) {
-        let mut state = self.ledger.lock();
-        if let Some(held) = state
-            .radios
-            .get_mut(&self.radio)
-            .and_then(|s| s.held.get_mut(&self.address))
-            .filter(|h| h.id == self.id)
-        {
-            held.phase = LeasePhase::Link;
-        }
-    }
-}
-
-impl Drop for SlotLease {
-    fn drop(&mut self) {
-        self.ledger.release(&self.radio, self.address, self.id);
-    }
-}
-
-/// The right to run one connect call on a radio. Dropping it lets the next waiter in.
-#[derive(Debug)]
-pub struct ConnectTurn {
-    ledger: SlotLedger,
-    radio: RadioId,
-    id: u64,
-}
-
-impl Drop for ConnectTurn {
-    fn drop(&mut self) {
-        let ended = {
-            let mut state = self.ledger.lock();
-            match state.radios.get_mut(&self.radio) {
-                Some(slots) if slots.turn.is_some_and(|(id, _)| id == self.id) => {
-                    slots.turn = None;
-                    true
-                }
-                _ => false,
-            }
-        };
-        if ended {
-            self.ledger.dispatch();
-        }
-    }
-}
-
-/// What a waiting device is granted: a slot and the radio's connect turn.
-#[derive(Debug)]
-pub struct Grant {
-    /// The slot.
-    pub lease: SlotLease,
-    /// The connect turn; drop it when the connect call returns.
-    pub turn: ConnectTurn,
-}
-
-/// A device's place in the FIFO. Dropping it leaves the queue.
-#[derive(Debug)]
-pub struct SlotTicket {
-    ledger: SlotLedger,
-    number: u64,
-}
-
-impl SlotTicket {
-    /// Changes the radios the device would accept (best first), keeping its place.
-    pub fn set_radios(&self, radios: Vec<RadioId>) {
-        let changed = {
-            let mut state = self.ledger.lock();
-            match state.waiters.get_mut(&self.number) {
-                Some(waiter) if waiter.radios != radios => {
-                    waiter.radios = radios;
-                    true
-                }
-                _ => false,
-            }
-        };
-        if changed {
-            self.ledger.dispatch();
-        }
-    }
-
-    /// Its number: its place in the FIFO.
-    pub fn number(&self) -> u64 {
-        self.number
-    }
-
-    /// The radios the ticket accepts now (empty once granted).
-    pub fn radios(&self) -> Vec<RadioId> {
-        self.ledger
-            .lock()
-            .waiters
-            .get(&self.number)
-            .map(|w| w.radios.clone())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for SlotTicket {
-    fn drop(&mut self) {
-        let removed = self.ledger.lock().waiters.remove(&self.number).is_some();
-        if removed {
-            // It may have been the head of a queue another ticket waits behind.
-            self.ledger.dispatch();
-        }
-    }
 }
 
 impl SlotLedger {
@@ -507,99 +357,7 @@ impl SlotLedger {
             self.dispatch();
         }
     }
-
-    /// Adopts a radio's own report: its limit, and the slots other clients hold.
-    pub fn reconcile(&self, radio: &RadioId, report: &SlotReport) -> Reconciliation {
-        let mut state = self.lock();
-        let Some(slots) = state.radios.get_mut(radio) else {
-            return Reconciliation::default();
-        };
-        slots.limit = report.limit;
-        let reported: BTreeSet<Address> = report.allocated.iter().copied().collect();
-        slots.foreign = reported
-            .iter()
-            .filter(|a| !slots.held.contains_key(a))
-            .copied()
-            .collect();
-        let in_use = report.limit.saturating_sub(report.free);
-        let named = reported.len().max(slots.held.len());
-        slots.foreign_unnamed = in_use.saturating_sub(named);
-        let found = Reconciliation {
-            missing_from_report: slots
-                .held
-                .keys()
-                .filter(|a| !reported.contains(a))
-                .copied()
-                .collect(),
-            foreign: slots.foreign.len() + slots.foreign_unnamed,
-        };
-        drop(state);
-        self.dispatch();
-        found
-    }
-
-    /// Free slots on a radio for us (0 when down or unknown).
-    pub fn free(&self, radio: &RadioId) -> usize {
-        self.lock()
-            .radios
-            .get(radio)
-            .filter(|s| s.up)
-            .map_or(0, RadioSlots::free)
-    }
-
-    /// Tickets that would accept `radio`, plus the connect call running on it.
-    pub fn in_flight(&self, radio: &RadioId) -> usize {
-        let state = self.lock();
-        let queued = state
-            .waiters
-            .values()
-            .filter(|w| w.radios.contains(radio))
-            .count();
-        let running = state.radios.get(radio).is_some_and(|s| s.turn.is_some());
-        queued + usize::from(running)
-    }
-
-    /// Where a device holds a slot, if anywhere.
-    pub fn holder(&self, address: &Address) -> Option<RadioId> {
-        self.lock().holder.get(address).cloned()
-    }
-
-    /// Total slots held across all radios.
-    pub fn total_held(&self) -> usize {
-        self.lock().holder.len()
-    }
-
-    /// Tickets waiting, across all radios.
-    pub fn total_queued(&self) -> usize {
-        self.lock().waiters.len()
-    }
-
-    /// Every radio's slot usage.
-    pub fn usage(&self) -> Vec<SlotUsage> {
-        let state = self.lock();
-        state
-            .radios
-            .iter()
-            .map(|(radio, s)| SlotUsage {
-                radio: radio.clone(),
-                limit: s.limit,
-                up: s.up,
-                held_by: s.held.keys().copied().collect(),
-                leases: s.held.iter().map(|(a, h)| (*a, h.phase)).collect(),
-                connecting: s.turn.map(|(_, address)| address),
-                queued: state
-                    .waiters
-                    .values()
-                    .filter(|w| w.radios.contains(radio))
-                    .map(|w| w.address)
-                    .collect(),
-                foreign: s.foreign.len() + s.foreign_unnamed,
-                free: if s.up { s.free() } else { 0 },
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]
-#[path = "slots_tests.rs"]
 mod tests;

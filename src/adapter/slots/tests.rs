@@ -1,4 +1,5 @@
 use super::*;
+use crate::backend::SlotReport;
 
 fn addr(n: u8) -> Address {
     Address::new([0xAA, 0, 0, 0, 0, n])
@@ -241,4 +242,137 @@ fn leases_release_during_unwinding() {
     }));
     assert!(result.is_err());
     assert_eq!(l.free(&p1), 1);
+}
+
+/// Random operations on a ledger (tickets arriving, widening and leaving; turns and leases
+/// ending; radios going up and down; radios reporting foreign slots), with the scheduling rules
+/// checked after each one:
+/// - a device still queueing holds no slot;
+/// - a grant goes to the oldest ticket accepting that radio (no older ticket that accepts it is
+///   left waiting), and only granted tickets' receivers hear anything (no broadcast);
+/// - nothing waits while one of its radios could grant it (up, free slot, no connect running);
+/// - at most one connect turn per radio, and held slots within the limit.
+#[test]
+fn random_operations_keep_fifo_grants_at_the_head_of_each_radio() {
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+
+    let names = ["a", "b", "c"];
+    for seed in 0..200u64 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let l = SlotLedger::new();
+        for (n, name) in names.iter().enumerate() {
+            l.add_radio(&RadioId::new(name), n + 1);
+            l.set_up(&RadioId::new(name), true);
+        }
+        // Per device: waiting (ticket, receiver) or holding (lease, turn if still connecting).
+        let mut waiting: BTreeMap<u8, (SlotTicket, oneshot::Receiver<Grant>)> = BTreeMap::new();
+        let mut holding: BTreeMap<u8, (SlotLease, Option<ConnectTurn>)> = BTreeMap::new();
+        for step in 0..300 {
+            let device = rng.gen_range(1..=8u8);
+            match rng.gen_range(0..8) {
+                0 | 1 if !waiting.contains_key(&device) && !holding.contains_key(&device) => {
+                    let mut wanted: Vec<RadioId> = names
+                        .iter()
+                        .filter(|_| rng.gen_bool(0.6))
+                        .map(RadioId::new)
+                        .collect();
+                    if wanted.is_empty() {
+                        wanted.push(RadioId::new(names[rng.gen_range(0..3)]));
+                    }
+                    let ticket = l.request(addr(device), wanted, None).unwrap();
+                    waiting.insert(device, ticket);
+                }
+                2 => {
+                    waiting.remove(&device);
+                }
+                3 => {
+                    if let Some((_, turn)) = holding.get_mut(&device) {
+                        if let Some(turn) = turn.take() {
+                            drop(turn);
+                        } else {
+                            holding.remove(&device);
+                        }
+                    }
+                }
+                4 => {
+                    if let Some((ticket, _)) = waiting.get(&device) {
+                        let mut wanted = ticket.radios();
+                        let extra = RadioId::new(names[rng.gen_range(0..3)]);
+                        if !wanted.contains(&extra) {
+                            wanted.push(extra);
+                        }
+                        ticket.set_radios(wanted);
+                    }
+                }
+                5 => {
+                    let radio = RadioId::new(names[rng.gen_range(0..3)]);
+                    l.set_up(&radio, !l.is_up(&radio));
+                }
+                6 => {
+                    let radio = RadioId::new(names[rng.gen_range(0..3)]);
+                    let limit = l.usage().iter().find(|u| u.radio == radio).unwrap().limit;
+                    let report = SlotReport {
+                        free: rng.gen_range(0..=limit),
+                        limit,
+                        allocated: vec![],
+                    };
+                    l.reconcile(&radio, &report);
+                }
+                _ => {}
+            }
+            // Collect the grants this step made; every other receiver must still be empty.
+            let mut granted = Vec::new();
+            for (&device, (_, receiver)) in waiting.iter_mut() {
+                match receiver.try_recv() {
+                    Ok(grant) => granted.push((device, grant)),
+                    Err(oneshot::error::TryRecvError::Empty) => {}
+                    Err(closed) => panic!("seed {seed} step {step}: {closed:?}"),
+                }
+            }
+            let usage = l.usage();
+            for (device, grant) in granted {
+                let (ticket, _) = waiting.remove(&device).unwrap();
+                let radio = grant.lease.radio().clone();
+                for (other, (older, _)) in &waiting {
+                    assert!(
+                        older.number() > ticket.number() || !older.radios().contains(&radio),
+                        "seed {seed} step {step}: device {device} overtook older device {other} on {radio}"
+                    );
+                }
+                holding.insert(device, (grant.lease, Some(grant.turn)));
+            }
+            for (device, (ticket, _)) in &waiting {
+                assert_eq!(
+                    l.holder(&addr(*device)),
+                    None,
+                    "seed {seed} step {step}: a queueing device holds a slot"
+                );
+                for radio in ticket.radios() {
+                    let u = usage.iter().find(|u| u.radio == radio).unwrap();
+                    assert!(
+                        !(u.up && u.free > 0 && u.connecting.is_none()),
+                        "seed {seed} step {step}: device {device} waits although {radio} could grant it"
+                    );
+                }
+            }
+            for u in &usage {
+                let turns = holding
+                    .values()
+                    .filter(|(lease, turn)| turn.is_some() && lease.radio() == &u.radio)
+                    .count();
+                assert!(
+                    turns <= 1,
+                    "seed {seed} step {step}: two connect turns on {}",
+                    u.radio
+                );
+                assert_eq!(
+                    u.connecting.is_some(),
+                    turns == 1,
+                    "seed {seed} step {step}"
+                );
+                assert!(u.held_by.len() <= u.limit, "seed {seed} step {step}");
+            }
+        }
+    }
 }

@@ -1,0 +1,133 @@
+//! The handles that hold what the ledger grants: a [`SlotLease`] (one connection slot), a
+//! [`ConnectTurn`] (the radio's one running connect call) and a [`SlotTicket`] (a place in the
+//! FIFO). Each gives its hold back when dropped — finished, failed, cancelled or unwinding — so a
+//! slot cannot leak through a forgotten release call.
+
+use super::{LeasePhase, SlotLedger};
+use crate::model::{Address, RadioId};
+
+/// A held connection slot. Dropping it releases the slot.
+#[derive(Debug)]
+pub struct SlotLease {
+    pub(super) ledger: SlotLedger,
+    pub(super) radio: RadioId,
+    pub(super) address: Address,
+    pub(super) id: u64,
+}
+
+impl SlotLease {
+    /// The radio the slot is on.
+    pub fn radio(&self) -> &RadioId {
+        &self.radio
+    }
+
+    /// The device holding it.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// Marks the slot as backing an established link (for listings).
+    pub fn mark_link(&self) {
+        let mut state = self.ledger.lock();
+        if let Some(held) = state
+            .radios
+            .get_mut(&self.radio)
+            .and_then(|s| s.held.get_mut(&self.address))
+            .filter(|h| h.id == self.id)
+        {
+            held.phase = LeasePhase::Link;
+        }
+    }
+}
+
+impl Drop for SlotLease {
+    fn drop(&mut self) {
+        self.ledger.release(&self.radio, self.address, self.id);
+    }
+}
+
+/// The right to run one connect call on a radio. Dropping it lets the next waiter in.
+#[derive(Debug)]
+pub struct ConnectTurn {
+    pub(super) ledger: SlotLedger,
+    pub(super) radio: RadioId,
+    pub(super) id: u64,
+}
+
+impl Drop for ConnectTurn {
+    fn drop(&mut self) {
+        let ended = {
+            let mut state = self.ledger.lock();
+            match state.radios.get_mut(&self.radio) {
+                Some(slots) if slots.turn.is_some_and(|(id, _)| id == self.id) => {
+                    slots.turn = None;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if ended {
+            self.ledger.dispatch();
+        }
+    }
+}
+
+/// What a waiting device is granted: a slot and the radio's connect turn.
+#[derive(Debug)]
+pub struct Grant {
+    /// The slot.
+    pub lease: SlotLease,
+    /// The connect turn; drop it when the connect call returns.
+    pub turn: ConnectTurn,
+}
+
+/// A device's place in the FIFO. Dropping it leaves the queue.
+#[derive(Debug)]
+pub struct SlotTicket {
+    pub(super) ledger: SlotLedger,
+    pub(super) number: u64,
+}
+
+impl SlotTicket {
+    /// Changes the radios the device would accept (best first), keeping its place.
+    pub fn set_radios(&self, radios: Vec<RadioId>) {
+        let changed = {
+            let mut state = self.ledger.lock();
+            match state.waiters.get_mut(&self.number) {
+                Some(waiter) if waiter.radios != radios => {
+                    waiter.radios = radios;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.ledger.dispatch();
+        }
+    }
+
+    /// Its number: its place in the FIFO.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The radios the ticket accepts now (empty once granted).
+    pub fn radios(&self) -> Vec<RadioId> {
+        self.ledger
+            .lock()
+            .waiters
+            .get(&self.number)
+            .map(|w| w.radios.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SlotTicket {
+    fn drop(&mut self) {
+        let removed = self.ledger.lock().waiters.remove(&self.number).is_some();
+        if removed {
+            // It may have been the head of a queue another ticket waits behind.
+            self.ledger.dispatch();
+        }
+    }
+}
