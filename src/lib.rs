@@ -57,7 +57,7 @@ pub use backend::sim;
 pub use backend::{Failure, FailureSource, FailureStage};
 pub use error::{AttError, Error, ErrorKind, Result};
 pub use fleet::{Device, Fleet, FleetBuilder, Subscription};
-pub use model::{Address, AddressKind, Advertisement, GattTable, RadioId};
+pub use model::{Address, AddressKind, Advertisement, CharacteristicRef, GattTable, RadioId};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.
 #[cfg(doctest)]

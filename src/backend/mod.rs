@@ -33,6 +33,7 @@ pub mod btleplug;
 pub mod esphome;
 pub mod events;
 pub mod failure;
+mod layer;
 pub mod recovery;
 pub mod scan_mode;
 pub mod sim;
@@ -47,6 +48,7 @@ use futures::stream::BoxStream;
 
 pub use events::{DisconnectCause, LinkEvent, RadioEvent, SlotReport};
 pub use failure::{Failure, FailureSource, FailureStage};
+pub use layer::RadioLayer;
 pub use recovery::RecoveryStep;
 pub use scan_mode::{ScanMode, ScanModeReport};
 

@@ -8,7 +8,6 @@
 //! cancels the attempt or dies, the future is dropped: the turn returns to the ledger (the next
 //! waiter goes), the lease too, and a half-made connection to the backend, which tears it down.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -215,11 +214,6 @@ impl DeviceActor {
         if !from_cache {
             self.shared.cache.put(self.address, Arc::clone(&table));
         }
-        let handles: HashMap<_, _> = table
-            .services
-            .iter()
-            .flat_map(|s| s.characteristics.iter().map(|c| (c.handle, c.uuid)))
-            .collect();
         let Connection { link, events } = connection;
         ctx.add_stream(events.map(move |event| LinkMessage { generation, event }));
         let link: Arc<dyn Link> = Arc::from(link);
@@ -228,7 +222,6 @@ impl DeviceActor {
             _lease: lease,
             link,
             table,
-            handles,
             from_cache,
             since: Instant::now(),
             generation,
@@ -244,12 +237,8 @@ impl DeviceActor {
             s.connections += 1;
         });
         self.publish(DeviceState::Connected { radio });
+        // Each subscription hears `Reconnected` once notify is on again on this link.
         self.resubscribe(ctx);
-        // Subscribers that exist now were subscribed through an earlier link (of this actor
-        // or of one that crashed): they saw it end, and must see this one begin.
-        if self.subscribers().count() > 0 {
-            self.subscribers().announce(&SubscriptionEvent::Reconnected);
-        }
         self.run_pending(ctx);
         self.consider_idle(ctx);
     }

@@ -20,11 +20,8 @@ impl StreamHandler<LinkMessage> for DeviceActor {
         }
         match message.event {
             LinkEvent::Notification { handle, value } => {
-                let Some(uuid) = up.handles.get(&handle).copied() else {
-                    tracing::debug!(address = %self.address, handle, "notification for an unknown handle");
-                    return;
-                };
-                let delivery = self.subscribers().deliver(&uuid, &value);
+                // Routed by value handle: same-UUID characteristics never mix (bug 3).
+                let delivery = self.subscribers().deliver(handle, &value);
                 if delivery.delivered > 0 {
                     // Counted without waking status watchers: a count is not a state change.
                     self.status.send_if_modified(|s| {

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::backend::{LinkEvent, WriteMode};
+pub use crate::model::CharacteristicRef;
 use crate::model::{Advertisement, GattTable};
 
 /// The Supervisor forwards every advertisement of this device (shared with watchers).
@@ -37,15 +38,6 @@ pub struct Shutdown;
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct Crash;
-
-/// A characteristic, by UUID and optionally its service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CharacteristicRef {
-    /// Service UUID, when several services have the same characteristic.
-    pub service: Option<Uuid>,
-    /// Characteristic UUID.
-    pub uuid: Uuid,
-}
 
 /// What a request asks.
 #[derive(Clone, Debug)]
@@ -98,8 +90,8 @@ pub enum Outcome {
     Value(Bytes),
     /// The link's MTU.
     Mtu(u16),
-    /// A subscription's queue.
-    Subscribed(super::subscribers::SubscriberQueue),
+    /// A subscription's place (its queue; dropping it unsubscribes).
+    Subscribed(super::subscribers::Registration),
 }
 
 /// A request and where to send its result.

@@ -21,13 +21,12 @@ mod sightings;
 pub mod state;
 pub mod subscribers;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::prelude::*;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use crate::adapter::slots::{Grant, SlotLease, SlotTicket};
 use crate::backend::Link;
@@ -65,8 +64,6 @@ struct UpLink {
     _lease: SlotLease,
     link: Arc<dyn Link>,
     table: Arc<GattTable>,
-    /// Value handle → characteristic UUID, for routing notifications.
-    handles: HashMap<u16, Uuid>,
     from_cache: bool,
     since: Instant,
     generation: u64,
@@ -137,7 +134,6 @@ pub struct DeviceActor {
     backoff_after: Option<ErrorKind>,
     retry_timer: Option<SpawnHandle>,
     idle_timer: Option<SpawnHandle>,
-    prune_timer: Option<SpawnHandle>,
     need_advert_after: Option<Instant>,
     failures_in_row: u32,
     pending: VecDeque<Request>,
@@ -189,7 +185,6 @@ impl DeviceActor {
             backoff_after: None,
             retry_timer: None,
             idle_timer: None,
-            prune_timer: None,
             need_advert_after: None,
             failures_in_row: 0,
             pending: VecDeque::new(),
@@ -451,10 +446,8 @@ impl Actor for DeviceActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // A restarted actor inherits subscribers: it must also notice when they go (bug 8).
-        if self.subscribers().count() > 0 {
-            self.ensure_prune_timer(ctx);
-        }
+        // Dropped subscriptions tell the current actor, also a restarted one (bug 8).
+        self.subscribers().set_owner(ctx.address().recipient());
         self.drive(ctx);
     }
 }

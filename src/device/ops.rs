@@ -1,7 +1,8 @@
-//! GATT requests: queued while the device connects, run on the link once it is up.
+//! GATT requests: queued while the device connects, run on the link once it is up; and
+//! subscriptions, which are intents: registered at once, enabled on every link.
 //!
-//! A request names a characteristic by UUID; the table from discovery (or the cache) gives its
-//! handle. A UUID missing from a *cached* table may mean the cache is stale, so the device
+//! A request names a characteristic (by UUID, optionally its service, or by value handle); the
+//! table from discovery (or the cache) gives its handle. A UUID missing from a *cached* table may mean the cache is stale, so the device
 //! forgets the cache, reconnects with a fresh discovery once, and only then says
 //! `CharacteristicNotFound` (design §6). Requests whose caller gave up are skipped.
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::messages::{CharacteristicRef, Operation, Outcome, Request};
+use super::subscribers::{NotifyState, Registration, SubscriberGone, SubscriptionEvent};
 use super::{DeviceActor, LinkState, TimerKind};
 use crate::backend::{DisconnectCause, Failure, Link};
 use crate::error::{AttError, Error};
@@ -49,6 +51,20 @@ impl DeviceActor {
                 });
                 self.disconnect_now(ctx);
                 let _ = request.reply.send(Ok(Outcome::Done));
+            }
+            Operation::Subscribe(target, capacity) => {
+                // An intent: answered at once, enabled on this link or the next ones.
+                self.subscribers().retry_failed(target);
+                let registration = Registration::new(&self.subscribers, target, capacity);
+                let id = registration.id();
+                let _ = request.reply.send(Ok(Outcome::Subscribed(registration)));
+                self.publish_subscriber_count();
+                if matches!(self.link, LinkState::Up(_)) {
+                    self.enable_subscriptions(ctx);
+                } else {
+                    self.subscribers().tell(id, SubscriptionEvent::Waiting);
+                    self.drive(ctx);
+                }
             }
             _ => {
                 self.pending.push_back(request);
@@ -116,9 +132,6 @@ impl DeviceActor {
         let reply = request.reply;
         ctx.spawn(future.into_actor(self).map(move |result, act, ctx| {
             act.ops_in_flight -= 1;
-            if let Ok(Outcome::Subscribed(_)) = &result {
-                act.ensure_prune_timer(ctx);
-            }
             let _ = reply.send(result);
             act.publish_subscriber_count();
             act.consider_idle(ctx);
@@ -137,7 +150,10 @@ impl DeviceActor {
         let name = operation.name();
         let op_error = move |failure: Failure| operation_error(address, name, failure);
         let future: OpFuture = match operation.clone() {
-            Operation::Connect | Operation::Disconnect => Box::pin(async { Ok(Outcome::Done) }),
+            // Never queued (`accept` answers them at once) but for `Connect`, done once here.
+            Operation::Connect | Operation::Disconnect | Operation::Subscribe(..) => {
+                Box::pin(async { Ok(Outcome::Done) })
+            }
             Operation::Services => {
                 let table = Arc::clone(table);
                 Box::pin(async move { Ok(Outcome::Services(table)) })
@@ -182,35 +198,6 @@ impl DeviceActor {
                         .map_err(op_error)
                 })
             }
-            Operation::Subscribe(characteristic, capacity) => {
-                let found = self.resolve(table, &characteristic)?;
-                if !found.properties.contains(CharProps::NOTIFY)
-                    && !found.properties.contains(CharProps::INDICATE)
-                {
-                    return Err(Error::Unsupported {
-                        backend: "device",
-                        operation: "subscribe to a characteristic without notify or indicate",
-                    });
-                }
-                let handle = found.handle;
-                let uuid = characteristic.uuid;
-                let (id, receiver, first) = self.subscribers().add(uuid, capacity);
-                let subscribers = Arc::clone(&self.subscribers);
-                Box::pin(async move {
-                    if first {
-                        if let Err(failure) = link.set_notify(handle, true).await {
-                            // Roll back: a subscriber left registered would make the next
-                            // subscribe think notify is on, and values would never start.
-                            subscribers
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .remove(&uuid, id);
-                            return Err(op_error(failure));
-                        }
-                    }
-                    Ok(Outcome::Subscribed(receiver))
-                })
-            }
         };
         Ok(future)
     }
@@ -220,12 +207,10 @@ impl DeviceActor {
         table: &'t GattTable,
         c: &CharacteristicRef,
     ) -> crate::Result<&'t crate::model::GattCharacteristic> {
-        table
-            .find_characteristic(c.service.as_ref(), &c.uuid)
-            .ok_or(Error::CharacteristicNotFound {
-                address: self.address,
-                uuid: c.uuid,
-            })
+        c.find(table).ok_or(Error::CharacteristicNotFound {
+            address: self.address,
+            characteristic: *c,
+        })
     }
 
     fn resolve_descriptor(
@@ -241,63 +226,84 @@ impl DeviceActor {
             .map(|d| d.handle)
             .ok_or(Error::DescriptorNotFound {
                 address: self.address,
-                characteristic: c.uuid,
+                characteristic: *c,
                 uuid: descriptor,
             })
     }
 
-    /// Re-enables notify on every subscribed characteristic after a (re)connect.
+    /// A new link: enables notify for every subscription (each tells its subscribers
+    /// `Reconnected` once on, or `Failed`).
     pub(super) fn resubscribe(&mut self, ctx: &mut Context<Self>) {
+        self.subscribers().reset();
+        self.enable_subscriptions(ctx);
+    }
+
+    /// Enables notify for each subscription not yet tried on this link: one CCCD write per value
+    /// handle, which later subscribers of the same handle join.
+    fn enable_subscriptions(&mut self, ctx: &mut Context<Self>) {
         let LinkState::Up(up) = &self.link else {
             return;
         };
-        for uuid in self.subscribers().characteristics() {
-            let Some(handle) = up.table.find_characteristic(None, &uuid).map(|c| c.handle) else {
-                tracing::warn!(address = %self.address, %uuid, "subscribed characteristic is gone after reconnect");
-                continue;
+        let (link, table, generation) =
+            (Arc::clone(&up.link), Arc::clone(&up.table), up.generation);
+        let stale_cache = up.from_cache && !self.rediscovered;
+        let to_enable = self.subscribers().to_enable();
+        for (id, target) in to_enable {
+            let handle = match self.resolve(&table, &target) {
+                Ok(found)
+                    if found.properties.contains(CharProps::NOTIFY)
+                        || found.properties.contains(CharProps::INDICATE) =>
+                {
+                    found.handle
+                }
+                Ok(_) => {
+                    let error = Error::Unsupported {
+                        backend: "device",
+                        operation: "subscribe to a characteristic without notify or indicate",
+                    };
+                    self.subscribers().failed(id, Arc::new(error));
+                    continue;
+                }
+                Err(Error::CharacteristicNotFound { .. }) if stale_cache => {
+                    // The cache may be stale: forget it, reconnect with discovery, retry once.
+                    tracing::info!(address = %self.address, %target, "cached services lack a subscribed characteristic; rediscovering");
+                    self.rediscovered = true;
+                    self.shared.cache.invalidate(&self.address);
+                    self.disconnect_now(ctx);
+                    return;
+                }
+                Err(error) => {
+                    self.subscribers().failed(id, Arc::new(error));
+                    continue;
+                }
             };
-            let link = Arc::clone(&up.link);
-            let address = self.address;
-            ctx.spawn(
-                async move {
-                    if let Err(failure) = link.set_notify(handle, true).await {
-                        tracing::warn!(%address, %uuid, %failure, "could not re-enable notify");
-                    }
+            let mut subscribers = self.subscribers();
+            match subscribers.handle_state(handle) {
+                Some(true) => {
+                    subscribers.set_state(id, NotifyState::On(handle));
+                    subscribers.tell(id, SubscriptionEvent::Reconnected);
                 }
-                .into_actor(self),
-            );
-        }
-    }
-
-    /// Disables notify where the last subscriber went away.
-    pub(super) fn prune_subscribers(&mut self, ctx: &mut Context<Self>) {
-        let emptied = self.subscribers().prune_closed();
-        self.publish_subscriber_count();
-        if let LinkState::Up(up) = &self.link {
-            for uuid in emptied {
-                if let Some(handle) = up.table.find_characteristic(None, &uuid).map(|c| c.handle) {
-                    let link = Arc::clone(&up.link);
-                    ctx.spawn(
-                        async move {
-                            let _ = link.set_notify(handle, false).await;
+                Some(false) => subscribers.set_state(id, NotifyState::Enabling(handle)),
+                None => {
+                    subscribers.set_state(id, NotifyState::Enabling(handle));
+                    drop(subscribers);
+                    let link = Arc::clone(&link);
+                    let address = self.address;
+                    let enabling = async move { link.set_notify(handle, true).await };
+                    ctx.spawn(enabling.into_actor(self).map(move |result, act, _| {
+                        let current =
+                            matches!(&act.link, LinkState::Up(up) if up.generation == generation);
+                        if !current {
+                            return; // that link is gone; the next one starts over
                         }
-                        .into_actor(self),
-                    );
+                        let result = result.map_err(|failure| {
+                            tracing::warn!(%address, handle, %failure, "could not enable notify");
+                            Arc::new(operation_error(address, "subscribe", failure))
+                        });
+                        act.subscribers().enabled(handle, result);
+                    }));
                 }
             }
-        }
-        if self.subscribers().count() == 0 {
-            if let Some(handle) = self.prune_timer.take() {
-                ctx.cancel_future(handle);
-            }
-            self.consider_idle(ctx);
-        }
-    }
-
-    pub(super) fn ensure_prune_timer(&mut self, ctx: &mut Context<Self>) {
-        if self.prune_timer.is_none() {
-            let every = std::time::Duration::from_secs(1);
-            self.prune_timer = Some(ctx.run_interval(every, |act, ctx| act.prune_subscribers(ctx)));
         }
     }
 
@@ -326,6 +332,28 @@ impl DeviceActor {
                 }
             }
         }
+    }
+}
+
+impl Handler<SubscriberGone> for DeviceActor {
+    type Result = ();
+
+    /// A subscription was dropped: disable notify on a handle nobody wants now, and let an
+    /// on-demand link go idle.
+    fn handle(&mut self, gone: SubscriberGone, ctx: &mut Self::Context) {
+        self.publish_subscriber_count();
+        if let (Some(handle), LinkState::Up(up)) = (gone.handle, &self.link) {
+            if !self.subscribers().wants(handle) {
+                let link = Arc::clone(&up.link);
+                ctx.spawn(
+                    async move {
+                        let _ = link.set_notify(handle, false).await;
+                    }
+                    .into_actor(self),
+                );
+            }
+        }
+        self.consider_idle(ctx);
     }
 }
 

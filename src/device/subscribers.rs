@@ -1,47 +1,112 @@
-//! Notification fan-out for one device: any number of subscribers per characteristic, each with
-//! a bounded queue.
+//! Notification fan-out for one device: subscriptions as intents, any number per
+//! characteristic, each with a bounded queue, routed by value handle.
+//!
+//! A subscription names its characteristic (UUID, optionally its service, or a value handle)
+//! and lives whether or not the device is connected: on every connection the device resolves it
+//! against that link's table and enables notify, once per value handle however many subscribe.
+//! Notifications are routed by the value handle the link reports, so two characteristics with
+//! the same UUID in two services never see each other's values.
 //!
 //! Invariants 5 and 6 live here. A subscriber that keeps up receives every notification in
-//! order, plus `Disconnected` / `Reconnected` markers so it sees gaps. A slow subscriber never
-//! blocks the device or the others: when its queue is full the value is dropped *for it only*
-//! and counted, and the next item it does receive is `Lagged(n)` saying how many it missed.
-//! A subscriber whose receiver is gone is removed; when a characteristic loses its last
-//! subscriber the caller disables notify on it.
+//! order, plus `Waiting` / `Disconnected` / `Reconnected` / `Failed` markers so it sees gaps. A
+//! slow subscriber never blocks the device or the others: when its queue is full the value is
+//! dropped *for it only* and counted, and the next item it does receive is `Lagged(n)` saying
+//! how many it missed. Dropping the [`Registration`] removes the subscriber at once and tells
+//! the device actor, which disables notify on a handle nobody wants any more.
 //!
-//! Pure: no actor, no async. The device actor owns one of these (shared behind a mutex with the
-//! supervisor, so subscriptions outlive a crashed device actor).
+//! Pure but for that one mailbox: the device actor owns one of these (shared behind a mutex
+//! with the supervisor, so subscriptions outlive a crashed device actor).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use actix::{Message, Recipient};
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use uuid::Uuid;
+
+use super::messages::CharacteristicRef;
+use super::SharedSubscribers;
 
 /// What a subscription stream yields.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum SubscriptionEvent {
     /// A notification or indication value.
     Notification(Bytes),
-    /// This many items were dropped because the queue was full.
+    /// This many values were dropped because the queue was full.
     Lagged(u64),
+    /// The device is not connected yet; notify is enabled once it is (`Reconnected`).
+    Waiting,
     /// The link dropped; notifications pause until `Reconnected`.
     Disconnected {
         /// Why, in words.
         reason: String,
     },
-    /// The device is connected again and notify is re-enabled.
+    /// The device is connected and notify is enabled (after `Waiting`, after `Disconnected`,
+    /// or on the link that was up when subscribing): values follow.
     Reconnected,
+    /// Enabling notify failed on this connection (no such characteristic, it cannot notify,
+    /// or the peer refused the CCCD write). The subscription stays: the next connection tries
+    /// again.
+    Failed(Arc<crate::Error>),
 }
 
-/// Queue places kept beyond a subscriber's capacity for markers: `Lagged`, `Disconnected`,
-/// `Reconnected`. Values alone never use them, so a full queue can still say what happened.
+impl PartialEq for SubscriptionEvent {
+    fn eq(&self, other: &Self) -> bool {
+        use SubscriptionEvent as E;
+        match (self, other) {
+            (E::Notification(a), E::Notification(b)) => a == b,
+            (E::Lagged(a), E::Lagged(b)) => a == b,
+            (E::Waiting, E::Waiting) | (E::Reconnected, E::Reconnected) => true,
+            (E::Disconnected { reason: a }, E::Disconnected { reason: b }) => a == b,
+            (E::Failed(a), E::Failed(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for SubscriptionEvent {}
+
+/// Sent to the device actor when a subscription is dropped: `handle` is a value handle that
+/// no subscriber wants any more, whose notify should be disabled.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct SubscriberGone {
+    /// The handle left with no subscriber (enabled or being enabled), if any.
+    pub handle: Option<u16>,
+}
+
+/// Queue places kept beyond a subscriber's capacity for markers: `Lagged`, `Waiting`,
+/// `Disconnected`, `Reconnected`, `Failed`. Values alone never use them, so a full queue can
+/// still say what happened.
 const MARKER_PLACES: usize = 3;
+
+/// Where one subscriber's notify stands on the current link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyState {
+    /// Not enabled on this link (not connected, or not tried yet).
+    Off,
+    /// The CCCD write for this value handle is in flight.
+    Enabling(u16),
+    /// Values of this value handle reach the subscriber.
+    On(u16),
+    /// Enabling failed on this link; the next connection tries again.
+    Failed,
+}
+
+impl NotifyState {
+    fn handle(self) -> Option<u16> {
+        match self {
+            Self::Enabling(h) | Self::On(h) => Some(h),
+            Self::Off | Self::Failed => None,
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Subscriber {
     id: u64,
+    target: CharacteristicRef,
+    notify: NotifyState,
     queue: mpsc::Sender<SubscriptionEvent>,
     /// Values in the queue now (the receiving side counts them down).
     queued_values: Arc<AtomicUsize>,
@@ -151,6 +216,53 @@ impl SubscriberQueue {
     }
 }
 
+/// One subscriber's place: its queue, and on drop its removal (at once, telling the device).
+#[derive(Debug)]
+pub struct Registration {
+    /// The subscriber's queue.
+    pub queue: SubscriberQueue,
+    id: u64,
+    subscribers: SharedSubscribers,
+}
+
+impl Registration {
+    /// Registers a subscriber of `target` in `subscribers`.
+    pub fn new(
+        subscribers: &SharedSubscribers,
+        target: CharacteristicRef,
+        capacity: usize,
+    ) -> Self {
+        let (id, queue) = lock(subscribers).add(target, capacity);
+        Self {
+            queue,
+            id,
+            subscribers: Arc::clone(subscribers),
+        }
+    }
+
+    /// Its id among the device's subscribers.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let (handle, owner) = {
+            let mut subscribers = lock(&self.subscribers);
+            (subscribers.remove(self.id), subscribers.owner.clone())
+        };
+        if let Some(owner) = owner {
+            owner.do_send(SubscriberGone { handle });
+        }
+    }
+}
+
+/// Locks shared subscribers, also after a panic elsewhere poisoned the lock.
+pub fn lock(subscribers: &SharedSubscribers) -> std::sync::MutexGuard<'_, Subscribers> {
+    subscribers.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Counts from one delivery.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delivery {
@@ -160,26 +272,29 @@ pub struct Delivery {
     pub dropped: usize,
 }
 
-/// Every subscription of one device, keyed by characteristic UUID.
+/// Every subscription of one device, in the order they were made.
 #[derive(Debug, Default)]
 pub struct Subscribers {
-    by_characteristic: BTreeMap<Uuid, Vec<Subscriber>>,
+    list: Vec<Subscriber>,
     next_id: u64,
+    /// The device actor to tell when a subscription is dropped (the current one after a
+    /// restart).
+    owner: Option<Recipient<SubscriberGone>>,
 }
 
 impl Subscribers {
-    /// Adds a subscriber with a queue of `capacity`; returns its id, its receiver, and whether it
-    /// is the characteristic's first (so notify must be enabled).
-    pub fn add(&mut self, characteristic: Uuid, capacity: usize) -> (u64, SubscriberQueue, bool) {
+    /// Adds a subscriber of `target` with a queue of `capacity`, notify off; returns its id and
+    /// its receiver.
+    pub fn add(&mut self, target: CharacteristicRef, capacity: usize) -> (u64, SubscriberQueue) {
         let capacity = capacity.max(1);
         let (queue, receiver) = mpsc::channel(capacity + MARKER_PLACES);
         let queued_values = Arc::new(AtomicUsize::new(0));
         let id = self.next_id;
         self.next_id += 1;
-        let list = self.by_characteristic.entry(characteristic).or_default();
-        let first = list.is_empty();
-        list.push(Subscriber {
+        self.list.push(Subscriber {
             id,
+            target,
+            notify: NotifyState::Off,
             queue,
             queued_values: Arc::clone(&queued_values),
             capacity,
@@ -190,32 +305,39 @@ impl Subscribers {
             receiver,
             queued_values,
         };
-        (id, receiver, first)
+        (id, receiver)
     }
 
-    /// Removes one subscriber; true if its characteristic now has none.
-    pub fn remove(&mut self, characteristic: &Uuid, id: u64) -> bool {
-        let Some(list) = self.by_characteristic.get_mut(characteristic) else {
-            return false;
-        };
-        list.retain(|s| s.id != id);
-        let empty = list.is_empty();
-        if empty {
-            self.by_characteristic.remove(characteristic);
-        }
-        empty
+    /// The device actor to tell about dropped subscriptions.
+    pub fn set_owner(&mut self, owner: Recipient<SubscriberGone>) {
+        self.owner = Some(owner);
     }
 
-    /// Delivers a value to every subscriber of `characteristic`.
-    pub fn deliver(&mut self, characteristic: &Uuid, value: &Bytes) -> Delivery {
+    /// Removes one subscriber; returns its value handle if no other subscriber now wants it
+    /// (so notify on it should be disabled).
+    pub fn remove(&mut self, id: u64) -> Option<u16> {
+        let index = self.list.iter().position(|s| s.id == id)?;
+        let handle = self.list.remove(index).notify.handle()?;
+        (!self.wants(handle)).then_some(handle)
+    }
+
+    /// Whether any subscriber has notify on (or being enabled) for this value handle.
+    pub fn wants(&self, handle: u16) -> bool {
+        self.list.iter().any(|s| s.notify.handle() == Some(handle))
+    }
+
+    /// Delivers a value to every subscriber with notify on for this value handle.
+    pub fn deliver(&mut self, handle: u16, value: &Bytes) -> Delivery {
         let mut outcome = Delivery::default();
-        if let Some(list) = self.by_characteristic.get_mut(characteristic) {
-            for subscriber in list.iter_mut() {
-                if subscriber.offer_value(value.clone()) {
-                    outcome.delivered += 1;
-                } else {
-                    outcome.dropped += 1;
-                }
+        for subscriber in self
+            .list
+            .iter_mut()
+            .filter(|s| s.notify == NotifyState::On(handle))
+        {
+            if subscriber.offer_value(value.clone()) {
+                outcome.delivered += 1;
+            } else {
+                outcome.dropped += 1;
             }
         }
         outcome
@@ -223,190 +345,104 @@ impl Subscribers {
 
     /// Sends a connection marker to every subscriber.
     pub fn announce(&mut self, event: &SubscriptionEvent) {
-        for subscriber in self.by_characteristic.values_mut().flatten() {
+        for subscriber in &mut self.list {
             subscriber.offer_marker(event.clone());
         }
     }
 
-    /// Drops subscribers whose receiver is gone; returns the characteristics left with none.
-    pub fn prune_closed(&mut self) -> Vec<Uuid> {
-        let mut emptied = Vec::new();
-        self.by_characteristic.retain(|uuid, list| {
-            list.retain(|s| !s.queue.is_closed());
-            if list.is_empty() {
-                emptied.push(*uuid);
-            }
-            !list.is_empty()
-        });
-        emptied
+    /// Sends a marker to one subscriber.
+    pub fn tell(&mut self, id: u64, event: SubscriptionEvent) {
+        if let Some(subscriber) = self.list.iter_mut().find(|s| s.id == id) {
+            subscriber.offer_marker(event);
+        }
     }
 
-    /// Characteristics with at least one subscriber (to re-enable after a reconnect).
-    pub fn characteristics(&self) -> Vec<Uuid> {
-        self.by_characteristic.keys().copied().collect()
+    /// A new link: nothing is enabled on it yet.
+    pub fn reset(&mut self) {
+        for subscriber in &mut self.list {
+            subscriber.notify = NotifyState::Off;
+        }
+    }
+
+    /// Subscribers whose notify is off on this link: (id, what they subscribed to).
+    pub fn to_enable(&self) -> Vec<(u64, CharacteristicRef)> {
+        self.list
+            .iter()
+            .filter(|s| s.notify == NotifyState::Off)
+            .map(|s| (s.id, s.target))
+            .collect()
+    }
+
+    /// A new subscription of `target`: those that failed to enable it on this link try again
+    /// with it.
+    pub fn retry_failed(&mut self, target: CharacteristicRef) {
+        for subscriber in &mut self.list {
+            if subscriber.notify == NotifyState::Failed && subscriber.target == target {
+                subscriber.notify = NotifyState::Off;
+            }
+        }
+    }
+
+    /// Sets one subscriber's notify state.
+    pub fn set_state(&mut self, id: u64, notify: NotifyState) {
+        if let Some(subscriber) = self.list.iter_mut().find(|s| s.id == id) {
+            subscriber.notify = notify;
+        }
+    }
+
+    /// Whether some subscriber already has notify on (`Some(true)`) or being enabled
+    /// (`Some(false)`) for this value handle.
+    pub fn handle_state(&self, handle: u16) -> Option<bool> {
+        let mut found = None;
+        for s in &self.list {
+            match s.notify {
+                NotifyState::On(h) if h == handle => return Some(true),
+                NotifyState::Enabling(h) if h == handle => found = Some(false),
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// The CCCD write for `handle` finished: its subscribers get values from now on
+    /// (`Reconnected`), or learn why not and wait for the next connection.
+    pub fn enabled(&mut self, handle: u16, result: Result<(), Arc<crate::Error>>) {
+        for subscriber in &mut self.list {
+            if subscriber.notify != NotifyState::Enabling(handle) {
+                continue;
+            }
+            match &result {
+                Ok(()) => {
+                    subscriber.notify = NotifyState::On(handle);
+                    subscriber.offer_marker(SubscriptionEvent::Reconnected);
+                }
+                Err(error) => {
+                    subscriber.notify = NotifyState::Failed;
+                    subscriber.offer_marker(SubscriptionEvent::Failed(Arc::clone(error)));
+                }
+            }
+        }
+    }
+
+    /// One subscriber's target cannot be enabled on this link.
+    pub fn failed(&mut self, id: u64, error: Arc<crate::Error>) {
+        if let Some(subscriber) = self.list.iter_mut().find(|s| s.id == id) {
+            subscriber.notify = NotifyState::Failed;
+            subscriber.offer_marker(SubscriptionEvent::Failed(error));
+        }
     }
 
     /// Whether any subscriber still holds its receiver.
     pub fn any_live(&self) -> bool {
-        self.by_characteristic
-            .values()
-            .flatten()
-            .any(|s| !s.queue.is_closed())
+        self.list.iter().any(|s| !s.queue.is_closed())
     }
 
     /// Number of subscribers in all.
     pub fn count(&self) -> usize {
-        self.by_characteristic.values().map(Vec::len).sum()
+        self.list.len()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn uuid() -> Uuid {
-        crate::model::uuid_from_u16(0x2A6E)
-    }
-
-    fn value(n: u8) -> Bytes {
-        Bytes::from(vec![n])
-    }
-
-    #[test]
-    fn a_subscriber_that_keeps_up_gets_everything_in_order() {
-        let mut subs = Subscribers::default();
-        let (_, mut rx, first) = subs.add(uuid(), 4);
-        assert!(first);
-        for n in 0..10 {
-            subs.deliver(&uuid(), &value(n));
-            assert_eq!(
-                rx.try_recv().unwrap(),
-                SubscriptionEvent::Notification(value(n))
-            );
-        }
-    }
-
-    #[test]
-    fn a_slow_subscriber_is_told_how_many_it_missed_and_never_blocks_others() {
-        let mut subs = Subscribers::default();
-        let (_, mut slow, _) = subs.add(uuid(), 2);
-        let (_, mut fast, first) = subs.add(uuid(), 2);
-        assert!(!first);
-        for n in 0..5 {
-            let d = subs.deliver(&uuid(), &value(n));
-            assert_eq!(d.delivered, if n < 2 { 2 } else { 1 });
-            assert_eq!(
-                fast.try_recv().unwrap(),
-                SubscriptionEvent::Notification(value(n))
-            );
-        }
-        assert_eq!(
-            slow.try_recv().unwrap(),
-            SubscriptionEvent::Notification(value(0))
-        );
-        assert_eq!(
-            slow.try_recv().unwrap(),
-            SubscriptionEvent::Notification(value(1))
-        );
-        assert!(slow.try_recv().is_err());
-        subs.deliver(&uuid(), &value(5));
-        assert_eq!(slow.try_recv().unwrap(), SubscriptionEvent::Lagged(3));
-        assert_eq!(
-            slow.try_recv().unwrap(),
-            SubscriptionEvent::Notification(value(5))
-        );
-    }
-
-    #[test]
-    fn a_subscriber_of_capacity_one_that_lagged_gets_values_again() {
-        let mut subs = Subscribers::default();
-        let (_, mut rx, _) = subs.add(uuid(), 1);
-        subs.deliver(&uuid(), &value(0));
-        subs.deliver(&uuid(), &value(1)); // dropped: the queue holds one value
-        assert_eq!(
-            rx.try_recv().unwrap(),
-            SubscriptionEvent::Notification(value(0))
-        );
-        for n in 2..6 {
-            subs.deliver(&uuid(), &value(n));
-            if n == 2 {
-                assert_eq!(rx.try_recv().unwrap(), SubscriptionEvent::Lagged(1));
-            }
-            assert_eq!(
-                rx.try_recv().unwrap(),
-                SubscriptionEvent::Notification(value(n)),
-                "value {n} after the lag"
-            );
-        }
-    }
-
-    #[test]
-    fn a_lagging_subscriber_is_still_told_its_link_dropped_and_lagged_counts_values_only() {
-        let mut subs = Subscribers::default();
-        let (_, mut rx, _) = subs.add(uuid(), 2);
-        for n in 0..5 {
-            subs.deliver(&uuid(), &value(n)); // 3 dropped
-        }
-        subs.announce(&SubscriptionEvent::Disconnected {
-            reason: "lost".into(),
-        });
-        subs.announce(&SubscriptionEvent::Reconnected);
-        subs.announce(&SubscriptionEvent::Disconnected {
-            reason: "lost again".into(),
-        });
-        subs.announce(&SubscriptionEvent::Reconnected);
-        subs.deliver(&uuid(), &value(9));
-        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-        assert_eq!(
-            got,
-            vec![
-                SubscriptionEvent::Notification(value(0)),
-                SubscriptionEvent::Notification(value(1)),
-                SubscriptionEvent::Lagged(3),
-                SubscriptionEvent::Disconnected {
-                    reason: "lost".into()
-                },
-                SubscriptionEvent::Reconnected,
-            ],
-            "the queue was full of values; the markers used their reserved places"
-        );
-        subs.deliver(&uuid(), &value(10));
-        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-        assert_eq!(
-            got,
-            vec![
-                SubscriptionEvent::Lagged(1),
-                SubscriptionEvent::Disconnected {
-                    reason: "lost again".into()
-                },
-                SubscriptionEvent::Reconnected,
-                SubscriptionEvent::Notification(value(10)),
-            ]
-        );
-    }
-
-    #[test]
-    fn markers_reach_every_subscriber() {
-        let mut subs = Subscribers::default();
-        let (_, mut a, _) = subs.add(uuid(), 4);
-        let (_, mut b, _) = subs.add(crate::model::uuid_from_u16(0x2A6F), 4);
-        subs.announce(&SubscriptionEvent::Reconnected);
-        assert_eq!(a.try_recv().unwrap(), SubscriptionEvent::Reconnected);
-        assert_eq!(b.try_recv().unwrap(), SubscriptionEvent::Reconnected);
-    }
-
-    #[test]
-    fn dropped_receivers_are_pruned_and_report_empty_characteristics() {
-        let mut subs = Subscribers::default();
-        let (_, rx, _) = subs.add(uuid(), 4);
-        let (id, _keep, _) = subs.add(crate::model::uuid_from_u16(0x2A6F), 4);
-        drop(rx);
-        assert_eq!(subs.prune_closed(), vec![uuid()]);
-        assert_eq!(
-            subs.characteristics(),
-            vec![crate::model::uuid_from_u16(0x2A6F)]
-        );
-        assert!(subs.remove(&crate::model::uuid_from_u16(0x2A6F), id));
-        assert_eq!(subs.count(), 0);
-    }
-}
+#[path = "subscribers_tests.rs"]
+mod tests;

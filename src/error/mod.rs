@@ -103,12 +103,12 @@ pub enum Error {
         address: Address,
     },
     /// The device has no such characteristic.
-    #[error("{address}: no characteristic {uuid}")]
+    #[error("{address}: no characteristic {characteristic}")]
     CharacteristicNotFound {
         /// The device.
         address: Address,
         /// The characteristic asked for.
-        uuid: Uuid,
+        characteristic: crate::model::CharacteristicRef,
     },
     /// The characteristic has no such descriptor.
     #[error("{address}: characteristic {characteristic} has no descriptor {uuid}")]
@@ -116,7 +116,7 @@ pub enum Error {
         /// The device.
         address: Address,
         /// The characteristic.
-        characteristic: Uuid,
+        characteristic: crate::model::CharacteristicRef,
         /// The descriptor asked for.
         uuid: Uuid,
     },

@@ -34,13 +34,6 @@ pub struct Device {
     timeout: Duration,
 }
 
-fn characteristic(uuid: Uuid) -> CharacteristicRef {
-    CharacteristicRef {
-        service: None,
-        uuid,
-    }
-}
-
 impl Device {
     pub(super) fn new(address: Address, actor: Addr<DeviceActor>, fleet: Fleet) -> Self {
         let timeout = fleet.shared.config.operation_timeout;
@@ -110,68 +103,66 @@ impl Device {
         }
     }
 
-    /// Reads a characteristic.
-    pub async fn read(&self, uuid: Uuid) -> Result<Bytes> {
-        self.read_in(None, uuid).await
-    }
-
-    /// Reads a characteristic of a given service.
-    pub async fn read_in(&self, service: Option<Uuid>, uuid: Uuid) -> Result<Bytes> {
-        let target = CharacteristicRef { service, uuid };
-        match self.request(Operation::Read(target)).await? {
+    /// Reads a characteristic: a [`Uuid`] (the first characteristic with it), one in a given
+    /// service ([`CharacteristicRef::in_service`]), or a value handle from [`Device::services`].
+    pub async fn read(&self, characteristic: impl Into<CharacteristicRef>) -> Result<Bytes> {
+        match self.request(Operation::Read(characteristic.into())).await? {
             Outcome::Value(value) => Ok(value),
             other => Err(unexpected(other)),
         }
     }
 
-    /// Writes a characteristic.
-    pub async fn write(&self, uuid: Uuid, value: impl Into<Bytes>, mode: WriteMode) -> Result<()> {
-        let operation = Operation::Write(characteristic(uuid), value.into(), mode);
+    /// Writes a characteristic (named as for [`Device::read`]).
+    pub async fn write(
+        &self,
+        characteristic: impl Into<CharacteristicRef>,
+        value: impl Into<Bytes>,
+        mode: WriteMode,
+    ) -> Result<()> {
+        let operation = Operation::Write(characteristic.into(), value.into(), mode);
         self.request(operation).await.map(drop)
     }
 
-    /// Reads a descriptor of a characteristic.
+    /// Reads a descriptor of a characteristic (named as for [`Device::read`]).
     pub async fn read_descriptor(
         &self,
-        characteristic_uuid: Uuid,
+        characteristic: impl Into<CharacteristicRef>,
         descriptor: Uuid,
     ) -> Result<Bytes> {
-        match self
-            .request(Operation::ReadDescriptor(
-                characteristic(characteristic_uuid),
-                descriptor,
-            ))
-            .await?
-        {
+        let operation = Operation::ReadDescriptor(characteristic.into(), descriptor);
+        match self.request(operation).await? {
             Outcome::Value(value) => Ok(value),
             other => Err(unexpected(other)),
         }
     }
 
-    /// Writes a descriptor of a characteristic.
+    /// Writes a descriptor of a characteristic (named as for [`Device::read`]).
     pub async fn write_descriptor(
         &self,
-        characteristic_uuid: Uuid,
+        characteristic: impl Into<CharacteristicRef>,
         descriptor: Uuid,
         value: impl Into<Bytes>,
     ) -> Result<()> {
-        let operation = Operation::WriteDescriptor(
-            characteristic(characteristic_uuid),
-            descriptor,
-            value.into(),
-        );
+        let operation = Operation::WriteDescriptor(characteristic.into(), descriptor, value.into());
         self.request(operation).await.map(drop)
     }
 
-    /// Subscribes to a characteristic's notifications (connecting if needed). The device stays
-    /// connected while any subscription is alive, and re-enables notify after every reconnect.
-    pub async fn subscribe(&self, uuid: Uuid) -> Result<Subscription> {
+    /// Subscribes to a characteristic's notifications (named as for [`Device::read`]).
+    ///
+    /// An intent, like [`Device::keep_connected`]: it returns at once, connected or not, and
+    /// the device stays connected (reconnecting as needed) while the subscription lives. Notify
+    /// is enabled on every connection, now or later; the stream says `Waiting` until then,
+    /// `Reconnected` once values flow, `Disconnected` at each drop, and `Failed` when enabling
+    /// failed on a connection (the next one tries again). Dropping the subscription
+    /// unsubscribes at once. Errs only when the fleet is gone.
+    pub async fn subscribe(
+        &self,
+        characteristic: impl Into<CharacteristicRef>,
+    ) -> Result<Subscription> {
         let capacity = self.fleet.shared.config.subscription_capacity;
-        match self
-            .request(Operation::Subscribe(characteristic(uuid), capacity))
-            .await?
-        {
-            Outcome::Subscribed(receiver) => Ok(Subscription::new(receiver)),
+        let operation = Operation::Subscribe(characteristic.into(), capacity);
+        match self.request(operation).await? {
+            Outcome::Subscribed(registration) => Ok(Subscription::new(registration)),
             other => Err(unexpected(other)),
         }
     }

@@ -1,7 +1,8 @@
 //! [`Subscription`]: the stream of one characteristic's notifications and connection markers.
 //!
-//! Dropping it unsubscribes; when a characteristic's last subscription is dropped the device
-//! disables notify on it (within a second).
+//! A subscription is an intent: it is enabled on every connection of its device, now or later.
+//! Dropping it unsubscribes at once; when a characteristic's last subscription is dropped the
+//! device disables notify on it.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,7 +10,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 
-use crate::device::subscribers::SubscriberQueue;
+use crate::device::subscribers::Registration;
 
 pub use crate::device::subscribers::SubscriptionEvent;
 
@@ -22,26 +23,27 @@ pub enum TryRecvError {
     Closed,
 }
 
-/// Notifications of one characteristic, with `Disconnected`, `Reconnected` and `Lagged(n)`
-/// markers in the same order as they happened.
+/// Notifications of one characteristic, with `Waiting`, `Disconnected`, `Reconnected`,
+/// `Failed` and `Lagged(n)` markers in the same order as they happened.
 #[derive(Debug)]
+#[must_use = "a subscription unsubscribes when dropped"]
 pub struct Subscription {
-    receiver: SubscriberQueue,
+    registration: Registration,
 }
 
 impl Subscription {
-    pub(super) fn new(receiver: SubscriberQueue) -> Self {
-        Self { receiver }
+    pub(super) fn new(registration: Registration) -> Self {
+        Self { registration }
     }
 
     /// The next event; `None` once the fleet is gone.
     pub async fn recv(&mut self) -> Option<SubscriptionEvent> {
-        self.receiver.recv().await
+        self.registration.queue.recv().await
     }
 
     /// The next event if one is queued now.
     pub fn try_recv_event(&mut self) -> Result<SubscriptionEvent, TryRecvError> {
-        self.receiver.try_recv().map_err(|e| match e {
+        self.registration.queue.try_recv().map_err(|e| match e {
             mpsc::error::TryRecvError::Empty => TryRecvError::Empty,
             mpsc::error::TryRecvError::Disconnected => TryRecvError::Closed,
         })
@@ -52,6 +54,6 @@ impl Stream for Subscription {
     type Item = SubscriptionEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.receiver.poll_recv(cx)
+        self.registration.queue.poll_recv(cx)
     }
 }

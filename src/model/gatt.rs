@@ -194,6 +194,67 @@ impl GattTable {
     }
 }
 
+/// Which characteristic an operation means: by UUID (the first in the table, or the one in a
+/// given service, when several services have one with the same UUID), or by the value handle
+/// [`Device::services`](crate::Device::services) listed.
+///
+/// A plain [`Uuid`] converts into the first kind, so `device.read(uuid)` works as before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CharacteristicRef {
+    /// By UUID, optionally within one service.
+    Uuid {
+        /// Service UUID; `None`: the first service that has the characteristic.
+        service: Option<Uuid>,
+        /// Characteristic UUID.
+        uuid: Uuid,
+    },
+    /// By value handle, from the device's GATT table.
+    Handle(u16),
+}
+
+impl CharacteristicRef {
+    /// The characteristic `uuid` of the service `service`.
+    pub fn in_service(service: Uuid, uuid: Uuid) -> Self {
+        Self::Uuid {
+            service: Some(service),
+            uuid,
+        }
+    }
+
+    /// Finds it in a table.
+    pub fn find<'t>(&self, table: &'t GattTable) -> Option<&'t GattCharacteristic> {
+        match self {
+            Self::Uuid { service, uuid } => table.find_characteristic(service.as_ref(), uuid),
+            Self::Handle(handle) => table.characteristic_by_handle(*handle),
+        }
+    }
+}
+
+impl From<Uuid> for CharacteristicRef {
+    fn from(uuid: Uuid) -> Self {
+        Self::Uuid {
+            service: None,
+            uuid,
+        }
+    }
+}
+
+impl fmt::Display for CharacteristicRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Uuid {
+                service: None,
+                uuid,
+            } => write!(f, "{uuid}"),
+            Self::Uuid {
+                service: Some(service),
+                uuid,
+            } => write!(f, "{uuid} in service {service}"),
+            Self::Handle(handle) => write!(f, "handle 0x{handle:04X}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,9 @@ pub mod uuid;
 pub use ad_structures::{AdParseError, AdProblem, AdvertData};
 pub use address::{Address, AddressKind, ParseAddressError};
 pub use advertisement::Advertisement;
-pub use gatt::{CharProps, GattCharacteristic, GattDescriptor, GattService, GattTable};
+pub use gatt::{
+    CharProps, CharacteristicRef, GattCharacteristic, GattDescriptor, GattService, GattTable,
+};
 pub use radio_id::RadioId;
 pub use raw_advert::RawAdvert;
 pub use uuid::{parse_uuid, uuid_from_u16, uuid_from_u32, ParseUuidError};

@@ -277,11 +277,7 @@ impl Shell {
                 handle,
                 target,
             } => self.gatt(address, handle, move |device| async move {
-                match device
-                    .with_timeout(op_timeout)
-                    .read_in(Some(target.service), target.characteristic)
-                    .await
-                {
+                match device.with_timeout(op_timeout).read(target.named()).await {
                     Ok(value) => OpReply::Value(value),
                     Err(err) => OpReply::Failed(gatt_error(&err)),
                 }
@@ -295,7 +291,7 @@ impl Shell {
             } => self.gatt(address, handle, move |device| async move {
                 let result = device
                     .with_timeout(op_timeout)
-                    .write(target.characteristic, data, mode)
+                    .write(target.named(), data, mode)
                     .await;
                 match (result, mode) {
                     (Ok(()), crate::backend::WriteMode::WithResponse) => OpReply::Written,
@@ -348,7 +344,7 @@ impl Shell {
                 self.spawn_keyed(TaskKey::Notify(address, value_handle), async move {
                     let subscribed = device
                         .with_timeout(op_timeout)
-                        .subscribe(target.characteristic)
+                        .subscribe(target.named())
                         .await;
                     let mut subscription = match subscribed {
                         Ok(subscription) => subscription,
@@ -358,8 +354,24 @@ impl Shell {
                             return;
                         }
                     };
-                    let done = reply(address, descriptor_handle, OpReply::Written);
-                    if tx.send(done).await.is_err() {
+                    // A subscription is an intent: the CCCD write is done once notify is on.
+                    let enabled =
+                        tokio::time::timeout(op_timeout, notify_enabled(&mut subscription));
+                    let answer = match enabled.await {
+                        Ok(Ok(())) => OpReply::Written,
+                        Ok(Err(code)) => OpReply::Failed(code),
+                        Err(_) => OpReply::Failed(gatt_error(&crate::Error::Timeout {
+                            operation: "enable notify".into(),
+                            after: op_timeout,
+                        })),
+                    };
+                    let written = matches!(answer, OpReply::Written);
+                    if tx
+                        .send(reply(address, descriptor_handle, answer))
+                        .await
+                        .is_err()
+                        || !written
+                    {
                         return;
                     }
                     while let Some(event) = subscription.next().await {
@@ -486,4 +498,18 @@ async fn watch_link(device: Device, address: Address, tx: mpsc::Sender<Input>) {
             return;
         }
     }
+}
+
+/// Waits for a fresh subscription's notify to be on: `Ok`, or the ATT code of why not.
+async fn notify_enabled(subscription: &mut crate::Subscription) -> Result<(), i32> {
+    while let Some(event) = subscription.next().await {
+        match event {
+            SubscriptionEvent::Reconnected => return Ok(()),
+            SubscriptionEvent::Failed(error) => return Err(gatt_error(&error)),
+            _ => {}
+        }
+    }
+    Err(gatt_error(&crate::Error::ActorGone {
+        what: "the fleet".into(),
+    }))
 }

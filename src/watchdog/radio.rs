@@ -4,19 +4,15 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::time::Instant;
 
 use super::ladder::{Ladder, Observed};
 use super::RecoveryReport;
-use crate::backend::{
-    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RecoveryStep, ScanMode,
-    ScanModeReport,
-};
-use crate::model::RadioId;
+use crate::backend::{Radio, RadioEvent, RadioLayer};
 
-/// A radio with a watchdog; everything but the event stream goes straight to the radio.
+/// A radio with a watchdog; everything but the event stream (and the watchdog's report) goes
+/// straight to the radio ([`RadioLayer`]).
 pub struct WatchedRadio {
     inner: Arc<dyn Radio>,
     /// Shared by every stream `events()` hands out (an adapter actor restart takes a new one).
@@ -101,14 +97,9 @@ impl Watching {
     }
 }
 
-#[async_trait]
-impl Radio for WatchedRadio {
-    fn id(&self) -> RadioId {
-        self.inner.id()
-    }
-
-    fn info(&self) -> RadioInfo {
-        self.inner.info()
+impl RadioLayer for WatchedRadio {
+    fn inner(&self) -> &Arc<dyn Radio> {
+        &self.inner
     }
 
     fn events(&self) -> BoxStream<'static, RadioEvent> {
@@ -122,26 +113,6 @@ impl Radio for WatchedRadio {
             Some((event, watching))
         })
         .boxed()
-    }
-
-    async fn connect(&self, request: ConnectRequest) -> Result<Connection, Failure> {
-        self.inner.connect(request).await
-    }
-
-    fn recovery_steps(&self) -> Vec<RecoveryStep> {
-        self.inner.recovery_steps()
-    }
-
-    async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
-        self.inner.recover(step).await
-    }
-
-    fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
-        self.inner.set_scan_mode(wanted)
-    }
-
-    fn scan_mode(&self) -> Option<ScanModeReport> {
-        self.inner.scan_mode()
     }
 
     fn recovery_report(&self) -> Option<RecoveryReport> {

@@ -55,6 +55,11 @@ fn a_subscription_through_the_fleet_survives_a_link_drop() {
         assert_eq!(device.mtu().await.unwrap(), 247);
         device.keep_connected(true).await.unwrap();
         let mut subscription = device.subscribe(temperature).await.unwrap();
+        // An intent: values flow once it says notify is on.
+        assert_eq!(
+            next(&mut subscription).await,
+            SubscriptionEvent::Reconnected
+        );
         mock.notify(&thermo.temperature, &[1]).await.unwrap();
         assert_eq!(
             next(&mut subscription).await,

@@ -93,6 +93,18 @@ async fn next_notification(subscription: &mut Subscription) -> SubscriptionEvent
         .expect("the subscription is open")
 }
 
+/// Waits until a fresh subscription's notify is on (a subscription is an intent: it reports
+/// `Waiting` before a connection and `Reconnected` once values flow).
+async fn enabled(subscription: &mut Subscription) {
+    loop {
+        match next_notification(subscription).await {
+            SubscriptionEvent::Reconnected => return,
+            SubscriptionEvent::Waiting => continue,
+            other => panic!("expected notify to be enabled, got {other:?}"),
+        }
+    }
+}
+
 /// A hub file's `btleplug` radio: `run` reads the thermometer through it (a `poll` entry, the
 /// double's value 0x2a as uint8); an adapter btleplug does not list is named with those it does.
 fn cli_hub_file() {
@@ -265,6 +277,7 @@ async fn connect_read_notify() {
     assert_eq!(device.read(temperature).await.unwrap().as_ref(), [0x2a]);
 
     let mut subscription = device.subscribe(temperature).await.unwrap();
+    enabled(&mut subscription).await;
     mock.notify(&characteristic, &[1, 2]);
     mock.notify(&characteristic, &[3]);
     for expected in [vec![1u8, 2], vec![3]] {
@@ -290,6 +303,7 @@ async fn link_loss_and_resubscribe() {
     let mock = Control::from_env();
     let (_fleet, device, device_path, characteristic) = connected_thermometer(&mock).await;
     let mut subscription = device.subscribe(uuid(TEMPERATURE)).await.unwrap();
+    enabled(&mut subscription).await;
     mock.drop_connection(&device_path);
     match next_notification(&mut subscription).await {
         SubscriptionEvent::Disconnected { reason } => {
@@ -375,6 +389,9 @@ async fn one_link_lost_of_two() {
                 .await
                 .unwrap(),
         );
+    }
+    for subscription in &mut subscriptions {
+        enabled(subscription).await;
     }
     let [first, second] = &mut subscriptions[..] else {
         unreachable!("two subscriptions")

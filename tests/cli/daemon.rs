@@ -11,20 +11,25 @@ use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
-const LIVING_ROOM: &str = "[[device]]\naddress = \"A4:C1:38:00:00:01\"\nname = \"Living room\"\nsubscribe = [{ characteristic = \"2a6e\", decode = \"int16le\", scale = 0.01 }]\n";
+const LIVING_ROOM: &str = "[[device]]\naddress = \"A4:C1:38:00:00:01\"\nname = \"Living room\"\nsubscribe = [{ characteristic = \"2a6e\", decode = \"sint16\", scale = 0.01 }]\n";
 const CHEST_STRAP: &str = "[[device]]\naddress = \"F0:0D:00:00:00:07\"\nname = \"Chest strap\"\nsubscribe = [{ characteristic = \"2a37\" }]\n";
 
-/// A running `bluefleet run --json` and its stdout lines.
+/// A running `bluefleet` child and its stdout lines.
 struct Daemon {
     child: Child,
-    lines: mpsc::Receiver<Value>,
+    lines: mpsc::Receiver<String>,
 }
 
 impl Daemon {
+    /// `bluefleet run --json --config HUB`.
     fn start(hub: &std::path::Path) -> Self {
+        let hub = hub.to_str().unwrap();
+        Self::spawn(&["run", "--json", "--config", hub])
+    }
+
+    fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bluefleet"))
-            .args(["run", "--json", "--config"])
-            .arg(hub)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -33,17 +38,15 @@ impl Daemon {
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(value) = serde_json::from_str(&line) {
-                    if sender.send(value).is_err() {
-                        return;
-                    }
+                if sender.send(line).is_err() {
+                    return;
                 }
             }
         });
         Self { child, lines }
     }
 
-    /// The lines up to and including the first that `wanted` accepts.
+    /// The JSON lines up to and including the first that `wanted` accepts.
     fn until(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + PATIENCE;
         let mut seen = Vec::new();
@@ -53,6 +56,9 @@ impl Daemon {
                 .lines
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("no {what} within {PATIENCE:?}; saw {seen:?}"));
+            let Ok(line) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
             let found = wanted(&line);
             seen.push(line);
             if found {
@@ -67,6 +73,20 @@ impl Daemon {
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit: it must be a clean one.
+    fn terminate_cleanly(&mut self) {
+        self.signal("TERM");
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "SIGTERM did not stop it");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
     }
 }
 
@@ -105,16 +125,7 @@ fn sighup_adds_a_device_without_touching_the_others_and_sigterm_exits_cleanly() 
         "the unchanged device saw no disconnect or resubscribe: {after_reload:?}"
     );
 
-    daemon.signal("TERM");
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = daemon.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "SIGTERM did not stop the daemon");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
+    daemon.terminate_cleanly();
 }
 
 #[test]
@@ -169,36 +180,11 @@ fn the_radio_watchdog_setting_is_checked_in_the_file_and_on_the_command_line() {
 
 #[test]
 fn sigterm_stops_bluefleet_proxy_cleanly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bluefleet"))
-        .args(["proxy", "--listen", "127.0.0.1:0", "--no-mdns"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let first = lines.recv_timeout(PATIENCE).expect("a listening line");
+    let mut proxy = Daemon::spawn(&["proxy", "--listen", "127.0.0.1:0", "--no-mdns"]);
+    let first = proxy
+        .lines
+        .recv_timeout(PATIENCE)
+        .expect("a listening line");
     assert!(first.starts_with("listening on 127.0.0.1:"), "{first}");
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "SIGTERM did not stop the proxy");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
+    proxy.terminate_cleanly();
 }

@@ -60,6 +60,11 @@ async fn a_fleet_connects_reads_writes_and_subscribes_through_a_proxy() {
     let rx = parse_uuid("6e400003-b5a3-f393-e0a9-e50e24dcca9e").unwrap();
     let tx = parse_uuid("6e400002-b5a3-f393-e0a9-e50e24dcca9e").unwrap();
     let mut echo = device.subscribe(rx).await.unwrap();
+    // An intent: the echo is heard once the subscription says notify is on.
+    assert_eq!(
+        timeout(WAIT, echo.recv()).await.unwrap(),
+        Some(SubscriptionEvent::Reconnected)
+    );
     device
         .write(tx, &b"ping"[..], WriteMode::WithResponse)
         .await

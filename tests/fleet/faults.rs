@@ -48,7 +48,9 @@ impl CheckedSubscriber {
                     self.received += 1;
                     self.since_reconnect += 1;
                 }
-                SubscriptionEvent::Disconnected { .. } => self.last = None,
+                SubscriptionEvent::Disconnected { .. }
+                | SubscriptionEvent::Waiting
+                | SubscriptionEvent::Failed(_) => self.last = None,
                 SubscriptionEvent::Reconnected => {
                     self.last = None;
                     self.since_reconnect = 0;
@@ -162,7 +164,7 @@ async fn run_schedule(seed: u64, steps: usize) {
                         stalled.push(s);
                     }
                 } else {
-                    stalled.swap_remove(rng.gen_range(0..stalled.len()));
+                    drop(stalled.swap_remove(rng.gen_range(0..stalled.len())));
                 }
             }
             _ => {}

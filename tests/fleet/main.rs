@@ -15,5 +15,6 @@ mod regressions;
 mod requests;
 mod slots;
 mod stories;
+mod subscriptions;
 mod watchdog;
 mod watching;

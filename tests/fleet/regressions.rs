@@ -1,6 +1,6 @@
 //! One regression test per numbered bug of issue 13 that shows through the public API (the
 //! others are unit tests beside their fix: subscriber queues in `device::subscribers`, world
-//! validation in `sim::world`).
+//! validation in `sim::world`; bugs 2, 3 and 7 are in `subscriptions.rs`).
 
 use std::time::Duration;
 
@@ -10,36 +10,6 @@ use bluefleet::sim::RadioSpec;
 use bluefleet::{Error, ErrorKind};
 
 use crate::support::*;
-
-/// Bug 2: when enabling notify failed, the subscriber stayed registered, so the next
-/// `subscribe` returned `Ok` without enabling notify and values never started.
-#[test]
-fn a_failed_notify_enable_is_rolled_back_and_the_next_subscribe_enables_it() {
-    block_on_virtual_time(async {
-        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
-        let (simulation, fleet) = start(world(radios, vec![env_sensor(1, 1.0, 0.0)]), 5);
-        run_for(Duration::from_secs(3)).await;
-        let device = fleet.device(addr(1)).await.unwrap();
-        device.connect().await.unwrap();
-        simulation
-            .control()
-            .fail_next_gatt(addr(1), 1, 0x0E)
-            .unwrap();
-        let refused = device.subscribe(temperature()).await;
-        assert!(refused.is_err(), "the CCCD write failed: {refused:?}");
-        let mut subscription = device.subscribe(temperature()).await.unwrap();
-        let event = tokio::time::timeout(Duration::from_secs(10), subscription.recv())
-            .await
-            .expect("a value within two notify periods");
-        assert!(
-            matches!(
-                event,
-                Some(bluefleet::fleet::SubscriptionEvent::Notification(_))
-            ),
-            "{event:?}"
-        );
-    });
-}
 
 /// Bug 6: `Error::NoRadio.kind()` said out-of-slots also when no radio had heard the device.
 #[test]

@@ -96,7 +96,7 @@ fn a_missing_characteristic_is_named_and_the_link_stays_usable() {
         let missing = bluefleet::model::uuid_from_u16(0x2A37);
         let err = device.read(missing).await.unwrap_err();
         assert!(
-            matches!(err, Error::CharacteristicNotFound { uuid, .. } if uuid == missing),
+            matches!(err, Error::CharacteristicNotFound { characteristic, .. } if characteristic == missing.into()),
             "{err}"
         );
         assert!(err.to_string().contains("00002a37"), "{err}");

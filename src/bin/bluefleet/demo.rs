@@ -264,8 +264,13 @@ async fn follow(
             SubscriptionEvent::Disconnected { reason } if report_links => {
                 state.device_event(device.address(), format!("link ended ({reason})"))
             }
-            SubscriptionEvent::Disconnected { .. } => {}
-            SubscriptionEvent::Reconnected => {}
+            SubscriptionEvent::Failed(error) if report_links => {
+                state.device_event(device.address(), format!("notify not enabled ({error})"))
+            }
+            SubscriptionEvent::Disconnected { .. }
+            | SubscriptionEvent::Failed(_)
+            | SubscriptionEvent::Waiting
+            | SubscriptionEvent::Reconnected => {}
             SubscriptionEvent::Lagged(n) => {
                 if let Some(web) = &web {
                     web.lagged(device.address(), n);

@@ -11,7 +11,9 @@ use std::time::Duration;
 use bluefleet::adverts::watch::Watched;
 use bluefleet::adverts::AdvertFilter;
 use bluefleet::model::assigned_numbers::name_of;
-use bluefleet::model::{uuid_from_u16, CharProps, GattCharacteristic, GattTable};
+use bluefleet::model::{
+    uuid_from_u16, CharProps, CharacteristicRef, GattCharacteristic, GattTable,
+};
 use bluefleet::{Address, Device, Fleet};
 use futures::StreamExt;
 use serde::Serialize;
@@ -145,7 +147,7 @@ async fn describe(device: &Device, table: &GattTable, read: bool) -> Vec<Service
     for service in &table.services {
         let mut characteristics = Vec::new();
         for c in &service.characteristics {
-            characteristics.push(characteristic(device, service.uuid, c, read).await);
+            characteristics.push(characteristic(device, c, read).await);
         }
         services.push(ServiceOut {
             uuid: service.uuid,
@@ -157,12 +159,7 @@ async fn describe(device: &Device, table: &GattTable, read: bool) -> Vec<Service
     services
 }
 
-async fn characteristic(
-    device: &Device,
-    service: uuid::Uuid,
-    c: &GattCharacteristic,
-    read: bool,
-) -> CharacteristicOut {
+async fn characteristic(device: &Device, c: &GattCharacteristic, read: bool) -> CharacteristicOut {
     let mut descriptors = Vec::new();
     let mut presentation = None;
     for d in &c.descriptors {
@@ -175,7 +172,10 @@ async fn characteristic(
             error: None,
         };
         if read {
-            match device.read_descriptor(c.uuid, d.uuid).await {
+            match device
+                .read_descriptor(CharacteristicRef::Handle(c.handle), d.uuid)
+                .await
+            {
                 Ok(value) => {
                     if d.uuid == uuid_from_u16(0x2904) {
                         presentation = Presentation::parse(&value);
@@ -200,7 +200,7 @@ async fn characteristic(
         descriptors,
     };
     if read && c.properties.contains(CharProps::READ) {
-        match device.read_in(Some(service), c.uuid).await {
+        match device.read(CharacteristicRef::Handle(c.handle)).await {
             Ok(value) => {
                 out.text = printable_text(&value);
                 out.decoded = characteristic_value(&c.uuid, &value)

@@ -9,11 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use async_trait::async_trait;
-use bluefleet::backend::{
-    ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RecoveryStep, ScanMode,
-    ScanModeReport,
-};
+use bluefleet::backend::{Radio, RadioEvent, RadioLayer};
 use bluefleet::model::RadioId;
 use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
@@ -112,14 +108,9 @@ struct Watched {
     health: Arc<Health>,
 }
 
-#[async_trait]
-impl Radio for Watched {
-    fn id(&self) -> RadioId {
-        self.inner.id()
-    }
-
-    fn info(&self) -> RadioInfo {
-        self.inner.info()
+impl RadioLayer for Watched {
+    fn inner(&self) -> &Arc<dyn Radio> {
+        &self.inner
     }
 
     fn events(&self) -> BoxStream<'static, RadioEvent> {
@@ -137,30 +128,6 @@ impl Radio for Watched {
                 | RadioEvent::SlotsReported(_) => {}
             })
             .boxed()
-    }
-
-    fn recovery_steps(&self) -> Vec<RecoveryStep> {
-        self.inner.recovery_steps()
-    }
-
-    async fn recover(&self, step: RecoveryStep) -> Result<(), String> {
-        self.inner.recover(step).await
-    }
-
-    fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
-        self.inner.set_scan_mode(wanted)
-    }
-
-    fn scan_mode(&self) -> Option<ScanModeReport> {
-        self.inner.scan_mode()
-    }
-
-    fn recovery_report(&self) -> Option<bluefleet::watchdog::RecoveryReport> {
-        self.inner.recovery_report()
-    }
-
-    async fn connect(&self, request: ConnectRequest) -> Result<Connection, Failure> {
-        self.inner.connect(request).await
     }
 }
 

@@ -236,6 +236,8 @@ async fn print_values(fleet: Fleet, device: Device, config: SubscriptionConfig, 
             SubscriptionEvent::Notification(value) => printer.value(&config, &value),
             SubscriptionEvent::Disconnected { reason } => printer.event("disconnected", &reason),
             SubscriptionEvent::Reconnected => printer.event("reconnected", ""),
+            SubscriptionEvent::Waiting => printer.event("waiting", "not connected yet"),
+            SubscriptionEvent::Failed(error) => printer.event("failed", &error.to_string()),
             SubscriptionEvent::Lagged(n) => printer.event("lagged", &format!("{n} values missed")),
         }
     }

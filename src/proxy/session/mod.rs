@@ -118,6 +118,13 @@ pub(crate) struct Target {
     pub characteristic: Uuid,
 }
 
+impl Target {
+    /// The characteristic in its service, as the fleet's handles name it.
+    pub fn named(self) -> crate::model::CharacteristicRef {
+        crate::model::CharacteristicRef::in_service(self.service, self.characteristic)
+    }
+}
+
 /// Work for the shell.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Action {
