@@ -8,7 +8,8 @@
 //!   [`backend::bluez`] (feature `bluez`) drives local BlueZ controllers over D-Bus with zbus.
 //!   [`backend::esphome`] (feature `esphome`) speaks to ESPHome Bluetooth proxies.
 //!   `backend::btleplug` (feature `btleplug`) drives local adapters on macOS, Windows and Linux.
-//! - [`adapter`]: one actor per radio; the fleet-wide slot ledger and per-radio connect gate.
+//! - `adapter` (crate-private): one actor per radio; the fleet-wide slot ledger and per-radio
+//!   connect gate. Their listings are public as [`fleet::SlotUsage`] and [`fleet::GateStats`].
 //! - [`adverts`]: the listen path: every radio's adverts merged per device (best radio,
 //!   smoothed RSSI, availability, proximity, beacons), plain state with no actor per device.
 //! - [`decode`]: sensor readings from advert payloads (BTHome, Xiaomi, ATC/pvvx, Govee, Ruuvi,
@@ -29,7 +30,7 @@
 // docs.rs builds with `--cfg docsrs` (Cargo.toml) and marks feature-gated items.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod adapter;
+pub(crate) mod adapter;
 pub mod adverts;
 pub mod backend;
 pub mod cache;

@@ -12,6 +12,8 @@ mod subscription;
 pub mod virtual_time;
 mod watching;
 
+pub use crate::adapter::gate::GateStats;
+pub use crate::adapter::slots::{LeasePhase, SlotUsage};
 pub use crate::device::attempt_log::AttemptEvent;
 pub use crate::supervisor::radio_choice::{ConsideredRadio, SkipReason};
 pub use builder::FleetBuilder;

@@ -39,7 +39,7 @@ use crate::model::{Address, RadioId};
 mod accounting;
 mod lease;
 
-pub use accounting::{Reconciliation, SlotUsage};
+pub use accounting::SlotUsage;
 pub use lease::{ConnectTurn, Grant, SlotLease, SlotTicket};
 
 /// Why a slot was not granted.
