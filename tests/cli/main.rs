@@ -6,6 +6,7 @@ mod bench;
 mod daemon;
 mod decode;
 mod polling;
+mod quiet;
 mod radio_health;
 
 use std::process::Command;

@@ -91,7 +91,8 @@ pub fn run(args: Args) -> Result<(), String> {
 }
 
 async fn listen(fleet: Fleet, duration: Duration) -> Result<Registry, String> {
-    tokio::time::sleep(duration).await;
+    let listening = tokio::time::sleep(duration);
+    crate::progress::waiting_for(&format!("beacons ({duration:?} of adverts)"), listening).await;
     let beacons = fleet
         .heard()
         .into_iter()

@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::backend::{with_fleet, BackendArgs};
 use crate::formats::{characteristic_value, descriptor_value, Presentation};
 use crate::output::{hex, print_json};
+use crate::progress::waiting_for;
 
 /// Arguments of `explore`.
 #[derive(Debug, clap::Args)]
@@ -101,8 +102,9 @@ async fn explore(
     wait: Duration,
 ) -> Result<Explored, String> {
     let mut adverts = Box::pin(fleet.adverts());
-    let heard = fleet
-        .find_device(&AdvertFilter::new().address(address), wait)
+    let filter = AdvertFilter::new().address(address);
+    let hearing = fleet.find_device(&filter, wait);
+    let heard = waiting_for(&format!("a radio to hear {address}"), hearing)
         .await
         .map_err(|_| format!("no radio heard {address} within {wait:?}: is the address right and the device in range?"))?;
     if not_connectable(&mut adverts, address).await {
@@ -113,7 +115,12 @@ async fn explore(
     }
     let device = fleet.device(address).await.map_err(|e| e.to_string())?;
     // The fleet's errors already name the device.
-    let table = device.services().await.map_err(|e| e.to_string())?;
+    let table = waiting_for(
+        &format!("{address} to connect and list its services"),
+        device.services(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let services = describe(&device, &table, read).await;
     let explored = Explored {
         device_name: heard.name,

@@ -18,6 +18,7 @@ mod hub_radios;
 mod logging;
 mod mqtt;
 mod output;
+mod progress;
 mod proximity;
 #[cfg(feature = "proxy")]
 mod proxy;
