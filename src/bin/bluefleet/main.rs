@@ -2,6 +2,8 @@
 //!
 //! `main` parses the command line and dispatches; each subcommand lives in its own file.
 
+#[cfg(test)]
+mod args_proptest;
 mod backend;
 mod beacons;
 mod bench;
@@ -125,6 +127,20 @@ fn main() -> ExitCode {
 /// Help and version go to stdout as clap writes them; a usage error is one line on stderr
 /// (clap's own layout spans several, with a usage block and a tip).
 fn usage_error(err: &clap::Error) -> ExitCode {
+    match usage_line(err) {
+        None => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        Some(line) => {
+            eprintln!("{line}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A usage error in one line; `None` for help and version, which are not errors.
+fn usage_line(err: &clap::Error) -> Option<String> {
     use clap::error::ErrorKind;
     if matches!(
         err.kind(),
@@ -132,8 +148,7 @@ fn usage_error(err: &clap::Error) -> ExitCode {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
-        let _ = err.print();
-        return ExitCode::SUCCESS;
+        return None;
     }
     let text = err.render().to_string();
     let words: Vec<&str> = text
@@ -141,9 +156,7 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more"))
         .flat_map(str::split_whitespace)
         .collect();
-    let line = words.join(" ");
-    eprintln!("{line}");
-    ExitCode::from(2)
+    Some(words.join(" "))
 }
 
 /// `bluefleet scan | head` closes our stdout early; that is not an error worth a backtrace.
