@@ -18,7 +18,7 @@ use tokio::time::Instant;
 const RUNS: usize = 5;
 
 fn main() {
-    let memory = measure_device_memory(100_000);
+    let memory = measure_device_memory(100_000, true);
     println!(
         "memory: {} devices, {} B/device accounted, {} B/device resident (target <= 512)",
         memory.devices,

@@ -41,6 +41,12 @@ pub enum AdvertBatch {
     },
 }
 
+/// Stop reading the radio: the actor stops and drops its event stream (fleet shutdown, or
+/// the radio removed).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct StopAdapter;
+
 /// Sent to the Supervisor when an adapter actor stops for any reason.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
@@ -152,6 +158,14 @@ impl AdapterActor {
                 }
             }
         }
+    }
+}
+
+impl Handler<StopAdapter> for AdapterActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StopAdapter, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }
 

@@ -293,24 +293,14 @@ pub struct MemoryReport {
 }
 
 /// Feeds `devices` distinct devices (the workload's payloads, one advert each) into a fresh
-/// pipeline and reports the memory they hold.
-pub fn measure_device_memory(devices: usize) -> MemoryReport {
-    let origin = Instant::now();
-    let radio = RadioId::new("proxy-0");
-    let mut pipeline = AdvertPipeline::new(PipelineConfig::default());
-    let mut events = Vec::with_capacity(4);
+/// pipeline and reports the memory they hold. With `sensor_readings` the payloads carry
+/// Ruuvi's company id, so the Ruuvi decoder (src/decode) keeps its last result per device (for
+/// these short frames a decode error, not readings); without, the same frames under company
+/// 0xFFFF (reserved for tests, which no decoder knows), so the figure is the pipeline's own
+/// per-device state.
+pub fn measure_device_memory(devices: usize, sensor_readings: bool) -> MemoryReport {
     let before = resident_bytes();
-    for i in 0..devices {
-        let frame = RawFrame {
-            address: Address::from_u64(0xA4C1_3800_0000 + i as u64),
-            radio: radio.clone(),
-            rssi_dbm: -70,
-            seen_at: origin,
-            raw: payload(i, 0),
-        };
-        pipeline.ingest(&[frame.to_advert()], &mut events);
-        events.clear();
-    }
+    let pipeline = heard_once(devices, sensor_readings);
     let after = resident_bytes();
     let count = pipeline.len().max(1);
     MemoryReport {
@@ -320,6 +310,30 @@ pub fn measure_device_memory(devices: usize) -> MemoryReport {
             .zip(after)
             .map(|(before, after)| after.saturating_sub(before) as f64 / count as f64),
     }
+}
+
+/// A pipeline that heard `devices` devices once each (see [`measure_device_memory`]).
+fn heard_once(devices: usize, sensor_readings: bool) -> AdvertPipeline {
+    let origin = Instant::now();
+    let radio = RadioId::new("proxy-0");
+    let mut pipeline = AdvertPipeline::new(PipelineConfig::default());
+    let mut events = Vec::with_capacity(4);
+    for i in 0..devices {
+        let mut raw = payload(i, 0).to_vec();
+        if !sensor_readings {
+            raw[5..7].copy_from_slice(&0xFFFFu16.to_le_bytes());
+        }
+        let frame = RawFrame {
+            address: Address::from_u64(0xA4C1_3800_0000 + i as u64),
+            radio: radio.clone(),
+            rssi_dbm: -70,
+            seen_at: origin,
+            raw: Bytes::from(raw),
+        };
+        pipeline.ingest(&[frame.to_advert()], &mut events);
+        events.clear();
+    }
+    pipeline
 }
 
 /// The process's resident set size, from `/proc/self/status` (`VmRSS: … kB`).
@@ -355,8 +369,24 @@ mod tests {
 
     #[test]
     fn memory_is_measured_per_device() {
-        let report = measure_device_memory(2_000);
+        let report = measure_device_memory(2_000, true);
         assert_eq!(report.devices, 2_000);
+        let first = Address::from_u64(0xA4C1_3800_0000);
+        let claimed = |sensors| {
+            let pipeline = heard_once(3, sensors);
+            let readings = pipeline.readings();
+            readings.get(&first).is_some() || readings.error(&first).is_some()
+        };
+        assert!(
+            claimed(true),
+            "Ruuvi's company id: its decoder keeps a result"
+        );
+        assert!(!claimed(false), "company 0xFFFF: no decoder, nothing kept");
+        let without = measure_device_memory(2_000, false);
+        assert!(
+            without.accounted_bytes_per_device <= report.accounted_bytes_per_device,
+            "{without:?}"
+        );
         assert!(
             (200..512).contains(&report.accounted_bytes_per_device),
             "{report:?}"

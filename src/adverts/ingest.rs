@@ -24,8 +24,9 @@ pub struct Ingested<'a> {
     pub view: &'a DeviceView,
     /// The advert's own reading.
     pub rssi_dbm: i16,
-    /// The payload was new for the device: its first advert, or content that differs from
-    /// what the device said last.
+    /// The advert told something new: it is the device's first, or it changed the device's
+    /// merged view (Home Assistant's content compare). New bytes that change nothing (an
+    /// advert alternating with its scan response, both already merged) are not new content.
     pub new_content: bool,
     /// The decoded fields, when this advert's raw bytes were decoded (new content from a raw
     /// radio); the caller may keep them.
@@ -155,7 +156,8 @@ impl AdvertPipeline {
                 })
             }
         };
-        if device.merge_payload(fingerprint, data) {
+        let changed = device.merge_payload(fingerprint, data);
+        if changed {
             summary.changed += 1;
             if !appeared {
                 events.push(AdvertEvent::Changed { address });
@@ -169,7 +171,7 @@ impl AdvertPipeline {
         Ingested {
             view: device,
             rssi_dbm: signal.rssi_dbm,
-            new_content: true,
+            new_content: appeared || changed,
             decoded,
         }
     }

@@ -341,6 +341,14 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
         }
     }
 
+    /// The radio of the running attempt or of the link.
+    pub fn radio(&self) -> Option<&RadioId> {
+        match &self.phase {
+            Phase::Connecting { radio, .. } | Phase::Connected { radio, .. } => Some(radio),
+            _ => None,
+        }
+    }
+
     /// Whether an attempt runs.
     pub fn is_connecting(&self) -> bool {
         matches!(self.phase, Phase::Connecting { .. })

@@ -35,6 +35,11 @@ pub struct SetAddressKind(pub Option<crate::model::AddressKind>);
 #[rtype(result = "()")]
 pub struct Shutdown;
 
+/// A radio was removed from the fleet: drop a link or attempt through it.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct RadioRemoved(pub crate::model::RadioId);
+
 /// Fault injection for tests and the fault-schedule harness: the actor panics in its handler.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::machine::Event;
-use super::messages::{CharacteristicRef, Operation, Outcome, Request};
+use super::messages::{CharacteristicRef, Operation, Outcome, RadioRemoved, Request};
 use super::subscribers::{NotifyState, Registration, SubscriberGone, SubscriptionEvent};
 use super::{DeviceActor, TimerKind};
 use crate::backend::{Failure, Link};
@@ -347,6 +347,18 @@ impl Handler<SubscriberGone> for DeviceActor {
             }
         }
         self.consider_idle(ctx);
+    }
+}
+
+impl Handler<RadioRemoved> for DeviceActor {
+    type Result = ();
+
+    /// A link or attempt through a removed radio ends (the device reconnects elsewhere if it
+    /// still wants a connection).
+    fn handle(&mut self, RadioRemoved(radio): RadioRemoved, ctx: &mut Self::Context) {
+        if self.machine.radio() == Some(&radio) {
+            self.disconnect_now(ctx);
+        }
     }
 }
 

@@ -432,6 +432,12 @@ impl Subscribers {
         }
     }
 
+    /// The device is no longer managed: every subscription's stream ends.
+    pub fn close(&mut self) {
+        self.list.clear();
+        self.owner = None;
+    }
+
     /// Whether any subscriber still holds its receiver.
     pub fn any_live(&self) -> bool {
         self.list.iter().any(|s| !s.queue.is_closed())

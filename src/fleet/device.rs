@@ -21,6 +21,7 @@ use crate::device::messages::{CharacteristicRef, Operation, Outcome, Request};
 use crate::device::state::{DeviceState, DeviceStatus, WaitReason};
 use crate::device::DeviceActor;
 use crate::model::{Address, GattTable};
+use crate::supervisor::lifecycle::ReleaseDevice;
 use crate::supervisor::messages::{KeepConnected, Manage};
 use crate::ErrorKind;
 use crate::{Error, Result};
@@ -75,6 +76,17 @@ impl Device {
             keep,
         };
         self.fleet.supervisor.send(message).await.map_err(gone)?
+    }
+
+    /// Stops managing the device: disconnects it, stops its actor, ends its subscriptions'
+    /// streams and forgets its status. Using a handle to it afterwards (or
+    /// [`Fleet::device`](crate::Fleet::device)) manages it afresh.
+    pub async fn release(&self) -> Result<()> {
+        self.fleet
+            .supervisor
+            .send(ReleaseDevice(self.address))
+            .await
+            .map_err(gone)
     }
 
     /// Connects (if not connected) and returns once connected.

@@ -19,6 +19,7 @@ use crate::device::attempt_log::AttemptEvent;
 use crate::model::{Address, AddressKind};
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
+use crate::supervisor::lifecycle::RemoveRadio;
 use crate::supervisor::messages::{AddRadio, CrashDevice, GetDiagnostics, Manage, ShutdownFleet};
 use crate::supervisor::shared_view::Shared;
 use crate::supervisor::Supervisor;
@@ -69,6 +70,17 @@ impl Fleet {
     /// Adds a radio to a running fleet.
     pub async fn add_radio(&self, radio: Arc<dyn Radio>) -> Result<()> {
         self.supervisor.send(AddRadio(radio)).await.map_err(gone)?
+    }
+
+    /// Removes a radio: its adapter actor stops (dropping the radio's event stream), no slot is
+    /// granted on it again, and devices linked through it disconnect (and reconnect through
+    /// another radio if they still want to). What to do with
+    /// `bluefleet::backend::bluez::AdapterChange::Removed`.
+    pub async fn remove_radio(&self, radio: &crate::model::RadioId) -> Result<()> {
+        self.supervisor
+            .send(RemoveRadio(radio.clone()))
+            .await
+            .map_err(gone)?
     }
 
     /// Every connection attempt step from now on: which radios each device considered (and
@@ -178,8 +190,10 @@ impl Fleet {
         self.supervisor.send(GetDiagnostics).await.map_err(gone)
     }
 
-    /// Disconnects every device, then stops the actors. The service cache is written through
-    /// on every change, so nothing is left to flush.
+    /// Disconnects every device, then stops every actor: device actors, adapter actors (each
+    /// dropping its radio's event stream, which ends BlueZ discovery or an ESPHome session's
+    /// advert subscription) and the Supervisor. Subscription streams end. The service cache is
+    /// written through on every change, so nothing is left to flush.
     pub async fn shutdown(&self) -> Result<()> {
         self.supervisor.send(ShutdownFleet).await.map_err(gone)
     }

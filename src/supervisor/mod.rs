@@ -11,6 +11,7 @@
 mod advert_routing;
 pub mod diagnostics;
 pub mod heard;
+pub mod lifecycle;
 pub mod messages;
 pub mod radio_choice;
 pub mod shared_view;
@@ -24,12 +25,12 @@ use actix::prelude::*;
 use crate::adapter::gate::ConnectGate;
 use crate::adapter::{AdapterActor, AdapterActorStopped};
 use crate::adverts::AdvertEvent;
-use crate::device::messages::{Crash, SetAddressKind, SetKeepConnected, Shutdown};
+use crate::device::messages::{Crash, SetAddressKind, SetKeepConnected};
 use crate::device::subscribers::SubscriptionEvent;
 use crate::device::{DeviceActor, DeviceActorStopped, SharedSubscribers};
 use crate::model::{Address, AddressKind, RadioId};
 use diagnostics::{Diagnostics, RadioDiagnostics};
-use messages::{AddRadio, CrashDevice, GetDiagnostics, KeepConnected, Manage, ShutdownFleet};
+use messages::{AddRadio, CrashDevice, GetDiagnostics, KeepConnected, Manage};
 use shared_view::{RadioEntry, Shared};
 
 /// How long to wait before restarting an adapter actor whose stream ended.
@@ -327,29 +328,5 @@ impl Handler<GetDiagnostics> for Supervisor {
                 .feed_lost
                 .load(std::sync::atomic::Ordering::Relaxed),
         })
-    }
-}
-
-impl Handler<ShutdownFleet> for Supervisor {
-    type Result = ResponseActFuture<Self, ()>;
-
-    fn handle(&mut self, _: ShutdownFleet, _: &mut Self::Context) -> Self::Result {
-        self.stopping = true;
-        self.shared.watchers().close_all();
-        let stops: Vec<_> = self
-            .devices
-            .values()
-            .map(|d| d.actor.send(Shutdown))
-            .collect();
-        Box::pin(
-            async move {
-                futures::future::join_all(stops).await;
-            }
-            .into_actor(self)
-            .map(|_, act, ctx| {
-                act.adapters.clear();
-                ctx.stop();
-            }),
-        )
     }
 }

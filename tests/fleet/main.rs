@@ -9,6 +9,7 @@ mod attempts;
 mod connect;
 mod determinism;
 mod faults;
+mod lifecycle;
 mod liveness;
 mod per_radio_backoff;
 mod reconnect;

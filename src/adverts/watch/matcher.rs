@@ -25,8 +25,8 @@ pub enum NameMatch {
 /// Which copies a watcher receives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Copies {
-    /// The first advert of each matching device, then only adverts whose content changed
-    /// (the default; what integrations want).
+    /// The first advert of each matching device, then only adverts that changed what the
+    /// device is known to advertise (its merged view; the default, what integrations want).
     #[default]
     Changed,
     /// Every advert from every radio, repeats included.

@@ -171,6 +171,32 @@ fn by_default_only_changes_arrive_and_every_copy_gets_repeats() {
 }
 
 #[test]
+fn an_advert_alternating_with_its_scan_response_arrives_only_while_it_adds_something() {
+    let mut bed = Bed::new();
+    let mut changes = bed.watch(AdvertMatcher::address(addr(1)), 64);
+    for _ in 0..5 {
+        bed.hear("hci0", &[raw(1, -60, IBEACON)]);
+        bed.hear("hci0", &[raw(1, -60, NAME_TEMP)]);
+    }
+    let items = drain(&mut changes);
+    assert_eq!(
+        items.len(),
+        2,
+        "the advert, then the name it adds: {items:?}"
+    );
+    assert_eq!(
+        bed.pipeline.totals().decoded,
+        3,
+        "decoded until the merged view settled"
+    );
+    bed.hear(
+        "hci0",
+        &[raw(1, -60, &[0x05, 0x09, b'T', b'e', b'm', b'q'])],
+    );
+    assert_eq!(drain(&mut changes).len(), 1, "a new name is a change");
+}
+
+#[test]
 fn a_new_watcher_first_gets_the_latest_advert_of_devices_already_heard() {
     let mut bed = Bed::new();
     three_devices(&mut bed);

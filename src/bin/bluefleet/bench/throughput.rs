@@ -67,9 +67,14 @@ fn resident_bytes() -> Option<f64> {
 
 /// Bytes of resident memory per managed device: `devices` devices heard, then each made
 /// managed (`Fleet::device`) with one subscription (so connected), RSS before and after.
-pub fn managed_device_memory(devices: usize) -> Option<f64> {
+/// `while_held` runs while those devices are still held, so a second measurement can grow
+/// the heap afresh instead of reusing what this one would have freed.
+pub fn managed_device_memory<T>(
+    devices: usize,
+    while_held: impl FnOnce() -> T,
+) -> (Option<f64>, T) {
     block_on_real_time(async move {
-        let (fleet, _radio, before, after) = {
+        let (fleet, _radio, before, after, other) = {
             let (fleet, radio) = listening(devices, 16).await;
             let before = resident_bytes();
             let mut held = Vec::with_capacity(devices);
@@ -83,11 +88,15 @@ pub fn managed_device_memory(devices: usize) -> Option<f64> {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
             let after = resident_bytes();
+            let other = while_held();
             drop(held);
-            (fleet, radio, before, after)
+            (fleet, radio, before, after, other)
         };
         fleet.shutdown().await.ok();
-        Some((after? - before?) / devices as f64)
+        let per_device = before
+            .zip(after)
+            .map(|(before, after)| (after - before) / devices as f64);
+        (per_device, other)
     })
 }
 

@@ -214,7 +214,10 @@ impl Workload {
             hearing.push(set);
         }
         let mut by_scanner: [Vec<Record>; SCANNERS] = Default::default();
-        let mut payloads: Vec<Bytes> = Vec::new();
+        // Every distinct payload in one buffer, as a receive buffer holds them: the adverts
+        // handed to bluefleet are slices sharing one reference count.
+        let mut arena: Vec<u8> = Vec::new();
+        let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
         let mut current: Vec<Option<(usize, u32)>> = vec![None; DEVICES];
         let mut sha = Sha256::new();
         let mut emitted = 0;
@@ -229,13 +232,15 @@ impl Workload {
                 let index = match current[d] {
                     Some((version, index)) if version == v => index,
                     _ => {
-                        payloads.push(Bytes::from(payload(d, v)));
-                        let index = (payloads.len() - 1) as u32;
+                        let start = arena.len();
+                        arena.extend_from_slice(&payload(d, v));
+                        spans.push(start..arena.len());
+                        let index = (spans.len() - 1) as u32;
                         current[d] = Some((v, index));
                         index
                     }
                 };
-                let bytes = &payloads[index as usize];
+                let bytes = &arena[spans[index as usize].clone()];
                 let set = &hearing[d];
                 let favoured =
                     (d % 50 == 7 && set.len() > 1).then(|| set[(round / 50) % set.len()]);
@@ -265,6 +270,8 @@ impl Workload {
             round += 1;
         }
         let sha256 = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let arena = Bytes::from(arena);
+        let payloads = spans.into_iter().map(|span| arena.slice(span)).collect();
         Self {
             by_scanner,
             payloads,
