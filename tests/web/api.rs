@@ -42,17 +42,7 @@ fn read_only_unless_commands_are_allowed_and_bad_requests_are_named() {
 
 #[test]
 fn a_token_guards_every_path() {
-    let dir = tempfile::tempdir().expect("dir");
-    let hub = dir.path().join("hub.toml");
-    let world = crate::support::root().join("examples/worlds/flat.toml");
-    std::fs::write(
-        &hub,
-        format!(
-            "seed = 3\n[[radio]]\nbackend = \"sim\"\nworld = {world:?}\n[web]\nlisten = \"127.0.0.1:0\"\ntoken = \"s3cret\"\n"
-        ),
-    )
-    .expect("hub.toml");
-    let served = Served::start(&["run", "--config", hub.to_str().expect("path")]);
+    let (served, _hub_dir) = run_hub("[web]\nlisten = \"127.0.0.1:0\"\ntoken = \"s3cret\"\n");
     let url = format!("{}api/radios", served.url);
     let (status, body) = request("GET", &url, &[], "");
     assert_eq!(status, 401, "{body}");
@@ -68,17 +58,10 @@ fn a_token_guards_every_path() {
 /// notification.
 #[test]
 fn a_polled_value_reaches_the_page() {
-    let dir = tempfile::tempdir().expect("dir");
-    let hub = dir.path().join("hub.toml");
-    let world = crate::support::root().join("examples/worlds/flat.toml");
-    std::fs::write(
-        &hub,
-        format!(
-            "seed = 3\n[[radio]]\nbackend = \"sim\"\nworld = {world:?}\n[web]\nlisten = \"127.0.0.1:0\"\n[[device]]\naddress = \"A4:C1:38:00:00:01\"\nsubscribe = [{{ characteristic = \"2a19\", decode = \"uint8\", unit = \"%\", poll = \"1s\" }}]\n"
-        ),
-    )
-    .expect("hub.toml");
-    let served = Served::start(&["run", "--config", hub.to_str().expect("path")]);
+    let (served, _hub_dir) = run_hub(
+        "[web]\nlisten = \"127.0.0.1:0\"\n[[device]]\naddress = \"A4:C1:38:00:00:01\"\n\
+         subscribe = [{ characteristic = \"2a19\", decode = \"uint8\", unit = \"%\", poll = \"1s\" }]\n",
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let devices = served.get_json("api/devices");
@@ -101,4 +84,19 @@ fn a_polled_value_reaches_the_page() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// `bluefleet run` on a hub file of one sim radio over the flat world (seed 3), plus `rest`;
+/// the hub file's directory lives as long as the returned guard.
+fn run_hub(rest: &str) -> (Served, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = dir.path().join("hub.toml");
+    let world = crate::support::root().join("examples/worlds/flat.toml");
+    std::fs::write(
+        &hub,
+        format!("seed = 3\n[[radio]]\nbackend = \"sim\"\nworld = {world:?}\n{rest}"),
+    )
+    .expect("hub.toml");
+    let served = Served::start(&["run", "--config", hub.to_str().expect("path")]);
+    (served, dir)
 }
