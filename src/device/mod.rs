@@ -16,6 +16,7 @@ pub mod attempt_log;
 mod link_events;
 mod machine;
 mod machine_effects;
+mod machine_io;
 #[cfg(test)]
 mod machine_tests;
 pub mod messages;
