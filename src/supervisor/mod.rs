@@ -13,7 +13,6 @@ pub mod diagnostics;
 pub mod heard;
 pub mod lifecycle;
 pub mod messages;
-pub mod radio_choice;
 pub mod shared_view;
 
 use std::collections::BTreeMap;

@@ -19,10 +19,10 @@ use crate::adverts::watch::Watchers;
 use crate::adverts::{AdvertEvent, AdvertPipeline, PipelineConfig};
 use crate::backend::{Radio, RadioInfo};
 use crate::cache::ServiceCache;
+use crate::device::radio_choice::ChoicePolicy;
 use crate::device::retry::RetryPolicy;
 use crate::device::state::DeviceStatus;
 use crate::model::{Address, Advertisement, RadioId};
-use crate::supervisor::radio_choice::ChoicePolicy;
 
 /// One registered radio.
 #[derive(Debug)]

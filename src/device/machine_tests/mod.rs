@@ -11,12 +11,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::machine::*;
+use super::radio_choice::ChoicePolicy;
 use super::retry::RetryPolicy;
 use super::state::{DeviceState, WaitReason};
 use crate::backend::{DisconnectCause, Failure, FailureSource, FailureStage};
 use crate::error::ErrorKind;
 use crate::model::{Address, AdvertData, Advertisement, RadioId};
-use crate::supervisor::radio_choice::ChoicePolicy;
 
 #[derive(Debug)]
 struct Lease(RadioId);
