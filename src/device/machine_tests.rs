@@ -14,9 +14,9 @@ use super::machine::*;
 use super::retry::RetryPolicy;
 use super::state::{DeviceState, WaitReason};
 use crate::backend::{DisconnectCause, Failure, FailureSource, FailureStage};
+use crate::device::radio_choice::ChoicePolicy;
 use crate::error::ErrorKind;
 use crate::model::{Address, AdvertData, Advertisement, RadioId};
-use crate::supervisor::radio_choice::ChoicePolicy;
 
 #[derive(Debug)]
 struct Lease(RadioId);

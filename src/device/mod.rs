@@ -21,6 +21,7 @@ mod machine_io;
 mod machine_tests;
 pub mod messages;
 mod ops;
+pub mod radio_choice;
 pub mod retry;
 mod sightings;
 pub mod state;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::adverts::PipelineConfig;
 use crate::device::retry::RetryPolicy;
-use crate::supervisor::radio_choice::ChoicePolicy;
+use crate::device::radio_choice::ChoicePolicy;
 
 /// Fleet-wide tunables.
 #[derive(Clone, Debug)]

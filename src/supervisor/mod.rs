@@ -13,7 +13,6 @@ pub mod diagnostics;
 pub mod heard;
 pub mod lifecycle;
 pub mod messages;
-pub mod radio_choice;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
