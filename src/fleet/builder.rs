@@ -15,7 +15,6 @@ use crate::device::retry::RetryPolicy;
 use crate::model::Address;
 use crate::shared::{FleetConfig, Shared};
 use crate::supervisor::messages::AddRadio;
-use crate::device::radio_choice::ChoicePolicy;
 use crate::supervisor::Supervisor;
 
 /// Builds a [`Fleet`].

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use crate::adverts::PipelineConfig;
-use crate::device::retry::RetryPolicy;
 use crate::device::radio_choice::ChoicePolicy;
+use crate::device::retry::RetryPolicy;
 
 /// Fleet-wide tunables.
 #[derive(Clone, Debug)]
