@@ -21,6 +21,7 @@ mod machine_io;
 mod machine_tests;
 pub mod messages;
 mod ops;
+pub mod radio_choice;
 pub mod retry;
 mod sightings;
 pub mod state;
@@ -35,7 +36,7 @@ use tokio::sync::watch;
 use crate::adapter::slots::{ConnectTurn, SlotLease, SlotTicket};
 use crate::backend::Link;
 use crate::model::{Address, AddressKind, GattTable, RadioId};
-use crate::supervisor::shared_view::Shared;
+use crate::shared::Shared;
 use machine::{DeviceMachine, Effect, Event, LeaseHandle, LinkHandle, MachineConfig};
 use messages::{AdvertSeen, Crash, Request, SetAddressKind, SetKeepConnected, Shutdown};
 use state::{DeviceState, DeviceStatus};
@@ -141,7 +142,7 @@ pub struct DeviceActor {
 
 impl DeviceActor {
     /// A device actor for `address`.
-    pub fn new(
+    pub(crate) fn new(
         address: Address,
         shared: Arc<Shared>,
         keep_connected: bool,
