@@ -20,7 +20,7 @@ use crate::adapter::slots::Grant;
 use crate::backend::DisconnectCause;
 use crate::error::Error;
 use crate::model::{Address, RadioId};
-use crate::supervisor::shared_view::Shared;
+use crate::shared::Shared;
 
 /// The ledger's view of the radios, as the machine reads it.
 struct LedgerView<'a>(&'a Shared);

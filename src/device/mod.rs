@@ -36,7 +36,7 @@ use tokio::sync::watch;
 use crate::adapter::slots::{ConnectTurn, SlotLease, SlotTicket};
 use crate::backend::Link;
 use crate::model::{Address, AddressKind, GattTable, RadioId};
-use crate::supervisor::shared_view::Shared;
+use crate::shared::Shared;
 use machine::{
     DeviceMachine, Effect, Event, LeaseHandle, LinkHandle, MachineConfig, MachineMemory,
 };
