@@ -132,10 +132,14 @@ impl DeviceActor {
                     }
                 }
             }
-            Effect::CountFailure { kind, text } => self.update_status(|s| {
-                s.failed_attempts += 1;
-                s.last_error = Some((kind, text));
-            }),
+            Effect::CountFailure { kind, text } => {
+                let now = self.fleet_time();
+                self.update_status(|s| {
+                    s.failed_attempts += 1;
+                    s.last_error = Some((kind, text));
+                    s.last_error_at = Some(now);
+                });
+            }
             Effect::LinkUp => {
                 self.update_status(|s| s.connections += 1);
                 // Each subscription hears `Reconnected` once notify is on again on this link.

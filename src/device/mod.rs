@@ -29,6 +29,7 @@ pub mod subscribers;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::watch;
@@ -252,15 +253,24 @@ impl DeviceActor {
     fn publish(&self, state: DeviceState) {
         let subscribers = self.subscribers().count();
         let keep_connected = self.machine.keep_connected();
+        let now = self.fleet_time();
         self.status.send_if_modified(|s| {
             let changed = s.state != state
                 || s.subscribers != subscribers
                 || s.keep_connected != keep_connected;
+            if s.state != state {
+                s.since = now;
+            }
             s.state = state;
             s.subscribers = subscribers;
             s.keep_connected = keep_connected;
             changed
         });
+    }
+
+    /// Time since the fleet started: the clock of `DeviceStatus`'s stamps.
+    fn fleet_time(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.shared.started)
     }
 
     fn update_status(&self, change: impl FnOnce(&mut DeviceStatus)) {
