@@ -81,6 +81,7 @@ pub trait BluezMock {
     ) -> zbus::Result<String>;
     fn add_gatt_descriptor(&self, chr: &str, handle: u16, uuid: &str) -> zbus::Result<String>;
     fn notify(&self, chr: &str, value: &[u8]) -> zbus::Result<()>;
+    fn shift_gatt_service(&self, service: &str, new_handle: u16) -> zbus::Result<String>;
     fn inject_error(
         &self,
         path: &str,

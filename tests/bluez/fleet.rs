@@ -22,7 +22,8 @@ async fn fleet_over(bed: &MockBluez) -> Fleet {
         .unwrap()
 }
 
-async fn next(subscription: &mut Subscription) -> SubscriptionEvent {
+/// The subscription's next event, within [`PATIENCE`].
+pub async fn next(subscription: &mut Subscription) -> SubscriptionEvent {
     tokio::time::timeout(PATIENCE, subscription.recv())
         .await
         .expect("a subscription event in time")

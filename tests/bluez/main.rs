@@ -11,6 +11,7 @@ mod failures;
 mod fleet;
 mod hotplug;
 mod scan_modes;
+mod services_changed;
 mod watchdog;
 
 use std::time::Duration;

@@ -15,6 +15,7 @@ mod per_radio_backoff;
 mod reconnect;
 mod regressions;
 mod requests;
+mod services_changed;
 mod slots;
 mod stories;
 mod subscriptions;

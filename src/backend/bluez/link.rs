@@ -8,6 +8,14 @@
 //! `Connected` false on its own or removes the device, `RadioDown` when the adapter is powered
 //! off or removed.
 //!
+//! Service Changed: BlueZ handles the indication itself (it rediscovers the changed range) and
+//! shows the result as the device's GATT objects removed and added (`InterfacesRemoved` /
+//! `InterfacesAdded` below the device's path). One change is a burst of such signals, and a
+//! disconnect removes GATT objects too; so the task reports one `ServicesChanged` once the burst
+//! has been quiet for [`GATT_SETTLE`] and only if the device is still connected then. The
+//! handle index of this link is not rebuilt: the device core reconnects, and the next link
+//! indexes the new objects.
+//!
 //! Dropping the link without `disconnect` still disconnects (from a spawned task), so a
 //! restarted device actor never leaves BlueZ holding a connection nobody uses.
 
@@ -22,6 +30,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Duration, Instant};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use zbus::{Connection, Variant};
 
@@ -31,14 +40,19 @@ use super::failure::from_zbus;
 use super::gatt::GattIndex;
 use super::props;
 use super::proxies::{
-    self, GattCharacteristic1Proxy, GattDescriptor1Proxy, ADAPTER, CHARACTERISTIC, DEVICE,
+    self, GattCharacteristic1Proxy, GattDescriptor1Proxy, ADAPTER, CHARACTERISTIC, DESCRIPTOR,
+    DEVICE, SERVICE,
 };
-use super::signals::BluezSignal;
+use super::signals::{is_under, BluezSignal};
 use crate::backend::{
     Connection as LinkConnection, DisconnectCause, Failure, FailureSource, FailureStage, Link,
     LinkEvent, WriteMode,
 };
 use crate::model::{Address, GattTable};
+
+/// How long a burst of GATT object changes must be quiet before it is reported as one
+/// `ServicesChanged` (BlueZ sends a change's removals and additions back to back).
+const GATT_SETTLE: Duration = Duration::from_millis(250);
 
 /// What the link handle and its watch task share.
 #[derive(Debug)]
@@ -246,9 +260,20 @@ async fn watch(
     mut signals: BoxStream<'static, BluezSignal>,
     tx: mpsc::UnboundedSender<LinkEvent>,
 ) {
+    // When the current burst of GATT object changes is over, if one is going on.
+    let mut settle: Option<Instant> = None;
     let (cause, detail) = loop {
+        let deadline = settle.unwrap_or_else(Instant::now);
         let signal = tokio::select! {
+            biased;
             () = tx.closed() => return,
+            () = sleep_until(deadline), if settle.is_some() => {
+                settle = None;
+                if device_connected(&shared).await && tx.send(LinkEvent::ServicesChanged).is_err() {
+                    return;
+                }
+                continue;
+            }
             signal = signals.next() => signal,
         };
         let Some(signal) = signal else {
@@ -259,6 +284,7 @@ async fn watch(
         };
         match judge(&shared, signal).await {
             Verdict::Nothing => {}
+            Verdict::GattChanged => settle = Some(Instant::now() + GATT_SETTLE),
             Verdict::Notify(event) => {
                 if tx.send(event).is_err() {
                     return;
@@ -275,6 +301,8 @@ async fn watch(
 enum Verdict {
     Nothing,
     Notify(LinkEvent),
+    /// A GATT object of the device appeared or went.
+    GattChanged,
     Ended(DisconnectCause, String),
 }
 
@@ -310,7 +338,9 @@ async fn judge(shared: &Shared, signal: BluezSignal) -> Verdict {
             Verdict::Nothing
         }
         BluezSignal::Removed { path, interfaces } => {
-            if path == shared.adapter_path && interfaces.iter().any(|i| i == ADAPTER) {
+            if is_gatt_object(shared, &path, interfaces.iter()) {
+                Verdict::GattChanged
+            } else if path == shared.adapter_path && interfaces.iter().any(|i| i == ADAPTER) {
                 Verdict::Ended(DisconnectCause::RadioDown, "adapter removed".into())
             } else if path == shared.device_path && interfaces.iter().any(|i| i == DEVICE) {
                 // BlueZ removes an adapter's devices just before the adapter itself.
@@ -323,8 +353,35 @@ async fn judge(shared: &Shared, signal: BluezSignal) -> Verdict {
                 Verdict::Nothing
             }
         }
-        BluezSignal::Added { .. } => Verdict::Nothing,
+        BluezSignal::Added { path, interfaces } => {
+            if is_gatt_object(shared, &path, interfaces.keys()) {
+                Verdict::GattChanged
+            } else {
+                Verdict::Nothing
+            }
+        }
     }
+}
+
+/// Whether `path` is a GATT service, characteristic or descriptor of this link's device.
+fn is_gatt_object<'a>(
+    shared: &Shared,
+    path: &str,
+    mut interfaces: impl Iterator<Item = &'a String>,
+) -> bool {
+    path != shared.device_path
+        && is_under(path, &shared.device_path)
+        && interfaces.any(|i| [SERVICE, CHARACTERISTIC, DESCRIPTOR].contains(&i.as_str()))
+}
+
+/// Whether BlueZ still shows the device connected (a disconnect removes GATT objects too).
+async fn device_connected(shared: &Shared) -> bool {
+    let result = async {
+        let props = proxies::properties(&shared.conn, &shared.device_path).await?;
+        props.get(DEVICE.try_into()?, "Connected").await
+    }
+    .await;
+    result.is_ok_and(|value| bool::try_from(&value).unwrap_or(false))
 }
 
 fn lost_or_requested(shared: &Shared) -> DisconnectCause {

@@ -1,5 +1,5 @@
 //! The world's clockwork: devices advertising, proxies flushing advert batches, radios going
-//! down and up on schedule.
+//! down and up on schedule, devices changing their GATT tables on schedule.
 //!
 //! Owns the background tasks [`spawn`] starts for a simulation. Each device advertises every
 //! `advert_interval` plus a random 0–10 ms `advDelay`; each radio that is up, not blinded by a
@@ -31,8 +31,11 @@ const MAX_ADV_DELAY: Duration = Duration::from_millis(10);
 /// Starts every background task of the world.
 pub(crate) fn spawn(shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
-    for device in 0..shared.world.devices.len() {
+    for (device, spec) in shared.world.devices.iter().enumerate() {
         tasks.push(tokio::spawn(advertise(shared.clone(), device)));
+        if !spec.services_changes.is_empty() {
+            tasks.push(tokio::spawn(services_changes(shared.clone(), device)));
+        }
     }
     for (radio, spec) in shared.world.radios.iter().enumerate() {
         if let Some(batch) = spec.advert_batch {
@@ -155,5 +158,18 @@ async fn outages(shared: Arc<Shared>, radio: usize) {
         shared.lock().radio_down(&shared, radio, "scheduled outage");
         sleep_until(shared.started + window.until).await;
         shared.lock().radio_up(&shared, radio);
+    }
+}
+
+/// A device's scheduled GATT table changes, in time order.
+async fn services_changes(shared: Arc<Shared>, device: usize) {
+    let Some(spec) = shared.world.devices.get(device) else {
+        return;
+    };
+    let mut changes: Vec<_> = spec.services_changes.iter().collect();
+    changes.sort_by_key(|change| change.at);
+    for change in changes {
+        sleep_until(shared.started + change.at).await;
+        shared.lock().change_services(&shared, device, &change.gatt);
     }
 }

@@ -119,6 +119,21 @@ impl SimControl {
         }
     }
 
+    /// The device's GATT table becomes `gatt` now (as a scheduled `services_changes` entry
+    /// does): open links get a Service Changed indication; a client connecting later with the
+    /// old table cached finds it stale. Returns how many links were told.
+    pub fn change_services(
+        &self,
+        address: Address,
+        gatt: super::world::SimGatt,
+    ) -> Result<usize, SimError> {
+        let device = self.device(address)?;
+        Ok(self
+            .shared
+            .lock()
+            .change_services(&self.shared, device, &gatt))
+    }
+
     /// Moves a device to a fixed position (overriding its route from now on).
     pub fn move_device(&self, address: Address, to: Position) -> Result<(), SimError> {
         let device = self.device(address)?;

@@ -2,7 +2,8 @@
 //!
 //! Owns the GATT operations and their virtual cost: discovery costs `discovery_requests`
 //! round trips of one connection interval each (skipped when the connect request carried a
-//! cached table that matches the device), reads, writes with response, descriptor operations
+//! cached table that matches the device, and run again after the device changed its table),
+//! reads, writes with response, descriptor operations
 //! and notify changes cost one round trip, writes without response cost none. Refusals are ATT
 //! errors with `att_status` in the radio's own words (`faults::att`).
 //!
@@ -11,7 +12,7 @@
 //! link; the slot comes back then, with `Disconnected { LinkLost }` on the event stream if
 //! anyone still reads it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,8 +33,9 @@ pub struct SimLink {
     device: usize,
     radio: usize,
     cached: Option<Arc<GattTable>>,
-    /// Set once discovery ran or the cache was accepted: later `services()` calls are free.
-    discovered: AtomicBool,
+    /// The device's GATT version (plus one) that discovery ran on or the cache was accepted
+    /// for (0: neither yet): `services()` calls for that version are free.
+    discovered: AtomicU64,
     /// Set by `disconnect()`, so dropping does not schedule a supervision timeout.
     closed: AtomicBool,
 }
@@ -58,7 +60,7 @@ impl SimLink {
             device,
             radio,
             cached,
-            discovered: AtomicBool::new(false),
+            discovered: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         }
     }
@@ -91,12 +93,23 @@ impl SimLink {
         Ok(())
     }
 
-    fn attribute(&self, handle: u16) -> Option<&Attribute> {
-        self.shared
-            .layouts
+    /// What `handle` is in the table the device serves now.
+    fn attribute(&self, handle: u16) -> Option<Attribute> {
+        let state = self.shared.lock();
+        state
+            .devices
             .get(self.device)?
+            .layout
             .attributes
             .get(&handle)
+            .cloned()
+    }
+
+    /// The table the device serves now, and its version.
+    fn served(&self) -> Option<(std::sync::Arc<super::world::GattLayout>, u64)> {
+        let state = self.shared.lock();
+        let d = state.devices.get(self.device)?;
+        Some((std::sync::Arc::clone(&d.layout), d.gatt_version))
     }
 
     /// One acknowledged attribute operation: permission check, one round trip, apply.
@@ -154,7 +167,7 @@ impl SimLink {
     fn apply_cccd(&self, characteristic: u16, value: &[u8]) {
         let enable = value.first().is_some_and(|b| b & 0x03 != 0);
         let generator = match self.attribute(characteristic) {
-            Some(Attribute::Value { generator, .. }) => *generator,
+            Some(Attribute::Value { generator, .. }) => generator,
             _ => None,
         };
         let mut state = self.shared.lock();
@@ -198,28 +211,27 @@ impl Link for SimLink {
     }
 
     async fn services(&self) -> Result<GattTable, Failure> {
-        let Some(table) = self
-            .shared
-            .layouts
-            .get(self.device)
-            .map(|l| l.table.clone())
-        else {
+        let Some((layout, version)) = self.served() else {
             return Err(faults::not_connected(self.kind()));
         };
+        let mark = version + 1;
         let cache_matches = self
             .cached
             .as_deref()
-            .is_some_and(|cached| cached.services == table.services);
+            .is_some_and(|cached| cached.services == layout.table.services);
         if !self.is_open() {
             return Err(faults::not_connected(self.kind()));
         }
-        if self.discovered.load(Ordering::Relaxed) || cache_matches {
-            if !self.discovered.swap(true, Ordering::Relaxed) {
-                if let Some(d) = self.shared.lock().devices.get_mut(self.device) {
-                    d.stats.cache_hits += 1;
-                }
+        let seen = self.discovered.load(Ordering::Relaxed);
+        if seen == mark {
+            return Ok(layout.table.clone());
+        }
+        if seen == 0 && cache_matches {
+            self.discovered.store(mark, Ordering::Relaxed);
+            if let Some(d) = self.shared.lock().devices.get_mut(self.device) {
+                d.stats.cache_hits += 1;
             }
-            return Ok(table);
+            return Ok(layout.table.clone());
         }
         let requests = self
             .shared
@@ -232,8 +244,8 @@ impl Link for SimLink {
             d.stats.discoveries += 1;
             d.stats.discovery_round_trips += u64::from(requests);
         }
-        self.discovered.store(true, Ordering::Relaxed);
-        Ok(table)
+        self.discovered.store(mark, Ordering::Relaxed);
+        Ok(layout.table.clone())
     }
 
     async fn read(&self, handle: u16) -> Result<Bytes, Failure> {
@@ -283,7 +295,7 @@ impl Link for SimLink {
         let Some(Attribute::Descriptor {
             uuid,
             characteristic,
-        }) = self.attribute(handle).cloned()
+        }) = self.attribute(handle)
         else {
             return Err(faults::att(self.kind(), 0x01));
         };
@@ -299,7 +311,7 @@ impl Link for SimLink {
         let (properties, cccd) = match self.attribute(handle) {
             Some(Attribute::Value {
                 properties, cccd, ..
-            }) => (*properties, *cccd),
+            }) => (properties, cccd),
             _ => return Err(faults::att(self.kind(), 0x01)),
         };
         let value: &[u8] = match (enable, properties.contains(CharProps::NOTIFY)) {

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::faults;
 use super::stats::{DeviceStats, RadioStats, SimStats, TraceEvent, Traced};
-use super::world::{GattLayout, Generator, World};
+use super::world::{GattLayout, Generator, SimGatt, World};
 use crate::backend::{DisconnectCause, LinkEvent, RadioEvent, RadioKind, SlotReport};
 use crate::model::{Address, RadioId};
 use crate::ErrorKind;
@@ -42,8 +42,6 @@ pub(crate) fn stream(seed: u64, domain: u64, index: u64) -> ChaCha8Rng {
 /// What every task of one simulation shares.
 pub(crate) struct Shared {
     pub world: World,
-    /// Per device: its GATT server with handles.
-    pub layouts: Vec<GattLayout>,
     pub radio_ids: Vec<RadioId>,
     pub seed: u64,
     /// Virtual time zero.
@@ -82,6 +80,10 @@ pub(crate) struct DeviceState {
     pub forced_asleep: bool,
     pub out_of_range: bool,
     pub moved_to: Option<super::world::Position>,
+    /// Its GATT server with handles, as served now (a services change replaces it).
+    pub layout: std::sync::Arc<GattLayout>,
+    /// Bumped at each services change, so a link knows its discovery is out of date.
+    pub gatt_version: u64,
     /// Current attribute values (characteristics and descriptors) by handle.
     pub values: BTreeMap<u16, Vec<u8>>,
     /// ATT statuses the next GATT operations on this device fail with (fault injection).
@@ -132,11 +134,6 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     pub(crate) fn new(world: World, seed: u64, traced: bool) -> Self {
-        let layouts = world
-            .devices
-            .iter()
-            .map(|d| d.gatt.layout(d.mtu))
-            .collect::<Vec<_>>();
         let radio_ids = world.radios.iter().map(|r| RadioId::new(&r.name)).collect();
         let radios = world
             .radios
@@ -161,19 +158,20 @@ impl Shared {
         let devices = world
             .devices
             .iter()
-            .zip(&layouts)
+            .map(|d| (d, d.gatt.layout(d.mtu)))
             .map(|(d, layout)| DeviceState {
                 forced_asleep: false,
                 out_of_range: false,
                 moved_to: None,
                 values: layout.initial_values.clone(),
+                layout: std::sync::Arc::new(layout),
+                gatt_version: 0,
                 forced_gatt: Default::default(),
                 stats: DeviceStats::new(d.address, d.name.clone()),
             })
             .collect();
         let down_epochs = world.radios.iter().map(|_| watch::channel(0).0).collect();
         Self {
-            layouts,
             radio_ids,
             seed,
             started: Instant::now(),
@@ -395,6 +393,43 @@ impl State {
         if let Some(id) = shared.radio_ids.get(radio) {
             self.record(shared, Traced::RadioUp { radio: id.clone() });
         }
+    }
+
+    /// The device serves `gatt` from now on (new firmware): its values start over, and every
+    /// open link of it gets a Service Changed indication and loses its subscriptions (the CCCDs
+    /// it wrote belong to the old table). Returns how many links were told.
+    pub(crate) fn change_services(
+        &mut self,
+        shared: &Shared,
+        device: usize,
+        gatt: &SimGatt,
+    ) -> usize {
+        let Some(spec) = shared.world.devices.get(device) else {
+            return 0;
+        };
+        let layout = gatt.layout(spec.mtu);
+        let mut told = 0;
+        for link in self.links.values_mut().filter(|l| l.device == device) {
+            link.notifying.clear();
+            let _ = link.events.send(LinkEvent::ServicesChanged);
+            link.wake.notify_one();
+            told += 1;
+        }
+        if let Some(d) = self.devices.get_mut(device) {
+            d.values = layout.initial_values.clone();
+            d.layout = std::sync::Arc::new(layout);
+            d.gatt_version += 1;
+            d.stats.services_changes_indicated += told as u64;
+        }
+        let address = spec.address;
+        self.record(
+            shared,
+            Traced::ServicesChanged {
+                device: address,
+                links: told,
+            },
+        );
+        told
     }
 
     /// Ends every link of a device (a forced drop, sleep or leaving range).

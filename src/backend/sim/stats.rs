@@ -106,6 +106,8 @@ pub struct DeviceStats {
     pub disconnects_after_end: u64,
     /// Advertising events sent (heard or not).
     pub adverts_sent: u64,
+    /// Service Changed indications sent to open links (one per link per change).
+    pub services_changes_indicated: u64,
 }
 
 impl DeviceStats {
@@ -121,6 +123,7 @@ impl DeviceStats {
             notifications_sent: 0,
             disconnects_after_end: 0,
             adverts_sent: 0,
+            services_changes_indicated: 0,
         }
     }
 }
@@ -197,6 +200,13 @@ pub enum Traced {
         device: Address,
         /// The failure as displayed.
         failure: String,
+    },
+    /// The device's GATT table changed (links open then were told).
+    ServicesChanged {
+        /// The device.
+        device: Address,
+        /// Links indicated.
+        links: usize,
     },
     /// A link ended.
     Disconnected {

@@ -379,3 +379,49 @@ def Notify(self, chrc_path, value):
     """A notification from the peripheral: Value changes (PropertiesChanged), as BlueZ reports it."""
     chrc = mockobject.objects[chrc_path]
     chrc.UpdateProperties(CHRC, {"Value": dbus.Array(value, signature="y")})
+
+
+def _removed(path, interfaces):
+    mockobject.objects["/"].EmitSignal(
+        OBJECT_MANAGER_IFACE,
+        "InterfacesRemoved",
+        "oas",
+        [dbus.ObjectPath(path), dbus.Array(interfaces, signature="s")],
+    )
+
+
+def _below(path, interface):
+    """Objects under `path` with `interface`, by handle."""
+    found = [p for p, o in mockobject.objects.items() if p.startswith(path + "/") and interface in o.props]
+    return sorted(found, key=lambda p: int(mockobject.objects[p].props[interface]["Handle"]))
+
+
+@dbus.service.method(MOCK, in_signature="sq", out_signature="s")
+def ShiftGattService(self, service_path, new_handle):
+    """The device's attribute database changed while connected (new firmware; the device sends
+    a Service Changed indication): BlueZ drops the service's objects (InterfacesRemoved, the
+    deepest first) and adds what it rediscovered (InterfacesAdded). Here the same service comes
+    back with the same UUIDs and flags at handles from new_handle on. Returns its new path."""
+    service = mockobject.objects[service_path]
+    device_path = str(service.props[SERVICE]["Device"])
+    uuid = str(service.props[SERVICE]["UUID"])
+    plan = []
+    for chrc_path in _below(service_path, CHRC):
+        chrc = mockobject.objects[chrc_path].props[CHRC]
+        descriptors = [str(mockobject.objects[d].props[DESC]["UUID"]) for d in _below(chrc_path, DESC)]
+        plan.append((str(chrc["UUID"]), [str(f) for f in chrc["Flags"]], descriptors))
+    for path in sorted(_below(service_path, CHRC) + _below(service_path, DESC), key=len, reverse=True):
+        interface = DESC if DESC in mockobject.objects[path].props else CHRC
+        self.RemoveObject(path)
+        _removed(path, [interface])
+    self.RemoveObject(service_path)
+    _removed(service_path, [SERVICE])
+    new_service = AddGattService(self, device_path, new_handle, uuid)
+    handle = int(new_handle)
+    for chrc_uuid, flags, descriptors in plan:
+        handle += 1
+        chrc_path = AddGattCharacteristic(self, new_service, handle, chrc_uuid, flags)
+        for descriptor_uuid in descriptors:
+            handle += 1
+            AddGattDescriptor(self, chrc_path, handle, descriptor_uuid)
+    return new_service

@@ -29,7 +29,7 @@ pub use gatt::{Generator, GeneratorKind, SimCharacteristic, SimDescriptor, SimGa
 pub use payload::{eddystone_uid, eddystone_url, ibeacon};
 pub use specs::{
     AdvertBatching, DeviceSpec, FaultRates, LatencyRange, Position, RadioSpec, RfModel, Route,
-    Waypoint, Window,
+    ServicesChange, Waypoint, Window,
 };
 
 /// Everything the simulation runs: radios, devices and the radio-frequency model.

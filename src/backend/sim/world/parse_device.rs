@@ -7,8 +7,10 @@
 use super::gatt::{Generator, SimCharacteristic, SimDescriptor, SimGatt, SimService};
 use super::parse::{address, duration, hex, position, uuid, windows, Field};
 use super::payload::{eddystone_uid, eddystone_url, ibeacon, APPLE_COMPANY_ID, EDDYSTONE_SERVICE};
-use super::schema::{RawAdvert, RawDevice, RawEddystoneUid, RawIbeacon, RawService};
-use super::specs::{DeviceSpec, Route, Waypoint};
+use super::schema::{
+    RawAdvert, RawDevice, RawEddystoneUid, RawIbeacon, RawService, RawServicesChange,
+};
+use super::specs::{DeviceSpec, Route, ServicesChange, Waypoint};
 use super::WorldError;
 use crate::model::{uuid_from_u16, CharProps};
 
@@ -21,17 +23,7 @@ pub(super) fn device(at: &str, raw: RawDevice) -> Field<DeviceSpec> {
         None | Some("plain") => {}
         Some("beacon") => spec.connectable = false,
         Some(name) => {
-            let (gatt, service) = match name {
-                "env-sensor" => (SimGatt::env_sensor(), Some(0x181A)),
-                "heart-rate" => (SimGatt::heart_rate(), Some(0x180D)),
-                "counter" => (SimGatt::counter(), None),
-                other => {
-                    return Err(WorldError::invalid(
-                        format!("{at}.profile"),
-                        format!("unknown profile '{other}': use env-sensor, heart-rate, counter, beacon or plain"),
-                    ))
-                }
-            };
+            let (gatt, service) = profile(&format!("{at}.profile"), name)?;
             spec.gatt = gatt;
             spec.advert.flags = Some(0x06);
             spec.advert.service_uuids.extend(service.map(uuid_from_u16));
@@ -86,6 +78,12 @@ pub(super) fn device(at: &str, raw: RawDevice) -> Field<DeviceSpec> {
     if let Some(services) = raw.services {
         spec.gatt = gatt(&format!("{at}.services"), services)?;
     }
+    spec.services_changes = raw
+        .services_changes
+        .into_iter()
+        .enumerate()
+        .map(|(i, change)| services_change(&format!("{at}.services_changes[{i}]"), change))
+        .collect::<Field<_>>()?;
     spec.sleeps = windows(&format!("{at}.sleeps"), &raw.sleeps)?;
     spec.out_of_range = windows(&format!("{at}.out_of_range"), &raw.out_of_range)?;
     if let Some(v) = &raw.link_drop_every {
@@ -204,6 +202,38 @@ fn beacons(
         advert.service_data.insert(service, frame);
     }
     Ok(())
+}
+
+/// A profile's GATT table and the service UUID its advert names.
+fn profile(at: &str, name: &str) -> Field<(SimGatt, Option<u16>)> {
+    match name {
+        "env-sensor" => Ok((SimGatt::env_sensor(), Some(0x181A))),
+        "heart-rate" => Ok((SimGatt::heart_rate(), Some(0x180D))),
+        "counter" => Ok((SimGatt::counter(), None)),
+        other => Err(WorldError::invalid(
+            at,
+            format!(
+                "unknown profile '{other}': use env-sensor, heart-rate, counter, beacon or plain"
+            ),
+        )),
+    }
+}
+
+/// One `[[devices.services_changes]]`: when, and the new table (a profile's, or `services`).
+fn services_change(at: &str, raw: RawServicesChange) -> Field<ServicesChange> {
+    let when = duration(format!("{at}.at"), &raw.at)?;
+    let gatt = match (raw.profile.as_deref(), raw.services) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(WorldError::invalid(
+                at,
+                "give the new table as exactly one of `profile` or `services`",
+            ))
+        }
+        (Some("plain"), None) => SimGatt::default(),
+        (Some(name), None) => profile(&format!("{at}.profile"), name)?.0,
+        (None, Some(services)) => gatt(&format!("{at}.services"), services)?,
+    };
+    Ok(ServicesChange { at: when, gatt })
 }
 
 fn gatt(at: &str, raw: Vec<RawService>) -> Field<SimGatt> {

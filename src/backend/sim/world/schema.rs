@@ -120,6 +120,16 @@ pub(super) struct RawDevice {
     pub(super) keep_connected: bool,
     #[serde(default)]
     pub(super) subscribe: Vec<String>,
+    #[serde(default)]
+    pub(super) services_changes: Vec<RawServicesChange>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServicesChange {
+    pub(super) at: DurationText,
+    pub(super) profile: Option<String>,
+    pub(super) services: Option<Vec<RawService>>,
 }
 
 #[derive(Deserialize)]

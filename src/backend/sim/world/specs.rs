@@ -35,6 +35,16 @@ impl Position {
     }
 }
 
+/// A change of a device's GATT table at a moment of the run (new firmware): from `at` on the
+/// device serves `gatt`, and every link open then gets a Service Changed indication.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServicesChange {
+    /// When, from simulation start.
+    pub at: Duration,
+    /// The table from then on.
+    pub gatt: super::SimGatt,
+}
+
 /// A span of virtual time since the simulation started: `[from, until)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -250,6 +260,8 @@ pub struct DeviceSpec {
     pub keep_connected: bool,
     /// Plain data for the demo: characteristics to subscribe to once connected.
     pub subscribe: Vec<Uuid>,
+    /// Changes of the GATT table during the run, in time order.
+    pub services_changes: Vec<ServicesChange>,
 }
 
 impl DeviceSpec {
@@ -275,6 +287,7 @@ impl DeviceSpec {
             mtu: 247,
             keep_connected: false,
             subscribe: Vec::new(),
+            services_changes: Vec::new(),
         }
     }
 

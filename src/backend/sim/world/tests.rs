@@ -173,3 +173,51 @@ fn the_builder_runs_the_same_validation() {
         .to_string()
         .starts_with("radios[0].slot_limit"));
 }
+
+#[test]
+fn services_changes_parse_by_profile_or_table_and_refuse_by_name() {
+    let world = World::from_toml_str(
+        r#"
+[[radios]]
+name = "hci0"
+kind = "local-controller"
+
+[[devices]]
+address = "A4:C1:38:00:00:01"
+profile = "counter"
+
+[[devices.services_changes]]
+at = "30s"
+profile = "heart-rate"
+
+[[devices.services_changes]]
+at = "1m"
+  [[devices.services_changes.services]]
+  uuid = "180f"
+    [[devices.services_changes.services.characteristics]]
+    uuid = "2a19"
+    properties = ["read", "notify"]
+    generator = { kind = "battery", every = "5s" }
+"#,
+    )
+    .unwrap();
+    let changes = &world.devices[0].services_changes;
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[0].at, std::time::Duration::from_secs(30));
+    assert_eq!(changes[0].gatt, SimGatt::heart_rate());
+    assert_eq!(changes[1].gatt.services[0].uuid, uuid_from_u16(0x180F));
+    let device = "[[radios]]\nname = \"hci0\"\nkind = \"local-controller\"\n\
+                  [[devices]]\naddress = \"A4:C1:38:00:00:01\"\n[[devices.services_changes]]\n";
+    assert_eq!(
+        error_of(&format!("{device}at = \"1s\"\n")),
+        "devices[0].services_changes[0]: give the new table as exactly one of `profile` or `services`"
+    );
+    assert!(
+        error_of(&format!("{device}at = \"1s\"\nprofile = \"toaster\"\n"))
+            .starts_with("devices[0].services_changes[0].profile: unknown profile 'toaster'"),
+    );
+    assert!(error_of(&format!(
+        "{device}at = \"10000000000000000000s\"\nprofile = \"counter\"\n"
+    ))
+    .starts_with("devices[0].services_changes[0].at"));
+}

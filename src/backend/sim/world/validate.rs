@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{DeviceSpec, RadioSpec, Route, Window, World, WorldError};
+use super::{DeviceSpec, RadioSpec, Route, SimGatt, Window, World, WorldError};
 use crate::model::CharProps;
 
 type Checked = Result<(), WorldError>;
@@ -148,13 +148,11 @@ fn device(at: &str, d: &DeviceSpec) -> Checked {
             }
         }
     }
-    for (si, service) in d.gatt.services.iter().enumerate() {
-        for (ci, c) in service.characteristics.iter().enumerate() {
-            if let Some(g) = c.generator {
-                let field = format!("{at}.services[{si}].characteristics[{ci}].generator.every");
-                bounded(field, g.every)?;
-            }
-        }
+    generators(at, &d.gatt)?;
+    for (i, change) in d.services_changes.iter().enumerate() {
+        let at = format!("{at}.services_changes[{i}]");
+        bounded(format!("{at}.at"), change.at)?;
+        generators(&at, &change.gatt)?;
     }
     if d.advert_interval < Duration::from_millis(20) {
         return fail(
@@ -207,14 +205,6 @@ fn device(at: &str, d: &DeviceSpec) -> Checked {
             "the device is not connectable",
         );
     }
-    for (si, service) in d.gatt.services.iter().enumerate() {
-        for (ci, c) in service.characteristics.iter().enumerate() {
-            if c.generator.is_some_and(|g| g.every.is_zero()) {
-                let field = format!("{at}.services[{si}].characteristics[{ci}].generator.every");
-                return fail(field, "must be longer than zero");
-            }
-        }
-    }
     let table = d.gatt.layout(d.mtu).table;
     for (index, uuid) in d.subscribe.iter().enumerate() {
         let Some(c) = table.find_characteristic(None, uuid) else {
@@ -229,6 +219,22 @@ fn device(at: &str, d: &DeviceSpec) -> Checked {
                 format!("{at}.subscribe[{index}]"),
                 format!("characteristic {uuid} cannot notify"),
             );
+        }
+    }
+    Ok(())
+}
+
+/// Every notification generator of a table runs at a sane, non-zero period.
+fn generators(at: &str, gatt: &SimGatt) -> Checked {
+    for (si, service) in gatt.services.iter().enumerate() {
+        for (ci, c) in service.characteristics.iter().enumerate() {
+            if let Some(g) = c.generator {
+                let field = format!("{at}.services[{si}].characteristics[{ci}].generator.every");
+                bounded(field.clone(), g.every)?;
+                if g.every.is_zero() {
+                    return fail(field, "must be longer than zero");
+                }
+            }
         }
     }
     Ok(())
