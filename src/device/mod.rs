@@ -39,7 +39,9 @@ use crate::backend::Link;
 use crate::model::{Address, AddressKind, GattTable, RadioId};
 use crate::shared::Shared;
 use machine::{DeviceMachine, Effect, Event, LeaseHandle, LinkHandle, MachineConfig};
-use messages::{AdvertSeen, Crash, Request, SetAddressKind, SetKeepConnected, Shutdown};
+#[cfg(feature = "testing")]
+use messages::Crash;
+use messages::{AdvertSeen, Request, SetAddressKind, SetKeepConnected, Shutdown};
 use state::{DeviceState, DeviceStatus};
 use subscribers::Subscribers;
 
@@ -356,6 +358,7 @@ impl Handler<Shutdown> for DeviceActor {
     }
 }
 
+#[cfg(feature = "testing")]
 impl Handler<Crash> for DeviceActor {
     type Result = ();
 
