@@ -13,7 +13,8 @@ use crate::backend::DisconnectCause;
 use crate::model::{Address, RadioId};
 use crate::ErrorKind;
 
-/// Failed connection attempts by the class the classifier gives their failure.
+/// Failed connection attempts by the class the simulation meant each failure to have (it asks
+/// no classifier, as no backend does; its unit tests check the classifier reads each as meant).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FailureCounts {
     /// Classified not-found.
