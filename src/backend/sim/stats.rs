@@ -70,6 +70,10 @@ pub struct RadioStats {
     pub concurrent_rejections: u64,
     /// Slots held now (reservations for attempts in flight included), as the radio sees it.
     pub slots_in_use: usize,
+    /// Who holds those slots, in the order they took them, as the radio sees it. A local
+    /// controller names its holders here too, though only proxies report slots to the fleet,
+    /// so a test can check the fleet's leases against the radio's own truth on any kind.
+    pub slot_holders: Vec<Address>,
     /// Most slots ever held at once.
     pub max_slots_in_use: usize,
     /// Most connect calls in progress at once (a refused one counts while it is refused).
