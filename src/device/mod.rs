@@ -41,7 +41,9 @@ use crate::shared::Shared;
 use machine::{
     DeviceMachine, Effect, Event, LeaseHandle, LinkHandle, MachineConfig, MachineMemory,
 };
-use messages::{AdvertSeen, Crash, Request, SetAddressKind, SetKeepConnected, Shutdown};
+#[cfg(feature = "testing")]
+use messages::Crash;
+use messages::{AdvertSeen, Request, SetAddressKind, SetKeepConnected, Shutdown};
 use state::{DeviceState, DeviceStatus};
 use subscribers::Subscribers;
 
@@ -375,6 +377,7 @@ impl Handler<Shutdown> for DeviceActor {
     }
 }
 
+#[cfg(feature = "testing")]
 impl Handler<Crash> for DeviceActor {
     type Result = ();
 

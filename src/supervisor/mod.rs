@@ -24,13 +24,17 @@ use actix::prelude::*;
 use crate::adapter::gate::ConnectGate;
 use crate::adapter::{AdapterActor, AdapterActorStopped};
 use crate::adverts::AdvertEvent;
-use crate::device::messages::{Crash, SetAddressKind, SetKeepConnected};
+#[cfg(feature = "testing")]
+use crate::device::messages::Crash;
+use crate::device::messages::{SetAddressKind, SetKeepConnected};
 use crate::device::subscribers::SubscriptionEvent;
 use crate::device::{DeviceActor, DeviceActorStopped, SharedMemory, SharedSubscribers};
 use crate::model::{Address, AddressKind, RadioId};
 use crate::shared::{RadioEntry, Shared};
 use diagnostics::{Diagnostics, RadioDiagnostics};
-use messages::{AddRadio, CrashDevice, GetDiagnostics, KeepConnected, Manage};
+#[cfg(feature = "testing")]
+use messages::CrashDevice;
+use messages::{AddRadio, GetDiagnostics, KeepConnected, Manage};
 
 /// How long to wait before restarting an adapter actor whose stream ended.
 const ADAPTER_RESTART_DELAY: Duration = Duration::from_secs(1);
@@ -284,6 +288,7 @@ impl Handler<AdapterActorStopped> for Supervisor {
     }
 }
 
+#[cfg(feature = "testing")]
 impl Handler<CrashDevice> for Supervisor {
     type Result = bool;
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use bluefleet::device::state::DeviceState;
+use bluefleet::fleet::DeviceState;
 use bluefleet::fleet::block_on_virtual_time;
 use bluefleet::model::AddressKind;
 use bluefleet::sim::RadioSpec;
