@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use bluefleet::fleet::DeviceState;
 use bluefleet::fleet::block_on_virtual_time;
+use bluefleet::fleet::DeviceState;
 use bluefleet::model::AddressKind;
 use bluefleet::sim::RadioSpec;
 use bluefleet::{Error, ErrorKind};
