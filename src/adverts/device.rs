@@ -98,6 +98,10 @@ pub struct DeviceView {
     recent_payloads: [PayloadFingerprint; 2],
     /// The last merge changed nothing, so both recent payloads are already in `merged`.
     settled: bool,
+    /// When the newest payload merged was heard, in microseconds since `first_seen` (8 bytes
+    /// where an `Instant` takes 16): a copy heard before it (a radio that lags behind the
+    /// others) is older content and must not roll the merged view back.
+    content_heard_us: u64,
     pub(crate) merged: MergedAdvert,
     pub(crate) sightings: Vec<RadioSighting>,
     stats: RssiStats,
@@ -117,6 +121,7 @@ impl DeviceView {
             best_radio: radio,
             recent_payloads: [PayloadFingerprint::default(); 2],
             settled: false,
+            content_heard_us: 0,
             merged: MergedAdvert::default(),
             sightings: Vec::new(),
             stats: RssiStats::default(),
@@ -202,12 +207,25 @@ impl DeviceView {
         payload == newest || (self.settled && payload == previous)
     }
 
-    /// Merges a payload that is not a repeat; returns whether the merged view changed.
+    /// Whether an advert heard at `seen_at` is older than the content already merged.
+    pub(crate) fn is_stale(&self, seen_at: Instant) -> bool {
+        self.micros_since_first(seen_at) < self.content_heard_us
+    }
+
+    fn micros_since_first(&self, at: Instant) -> u64 {
+        let micros = at.saturating_duration_since(self.first_seen).as_micros();
+        u64::try_from(micros).unwrap_or(u64::MAX)
+    }
+
+    /// Merges a payload heard at `seen_at` that is not a repeat; returns whether the merged
+    /// view changed.
     pub(crate) fn merge_payload(
         &mut self,
         payload: PayloadFingerprint,
+        seen_at: Instant,
         data: &crate::model::AdvertData,
     ) -> bool {
+        self.content_heard_us = self.content_heard_us.max(self.micros_since_first(seen_at));
         let changed = self.merged.merge(data);
         let [newest, _] = self.recent_payloads;
         self.recent_payloads = [payload, newest];

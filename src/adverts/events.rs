@@ -61,6 +61,9 @@ pub struct IngestSummary {
     pub adverts: u64,
     /// Adverts whose payload equalled the device's previous one: no merge was done.
     pub deduplicated: u64,
+    /// Adverts heard before the content already merged (a radio behind the others): their
+    /// signal counts, their payload is not merged.
+    pub stale: u64,
     /// Adverts that changed the merged view.
     pub changed: u64,
     /// Devices heard for the first time.
@@ -76,6 +79,7 @@ impl IngestSummary {
     pub fn add(&mut self, other: &IngestSummary) {
         self.adverts += other.adverts;
         self.deduplicated += other.deduplicated;
+        self.stale += other.stale;
         self.changed += other.changed;
         self.appeared += other.appeared;
         self.decoded += other.decoded;

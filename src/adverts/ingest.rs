@@ -2,8 +2,10 @@
 //!
 //! Order of work for one advert, cheapest first: fingerprint the payload (raw bytes, or the
 //! decoded fields when the radio decoded them); update the device's signal for this radio;
-//! stop if this radio sent the same payload last time, or the payload is the device's current
-//! one (another radio's copy); only then decode raw bytes, merge and look for beacons. The
+//! stop if the advert was heard before the content already merged (a radio running behind the
+//! others: its copy is older content, not a change), if this radio sent the same payload last
+//! time, or if the payload is the device's current one (another radio's copy); only then
+//! decode raw bytes, merge and look for beacons. The
 //! unchanged path allocates nothing. A malformed payload is decoded (and reported) once per
 //! change, because its repeats stop at the fingerprint.
 //!
@@ -132,8 +134,13 @@ impl AdvertPipeline {
         if let Some((from, to)) = heard.zone_change {
             events.push(AdvertEvent::ZoneChanged { address, from, to });
         }
-        if !appeared && (heard.repeat_from_radio || device.is_repeat(fingerprint)) {
-            summary.deduplicated += 1;
+        let stale = !appeared && device.is_stale(signal.seen_at);
+        if stale || (!appeared && (heard.repeat_from_radio || device.is_repeat(fingerprint))) {
+            if stale {
+                summary.stale += 1;
+            } else {
+                summary.deduplicated += 1;
+            }
             return Ingested {
                 view: device,
                 rssi_dbm: signal.rssi_dbm,
@@ -156,7 +163,7 @@ impl AdvertPipeline {
                 })
             }
         };
-        let changed = device.merge_payload(fingerprint, data);
+        let changed = device.merge_payload(fingerprint, signal.seen_at, data);
         if changed {
             summary.changed += 1;
             if !appeared {

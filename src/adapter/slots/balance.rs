@@ -13,9 +13,11 @@
 //! that other groups load heavily is leaned on less. Pace is the inverse of the radio's mean
 //! connect turn, measured by the ledger; radios not measured yet count as average.
 //!
-//! Fairness: a waiter passed over by a younger one on a radio it accepts is *overtaken*; after
-//! [`MAX_OVERTAKES`] it goes before every non-overdue waiter (overdue ones among themselves
-//! oldest first). So no device waits more than that many extra grants beyond its FIFO turn.
+//! Fairness (bug 15: no device waits for ever): a waiter passed over by a younger one on a
+//! radio it accepts is *overtaken*. Overtaken [`MAX_OVERTAKES`] times it goes first on its best
+//! radio, twice that on any radio it accepts (overdue waiters among themselves oldest first).
+//! So at most `2 × MAX_OVERTAKES` younger devices are served before it on its radios, and it is
+//! not pushed onto a marginal radio after a few passes.
 //!
 //! Pure and deterministic: maps are `BTreeMap`s, arithmetic runs in one fixed order, ties go to
 //! the older ticket.

@@ -12,18 +12,21 @@
 //! a device that wants to connect takes a [`SlotTicket`] naming the radios it would accept (best
 //! first). Tickets wait in one FIFO (by ticket number). Whenever something changes (a lease or a
 //! connect turn ends, a radio comes up, a report frees slots, a ticket arrives or widens), the
-//! ledger walks the FIFO oldest first and grants each ticket the first of its radios that is up,
-//! has a free slot and has no connect call running. A grant is the lease *and* the radio's
+//! ledger grants every radio that is up, has a free slot and has no connect call running to one
+//! waiter that accepts it: the oldest such ticket names the radio, and the balance
+//! (`balance.rs`) picks the waiter that depends on that radio most, within an overtake bound
+//! that keeps it fair. A grant is the lease *and* the radio's
 //! [`ConnectTurn`] (radios create one LE connection at a time), handed to exactly one waiter
-//! through its own oneshot channel: no broadcast wake-up, so the order is the ticket order in
-//! every process under any load.
+//! through its own oneshot channel: no broadcast wake-up, so the order is decided by the tickets
+//! and the measured paces alone, the same in every process under any load (paced by virtual time
+//! in the sim).
 //!
 //! Proxies report their own slot use; [`SlotLedger::reconcile`] adopts their limit and counts
 //! slots held by other clients ("foreign") so our free count matches the radio's.
 //!
-//! Files: this one keeps the state and the scheduling (tickets in, grants out); `lease.rs` the
-//! handles that give back on drop; `accounting.rs` radio reports and the listings read from
-//! outside.
+//! Files: this one keeps the state and the scheduling (tickets in, grants out); `balance.rs`
+//! which waiter a freed radio serves; `lease.rs` the handles that give back on drop;
+//! `accounting.rs` radio reports and the listings read from outside.
 //!
 //! Gotcha: the ledger's mutex is a `std` mutex held only for a few map operations and never
 //! across an `.await`; leases are dropped from any thread, including during unwinding. Grants

@@ -9,6 +9,7 @@
 
 mod index;
 mod matcher;
+mod queue;
 mod registry;
 mod stream;
 #[cfg(test)]

@@ -7,22 +7,18 @@
 //! whatever the number of watchers.
 //!
 //! No silent loss: a watcher whose queue is full loses that advert *alone*; the loss is counted
-//! and the next item it does receive is [`Watched::Lagged`] with the number missed. A watcher
+//! and the next item it does receive is [`super::Watched::Lagged`] with the number missed (the
+//! queue, [`super::queue`], keeps that count). A watcher
 //! whose stream was dropped is removed the next time an advert would reach it, or at the
 //! Supervisor's next tick.
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use super::index::{MatcherIndex, WatchId};
 use super::matcher::{AdvertMatcher, Copies};
-use super::Watched;
+use super::queue::{watch_queue, Offer, WatchReceiver, WatchSender};
 use crate::adverts::{AdvertPipeline, DeviceView};
 use crate::model::Advertisement;
-
-/// What a watcher's queue carries.
-pub(crate) type WatchItem = Watched<Arc<Advertisement>>;
 
 /// Counts over every watcher since the start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -38,37 +34,7 @@ pub struct WatchCounters {
 #[derive(Debug)]
 struct Watcher {
     matcher: AdvertMatcher,
-    queue: mpsc::Sender<WatchItem>,
-    missed: u64,
-}
-
-enum Offer {
-    Delivered,
-    Dropped,
-    Closed,
-}
-
-impl Watcher {
-    fn offer(&mut self, advert: &Arc<Advertisement>) -> Offer {
-        if self.missed > 0 {
-            match self.queue.try_send(Watched::Lagged(self.missed)) {
-                Ok(()) => self.missed = 0,
-                Err(mpsc::error::TrySendError::Closed(_)) => return Offer::Closed,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.missed += 1;
-                    return Offer::Dropped;
-                }
-            }
-        }
-        match self.queue.try_send(Watched::Item(Arc::clone(advert))) {
-            Ok(()) => Offer::Delivered,
-            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Closed,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.missed += 1;
-                Offer::Dropped
-            }
-        }
-    }
+    queue: WatchSender<Arc<Advertisement>>,
 }
 
 /// Every watcher of the fleet.
@@ -91,13 +57,9 @@ impl Watchers {
         matcher: AdvertMatcher,
         capacity: usize,
         pipeline: &AdvertPipeline,
-    ) -> mpsc::Receiver<WatchItem> {
-        let (queue, receiver) = mpsc::channel(capacity.max(1));
-        let mut watcher = Watcher {
-            matcher,
-            queue,
-            missed: 0,
-        };
+    ) -> WatchReceiver<Arc<Advertisement>> {
+        let (queue, receiver) = watch_queue(capacity);
+        let watcher = Watcher { matcher, queue };
         let known: Vec<&DeviceView> = match watcher.matcher.address {
             Some(address) => pipeline.device(&address).into_iter().collect(),
             None => pipeline.devices().collect(),
@@ -106,7 +68,7 @@ impl Watchers {
             let rssi = view.last_rssi_dbm().unwrap_or(i16::MIN);
             if watcher.matcher.matches(view, rssi) {
                 let advert = Arc::new(pipeline.latest_advert(view));
-                match watcher.offer(&advert) {
+                match watcher.queue.offer(advert) {
                     Offer::Delivered => self.counters.delivered += 1,
                     Offer::Dropped => self.counters.lost += 1,
                     Offer::Closed => {}
@@ -163,7 +125,7 @@ impl Watchers {
                 return;
             }
             let advert = shared.get_or_insert_with(&mut *advert);
-            match watcher.offer(advert) {
+            match watcher.queue.offer(Arc::clone(advert)) {
                 Offer::Delivered => counters.delivered += 1,
                 Offer::Dropped => counters.lost += 1,
                 Offer::Closed => closed.push(id),

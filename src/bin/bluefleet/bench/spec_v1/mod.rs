@@ -60,6 +60,9 @@ pub struct SpecReport {
     pub heard_by_several_radios: usize,
     /// Adverts dropped as repeats before decoding.
     pub deduplicated: u64,
+    /// Adverts heard before the content already merged (a radio replaying behind the others),
+    /// dropped before decoding.
+    pub stale: u64,
     /// Raw payloads decoded.
     pub decoded: u64,
     pub malformed: u64,
@@ -235,6 +238,7 @@ pub fn run(workload: Workload, sha256_verified: bool, set: WatcherSet) -> SpecRe
             devices_heard: heard.len(),
             heard_by_several_radios: heard.iter().filter(|d| d.radios.len() > 1).count(),
             deduplicated: diagnostics.advert_totals.deduplicated,
+            stale: diagnostics.advert_totals.stale,
             decoded: diagnostics.advert_totals.decoded,
             malformed: diagnostics.advert_totals.malformed,
         };
@@ -270,12 +274,13 @@ pub fn print(report: &SpecReport) {
         report.rss_before_ingest_mib
     );
     println!(
-        "delivered to watchers {}, lost {}, devices heard {}, heard by 2+ radios {}, repeats dropped before decoding {}, decoded {}, malformed {}",
+        "delivered to watchers {}, lost {}, devices heard {}, heard by 2+ radios {}, repeats dropped before decoding {}, older copies dropped {}, decoded {}, malformed {}",
         report.delivered,
         report.lost,
         report.devices_heard,
         report.heard_by_several_radios,
         report.deduplicated,
+        report.stale,
         report.decoded,
         report.malformed
     );
