@@ -35,6 +35,8 @@ pub struct RadioEntry {
     pub info: RadioInfo,
     /// One attempt at a time, and the counters.
     pub gate: Arc<ConnectGate>,
+    /// Adverts the radio's bounded event channel dropped because ingestion fell behind.
+    pub adverts_dropped: AtomicU64,
 }
 
 /// Fleet-wide tunables.
@@ -106,6 +108,11 @@ pub struct Shared {
     pub advert_feed: broadcast::Sender<Arc<Advertisement>>,
     /// Items the feeds' consumers lost by falling behind (counted as they learn it).
     pub feed_lost: AtomicU64,
+    /// Notifications links' bounded event channels dropped because a device actor fell
+    /// behind (each announced to the subscribers as `Lagged`).
+    pub notifications_dropped: AtomicU64,
+    /// Adverts a full device-actor mailbox refused (the Supervisor never queues unbounded).
+    pub device_adverts_dropped: AtomicU64,
     /// What changed in the pipeline (appeared, zone changed, disappeared...).
     pub advert_events: broadcast::Sender<AdvertEvent>,
     /// Connection attempts step by step (sent only while someone listens).
@@ -134,6 +141,8 @@ impl Shared {
             watchers: Mutex::new(Watchers::default()),
             advert_feed,
             feed_lost: AtomicU64::new(0),
+            notifications_dropped: AtomicU64::new(0),
+            device_adverts_dropped: AtomicU64::new(0),
             advert_events,
             attempt_events,
             started: tokio::time::Instant::now(),

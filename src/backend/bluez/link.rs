@@ -21,8 +21,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 use zbus::{Connection, Variant};
 
 use super::connect::disconnect;
@@ -79,12 +77,12 @@ pub(crate) fn open(
         requested: AtomicBool::new(false),
         ended: AtomicBool::new(false),
     });
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = crate::backend::link_events();
     // `connect` runs inside the runtime, so spawning here cannot fail.
     tokio::spawn(watch(Arc::clone(&shared), signals, tx));
     LinkConnection {
         link: Box::new(BluezLink { shared }),
-        events: UnboundedReceiverStream::new(rx).boxed(),
+        events: rx,
     }
 }
 
@@ -244,7 +242,7 @@ impl fmt::Debug for BluezLink {
 async fn watch(
     shared: Arc<Shared>,
     mut signals: BoxStream<'static, BluezSignal>,
-    tx: mpsc::UnboundedSender<LinkEvent>,
+    tx: crate::backend::LinkEventSender,
 ) {
     let (cause, detail) = loop {
         let signal = tokio::select! {
@@ -260,7 +258,7 @@ async fn watch(
         match judge(&shared, signal).await {
             Verdict::Nothing => {}
             Verdict::Notify(event) => {
-                if tx.send(event).is_err() {
+                if !tx.send(event) {
                     return;
                 }
             }

@@ -11,7 +11,7 @@ use super::api::bluetooth::DeviceRequest;
 use super::api::gatt::Service;
 use super::api::{id, Outgoing};
 use super::session::Command;
-use crate::backend::{Failure, FailureSource, FailureStage, LinkEvent};
+use crate::backend::{Failure, FailureSource, FailureStage};
 use crate::model::AddressKind;
 
 /// What a request waits for.
@@ -20,7 +20,7 @@ pub(crate) enum Expect {
     /// `connected=true` (the link's events go to `events`) or `connected=false` (a failure).
     Connect {
         address: u64,
-        events: mpsc::UnboundedSender<LinkEvent>,
+        events: crate::backend::LinkEventSender,
     },
     /// `connected=false` after our disconnect request.
     Disconnect { address: u64 },
