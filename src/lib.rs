@@ -50,6 +50,7 @@ pub mod native_api;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
+pub(crate) mod shared;
 pub mod supervisor;
 pub mod watchdog;
 pub mod web;

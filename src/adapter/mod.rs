@@ -21,7 +21,7 @@ use futures::StreamExt;
 
 use crate::backend::RadioEvent;
 use crate::model::{Advertisement, RadioId, RawAdvert};
-use crate::supervisor::shared_view::{RadioEntry, Shared};
+use crate::shared::{RadioEntry, Shared};
 
 /// Radio events taken from the stream at once, at most: the coalescing window.
 const COALESCE_EVENTS: usize = 64;

@@ -10,13 +10,13 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::medfloat;
 
-/// A GATT format (or raw hex) for one characteristic's value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// A GATT format (or raw hex) for one characteristic's value. Hub files and commands name it
+/// as [`Decode::name`] gives it (`sint16`, `sfloat`…), from one table of names and spellings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Decode {
     /// Hex bytes.
     #[default]
@@ -26,7 +26,6 @@ pub enum Decode {
     /// Unsigned 8-bit.
     Uint8,
     /// Unsigned 16-bit little-endian (also spelt `uint16le`).
-    #[serde(alias = "uint16le")]
     Uint16,
     /// Unsigned 24-bit little-endian.
     Uint24,
@@ -35,7 +34,6 @@ pub enum Decode {
     /// Signed 8-bit.
     Sint8,
     /// Signed 16-bit little-endian (also spelt `int16le`).
-    #[serde(alias = "int16le")]
     Sint16,
     /// Signed 24-bit little-endian.
     Sint24,
@@ -44,11 +42,63 @@ pub enum Decode {
     /// IEEE-754 single precision, little-endian.
     Float32,
     /// IEEE 11073 16-bit SFLOAT (`medfloat16`): 4-bit exponent, 12-bit mantissa.
-    #[serde(alias = "medfloat16")]
     Sfloat,
     /// IEEE 11073 32-bit FLOAT (`medfloat32`): 8-bit exponent, 24-bit mantissa.
-    #[serde(alias = "medfloat32")]
     Float,
+}
+
+/// Every format, in declaration order: its name, then the other spellings a hub file or a
+/// command may use. Parsing, printing and the "known formats" of an error all read this one
+/// table, so a new format cannot be missing from one of them.
+const FORMAT_NAMES: [(Decode, &str, &[&str]); 13] = [
+    (Decode::Hex, "hex", &[]),
+    (Decode::Utf8, "utf8", &[]),
+    (Decode::Uint8, "uint8", &[]),
+    (Decode::Uint16, "uint16", &["uint16le"]),
+    (Decode::Uint24, "uint24", &[]),
+    (Decode::Uint32, "uint32", &[]),
+    (Decode::Sint8, "sint8", &[]),
+    (Decode::Sint16, "sint16", &["int16le"]),
+    (Decode::Sint24, "sint24", &[]),
+    (Decode::Sint32, "sint32", &[]),
+    (Decode::Float32, "float32", &[]),
+    (Decode::Sfloat, "sfloat", &["medfloat16"]),
+    (Decode::Float, "float", &["medfloat32"]),
+];
+
+/// A format name that is not one of the known formats.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a format; known: {known}", known = known_formats())]
+pub struct UnknownFormat(pub String);
+
+fn known_formats() -> String {
+    let names: Vec<&str> = FORMAT_NAMES.iter().map(|(_, name, _)| *name).collect();
+    names.join(", ")
+}
+
+impl std::str::FromStr for Decode {
+    type Err = UnknownFormat;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        FORMAT_NAMES
+            .iter()
+            .find(|(_, name, aliases)| *name == text || aliases.contains(&text))
+            .map(|(decode, ..)| *decode)
+            .ok_or_else(|| UnknownFormat(text.to_string()))
+    }
+}
+
+impl Serialize for Decode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Decode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// A decoded reading.
@@ -77,26 +127,16 @@ pub fn hex(bytes: &[u8]) -> String {
 
 impl fmt::Display for Decode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Self::Hex => "hex",
-            Self::Utf8 => "utf8",
-            Self::Uint8 => "uint8",
-            Self::Uint16 => "uint16",
-            Self::Uint24 => "uint24",
-            Self::Uint32 => "uint32",
-            Self::Sint8 => "sint8",
-            Self::Sint16 => "sint16",
-            Self::Sint24 => "sint24",
-            Self::Sint32 => "sint32",
-            Self::Float32 => "float32",
-            Self::Sfloat => "sfloat",
-            Self::Float => "float",
-        };
-        f.write_str(name)
+        f.write_str(self.name())
     }
 }
 
 impl Decode {
+    /// Its name in hub files and commands.
+    pub fn name(self) -> &'static str {
+        FORMAT_NAMES[self as usize].1
+    }
+
     /// The decoder of a Presentation Format descriptor's format code (Assigned Numbers
     /// §2.4.1), for the codes this crate reads.
     pub fn from_format_code(code: u8) -> Option<Self> {
@@ -156,8 +196,10 @@ impl Decode {
     }
 }
 
-/// Which bytes of a value, in which format, scaled how: one subscription's decoder.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Which bytes of a value, in which format, scaled how: one subscription's decoder. As JSON or
+/// TOML every field may be left out: hex, from byte 0, times 1, times 10^0.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct ValueFormat {
     /// The format.
     pub decode: Decode,
@@ -167,6 +209,12 @@ pub struct ValueFormat {
     pub scale: f64,
     /// Power of ten for numbers, as a Presentation Format descriptor gives it.
     pub exponent: i8,
+}
+
+impl Default for ValueFormat {
+    fn default() -> Self {
+        Self::plain(Decode::Hex, 1.0)
+    }
 }
 
 impl ValueFormat {
@@ -306,6 +354,36 @@ mod tests {
             ..ValueFormat::plain(Decode::Hex, 1.0)
         };
         assert!(hex_past.apply(&[1]).to_string().contains("too short"));
+    }
+
+    #[test]
+    fn one_name_table_serves_parsing_printing_and_errors() {
+        for (index, (decode, name, aliases)) in FORMAT_NAMES.iter().enumerate() {
+            assert_eq!(
+                *decode as usize, index,
+                "{name} is out of declaration order"
+            );
+            assert_eq!(decode.to_string(), *name);
+            assert_eq!(name.parse::<Decode>(), Ok(*decode));
+            for alias in *aliases {
+                assert_eq!(alias.parse::<Decode>(), Ok(*decode));
+            }
+            let json = serde_json::to_value(decode).unwrap();
+            assert_eq!(serde_json::from_value::<Decode>(json).unwrap(), *decode);
+        }
+        let unknown = "uint9".parse::<Decode>().unwrap_err().to_string();
+        assert!(unknown.starts_with("'uint9' is not a format; known: hex, utf8,"));
+        assert!(unknown.ends_with("sfloat, float"), "{unknown}");
+    }
+
+    #[test]
+    fn a_value_format_reads_with_defaults_for_what_is_left_out() {
+        let read = |json: &str| serde_json::from_str::<ValueFormat>(json);
+        assert_eq!(read("{}").unwrap(), ValueFormat::default());
+        let rate = read(r#"{"decode": "uint16le", "offset": 1, "exponent": -1}"#).unwrap();
+        assert_eq!(rate.apply(&[0x01, 0x2C, 0x01]), Reading::Number(30.0));
+        assert!(read(r#"{"offset": -1}"#).is_err());
+        assert!(read(r#"{"exponent": 300}"#).is_err());
     }
 
     #[test]

@@ -193,7 +193,7 @@ mod tests {
         let format = error("subscribe = [{ characteristic = \"2a19\", decode = \"f32\" }]\n");
         assert!(
             format.contains("line 6, device[0].subscribe[0].decode")
-                && format.contains("unknown variant `f32`")
+                && format.contains("'f32' is not a format")
                 && format.contains("sfloat"),
             "{format}"
         );

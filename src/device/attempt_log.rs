@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::device::radio_choice::ConsideredRadio;
 use crate::error::ErrorKind;
 use crate::model::{Address, RadioId};
-use crate::supervisor::radio_choice::ConsideredRadio;
 
 /// What happened in one step of a device's connection attempts.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -31,9 +31,9 @@ use super::sightings::Sightings;
 use super::state::{DeviceState, WaitReason};
 use crate::backend::{DisconnectCause, Failure};
 use crate::classify::classify;
+use crate::device::radio_choice::{considered, rank, ChoicePolicy, FailurePenalties};
 use crate::error::ErrorKind;
 use crate::model::{Address, AddressKind, Advertisement, RadioId};
-use crate::supervisor::radio_choice::{considered, rank, ChoicePolicy, FailurePenalties};
 
 #[path = "machine_drive.rs"]
 mod drive;

@@ -20,7 +20,7 @@ use crate::adapter::slots::Grant;
 use crate::backend::DisconnectCause;
 use crate::error::Error;
 use crate::model::{Address, RadioId};
-use crate::supervisor::shared_view::Shared;
+use crate::shared::Shared;
 
 /// The ledger's view of the radios, as the machine reads it.
 struct LedgerView<'a>(&'a Shared);
@@ -130,10 +130,14 @@ impl DeviceActor {
                     }
                 }
             }
-            Effect::CountFailure { kind, text } => self.update_status(|s| {
-                s.failed_attempts += 1;
-                s.last_error = Some((kind, text));
-            }),
+            Effect::CountFailure { kind, text } => {
+                let now = self.fleet_time();
+                self.update_status(|s| {
+                    s.failed_attempts += 1;
+                    s.last_error = Some((kind, text));
+                    s.last_error_at = Some(now);
+                });
+            }
             Effect::LinkUp => {
                 self.update_status(|s| s.connections += 1);
                 // Each subscription hears `Reconnected` once notify is on again on this link.

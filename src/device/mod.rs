@@ -21,6 +21,7 @@ mod machine_io;
 mod machine_tests;
 pub mod messages;
 mod ops;
+pub mod radio_choice;
 pub mod retry;
 mod sightings;
 pub mod state;
@@ -28,6 +29,7 @@ pub mod subscribers;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::watch;
@@ -35,7 +37,7 @@ use tokio::sync::watch;
 use crate::adapter::slots::{ConnectTurn, SlotLease, SlotTicket};
 use crate::backend::Link;
 use crate::model::{Address, AddressKind, GattTable, RadioId};
-use crate::supervisor::shared_view::Shared;
+use crate::shared::Shared;
 use machine::{DeviceMachine, Effect, Event, LeaseHandle, LinkHandle, MachineConfig};
 use messages::{AdvertSeen, Crash, Request, SetAddressKind, SetKeepConnected, Shutdown};
 use state::{DeviceState, DeviceStatus};
@@ -145,7 +147,7 @@ pub struct DeviceActor {
 
 impl DeviceActor {
     /// A device actor for `address`.
-    pub fn new(
+    pub(crate) fn new(
         address: Address,
         shared: Arc<Shared>,
         keep_connected: bool,
@@ -236,15 +238,24 @@ impl DeviceActor {
     fn publish(&self, state: DeviceState) {
         let subscribers = self.subscribers().count();
         let keep_connected = self.machine.keep_connected();
+        let now = self.fleet_time();
         self.status.send_if_modified(|s| {
             let changed = s.state != state
                 || s.subscribers != subscribers
                 || s.keep_connected != keep_connected;
+            if s.state != state {
+                s.since = now;
+            }
             s.state = state;
             s.subscribers = subscribers;
             s.keep_connected = keep_connected;
             changed
         });
+    }
+
+    /// Time since the fleet started: the clock of `DeviceStatus`'s stamps.
+    fn fleet_time(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.shared.started)
     }
 
     fn update_status(&self, change: impl FnOnce(&mut DeviceStatus)) {

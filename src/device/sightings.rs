@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use tokio::time::Instant;
 
 use super::machine::RadioView;
+use crate::device::radio_choice::Candidate;
 use crate::model::{AddressKind, Advertisement, RadioId};
-use crate::supervisor::radio_choice::Candidate;
 
 #[derive(Clone, Copy, Debug)]
 struct Sighting {

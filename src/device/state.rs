@@ -96,6 +96,27 @@ pub struct DeviceStatus {
     pub notifications: u64,
     /// Subscribers now.
     pub subscribers: usize,
+    /// When it entered its current state, as time since the fleet started (virtual time on a
+    /// paused-clock simulation; seconds in JSON).
+    #[serde(serialize_with = "seconds")]
+    pub since: Duration,
+    /// When the last failure happened, on the same clock.
+    #[serde(serialize_with = "maybe_seconds")]
+    pub last_error_at: Option<Duration>,
+}
+
+fn seconds<S: serde::Serializer>(at: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(at.as_secs_f64())
+}
+
+fn maybe_seconds<S: serde::Serializer>(
+    at: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => seconds(at, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl DeviceStatus {
@@ -110,6 +131,8 @@ impl DeviceStatus {
             failed_attempts: 0,
             notifications: 0,
             subscribers: 0,
+            since: Duration::ZERO,
+            last_error_at: None,
         }
     }
 }

@@ -10,11 +10,11 @@ use super::Fleet;
 use crate::backend::Radio;
 use crate::cache::ServiceCache;
 use crate::decode::Bindkey;
+use crate::device::radio_choice::ChoicePolicy;
 use crate::device::retry::RetryPolicy;
 use crate::model::Address;
+use crate::shared::{FleetConfig, Shared};
 use crate::supervisor::messages::AddRadio;
-use crate::supervisor::radio_choice::ChoicePolicy;
-use crate::supervisor::shared_view::{FleetConfig, Shared};
 use crate::supervisor::Supervisor;
 
 /// Builds a [`Fleet`].

@@ -17,11 +17,11 @@ use crate::adverts::AdvertFilter;
 use crate::backend::Radio;
 use crate::device::attempt_log::AttemptEvent;
 use crate::model::{Address, AddressKind};
+use crate::shared::Shared;
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
 use crate::supervisor::lifecycle::RemoveRadio;
 use crate::supervisor::messages::{AddRadio, CrashDevice, GetDiagnostics, Manage, ShutdownFleet};
-use crate::supervisor::shared_view::Shared;
 use crate::supervisor::Supervisor;
 use crate::{Error, Result};
 

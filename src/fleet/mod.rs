@@ -15,7 +15,7 @@ mod watching;
 pub use crate::adapter::gate::GateStats;
 pub use crate::adapter::slots::{LeasePhase, SlotUsage};
 pub use crate::device::attempt_log::AttemptEvent;
-pub use crate::supervisor::radio_choice::{ConsideredRadio, SkipReason};
+pub use crate::device::radio_choice::{ConsideredRadio, SkipReason};
 pub use builder::FleetBuilder;
 pub use device::Device;
 pub use handle::Fleet;

@@ -15,7 +15,7 @@ use super::Fleet;
 use crate::adverts::watch::{AdvertMatcher, AdvertWatch, Watched};
 use crate::adverts::AdvertEvent;
 use crate::model::Advertisement;
-use crate::supervisor::shared_view::Shared;
+use crate::shared::Shared;
 
 fn announced<T: Clone + Send + 'static>(
     shared: &Arc<Shared>,

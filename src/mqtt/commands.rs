@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::backend::WriteMode;
-use crate::config::Decode;
+use crate::config::ValueFormat;
 use crate::model::{parse_uuid, Address};
 
 /// The verbs, as the topic's last level.
@@ -31,10 +31,8 @@ pub enum Command {
         address: Address,
         /// Its characteristic.
         characteristic: Uuid,
-        /// How to decode the answer.
-        decode: Decode,
-        /// Multiplier for numbers.
-        scale: f64,
+        /// How to decode the answer: `decode`, `offset`, `scale` and `exponent`, as in hub.toml.
+        format: ValueFormat,
     },
     /// Write a characteristic.
     Write {
@@ -55,10 +53,8 @@ pub enum Command {
         characteristic: Uuid,
         /// On or off.
         on: bool,
-        /// How to decode values.
-        decode: Decode,
-        /// Multiplier for numbers.
-        scale: f64,
+        /// How to decode values: `decode`, `offset`, `scale` and `exponent`, as in hub.toml.
+        format: ValueFormat,
     },
     /// Keep the device connected, or stop.
     KeepConnected {
@@ -124,8 +120,7 @@ pub fn parse(verb: &str, payload: &[u8]) -> Result<Command, CommandError> {
         "read" => Command::Read {
             address,
             characteristic: characteristic(&object)?,
-            decode: decode(&object)?,
-            scale: scale(&object)?,
+            format: format(&object)?,
         },
         "write" => {
             let characteristic = characteristic(&object)?;
@@ -140,8 +135,7 @@ pub fn parse(verb: &str, payload: &[u8]) -> Result<Command, CommandError> {
             address,
             characteristic: characteristic(&object)?,
             on: flag(&object, "on", true)?,
-            decode: decode(&object)?,
-            scale: scale(&object)?,
+            format: format(&object)?,
         },
         "keep-connected" => Command::KeepConnected {
             address,
@@ -186,27 +180,22 @@ fn characteristic(object: &Map<String, Value>) -> Result<Uuid, CommandError> {
         .map_err(|e| refuse("characteristic", e.to_string()))
 }
 
-fn decode(object: &Map<String, Value>) -> Result<Decode, CommandError> {
-    match text(object, "decode")? {
-        None => Ok(Decode::Hex),
-        Some(name) => serde_json::from_value(Value::String(name.into())).map_err(|_| {
-            refuse(
-                "decode",
-                format!("'{name}' is not a format: hex, utf8, uint8/16/24/32, sint8/16/24/32, float32, sfloat, float"),
-            )
-        }),
+/// The fields of a [`ValueFormat`], read by its own deserializer (the one hub.toml uses), so a
+/// command decodes exactly what a hub file can say.
+fn format(object: &Map<String, Value>) -> Result<ValueFormat, CommandError> {
+    let fields: Map<String, Value> = ["decode", "offset", "scale", "exponent"]
+        .into_iter()
+        .filter_map(|field| match object.get(field) {
+            None | Some(Value::Null) => None,
+            Some(value) => Some((field.to_string(), value.clone())),
+        })
+        .collect();
+    let format: ValueFormat = serde_path_to_error::deserialize(Value::Object(fields))
+        .map_err(|e| refuse(&e.path().to_string(), e.into_inner().to_string()))?;
+    if !format.scale.is_finite() {
+        return Err(refuse("scale", "must be a finite number"));
     }
-}
-
-fn scale(object: &Map<String, Value>) -> Result<f64, CommandError> {
-    match object.get("scale") {
-        None | Some(Value::Null) => Ok(1.0),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|f| f.is_finite())
-            .ok_or_else(|| refuse("scale", "must be a finite number")),
-        Some(other) => Err(refuse("scale", format!("must be a number, not {other}"))),
-    }
+    Ok(format)
 }
 
 fn flag(object: &Map<String, Value>, field: &str, default: bool) -> Result<bool, CommandError> {
@@ -324,6 +313,7 @@ fn value(object: &Map<String, Value>) -> Result<Vec<u8>, CommandError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Decode;
 
     const ADDR: &str = "A4:C1:38:00:00:01";
 
@@ -388,6 +378,27 @@ mod tests {
             ),
             (
                 parse(
+                    "read",
+                    br#"{"address":"A4:C1:38:00:00:01","characteristic":"2a6e","offset":-1}"#,
+                ),
+                "offset",
+            ),
+            (
+                parse(
+                    "subscribe",
+                    br#"{"address":"A4:C1:38:00:00:01","characteristic":"2a6e","exponent":"-2"}"#,
+                ),
+                "exponent",
+            ),
+            (
+                parse(
+                    "read",
+                    br#"{"address":"A4:C1:38:00:00:01","characteristic":"2a6e","scale":"x"}"#,
+                ),
+                "scale",
+            ),
+            (
+                parse(
                     "keep-connected",
                     br#"{"address":"A4:C1:38:00:00:01","on":"maybe"}"#,
                 ),
@@ -426,10 +437,23 @@ mod tests {
             Command::Read {
                 address,
                 characteristic: crate::model::uuid_from_u16(0x2a6e),
-                decode: Decode::Sint16,
-                scale: 0.01
+                format: ValueFormat::plain(Decode::Sint16, 0.01),
             }
         );
         assert_eq!(read.address(), address);
+        let heart_rate = parse(
+            "subscribe",
+            br#"{"address":"A4:C1:38:00:00:01","characteristic":"2a37","decode":"uint8","offset":1,"exponent":-1}"#,
+        )
+        .unwrap();
+        let Command::Subscribe { format, on, .. } = heart_rate else {
+            panic!("{heart_rate:?}")
+        };
+        assert!(on);
+        assert_eq!(
+            (format.decode, format.offset, format.exponent),
+            (Decode::Uint8, 1, -1)
+        );
+        assert_eq!(format.scale, 1.0);
     }
 }

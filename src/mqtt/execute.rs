@@ -6,7 +6,6 @@ use serde_json::{json, Value};
 
 use super::commands::Command;
 use crate::config::decode::hex;
-use crate::config::ValueFormat;
 use crate::device::state::{DeviceState, WaitReason};
 use crate::fleet::Fleet;
 use crate::model::Address;
@@ -36,13 +35,10 @@ async fn run(fleet: &Fleet, command: &Command) -> crate::Result<Value> {
         Command::Read {
             address,
             characteristic,
-            decode,
-            scale,
+            format,
         } => {
             let value = fleet.device(*address).await?.read(*characteristic).await?;
-            Ok(
-                json!({"raw": hex(&value), "value": ValueFormat::plain(*decode, *scale).apply(&value)}),
-            )
+            Ok(json!({"raw": hex(&value), "value": format.apply(&value)}))
         }
         Command::Write {
             address,

@@ -412,15 +412,14 @@ impl Shell {
             Command::Subscribe {
                 address,
                 characteristic,
-                decode,
-                scale,
+                format,
                 ..
             } => {
                 let fleet = self.fleet.clone();
                 let follow = Follow {
                     address,
                     characteristic,
-                    format: ValueFormat::plain(decode, scale),
+                    format,
                     poll: None,
                 };
                 self.running.push(Box::pin(async move {

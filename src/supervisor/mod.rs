@@ -13,8 +13,6 @@ pub mod diagnostics;
 pub mod heard;
 pub mod lifecycle;
 pub mod messages;
-pub mod radio_choice;
-pub mod shared_view;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,9 +27,9 @@ use crate::device::messages::{Crash, SetAddressKind, SetKeepConnected};
 use crate::device::subscribers::SubscriptionEvent;
 use crate::device::{DeviceActor, DeviceActorStopped, SharedSubscribers};
 use crate::model::{Address, AddressKind, RadioId};
+use crate::shared::{RadioEntry, Shared};
 use diagnostics::{Diagnostics, RadioDiagnostics};
 use messages::{AddRadio, CrashDevice, GetDiagnostics, KeepConnected, Manage};
-use shared_view::{RadioEntry, Shared};
 
 /// How long to wait before restarting an adapter actor whose stream ended.
 const ADAPTER_RESTART_DELAY: Duration = Duration::from_secs(1);
@@ -58,7 +56,7 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A supervisor over `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self {
             shared,
             adapters: BTreeMap::new(),

@@ -108,6 +108,6 @@ fn a_format_at_an_offset_decodes_the_heart_rate() {
     .unwrap();
     crate::fails_clearly(
         &["run", "--config", hub_arg],
-        "hub.toml line 6, device[0].subscribe[0].decode: unknown variant `uint9`",
+        "hub.toml line 6, device[0].subscribe[0].decode: 'uint9' is not a format; known: hex",
     );
 }

@@ -68,3 +68,55 @@ fn attempts_are_observable_with_candidates_outcomes_classes_and_retries() {
         assert!(json.contains("\"event\":\"failed\""), "{json}");
     });
 }
+
+#[test]
+fn a_status_says_since_when_its_state_holds_and_when_it_last_failed() {
+    block_on_virtual_time(async {
+        let radios = vec![RadioSpec::esphome_proxy("near").at(0.0, 0.0)];
+        let (simulation, fleet) = start(world(radios, vec![env_sensor(1, 1.0, 0.0)]), 32);
+        let begun = tokio::time::Instant::now();
+        run_for(Duration::from_secs(3)).await;
+        simulation
+            .control()
+            .fail_next_connects("near", 1, ErrorKind::Aborted)
+            .unwrap();
+        let device = fleet.device(addr(1)).await.unwrap();
+        assert_eq!(device.status().last_error_at, None);
+        device.keep_connected(true).await.unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let status = device.status();
+        assert!(status.state.is_connected(), "{status:?}");
+        let failed = status
+            .last_error_at
+            .expect("the aborted attempt is stamped");
+        assert!(failed >= Duration::from_secs(3), "{status:?}");
+        assert!(
+            failed <= status.since,
+            "connected after it failed: {status:?}"
+        );
+        assert!(status.since <= begun.elapsed(), "{status:?}");
+        let connected_since = status.since;
+
+        run_for(Duration::from_secs(5)).await;
+        assert_eq!(
+            device.status().since,
+            connected_since,
+            "still the same state"
+        );
+        simulation.control().drop_link(addr(1)).unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let again = device.status();
+        assert!(again.state.is_connected(), "{again:?}");
+        assert!(
+            again.since >= connected_since + Duration::from_secs(5),
+            "{again:?}"
+        );
+        assert_eq!(
+            again.last_error_at,
+            Some(failed),
+            "a link drop is not a failed attempt"
+        );
+        let json = serde_json::to_value(&again).unwrap();
+        assert_eq!(json["since"].as_f64(), Some(again.since.as_secs_f64()));
+    })
+}

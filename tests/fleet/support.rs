@@ -74,10 +74,23 @@ pub fn check_slot_invariants(simulation: &Simulation, fleet: &Fleet) {
     let stats = simulation.stats();
     for radio in &usage {
         let sim = stats.radio(radio.radio.as_str()).expect("radio in sim");
-        assert!(
-            sim.slots_in_use <= radio.held_by.len(),
-            "{} holds {} slots at the radio but the fleet holds only {} leases: leaked at the radio",
-            radio.radio, sim.slots_in_use, radio.held_by.len()
-        );
+        assert_eq!(sim.slot_holders.len(), sim.slots_in_use);
+        let mut at_the_radio = std::collections::BTreeSet::new();
+        for holder in &sim.slot_holders {
+            assert!(
+                at_the_radio.insert(*holder),
+                "{holder} holds two slots at {}: {:?}",
+                radio.radio,
+                sim.slot_holders
+            );
+            assert!(
+                radio.held_by.contains(holder),
+                "{holder} holds a slot at {} but no lease in the fleet: leaked at the radio \
+                 (radio: {:?}, fleet: {:?})",
+                radio.radio,
+                sim.slot_holders,
+                radio.held_by
+            );
+        }
     }
 }

@@ -94,6 +94,25 @@ fn commands_over_mqtt5() {
         "c-read-2",
     );
     assert_eq!(read["result"]["value"], 42.0, "{read}");
+    // The whole value format of hub.toml, offset and exponent too: 42 × 10^-1.
+    let tenths = asker.ask(
+        "read",
+        &on_counter(
+            COUNTER_CONFIG,
+            r#""decode":"uint8","offset":0,"exponent":-1"#,
+        ),
+        "c-read-3",
+    );
+    assert_eq!(tenths["result"]["value"], 4.2, "{tenths}");
+    let past_the_end = asker.ask(
+        "read",
+        &on_counter(COUNTER_CONFIG, r#""decode":"uint8","offset":3"#),
+        "c-read-4",
+    );
+    assert_eq!(
+        past_the_end["result"]["value"], "2a (too short for uint8 at byte 3)",
+        "{past_the_end}"
+    );
 
     let explain = asker.ask("explain", r#"{"address":"A4:C1:38:00:00:01"}"#, "c-explain");
     assert_eq!(explain["ok"], true);

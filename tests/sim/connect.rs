@@ -43,7 +43,7 @@ async fn a_proxy_enforces_its_slot_limit_with_error_zero() {
 async fn a_local_controller_refuses_beyond_its_limit_with_the_kernel_text() {
     let sim = Simulation::start(world(RadioSpec::local_controller("hci0").slots(2), 3), 1);
     let radio = &sim.radios()[0];
-    let _a = connect(radio, 1).await;
+    let first = connect(radio, 1).await;
     let _b = connect(radio, 2).await;
     let failure = radio
         .connect(request(addr(3), Duration::from_secs(20)))
@@ -52,6 +52,11 @@ async fn a_local_controller_refuses_beyond_its_limit_with_the_kernel_text() {
     assert_eq!(failure.name.as_deref(), Some("org.bluez.Error.Failed"));
     assert_eq!(failure.text, "le-connection-concurrent-connection-limit");
     assert_eq!(classify(&failure).kind, ErrorKind::OutOfSlots);
+    // It reports no slots to the fleet, but the simulation names who holds them.
+    let holders = |sim: &Simulation| sim.stats().radio("hci0").unwrap().slot_holders.clone();
+    assert_eq!(holders(&sim), vec![addr(1), addr(2)]);
+    first.link.disconnect().await.unwrap();
+    assert_eq!(holders(&sim), vec![addr(2)]);
 }
 
 #[tokio::test(start_paused = true)]

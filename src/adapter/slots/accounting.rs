@@ -93,18 +93,15 @@ impl SlotLedger {
     }
 
     /// Where a device holds a slot, if anywhere.
+    #[cfg(test)]
     pub fn holder(&self, address: &Address) -> Option<RadioId> {
         self.lock().holder.get(address).cloned()
     }
 
     /// Total slots held across all radios.
+    #[cfg(test)]
     pub fn total_held(&self) -> usize {
         self.lock().holder.len()
-    }
-
-    /// Tickets waiting, across all radios.
-    pub fn total_queued(&self) -> usize {
-        self.lock().waiters.len()
     }
 
     /// Every radio's slot usage.

@@ -21,11 +21,6 @@ impl SlotLease {
         &self.radio
     }
 
-    /// The device holding it.
-    pub fn address(&self) -> Address {
-        self.address
-    }
-
     /// Marks the slot as backing an established link (for listings).
     pub fn mark_link(&self) {
         let mut state = self.ledger.lock();
@@ -112,6 +107,7 @@ impl SlotTicket {
     }
 
     /// The radios the ticket accepts now (empty once granted).
+    #[cfg(test)]
     pub fn radios(&self) -> Vec<RadioId> {
         self.ledger
             .lock()

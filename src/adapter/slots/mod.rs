@@ -45,7 +45,8 @@ pub use lease::{ConnectTurn, Grant, SlotLease, SlotTicket};
 /// Why a slot was not granted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LeaseRefused {
-    /// Every slot on that radio is held.
+    /// Every slot on that radio is held (only [`SlotLedger::try_lease`], a test tool, asks).
+    #[cfg(test)]
     #[error("{radio} has no free connection slot ({held} held, {foreign} by other clients, limit {limit})")]
     Full {
         /// The radio.
@@ -65,7 +66,8 @@ pub enum LeaseRefused {
         /// Where it holds it.
         radio: RadioId,
     },
-    /// The radio is down or unknown.
+    /// The radio is down or unknown (only [`SlotLedger::try_lease`] asks).
+    #[cfg(test)]
     #[error("{radio} is not up")]
     RadioDown {
         /// The radio.
@@ -245,6 +247,7 @@ impl SlotLedger {
 
     /// Grants `address` a slot on `radio` now, bypassing the queue, or says why not. For tests
     /// and tools that hold slots by hand; device actors use [`SlotLedger::request`].
+    #[cfg(test)]
     pub fn try_lease(&self, radio: &RadioId, address: Address) -> Result<SlotLease, LeaseRefused> {
         let mut state = self.lock();
         if let Some(holder) = state.holder.get(&address) {

@@ -23,13 +23,13 @@ use futures::StreamExt;
 use tokio::time::Instant;
 use zbus::Connection;
 
+use super::adapter::Adapter;
 use super::failure::{from_zbus, timed_out};
 use super::gatt::GattIndex;
 use super::link;
 use super::objects;
 use super::props::PropMap;
 use super::proxies::{self, Device1Proxy, DEVICE};
-use super::radio::Adapter;
 use super::signals::{self, BluezSignal, Filter};
 use crate::backend::{
     ConnectRequest, Connection as LinkConnection, Failure, FailureSource, FailureStage,

@@ -23,6 +23,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use zbus::{Connection, Variant};
 
+use super::adapter::Adapter;
 use super::connect::disconnect;
 use super::failure::from_zbus;
 use super::gatt::GattIndex;
@@ -30,7 +31,6 @@ use super::props;
 use super::proxies::{
     self, GattCharacteristic1Proxy, GattDescriptor1Proxy, ADAPTER, CHARACTERISTIC, DEVICE,
 };
-use super::radio::Adapter;
 use super::signals::BluezSignal;
 use crate::backend::{
     Connection as LinkConnection, DisconnectCause, Failure, FailureSource, FailureStage, Link,

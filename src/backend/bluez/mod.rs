@@ -17,6 +17,7 @@
 //! BlueZ does not report connection slots, so each adapter's limit comes from
 //! [`BluezConfig`]; serialising attempts per adapter is the adapter actor's job.
 
+mod adapter;
 mod connect;
 mod failure;
 mod gatt;

@@ -10,8 +10,8 @@
 
 use zbus::{ObjectPath, OwnedObjectPath};
 
+use super::adapter::Adapter;
 use super::proxies::{self, AdvertisementMonitorManager1Proxy};
-use super::radio::Adapter;
 use crate::model::RadioId;
 
 /// Flags AD type (Bluetooth Core Supplement, Part A, 1.3).

@@ -15,6 +15,7 @@ use futures::stream::{self, BoxStream};
 use futures::StreamExt;
 use zbus::Connection;
 
+use super::adapter::Adapter;
 use super::objects::{self, Objects};
 use super::proxies::{self, Device1Proxy, ADAPTER};
 use super::signals::{self, BluezSignal, Filter};
@@ -24,23 +25,6 @@ use crate::backend::{
     RecoveryStep, ScanMode, ScanModeReport,
 };
 use crate::model::RadioId;
-
-/// What one adapter needs, shared by the radio, its event pumps and its connect attempts.
-#[derive(Debug)]
-pub(crate) struct Adapter {
-    /// The connection to the bus BlueZ is on.
-    pub conn: Connection,
-    /// The radio's name: the adapter's last path segment (`hci0`).
-    pub id: RadioId,
-    /// `/org/bluez/hciN`.
-    pub path: String,
-    /// Connection slots, from configuration.
-    pub slot_limit: usize,
-    /// Event pumps running; the last one to end stops discovery.
-    pub pumps: AtomicUsize,
-    /// The scan mode asked for and the one running (`monitor.rs`, `scan.rs`).
-    pub scan: std::sync::Mutex<ScanModeReport>,
-}
 
 /// A local BlueZ controller.
 #[derive(Clone)]

@@ -2,8 +2,8 @@
 //! adapter off and on (`Powered`), which ends its links and makes the event pump report
 //! `Down` then `Up` (and start discovery again).
 
+use super::adapter::Adapter;
 use super::proxies::{self, Adapter1Proxy};
-use super::radio::Adapter;
 use super::scan;
 use crate::backend::RecoveryStep;
 

@@ -17,11 +17,11 @@ use futures::StreamExt;
 use tokio::time::Instant;
 use zbus::Variant;
 
+use super::adapter::Adapter;
 use super::monitor;
 use super::objects::{self, Objects};
 use super::props::DeviceView;
 use super::proxies::{self, Adapter1Proxy, ADAPTER, DEVICE};
-use super::radio::Adapter;
 use super::signals::{self, is_under, BluezSignal, Filter};
 use crate::backend::{RadioEvent, RadioEventSender, ScanMode};
 use crate::model::Advertisement;

@@ -15,8 +15,9 @@ use tokio::time::{timeout, Instant};
 
 use super::api::{feature, request_type};
 use super::link::EsphomeLink;
-use super::request::{ask, device_request, esp, session_gone, Expect, Reply};
-use super::session::Command;
+use super::protocol::Command;
+use super::protocol::{Expect, Reply};
+use super::request::{ask, device_request, esp, session_gone};
 use super::shared::Shared;
 use crate::backend::{ConnectRequest, Connection, Failure, FailureSource, FailureStage};
 use crate::model::{Address, AddressKind, GattTable};

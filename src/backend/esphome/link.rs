@@ -18,9 +18,10 @@ use tokio::time::timeout;
 
 use super::api::gatt::{HandleData, HandleRequest, NotifyRequest, WriteRequest};
 use super::api::{feature, id, request_type, Outgoing};
-use super::request::{ask, device_request, esp, session_gone, Expect, Reply};
+use super::protocol::Command;
+use super::protocol::{Expect, Reply};
+use super::request::{ask, device_request, esp, session_gone};
 use super::services::to_table;
-use super::session::Command;
 use crate::backend::{Failure, FailureSource, FailureStage, Link, WriteMode};
 use crate::model::uuid::uuid_from_u16;
 use crate::model::{Address, CharProps, GattTable};

@@ -25,6 +25,7 @@ mod config;
 mod connect;
 mod failure;
 mod link;
+mod protocol;
 mod request;
 mod router;
 mod services;
@@ -46,7 +47,7 @@ use crate::backend::{
     RadioKind, RecoveryStep, ScanMode, ScanModeReport,
 };
 use crate::model::{Address, RadioId};
-use session::Command;
+use protocol::Command;
 use shared::Shared;
 
 /// One ESPHome Bluetooth proxy.

@@ -21,7 +21,8 @@ use super::api::bluetooth::{ConnectionResponse, ConnectionsFree, RawAdvertisemen
 use super::api::gatt::{GattError, Service};
 use super::api::{request_type, Incoming, Outgoing};
 use super::failure::{connect_refused, disconnect_cause, gatt_error};
-use super::request::{device_request, Expect, Reply, ReplyTo};
+use super::protocol::{Expect, Reply, ReplyTo};
+use super::request::device_request;
 use crate::backend::{
     DisconnectCause, Failure, FailureSource, FailureStage, LinkEvent, RadioEvent, SlotReport,
 };

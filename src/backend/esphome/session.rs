@@ -1,7 +1,7 @@
 //! The task that keeps one proxy connected: handshake, hello, device info, subscriptions,
 //! keepalive, and reconnecting with backoff when the proxy reboots or the network drops.
 //!
-//! Owns the [`Command`] channel the radio handle and its links talk through, and [`run`], the
+//! Owns the `Command` channel the radio handle and its links talk through, and [`run`], the
 //! task itself. Each session gets a fresh `Router` (requests and links of that session only);
 //! when a session ends for any reason (the proxy closed, a protocol violation, missed pings)
 //! the router tells every link `RadioDown`, the radio reports `Down`, and the task reconnects
@@ -21,51 +21,16 @@ use super::api::bluetooth::{ScannerSetMode, SubscribeAdvertisements};
 use super::api::session::{AuthenticationRequest, DisconnectRequest, HelloRequest};
 use super::api::{feature, id, Incoming, Outgoing};
 use super::config::EsphomeConfig;
-use super::request::{Expect, Reply, ReplyTo};
+use super::protocol::{Command, Reply};
 use super::router::{Action, Router};
 use super::shared::Shared;
 use super::transport::{SessionError, Transport};
-use crate::backend::{Failure, FailureSource, FailureStage, RadioEvent, ScanMode};
+use crate::backend::{RadioEvent, ScanMode};
 
 /// The API version bluefleet speaks (>= 1.12 gets 16/32-bit UUIDs in service lists).
 const API_VERSION: (u32, u32) = (1, 12);
 /// Missed-ping budget: no traffic for this many keepalive periods ends the session.
 const KEEPALIVE_MISSES: f64 = 4.5;
-
-/// A request from the radio handle or a link.
-#[derive(Debug)]
-pub(crate) enum Command {
-    /// Send `message`; with `expect`, answer `reply` when the proxy answers, else at once.
-    Request {
-        generation: Option<u64>,
-        message: Outgoing,
-        expect: Option<Expect>,
-        reply: ReplyTo,
-    },
-    /// A connect attempt gave up: release its slot.
-    AbandonConnect { address: u64 },
-    /// A link handle was dropped while open: release its slot.
-    Release { address: u64, generation: u64 },
-    /// Unsubscribe from advertisements and subscribe again (the watchdog's mildest step).
-    RestartScan,
-    /// End this session; the run loop opens a new one (the watchdog's heavier step).
-    Reconnect,
-    /// Ask the proxy's scanner for this mode now.
-    SetScanMode(ScanMode),
-}
-
-impl Command {
-    fn fail(self, reason: &str) {
-        if let Self::Request { reply, expect, .. } = self {
-            let stage = match expect {
-                Some(Expect::Connect { .. }) => FailureStage::Connect,
-                _ => FailureStage::Gatt,
-            };
-            let text = format!("the proxy is not connected: {reason}");
-            let _ = reply.send(Err(Failure::new(FailureSource::Esphome, stage, text)));
-        }
-    }
-}
 
 /// How a session ended.
 enum Ended {

@@ -18,7 +18,7 @@ use rand::Rng;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::faults;
+use super::faults::{self, Fault};
 use super::link::SimLink;
 use super::link_task;
 use super::state::{domain, stream, LinkRecord, Shared};
@@ -27,7 +27,6 @@ use crate::backend::{
     ConnectRequest, Connection, Failure, Radio, RadioEvent, RadioInfo, RadioKind, RecoveryStep,
     ScanMode, ScanModeReport,
 };
-use crate::classify::classify;
 use crate::model::RadioId;
 use crate::ErrorKind;
 
@@ -51,7 +50,7 @@ impl SimRadio {
 /// How an accepted attempt will end, decided when it starts.
 enum Plan {
     Succeed,
-    Fail(Failure),
+    Fail(Fault),
 }
 
 /// Holds an attempt's in-flight mark and slot reservation; gives both back when dropped
@@ -200,18 +199,18 @@ impl Radio for SimRadio {
             true = went_down => Plan::Fail(faults::radio_down(kind, started.elapsed())),
         };
         let mut guard = guard;
-        let failure = match plan {
-            Plan::Fail(failure) => failure,
+        let fault = match plan {
+            Plan::Fail(fault) => fault,
             Plan::Succeed => match self.finish(&request, token) {
                 Ok(connection) => {
                     guard.slot_is_links = true;
                     return Ok(connection);
                 }
-                Err(failure) => failure,
+                Err(fault) => fault,
             },
         };
-        self.count_failure(&request, &failure);
-        Err(failure)
+        self.count_failure(&request, &fault);
+        Err(fault.failure)
     }
 }
 
@@ -222,7 +221,7 @@ impl SimRadio {
         let shared = &self.shared;
         let (radio, kind) = (self.index, self.kind());
         let Some(spec) = shared.world.radios.get(radio) else {
-            return Err(faults::radio_down(kind, Duration::ZERO));
+            return Err(faults::radio_down(kind, Duration::ZERO).failure);
         };
         let at = shared.elapsed();
         let device = shared.device_index(request.address);
@@ -233,13 +232,13 @@ impl SimRadio {
             .cloned()
             .unwrap_or_else(|| RadioId::new("?"));
         let Some(r) = state.radios.get_mut(radio) else {
-            return Err(faults::radio_down(kind, Duration::ZERO));
+            return Err(faults::radio_down(kind, Duration::ZERO).failure);
         };
         if !r.up {
-            let failure = faults::radio_down(kind, Duration::ZERO);
+            let fault = faults::radio_down(kind, Duration::ZERO);
             drop(state);
-            self.count_failure(request, &failure);
-            return Err(failure);
+            self.count_failure(request, &fault);
+            return Err(fault.failure);
         }
         if spec.serialises_attempts && r.in_flight > 0 {
             r.stats.concurrent_rejections += 1;
@@ -325,7 +324,7 @@ impl SimRadio {
     }
 
     /// Turns a successful attempt into a link, unless the world changed meanwhile.
-    fn finish(&self, request: &ConnectRequest, token: u64) -> Result<Connection, Failure> {
+    fn finish(&self, request: &ConnectRequest, token: u64) -> Result<Connection, Fault> {
         let shared = &self.shared;
         let (radio, kind) = (self.index, self.kind());
         let at = shared.elapsed();
@@ -397,7 +396,8 @@ impl SimRadio {
         })
     }
 
-    fn count_failure(&self, request: &ConnectRequest, failure: &Failure) {
+    fn count_failure(&self, request: &ConnectRequest, fault: &Fault) {
+        let failure = &fault.failure;
         let mut state = self.shared.lock();
         let radio_id = self
             .shared
@@ -406,7 +406,7 @@ impl SimRadio {
             .cloned()
             .unwrap_or_else(|| RadioId::new("?"));
         if let Some(r) = state.radios.get_mut(self.index) {
-            r.stats.failures.bump(classify(failure).kind);
+            r.stats.failures.bump(fault.class);
             *r.stats
                 .failures_by_text
                 .entry(failure.to_string())

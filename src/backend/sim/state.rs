@@ -247,7 +247,14 @@ impl State {
 
     pub(crate) fn snapshot(&self) -> SimStats {
         SimStats {
-            radios: self.radios.iter().map(|r| r.stats.clone()).collect(),
+            radios: self
+                .radios
+                .iter()
+                .map(|r| RadioStats {
+                    slot_holders: r.slots.iter().map(|(_, address)| *address).collect(),
+                    ..r.stats.clone()
+                })
+                .collect(),
             devices: self.devices.iter().map(|d| d.stats.clone()).collect(),
         }
     }

@@ -13,7 +13,8 @@ use crate::backend::DisconnectCause;
 use crate::model::{Address, RadioId};
 use crate::ErrorKind;
 
-/// Failed connection attempts by the class the classifier gives their failure.
+/// Failed connection attempts by the class the simulation meant each failure to have (it asks
+/// no classifier, as no backend does; its unit tests check the classifier reads each as meant).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FailureCounts {
     /// Classified not-found.
@@ -69,6 +70,10 @@ pub struct RadioStats {
     pub concurrent_rejections: u64,
     /// Slots held now (reservations for attempts in flight included), as the radio sees it.
     pub slots_in_use: usize,
+    /// Who holds those slots, in the order they took them, as the radio sees it. A local
+    /// controller names its holders here too, though only proxies report slots to the fleet,
+    /// so a test can check the fleet's leases against the radio's own truth on any kind.
+    pub slot_holders: Vec<Address>,
     /// Most slots ever held at once.
     pub max_slots_in_use: usize,
     /// Most connect calls in progress at once (a refused one counts while it is refused).

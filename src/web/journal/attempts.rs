@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use crate::classify::next_step;
 use crate::device::attempt_log::AttemptEvent;
+use crate::device::radio_choice::{ConsideredRadio, SkipReason};
 use crate::device::retry::RetryPolicy;
 use crate::model::{Address, RadioId};
-use crate::supervisor::radio_choice::{ConsideredRadio, SkipReason};
 use crate::web::views::{AttemptRow, Considered};
 
 use super::Versioned;

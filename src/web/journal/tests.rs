@@ -1,9 +1,9 @@
 use super::*;
 use crate::adapter::gate::GateStats;
 use crate::backend::RadioKind;
+use crate::device::radio_choice::{ConsideredRadio, SkipReason};
 use crate::device::state::{DeviceState, DeviceStatus};
 use crate::supervisor::diagnostics::RadioDiagnostics;
-use crate::supervisor::radio_choice::{ConsideredRadio, SkipReason};
 use crate::ErrorKind;
 use std::time::Duration;
 
