@@ -6,8 +6,8 @@
 //! notifications are many and each is soon superseded, so when a consumer falls behind the
 //! *oldest* ones go, and the consumer is told how many (an in-stream marker it counts).
 //! States (`Up`/`Down`, a slot report, Service Changed, the final `Disconnected`) are few and
-//! must arrive, so they are never dropped: a newer state replaces a queued one of its kind,
-//! which keeps them bounded too. The policy per event lives in [`link`] and [`radio`]; this
+//! must arrive, so they are never dropped (Service Changed and `Disconnected` are kept once
+//! each; radio states are one per change of the radio). The policy per event lives in [`link`] and [`radio`]; this
 //! file is the plumbing they share (one consumer, any number of senders, never blocking a
 //! sender, so a backend may push while holding its own lock).
 

@@ -1,12 +1,12 @@
 //! A radio's event channel: adverts bounded, dropped oldest first and announced; the radio's
-//! state (`Up`/`Down`, its slot report) never dropped, a newer one replacing the queued one.
+//! state (`Up`/`Down`, its slot report) never dropped.
 //!
 //! The adapter actor stops reading its radio while the Supervisor ingests the batch it sent
 //! (one batch per radio in flight), so a radio faster than ingestion queues here. At most
 //! [`RADIO_ADVERT_CAPACITY`] adverts wait; past that the oldest batch goes, and the next
 //! event the adapter reads is `AdvertsDropped { count }` (counted per radio in diagnostics).
-//! `Up`/`Down` is one state and a slot report another: pushing one removes a queued one of
-//! the same kind (the latest state is what the ledger needs), so at most two wait.
+//! `Up`/`Down` and slot reports are never dropped and keep their order: they are few, one per
+//! change of the radio, so they need no bound of their own.
 
 use std::collections::VecDeque;
 
@@ -27,8 +27,6 @@ struct RadioQueue {
     /// Adverts dropped and not yet announced.
     dropped: u64,
     dropped_total: u64,
-    /// States replaced by a newer one before the consumer read them.
-    coalesced_total: u64,
     closed: bool,
 }
 
@@ -38,14 +36,6 @@ fn advert_count(event: &RadioEvent) -> Option<usize> {
         RadioEvent::RawAdverts(batch) => Some(batch.len()),
         _ => None,
     }
-}
-
-fn same_state_kind(a: &RadioEvent, b: &RadioEvent) -> bool {
-    use RadioEvent::{Down, SlotsReported, Up};
-    matches!(
-        (a, b),
-        (Up | Down { .. }, Up | Down { .. }) | (SlotsReported(_), SlotsReported(_))
-    )
 }
 
 impl RadioQueue {
@@ -61,13 +51,8 @@ impl RadioQueue {
                         self.drop_oldest_batch();
                     }
                 }
-                None => {
-                    let before = self.queued.len();
-                    self.queued
-                        .retain(|queued| !same_state_kind(queued, &event));
-                    self.coalesced_total += (before - self.queued.len()) as u64;
-                    self.queued.push_back(event);
-                }
+                // States are never dropped: they are few (one per change of the radio).
+                None => self.queued.push_back(event),
             },
         }
     }
@@ -123,8 +108,8 @@ impl std::fmt::Debug for RadioEventSender {
 }
 
 impl RadioEventSender {
-    /// Queues an event with its policy (adverts may be dropped oldest first, states
-    /// replace their queued kind). False when the consumer is gone.
+    /// Queues an event with its policy (adverts may be dropped oldest first, states never).
+    /// False when the consumer is gone.
     pub fn send(&self, event: RadioEvent) -> bool {
         self.sender.push(|q| q.push(event))
     }
@@ -142,11 +127,6 @@ impl RadioEventSender {
     /// Adverts dropped on this stream since it began.
     pub fn dropped(&self) -> u64 {
         self.sender.read(|q| q.dropped_total)
-    }
-
-    /// States replaced by a newer one of their kind before they were read.
-    pub fn coalesced(&self) -> u64 {
-        self.sender.read(|q| q.coalesced_total)
     }
 }
 

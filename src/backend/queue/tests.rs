@@ -97,7 +97,7 @@ fn a_link_event_sender_learns_its_consumer_left() {
 }
 
 #[test]
-fn a_full_radio_drops_the_oldest_adverts_and_keeps_the_latest_states() {
+fn a_full_radio_drops_the_oldest_adverts_and_keeps_every_state_in_order() {
     let (tx, mut rx) = radio_events_with_capacity(4);
     let advert = |n: u8| {
         crate::model::Advertisement::from_raw(
@@ -127,7 +127,6 @@ fn a_full_radio_drops_the_oldest_adverts_and_keeps_the_latest_states() {
         allocated: Vec::new(),
     }));
     assert_eq!(tx.dropped(), 2);
-    assert_eq!(tx.coalesced(), 2);
     let events = drain(&mut rx);
     let shape: Vec<String> = events
         .iter()
@@ -142,7 +141,15 @@ fn a_full_radio_drops_the_oldest_adverts_and_keeps_the_latest_states() {
         .collect();
     assert_eq!(
         shape,
-        ["dropped 2", "adverts 2", "down", "adverts 1", "slots 3"]
+        [
+            "dropped 2",
+            "up",
+            "slots 1",
+            "adverts 2",
+            "down",
+            "adverts 1",
+            "slots 3"
+        ]
     );
     drop(tx);
     assert_eq!(rx.next().now_or_never(), Some(None), "the stream ends");
