@@ -14,9 +14,14 @@
 //!   smoothed RSSI, availability, proximity, beacons), plain state with no actor per device.
 //! - [`decode`]: sensor readings from advert payloads (BTHome, Xiaomi, ATC/pvvx, Govee, Ruuvi,
 //!   SwitchBot, Inkbird, beacons), encrypted ones with per-device bindkeys.
-//! - [`supervisor`]: the one actor that routes adverts, picks radios and restarts actors.
-//! - [`device`]: one actor per managed device: connection state, retries, GATT requests,
-//!   subscriptions; [`device::retry`] is the backoff policy.
+//! - `shared` (crate-private): what handles and actors read without a message round trip
+//!   (radio registry, ledger, pipeline, device states) and the fleet-wide tunables.
+//! - `supervisor` (crate-private): the one actor that routes adverts and restarts actors.
+//! - `device` (crate-private): one actor per managed device around a pure `DeviceMachine`:
+//!   radio choice, retries, GATT requests, subscriptions. Its policies and status types are
+//!   public in [`fleet`]: [`fleet::RetryPolicy`], [`fleet::ChoicePolicy`], [`fleet::DeviceStatus`].
+//! - `watchdog` (crate-private): recovers radios that go quiet; its reports are
+//!   [`fleet::RecoveryReport`].
 //! - [`cache`]: GATT tables kept so reconnects skip discovery.
 //! - [`fleet`]: the public handles, [`Fleet`], [`Device`], [`Subscription`].
 //! - [`classify`]: one table that turns a [`Failure`] into an [`ErrorKind`].
@@ -29,6 +34,9 @@
 
 // docs.rs builds with `--cfg docsrs` (Cargo.toml) and marks feature-gated items.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Every type a public signature returns must be nameable by users (re-exported where it
+// belongs, mostly in `fleet`): the actor modules are crate-private.
+#![warn(unnameable_types)]
 
 pub(crate) mod adapter;
 pub mod adverts;
@@ -37,7 +45,7 @@ pub mod cache;
 pub mod classify;
 pub mod config;
 pub mod decode;
-pub mod device;
+pub(crate) mod device;
 pub mod error;
 pub mod fleet;
 pub mod model;
@@ -51,8 +59,8 @@ pub mod native_api;
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
 pub(crate) mod shared;
-pub mod supervisor;
-pub mod watchdog;
+pub(crate) mod supervisor;
+pub(crate) mod watchdog;
 pub mod web;
 
 pub use backend::sim;

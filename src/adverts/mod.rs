@@ -24,7 +24,6 @@ pub mod bench;
 mod device;
 mod events;
 pub mod filter;
-mod find;
 mod hashing;
 mod ingest;
 pub mod merge;
@@ -42,7 +41,6 @@ use tokio::time::Instant;
 pub use device::DeviceView;
 pub use events::{AdvertEvent, IngestSummary, PipelineConfig};
 pub use filter::{AdvertFilter, FilterError, FilterSubject};
-pub use find::FindRequests;
 pub use ingest::Ingested;
 pub use proximity::Zone;
 

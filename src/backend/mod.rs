@@ -169,8 +169,8 @@ pub trait Radio: Send + Sync + fmt::Debug + 'static {
         None
     }
 
-    /// The watchdog's account of this radio, for radios wrapped in one
-    /// ([`crate::watchdog::watch`]); wrappers of radios pass it on.
+    /// The watchdog's account of this radio, for radios wrapped in one (a fleet built with
+    /// [`crate::FleetBuilder::radio_watchdog`]); wrappers of radios pass it on.
     fn recovery_report(&self) -> Option<crate::watchdog::RecoveryReport> {
         None
     }

@@ -40,9 +40,8 @@ impl StreamHandler<LinkMessage> for DeviceActor {
                     .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
             }
             LinkEvent::ServicesChanged => {
-                tracing::info!(address = %self.address, "services changed; forgetting the cache");
-                self.shared.cache.invalidate(&self.address);
-                self.disconnect_now(ctx);
+                let generation = message.generation;
+                self.step(Event::ServicesChanged { generation }, ctx);
             }
             LinkEvent::Disconnected { cause, detail } => {
                 let generation = message.generation;

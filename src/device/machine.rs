@@ -39,10 +39,13 @@ use crate::model::{Address, AddressKind, Advertisement, RadioId};
 mod drive;
 #[path = "machine_endings.rs"]
 mod endings;
+#[path = "machine_lifecycle.rs"]
+mod lifecycle;
 
 pub(crate) use super::machine_io::{
     Effect, Event, Inputs, LeaseHandle, LinkHandle, RadioFacts, RadioView, Refusal,
 };
+pub(crate) use lifecycle::MachineMemory;
 
 /// A radio the device must not try before `until`, and the class that set it (`None`: a link
 /// drop).
@@ -105,6 +108,12 @@ pub(crate) struct DeviceMachine<L, K> {
     timer: Option<Instant>,
     /// Requests were failed during the current step (they no longer want a connection).
     failed_pending: bool,
+    /// How long an unwanted link stays up.
+    idle_after: Duration,
+    /// The idle timer: for which connection, and when.
+    idle: Option<(u64, Instant)>,
+    /// The connection whose disconnect was asked for and has not returned yet.
+    closing: Option<u64>,
 }
 
 /// How a machine is set up.
@@ -120,6 +129,8 @@ pub(crate) struct MachineConfig {
     pub epoch: Instant,
     /// Seeds the backoff jitter.
     pub seed: u64,
+    /// How long an on-demand link stays up once nothing wants it.
+    pub idle_after: Duration,
 }
 
 impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
@@ -142,6 +153,9 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
             given_address_kind: None,
             timer: None,
             failed_pending: false,
+            idle_after: config.idle_after,
+            idle: None,
+            closing: None,
         }
     }
 
@@ -183,11 +197,6 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
         }
     }
 
-    /// Whether an attempt runs.
-    pub fn is_connecting(&self) -> bool {
-        matches!(self.phase, Phase::Connecting { .. })
-    }
-
     /// The generation of the running attempt, if one runs.
     pub fn attempt_generation(&self) -> Option<u64> {
         match &self.phase {
@@ -225,7 +234,15 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
         let mut out = Vec::new();
         self.failed_pending = false;
         match event {
-            Event::Started | Event::DemandChanged => self.drive(inputs, &mut out),
+            Event::Started => self.drive(inputs, &mut out),
+            Event::DemandChanged => {
+                self.drive(inputs, &mut out);
+                self.consider_idle(inputs, &mut out);
+            }
+            Event::IdleTimer => self.idle_timer_fired(inputs, &mut out),
+            Event::ServicesChanged { generation } => {
+                self.services_changed(generation, inputs, &mut out)
+            }
             Event::Timer => {
                 self.timer = None;
                 self.drive(inputs, &mut out);
@@ -282,7 +299,7 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
         }
         self.keep_connected = keep;
         match self.phase {
-            Phase::Connected { .. } => out.push(Effect::ConsiderIdle),
+            Phase::Connected { .. } => self.consider_idle(inputs, out),
             _ => self.drive(inputs, out),
         }
     }
@@ -367,7 +384,7 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
         });
         out.push(Effect::Publish(DeviceState::Connected { radio }));
         out.push(Effect::LinkUp);
-        out.push(Effect::ConsiderIdle);
+        self.consider_idle(inputs, out);
     }
 
     fn arm(&mut self, at: Instant, out: &mut Vec<Effect>) {

@@ -57,8 +57,10 @@ impl DeviceActor {
 
     /// Feeds one event to the machine; returns its effects unperformed.
     pub(super) fn decide(&mut self, event: Event<SlotLease, Box<UpLink>>) -> Vec<Effect> {
+        // Requests whose caller gave up (timed out, dropped) no longer count, so a forgotten
+        // read cannot keep a device connecting forever; requests running on the link do.
         self.pending.retain(|request| !request.reply.is_closed());
-        let requests = !self.pending.is_empty();
+        let requests = !self.pending.is_empty() || self.ops_in_flight > 0;
         let subscribed = self.subscribers().any_live();
         let shared = Arc::clone(&self.shared);
         let inputs = Inputs {
@@ -149,7 +151,19 @@ impl DeviceActor {
                 self.subscribers()
                     .announce(&SubscriptionEvent::Disconnected { reason });
             }
-            Effect::ConsiderIdle => self.consider_idle(ctx),
+            Effect::ArmIdleTimer(at) => {
+                self.cancel_timer(ctx, TimerKind::Idle);
+                let delay = at.saturating_duration_since(Instant::now());
+                self.idle_timer = Some(ctx.run_later(delay, |act, ctx| {
+                    act.idle_timer = None;
+                    act.step(Event::IdleTimer, ctx);
+                }));
+            }
+            Effect::CancelIdleTimer => self.cancel_timer(ctx, TimerKind::Idle),
+            Effect::ForgetCache => {
+                tracing::info!(address = %self.address, "services changed; forgetting the cache");
+                self.shared.cache.invalidate(&self.address);
+            }
             Effect::Log(event) => {
                 let _ = self.shared.attempt_events.send(event);
             }

@@ -129,10 +129,14 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
                 self.drive(inputs, out);
             }
             // The lease stays until the backend confirms: the phase stays `Connected` until
-            // `LinkEnded` arrives.
-            Phase::Connected { generation, .. } => out.push(Effect::Disconnect {
-                generation: *generation,
-            }),
+            // `LinkEnded` arrives. One disconnect per link, however often it is asked for.
+            Phase::Connected { generation, .. } if self.closing != Some(*generation) => {
+                self.closing = Some(*generation);
+                out.push(Effect::Disconnect {
+                    generation: *generation,
+                });
+            }
+            Phase::Connected { .. } => {}
             _ => self.drive(inputs, out),
         }
     }

@@ -100,7 +100,15 @@ pub(crate) enum Event<L, K> {
         /// The backend's words.
         detail: String,
     },
-    /// Close the connection now but keep wanting one (services changed, stale cache, idle).
+    /// The idle timer fired.
+    IdleTimer,
+    /// The services of the connection of this generation changed (a Service Changed
+    /// indication, or a cached table that lacks a characteristic): the cached table is wrong.
+    ServicesChanged {
+        /// The connection's generation.
+        generation: u64,
+    },
+    /// Close the connection now but keep wanting one (a removed radio).
     Close,
     /// The user (or shutdown): stop wanting a connection, fail what waits, close.
     Disconnect,
@@ -186,8 +194,12 @@ pub(crate) enum Effect {
         /// Why.
         reason: String,
     },
-    /// Nothing may need the connection any more: let the idle timer decide.
-    ConsiderIdle,
+    /// Wake the machine (`Event::IdleTimer`) at this instant; replaces the previous idle timer.
+    ArmIdleTimer(Instant),
+    /// Drop the idle timer.
+    CancelIdleTimer,
+    /// Forget the device's cached services.
+    ForgetCache,
     /// Publish an attempt event.
     Log(AttemptEvent),
 }

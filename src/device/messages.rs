@@ -41,6 +41,7 @@ pub struct Shutdown;
 pub struct RadioRemoved(pub crate::model::RadioId);
 
 /// Fault injection for tests and the fault-schedule harness: the actor panics in its handler.
+#[cfg(feature = "testing")]
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct Crash;

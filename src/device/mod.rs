@@ -38,8 +38,12 @@ use crate::adapter::slots::{ConnectTurn, SlotLease, SlotTicket};
 use crate::backend::Link;
 use crate::model::{Address, AddressKind, GattTable, RadioId};
 use crate::shared::Shared;
-use machine::{DeviceMachine, Effect, Event, LeaseHandle, LinkHandle, MachineConfig};
-use messages::{AdvertSeen, Crash, Request, SetAddressKind, SetKeepConnected, Shutdown};
+use machine::{
+    DeviceMachine, Effect, Event, LeaseHandle, LinkHandle, MachineConfig, MachineMemory,
+};
+#[cfg(feature = "testing")]
+use messages::Crash;
+use messages::{AdvertSeen, Request, SetAddressKind, SetKeepConnected, Shutdown};
 use state::{DeviceState, DeviceStatus};
 use subscribers::Subscribers;
 
@@ -49,6 +53,11 @@ pub(crate) const DEVICE_MAILBOX: usize = 64;
 
 /// Subscriptions of one device, shared with the Supervisor so they survive an actor restart.
 pub type SharedSubscribers = Arc<Mutex<Subscribers>>;
+
+/// What a device actor's machine leaves for its successor (backoff, penalties, radio waits),
+/// held by the Supervisor beside the subscribers: written when the actor is dropped (also by a
+/// panic), taken by the next actor of the same device.
+pub(crate) type SharedMemory = Arc<Mutex<Option<MachineMemory>>>;
 
 /// The machine as the actor runs it: real leases, real links.
 type Machine = DeviceMachine<SlotLease, Box<UpLink>>;
@@ -142,7 +151,18 @@ pub struct DeviceActor {
     subscribers: SharedSubscribers,
     rediscovered: bool,
     status: Arc<watch::Sender<DeviceStatus>>,
+    /// Where the machine's memory goes when the actor is dropped.
+    memory: SharedMemory,
     _stop_notice: StopNotice,
+}
+
+impl Drop for DeviceActor {
+    /// Runs before the fields drop (so before `StopNotice` asks for a restart): the successor
+    /// finds the backoff, penalties and radio waits this actor had.
+    fn drop(&mut self) {
+        let memory = self.machine.take_memory();
+        *self.memory.lock().unwrap_or_else(|p| p.into_inner()) = Some(memory);
+    }
 }
 
 impl DeviceActor {
@@ -152,10 +172,11 @@ impl DeviceActor {
         shared: Arc<Shared>,
         keep_connected: bool,
         subscribers: SharedSubscribers,
+        memory: SharedMemory,
         supervisor: Recipient<DeviceActorStopped>,
     ) -> Self {
         let config = &shared.config;
-        let machine = DeviceMachine::new(
+        let mut machine = DeviceMachine::new(
             address,
             keep_connected,
             MachineConfig {
@@ -164,8 +185,14 @@ impl DeviceActor {
                 rssi_alpha: config.rssi_alpha,
                 epoch: shared.started,
                 seed: config.seed ^ address.to_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                idle_after: config.idle_disconnect,
             },
         );
+        // A restarted actor goes on where its predecessor stopped: a crash mid-backoff must
+        // not turn into an immediate retry.
+        if let Some(remembered) = memory.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            machine.restore(remembered);
+        }
         // A restarted actor publishes into the channel its predecessor used (bug 11): status
         // streams of handles live on, and the counters so far are kept.
         let status = Arc::clone(
@@ -193,6 +220,7 @@ impl DeviceActor {
             subscribers,
             rediscovered: false,
             status,
+            memory,
             _stop_notice: StopNotice {
                 address,
                 supervisor,
@@ -226,13 +254,6 @@ impl DeviceActor {
 
     fn subscribers(&self) -> MutexGuard<'_, Subscribers> {
         self.subscribers.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Whether anything needs a connection. Requests whose caller gave up (timed out,
-    /// dropped) no longer count, so a forgotten read cannot keep a device connecting forever.
-    fn wants_connection(&mut self) -> bool {
-        self.pending.retain(|request| !request.reply.is_closed());
-        self.machine.keep_connected() || !self.pending.is_empty() || self.subscribers().any_live()
     }
 
     fn publish(&self, state: DeviceState) {
@@ -363,6 +384,7 @@ impl Handler<Shutdown> for DeviceActor {
     }
 }
 
+#[cfg(feature = "testing")]
 impl Handler<Crash> for DeviceActor {
     type Result = ();
 

@@ -13,7 +13,7 @@ use actix::prelude::*;
 use super::machine::Event;
 use super::messages::{CharacteristicRef, Operation, Outcome, RadioRemoved, Request};
 use super::subscribers::{NotifyState, Registration, SubscriberGone, SubscriptionEvent};
-use super::{DeviceActor, TimerKind};
+use super::DeviceActor;
 use crate::backend::{Failure, Link};
 use crate::error::{AttError, Error};
 use crate::model::{Address, CharProps, GattTable};
@@ -103,9 +103,9 @@ impl DeviceActor {
                     // The cache may be stale: forget it, reconnect with discovery, retry once.
                     tracing::info!(address = %self.address, "cached services lack a characteristic; rediscovering");
                     self.rediscovered = true;
-                    self.shared.cache.invalidate(&self.address);
+                    let generation = up.generation;
                     self.pending.push_front(request);
-                    self.disconnect_now(ctx);
+                    self.step(Event::ServicesChanged { generation }, ctx);
                     return;
                 }
                 Err(error) => {
@@ -117,13 +117,14 @@ impl DeviceActor {
 
     fn spawn_op(&mut self, future: OpFuture, request: Request, ctx: &mut Context<Self>) {
         self.ops_in_flight += 1;
-        self.cancel_timer(ctx, TimerKind::Idle);
+        // An operation in flight is demand: the machine drops the idle timer.
+        self.step(Event::DemandChanged, ctx);
         let reply = request.reply;
         ctx.spawn(future.into_actor(self).map(move |result, act, ctx| {
             act.ops_in_flight -= 1;
             let _ = reply.send(result);
             act.publish_subscriber_count();
-            act.consider_idle(ctx);
+            act.step(Event::DemandChanged, ctx);
         }));
     }
 
@@ -257,8 +258,7 @@ impl DeviceActor {
                     // The cache may be stale: forget it, reconnect with discovery, retry once.
                     tracing::info!(address = %self.address, %target, "cached services lack a subscribed characteristic; rediscovering");
                     self.rediscovered = true;
-                    self.shared.cache.invalidate(&self.address);
-                    self.disconnect_now(ctx);
+                    self.step(Event::ServicesChanged { generation }, ctx);
                     return;
                 }
                 Err(error) => {
@@ -303,29 +303,6 @@ impl DeviceActor {
         self.status
             .send_if_modified(|s| std::mem::replace(&mut s.subscribers, count) != count);
     }
-
-    /// Closes an on-demand connection once nothing needs it for the idle timeout; with no link,
-    /// lets the machine settle the state.
-    pub(super) fn consider_idle(&mut self, ctx: &mut Context<Self>) {
-        match self.machine.link() {
-            None if self.machine.is_connecting() => {}
-            None => {
-                self.step(Event::DemandChanged, ctx);
-            }
-            Some(_) => {
-                let idle = self.ops_in_flight == 0 && !self.wants_connection();
-                if idle && self.idle_timer.is_none() {
-                    let after = self.shared.config.idle_disconnect;
-                    self.idle_timer = Some(ctx.run_later(after, |act, ctx| {
-                        act.idle_timer = None;
-                        if act.ops_in_flight == 0 && !act.wants_connection() {
-                            act.disconnect_now(ctx);
-                        }
-                    }));
-                }
-            }
-        }
-    }
 }
 
 impl Handler<SubscriberGone> for DeviceActor {
@@ -346,7 +323,7 @@ impl Handler<SubscriberGone> for DeviceActor {
                 );
             }
         }
-        self.consider_idle(ctx);
+        self.step(Event::DemandChanged, ctx);
     }
 }
 

@@ -81,7 +81,8 @@ pub struct Candidate {
     pub in_flight: usize,
 }
 
-/// The decision.
+/// The decision of [`choose`].
+#[cfg(test)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Choice {
     /// Connect through this radio.
@@ -130,7 +131,10 @@ impl FailurePenalties {
     }
 }
 
-/// Picks the radio for the next attempt.
+/// Picks one radio with a free slot, or says why none. Test-only: the device machine queues at
+/// every radio [`rank`] accepts instead; the tests below still use it to check the penalty and
+/// detour rules both share.
+#[cfg(test)]
 pub fn choose(
     candidates: &[Candidate],
     penalties: &FailurePenalties,

@@ -112,7 +112,6 @@ pub struct Backoff {
     policy: RetryPolicy,
     envelopes: BTreeMap<RadioId, [ExponentialBackoff; 4]>,
     rng: ChaCha8Rng,
-    consecutive_failures: u32,
 }
 
 impl Backoff {
@@ -122,7 +121,6 @@ impl Backoff {
             policy,
             envelopes: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
-            consecutive_failures: 0,
         }
     }
 
@@ -134,7 +132,6 @@ impl Backoff {
     /// Records a failure of class `kind` through `radio` and returns how long to wait before
     /// the next attempt through that radio.
     pub fn next_delay(&mut self, radio: &RadioId, kind: ErrorKind) -> Duration {
-        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         let index = ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(3);
         let policy = &self.policy;
         let envelope = self
@@ -163,12 +160,6 @@ impl Backoff {
     /// Back to the bases.
     pub fn reset(&mut self) {
         self.envelopes.clear();
-        self.consecutive_failures = 0;
-    }
-
-    /// Failures since the last reset.
-    pub fn consecutive_failures(&self) -> u32 {
-        self.consecutive_failures
     }
 }
 
@@ -254,7 +245,6 @@ mod tests {
         b.connection_held(Duration::from_secs(5));
         assert_eq!(b.next_delay(r, ErrorKind::Aborted), Duration::from_secs(1));
         b.connection_held(Duration::from_secs(30));
-        assert_eq!(b.consecutive_failures(), 0);
         assert_eq!(
             b.next_delay(r, ErrorKind::Aborted),
             Duration::from_millis(250)

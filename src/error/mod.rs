@@ -96,12 +96,6 @@ pub enum Error {
         /// The device.
         address: Address,
     },
-    /// The operation needs a connection and the device is not connected.
-    #[error("{address}: not connected")]
-    NotConnected {
-        /// The device.
-        address: Address,
-    },
     /// The device has no such characteristic.
     #[error("{address}: no characteristic {characteristic}")]
     CharacteristicNotFound {

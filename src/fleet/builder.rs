@@ -88,8 +88,9 @@ impl FleetBuilder {
     }
 
     /// Watches every radio: one that is up but delivers no advert for `quiet_after` is
-    /// recovered step by step (restart discovery, power-cycle, reconnect; see
-    /// [`crate::watchdog`]). Off unless set; `bluefleet run` sets 90 s.
+    /// recovered step by step (restart discovery, power-cycle, reconnect; each radio's
+    /// [`RecoveryReport`](crate::fleet::RecoveryReport) in the diagnostics says what was done).
+    /// Off unless set; `bluefleet run` sets 90 s.
     pub fn radio_watchdog(mut self, quiet_after: Duration) -> Self {
         self.config.radio_watchdog = Some(quiet_after);
         self

@@ -21,7 +21,9 @@ use crate::shared::Shared;
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
 use crate::supervisor::lifecycle::RemoveRadio;
-use crate::supervisor::messages::{AddRadio, CrashDevice, GetDiagnostics, Manage, ShutdownFleet};
+#[cfg(feature = "testing")]
+use crate::supervisor::messages::CrashDevice;
+use crate::supervisor::messages::{AddRadio, GetDiagnostics, Manage, ShutdownFleet};
 use crate::supervisor::Supervisor;
 use crate::{Error, Result};
 
@@ -200,7 +202,8 @@ impl Fleet {
 
     /// Fault injection for tests: the device's actor panics; it is restarted and its slot
     /// released. Returns false if the device is not managed.
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub async fn crash_device_actor(&self, address: Address) -> bool {
         self.supervisor
             .send(CrashDevice(address))

@@ -80,7 +80,6 @@ pub(crate) fn answer_delay(code: i32, elapsed: Duration, budget: Duration) -> Du
 pub(crate) fn gatt_error(error: &Error) -> i32 {
     match error {
         Error::Gatt { status, .. } => i32::from(status.0),
-        Error::NotConnected { .. } => NOT_CONNECTED,
         Error::CharacteristicNotFound { .. } | Error::DescriptorNotFound { .. } => {
             ATTRIBUTE_NOT_FOUND
         }
@@ -155,9 +154,5 @@ mod tests {
             failure,
         };
         assert_eq!(gatt_error(&refused), 3);
-        let gone = Error::NotConnected {
-            address: Address::new([1; 6]),
-        };
-        assert_eq!(gatt_error(&gone), -1);
     }
 }

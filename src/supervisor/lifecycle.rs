@@ -107,10 +107,9 @@ impl Handler<RemoveRadio> for Supervisor {
                 if known {
                     Ok(())
                 } else {
-                    Err(crate::Error::config(
-                        format!("radio '{radio}'"),
-                        "no radio with this name is registered",
-                    ))
+                    Err(crate::Error::UnknownRadio {
+                        name: radio.to_string(),
+                    })
                 }
             }
             .into_actor(self),

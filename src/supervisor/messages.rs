@@ -47,6 +47,7 @@ pub struct GetDiagnostics;
 pub struct ShutdownFleet;
 
 /// Fault injection: make a device actor panic (it is restarted, its slot released).
+#[cfg(feature = "testing")]
 #[derive(Message, Debug)]
 #[rtype(result = "bool")]
 pub struct CrashDevice(pub Address);

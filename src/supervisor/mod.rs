@@ -4,8 +4,9 @@
 //! updates the shared latest-advert view and the advert feed; only devices the user manages get
 //! a device actor and a copy — a passer-by costs a map entry, not an actor), creates device
 //! actors on demand, and restarts adapter and device actors that stop unexpectedly. A restarted
-//! device actor gets back its wish (keep connected) and its subscribers, which the Supervisor
-//! holds, so a crash costs a reconnect, not a subscription. Slots need no cleanup here: leases
+//! device actor gets back its wish (keep connected), its subscribers and its machine's memory
+//! (backoff, penalties, radio waits), which the Supervisor holds, so a crash costs a reconnect,
+//! not a subscription, and never an early retry. Slots need no cleanup here: leases
 //! were dropped with the actor.
 
 mod advert_routing;
@@ -23,13 +24,17 @@ use actix::prelude::*;
 use crate::adapter::gate::ConnectGate;
 use crate::adapter::{AdapterActor, AdapterActorStopped};
 use crate::adverts::AdvertEvent;
-use crate::device::messages::{Crash, SetAddressKind, SetKeepConnected};
+#[cfg(feature = "testing")]
+use crate::device::messages::Crash;
+use crate::device::messages::{SetAddressKind, SetKeepConnected};
 use crate::device::subscribers::SubscriptionEvent;
-use crate::device::{DeviceActor, DeviceActorStopped, SharedSubscribers};
+use crate::device::{DeviceActor, DeviceActorStopped, SharedMemory, SharedSubscribers};
 use crate::model::{Address, AddressKind, RadioId};
 use crate::shared::{RadioEntry, Shared};
 use diagnostics::{Diagnostics, RadioDiagnostics};
-use messages::{AddRadio, CrashDevice, GetDiagnostics, KeepConnected, Manage};
+#[cfg(feature = "testing")]
+use messages::CrashDevice;
+use messages::{AddRadio, GetDiagnostics, KeepConnected, Manage};
 
 /// How long to wait before restarting an adapter actor whose stream ended.
 const ADAPTER_RESTART_DELAY: Duration = Duration::from_secs(1);
@@ -41,6 +46,8 @@ struct ManagedDevice {
     /// The address kind the user gave, if any.
     kind: Option<AddressKind>,
     subscribers: SharedSubscribers,
+    /// Backoff, penalties and radio waits, kept across an actor restart.
+    memory: SharedMemory,
 }
 
 /// The Supervisor actor.
@@ -83,6 +90,7 @@ impl Supervisor {
         keep: bool,
         kind: Option<AddressKind>,
         subscribers: SharedSubscribers,
+        memory: SharedMemory,
         ctx: &mut Context<Self>,
     ) -> Addr<DeviceActor> {
         let mut actor = DeviceActor::new(
@@ -90,6 +98,7 @@ impl Supervisor {
             Arc::clone(&self.shared),
             keep,
             subscribers,
+            memory,
             ctx.address().recipient(),
         );
         // What every radio already heard of it, so the first choice is not blind.
@@ -184,7 +193,15 @@ impl Handler<Manage> for Supervisor {
             return Ok(device.actor.clone());
         }
         let subscribers = SharedSubscribers::default();
-        let actor = self.start_device(msg.address, false, msg.kind, Arc::clone(&subscribers), ctx);
+        let memory = SharedMemory::default();
+        let actor = self.start_device(
+            msg.address,
+            false,
+            msg.kind,
+            Arc::clone(&subscribers),
+            Arc::clone(&memory),
+            ctx,
+        );
         self.devices.insert(
             msg.address,
             ManagedDevice {
@@ -192,6 +209,7 @@ impl Handler<Manage> for Supervisor {
                 keep_connected: false,
                 kind: msg.kind,
                 subscribers,
+                memory,
             },
         );
         Ok(actor)
@@ -238,6 +256,7 @@ impl Handler<DeviceActorStopped> for Supervisor {
         tracing::warn!(%address, "device actor stopped unexpectedly; restarting it");
         let (keep, kind) = (device.keep_connected, device.kind);
         let subscribers = Arc::clone(&device.subscribers);
+        let memory = Arc::clone(&device.memory);
         // Its link died with it: subscribers see the gap like any other disconnect.
         let gap = SubscriptionEvent::Disconnected {
             reason: "device actor restarted".into(),
@@ -246,7 +265,7 @@ impl Handler<DeviceActorStopped> for Supervisor {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .announce(&gap);
-        let actor = self.start_device(address, keep, kind, subscribers, ctx);
+        let actor = self.start_device(address, keep, kind, subscribers, memory, ctx);
         if let Some(device) = self.devices.get_mut(&address) {
             device.actor = actor;
         }
@@ -270,6 +289,7 @@ impl Handler<AdapterActorStopped> for Supervisor {
     }
 }
 
+#[cfg(feature = "testing")]
 impl Handler<CrashDevice> for Supervisor {
     type Result = bool;
 

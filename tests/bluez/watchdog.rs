@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bluefleet::backend::{Radio, RecoveryStep};
 use bluefleet::fleet::block_on_real_time;
-use bluefleet::watchdog::{RecoveryEntry, RecoveryReport};
+use bluefleet::fleet::{RecoveryEntry, RecoveryReport};
 use bluefleet::Fleet;
 
 use crate::bed::{BluezMockProxy, MockBluez};

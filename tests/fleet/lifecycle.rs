@@ -187,6 +187,10 @@ fn a_removed_radio_stops_and_its_devices_move_to_another() {
         let stats = simulation.stats();
         assert_eq!(stats.radio("near").unwrap().slots_in_use, 0);
         let error = fleet.remove_radio(&near).await.unwrap_err();
-        assert!(error.to_string().contains("near"), "{error}");
+        assert!(
+            matches!(&error, bluefleet::Error::UnknownRadio { name } if name == "near"),
+            "{error:?}"
+        );
+        assert_eq!(error.to_string(), "no radio named 'near'");
     });
 }

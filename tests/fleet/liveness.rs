@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use bluefleet::device::state::DeviceState;
 use bluefleet::fleet::block_on_virtual_time;
+use bluefleet::fleet::DeviceState;
 use bluefleet::sim::RadioSpec;
 use bluefleet::RadioId;
 use tokio::time::Instant;

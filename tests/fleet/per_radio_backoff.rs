@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use bluefleet::device::state::DeviceState;
 use bluefleet::fleet::block_on_virtual_time;
+use bluefleet::fleet::DeviceState;
 use bluefleet::sim::RadioSpec;
 use bluefleet::{ErrorKind, RadioId};
 use tokio::time::Instant;

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use bluefleet::fleet::DeviceState;
 use bluefleet::fleet::block_on_virtual_time;
 use bluefleet::model::AddressKind;
 use bluefleet::sim::RadioSpec;
@@ -155,6 +156,51 @@ fn a_restarted_actor_still_lets_go_when_the_last_subscription_is_dropped() {
             device.status()
         );
         assert!(fleet.slot_usage().iter().all(|u| u.held_by.is_empty()));
+    });
+}
+
+/// Issue 13, lifecycle: a restarted device actor began with empty backoff, so crashing it
+/// mid-backoff gave an immediate retry. The machine's memory now outlives the actor: the next
+/// attempt waits out what was left of the backoff.
+#[test]
+fn a_device_actor_crashed_mid_backoff_does_not_retry_at_once() {
+    block_on_virtual_time(async {
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+        let (simulation, fleet) = start(world(radios, vec![env_sensor(1, 1.0, 0.0)]), 13);
+        let control = simulation.control();
+        run_for(Duration::from_secs(3)).await;
+        control
+            .fail_next_connects("p1", 8, ErrorKind::Aborted)
+            .unwrap();
+        let device = fleet.device(addr(1)).await.unwrap();
+        device.keep_connected(true).await.unwrap();
+        let attempts = || simulation.stats().radio("p1").unwrap().connect_attempts;
+        // Until a backoff of at least 2 s has just begun.
+        let remaining = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if let DeviceState::Backoff { remaining, .. } = device.status().state {
+                    if remaining >= Duration::from_secs(2) {
+                        return remaining;
+                    }
+                }
+                run_for(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("a long backoff within a minute");
+        let before = attempts();
+        assert!(fleet.crash_device_actor(addr(1)).await);
+        run_for(remaining - Duration::from_millis(200)).await;
+        assert_eq!(
+            attempts(),
+            before,
+            "the restarted actor retried within its predecessor's backoff of {remaining:?}"
+        );
+        run_for(Duration::from_secs(2)).await;
+        assert!(
+            attempts() > before,
+            "and it retries once the backoff is over"
+        );
     });
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bluefleet::backend::RecoveryStep;
 use bluefleet::fleet::block_on_virtual_time;
+use bluefleet::fleet::{RecoveryEntry, RecoveryReport};
 use bluefleet::sim::{RadioSpec, Simulation};
-use bluefleet::watchdog::{RecoveryEntry, RecoveryReport};
 use bluefleet::Fleet;
 
 use crate::support::*;

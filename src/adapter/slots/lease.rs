@@ -56,6 +56,10 @@ impl Drop for ConnectTurn {
             match state.radios.get_mut(&self.radio) {
                 Some(slots) if slots.turn.is_some_and(|(id, _)| id == self.id) => {
                     slots.turn = None;
+                    if let Some(began) = slots.turn_began.take() {
+                        slots.turns_ended = slots.turns_ended.saturating_add(1);
+                        slots.turn_time += began.elapsed();
+                    }
                     true
                 }
                 _ => false,

@@ -32,11 +32,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::time::Duration;
+
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::model::{Address, RadioId};
 
 mod accounting;
+mod balance;
 mod lease;
 
 pub use accounting::SlotUsage;
@@ -104,6 +108,11 @@ struct RadioSlots {
     foreign_unnamed: usize,
     /// The connect turn running on this radio, if any: its id and device.
     turn: Option<(u64, Address)>,
+    /// When that turn began.
+    turn_began: Option<Instant>,
+    /// Connect turns ended here, and their total time (the radio's pace, for the balance).
+    turns_ended: u32,
+    turn_time: Duration,
 }
 
 impl RadioSlots {
@@ -122,6 +131,8 @@ struct Waiter {
     address: Address,
     radios: Vec<RadioId>,
     reply: Option<oneshot::Sender<Grant>>,
+    /// Times a younger waiter was granted a radio this one accepts (the fairness bound).
+    overtaken: u32,
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +148,20 @@ impl LedgerState {
     fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    /// Each radio's measured pace (connect turns per second), where measured.
+    fn pace(&self) -> BTreeMap<RadioId, f64> {
+        self.radios
+            .iter()
+            .filter(|(_, s)| s.turns_ended > 0 && !s.turn_time.is_zero())
+            .map(|(r, s)| {
+                (
+                    r.clone(),
+                    f64::from(s.turns_ended) / s.turn_time.as_secs_f64(),
+                )
+            })
+            .collect()
     }
 }
 
@@ -231,6 +256,7 @@ impl SlotLedger {
                     address,
                     radios,
                     reply: Some(reply),
+                    overtaken: 0,
                 },
             );
             number
@@ -290,34 +316,76 @@ impl SlotLedger {
         state.holder.insert(address, radio.clone());
     }
 
-    /// Walks the FIFO oldest first and grants every ticket that can be granted now.
+    /// Grants every free radio a waiter, until no waiter accepts a free radio: the head of the
+    /// FIFO names the radio (its first that can grant), and the balance (`balance.rs`) picks
+    /// which waiter accepting that radio is served.
     fn dispatch(&self) {
         let mut undelivered = Vec::new();
         {
             let mut state = self.lock();
-            let numbers: Vec<u64> = state.waiters.keys().copied().collect();
-            for number in numbers {
-                let Some(waiter) = state.waiters.get(&number) else {
-                    continue;
-                };
-                if state.holder.contains_key(&waiter.address) {
-                    continue;
-                }
-                let Some(radio) = waiter
-                    .radios
+            let mut split: Option<balance::Split> = None;
+            loop {
+                let numbers: Vec<u64> = state
+                    .waiters
                     .iter()
-                    .find(|r| state.radios.get(*r).is_some_and(RadioSlots::grantable))
-                    .cloned()
-                else {
-                    continue;
+                    .filter(|(_, w)| !state.holder.contains_key(&w.address))
+                    .map(|(n, _)| *n)
+                    .collect();
+                let Some(radio) = numbers.iter().find_map(|n| {
+                    state.waiters.get(n).and_then(|w| {
+                        w.radios
+                            .iter()
+                            .find(|r| state.radios.get(*r).is_some_and(RadioSlots::grantable))
+                            .cloned()
+                    })
+                }) else {
+                    break;
                 };
+                let up: Vec<(u64, Vec<RadioId>, u32)> = numbers
+                    .iter()
+                    .filter_map(|n| state.waiters.get(n).map(|w| (*n, w)))
+                    .map(|(n, w)| {
+                        let radios = w
+                            .radios
+                            .iter()
+                            .filter(|r| state.radios.get(*r).is_some_and(|s| s.up))
+                            .cloned()
+                            .collect();
+                        (n, radios, w.overtaken)
+                    })
+                    .collect();
+                let waiting: Vec<balance::Waiting<'_>> = up
+                    .iter()
+                    .map(|(number, radios, overtaken)| balance::Waiting {
+                        number: *number,
+                        radios,
+                        overtaken: *overtaken,
+                    })
+                    .collect();
+                let split =
+                    split.get_or_insert_with(|| balance::Split::plan(&waiting, &state.pace()));
+                let Some(chosen) = balance::pick(&waiting, split, &radio) else {
+                    break;
+                };
+                let number = waiting[chosen].number;
+                let passed_over: Vec<u64> = waiting[..chosen]
+                    .iter()
+                    .filter(|w| w.radios.contains(&radio))
+                    .map(|w| w.number)
+                    .collect();
+                for older in passed_over {
+                    if let Some(w) = state.waiters.get_mut(&older) {
+                        w.overtaken += 1;
+                    }
+                }
                 let Some(mut waiter) = state.waiters.remove(&number) else {
-                    continue;
+                    break;
                 };
                 let (lease_id, turn_id) = (state.next_id(), state.next_id());
                 Self::hold(&mut state, &radio, waiter.address, lease_id);
                 if let Some(slots) = state.radios.get_mut(&radio) {
                     slots.turn = Some((turn_id, waiter.address));
+                    slots.turn_began = Some(Instant::now());
                 }
                 let grant = Grant {
                     lease: SlotLease {

@@ -153,6 +153,79 @@ fn a_ticket_takes_the_first_of_its_radios_that_frees() {
 }
 
 #[test]
+fn a_freed_shared_radio_serves_the_waiter_whose_other_radio_is_loaded() {
+    // a ← {x}; b ← {x, y}; c ← {y, z-only devices}. With b freeing, FIFO would give it the
+    // older device x1 (which a can serve); the balance gives it y1, as c has its own queue.
+    let l = ledger(&[("a", 1), ("b", 1), ("c", 1)]);
+    let busy: Vec<SlotLease> = ["a", "b", "c"]
+        .iter()
+        .enumerate()
+        .map(|(n, r)| l.try_lease(&RadioId::new(r), addr(100 + n as u8)).unwrap())
+        .collect();
+    let (_x1, mut gx1) = l.request(addr(1), radios(&["a", "b"]), None).unwrap();
+    let (_y1, mut gy1) = l.request(addr(2), radios(&["b", "c"]), None).unwrap();
+    let (_y2, _gy2) = l.request(addr(3), radios(&["b", "c"]), None).unwrap();
+    let mut only_c = Vec::new();
+    for n in 10..14 {
+        only_c.push(l.request(addr(n), radios(&["c"]), None).unwrap());
+    }
+    let mut busy = busy.into_iter();
+    let (on_a, on_b) = (busy.next(), busy.next());
+    drop(on_b);
+    assert!(gx1.try_recv().is_err(), "x1 is left for a");
+    let granted = gy1
+        .try_recv()
+        .expect("b serves the device whose other radio is loaded");
+    assert_eq!(granted.lease.radio(), &RadioId::new("b"));
+    drop(on_a);
+    assert_eq!(gx1.try_recv().unwrap().lease.radio(), &RadioId::new("a"));
+}
+
+/// Bug 15's bound under the balance: a device that a radio's balance keeps passing over (its
+/// other radio is held for good, and devices only this radio can serve keep arriving) is served
+/// after `MAX_OVERTAKES` passes when the radio is its best, `2 × MAX_OVERTAKES` otherwise.
+#[test]
+fn a_passed_over_device_is_served_within_the_overtake_bound() {
+    for (order, bound) in [
+        (["b", "a"], balance::MAX_OVERTAKES),
+        (["a", "b"], 2 * balance::MAX_OVERTAKES),
+    ] {
+        let l = ledger(&[("a", 1), ("b", 1)]);
+        let _held_for_good = l.try_lease(&RadioId::new("a"), addr(200)).unwrap();
+        let busy = l.try_lease(&RadioId::new("b"), addr(201)).unwrap();
+        let (_x, mut gx) = l.request(addr(1), radios(&order), None).unwrap();
+        let mut queue: std::collections::VecDeque<_> = (10..14)
+            .map(|n| l.request(addr(n), radios(&["b"]), None).unwrap())
+            .collect();
+        drop(busy);
+        let mut served_others = 0;
+        let mut next = 14;
+        loop {
+            if let Ok(grant) = gx.try_recv() {
+                assert_eq!(grant.lease.radio(), &RadioId::new("b"));
+                break;
+            }
+            let (_ticket, mut receiver) = queue.pop_front().expect("someone was granted b");
+            let grant = receiver
+                .try_recv()
+                .expect("b serves the b-only queue meanwhile");
+            served_others += 1;
+            assert!(
+                served_others <= bound,
+                "{order:?}: passed over {served_others} times"
+            );
+            queue.push_back(l.request(addr(next), radios(&["b"]), None).unwrap());
+            next += 1;
+            drop(grant);
+        }
+        assert_eq!(
+            served_others, bound,
+            "{order:?}: the balance did pass it over"
+        );
+    }
+}
+
+#[test]
 fn a_grant_nobody_receives_is_handed_to_the_next_waiter() {
     let l = ledger(&[("p1", 1)]);
     let busy = l.try_lease(&RadioId::new("p1"), addr(9)).unwrap();
@@ -248,12 +321,14 @@ fn leases_release_during_unwinding() {
 /// ending; radios going up and down; radios reporting foreign slots), with the scheduling rules
 /// checked after each one:
 /// - a device still queueing holds no slot;
-/// - a grant goes to the oldest ticket accepting that radio (no older ticket that accepts it is
-///   left waiting), and only granted tickets' receivers hear anything (no broadcast);
+/// - the fairness bound of the balance (`balance.rs`): no ticket is passed over by a younger
+///   one on a radio it accepts more than `2 × MAX_OVERTAKES` times, nor on its best radio once
+///   passed over `MAX_OVERTAKES` times (the test counts the overtakes itself); and only granted
+///   tickets' receivers hear anything (no broadcast);
 /// - nothing waits while one of its radios could grant it (up, free slot, no connect running);
 /// - at most one connect turn per radio, and held slots within the limit.
 #[test]
-fn random_operations_keep_fifo_grants_at_the_head_of_each_radio() {
+fn random_operations_keep_the_fairness_bound_and_grant_at_the_head_of_each_radio() {
     use rand::{Rng, SeedableRng};
     use std::collections::BTreeMap;
 
@@ -268,6 +343,8 @@ fn random_operations_keep_fifo_grants_at_the_head_of_each_radio() {
         // Per device: waiting (ticket, receiver) or holding (lease, turn if still connecting).
         let mut waiting: BTreeMap<u8, (SlotTicket, oneshot::Receiver<Grant>)> = BTreeMap::new();
         let mut holding: BTreeMap<u8, (SlotLease, Option<ConnectTurn>)> = BTreeMap::new();
+        // Per waiting ticket number: times a younger ticket was granted a radio it accepts.
+        let mut overtaken: BTreeMap<u64, u32> = BTreeMap::new();
         for step in 0..300 {
             let device = rng.gen_range(1..=8u8);
             match rng.gen_range(0..8) {
@@ -335,11 +412,24 @@ fn random_operations_keep_fifo_grants_at_the_head_of_each_radio() {
                 let (ticket, _) = waiting.remove(&device).unwrap();
                 let radio = grant.lease.radio().clone();
                 for (other, (older, _)) in &waiting {
+                    let up: Vec<RadioId> =
+                        older.radios().into_iter().filter(|r| l.is_up(r)).collect();
+                    if older.number() > ticket.number() || !up.contains(&radio) {
+                        continue;
+                    }
+                    let count = overtaken.entry(older.number()).or_default();
+                    let bound = if up.first() == Some(&radio) {
+                        balance::MAX_OVERTAKES
+                    } else {
+                        2 * balance::MAX_OVERTAKES
+                    };
                     assert!(
-                        older.number() > ticket.number() || !older.radios().contains(&radio),
-                        "seed {seed} step {step}: device {device} overtook older device {other} on {radio}"
+                        *count < bound,
+                        "seed {seed} step {step}: device {device} overtook device {other} on {radio} although it was overdue ({count} overtakes)"
                     );
+                    *count += 1;
                 }
+                overtaken.remove(&ticket.number());
                 holding.insert(device, (grant.lease, Some(grant.turn)));
             }
             for (device, (ticket, _)) in &waiting {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bluefleet::adverts::beacon::BeaconCounts;
-use bluefleet::supervisor::heard::HeardDevice;
+use bluefleet::fleet::HeardDevice;
 use bluefleet::Fleet;
 use serde::Serialize;
 

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use bluefleet::device::state::{DeviceState, DeviceStatus, WaitReason};
+use bluefleet::fleet::Diagnostics;
+use bluefleet::fleet::{DeviceState, DeviceStatus, WaitReason};
 use bluefleet::sim::Simulation;
-use bluefleet::supervisor::diagnostics::Diagnostics;
 use bluefleet::{Address, Fleet};
 use serde::Serialize;
 use tokio::time::Instant;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bluefleet::backend::{Failure, FailureSource, FailureStage};
 use bluefleet::classify::{classify, next_step, ESP_CANCEL_GAVE_UP_AFTER};
-use bluefleet::device::retry::RetryPolicy;
+use bluefleet::fleet::RetryPolicy;
 use bluefleet::ErrorKind;
 use clap::ValueEnum;
 

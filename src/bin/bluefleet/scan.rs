@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bluefleet::adverts::AdvertFilter;
+use bluefleet::fleet::HeardDevice;
 use bluefleet::model::parse_uuid;
 use bluefleet::model::uuid::display_uuid;
-use bluefleet::supervisor::heard::HeardDevice;
 use bluefleet::Fleet;
 use futures::StreamExt;
 
@@ -177,7 +177,7 @@ async fn scan(
 }
 
 /// Each radio's scan mode as it really runs, with the one asked for where they differ.
-fn print_scan_modes(diagnostics: &bluefleet::supervisor::diagnostics::Diagnostics) {
+fn print_scan_modes(diagnostics: &bluefleet::fleet::Diagnostics) {
     let modes: Vec<String> = diagnostics
         .radios
         .iter()

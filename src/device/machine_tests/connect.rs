@@ -43,7 +43,6 @@ fn keep_connected_queues_starts_on_the_grant_and_comes_up() {
             },
             Effect::Publish(DeviceState::Connected { radio: r("p1") }),
             Effect::LinkUp,
-            Effect::ConsiderIdle,
         ]
     );
     assert!(b.machine.link().is_some());

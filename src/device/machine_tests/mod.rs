@@ -83,6 +83,7 @@ impl Bench {
             rssi_alpha: 1.0,
             epoch: now,
             seed: 1,
+            idle_after: IDLE_AFTER,
         };
         let facts = RadioFacts {
             up: true,
@@ -199,5 +200,9 @@ fn published(effects: &[Effect]) -> Option<DeviceState> {
 
 const ABORTED: &str = "le-connection-abort-by-local";
 
+/// How long the benches' on-demand links stay up unwanted.
+const IDLE_AFTER: Duration = Duration::from_secs(30);
+
 mod connect;
+mod lifecycle;
 mod retry;
