@@ -151,6 +151,12 @@ impl AdapterActor {
                 tracing::warn!(%radio, %reason, "radio down");
                 self.shared.ledger.set_up(radio, false);
             }
+            RadioEvent::AdvertsDropped { count } => {
+                tracing::debug!(%radio, count, "adverts dropped: ingestion fell behind");
+                self.entry
+                    .adverts_dropped
+                    .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+            }
             RadioEvent::SlotsReported(report) => {
                 let found = self.shared.ledger.reconcile(radio, &report);
                 if found.foreign > 0 {

@@ -27,6 +27,13 @@ pub enum RadioEvent {
     /// The radio's own account of its connection slots (ESPHome proxies report this; BlueZ
     /// does not). The adapter actor reconciles its slot pool with it.
     SlotsReported(SlotReport),
+    /// The consumer fell behind and this many adverts were dropped, oldest first, just before
+    /// the events that follow (said by the bounded channel, [`crate::backend::radio_events`],
+    /// not by a radio).
+    AdvertsDropped {
+        /// Adverts dropped.
+        count: u64,
+    },
 }
 
 /// A radio's report of its connection slots.
@@ -53,6 +60,15 @@ pub enum LinkEvent {
     /// The device said its services changed (Service Changed indication): cached handles may
     /// be wrong.
     ServicesChanged,
+    /// The consumer fell behind and this many values of one characteristic were dropped,
+    /// oldest first, just before the events that follow (said by the bounded channel,
+    /// [`crate::backend::link_events`], not by a radio).
+    NotificationsDropped {
+        /// Value handle of the characteristic.
+        handle: u16,
+        /// Values dropped.
+        count: u64,
+    },
     /// The link ended. This is the last event of a link's stream.
     Disconnected {
         /// Why it ended.

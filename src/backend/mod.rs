@@ -13,6 +13,10 @@
 //! - **`Disconnected` is final and exactly once.** A link's stream ends with exactly one
 //!   `LinkEvent::Disconnected` (requested, peer, lost, radio down), then closes. A radio going
 //!   down ends every link through it this way before (or as) it reports `RadioEvent::Down`.
+//! - **Bounded, with a loss policy.** Event streams are bounded ([`radio_events`],
+//!   [`link_events`]): when the consumer falls behind, the oldest adverts or notifications are
+//!   dropped and announced in the stream (`AdvertsDropped`, `NotificationsDropped`); states
+//!   (`Up`/`Down`, slot reports, Service Changed, `Disconnected`) are never dropped.
 //! - **One attempt at a time is the caller's job.** Real controllers reject a second concurrent
 //!   LE connection attempt (`org.bluez.Error.InProgress`, the ESP32 busy state); backends do not
 //!   queue for the caller. The adapter actor serialises attempts per radio.
@@ -34,6 +38,7 @@ pub mod esphome;
 pub mod events;
 pub mod failure;
 mod layer;
+mod queue;
 pub mod recovery;
 pub mod scan_mode;
 pub mod sim;
@@ -49,6 +54,10 @@ use futures::stream::BoxStream;
 pub use events::{DisconnectCause, LinkEvent, RadioEvent, SlotReport};
 pub use failure::{Failure, FailureSource, FailureStage};
 pub use layer::RadioLayer;
+pub use queue::{
+    link_events, radio_events, LinkEventSender, RadioEventSender, LINK_EVENT_CAPACITY,
+    RADIO_ADVERT_CAPACITY,
+};
 pub use recovery::RecoveryStep;
 pub use scan_mode::{ScanMode, ScanModeReport};
 

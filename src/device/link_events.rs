@@ -31,6 +31,14 @@ impl StreamHandler<LinkMessage> for DeviceActor {
                     });
                 }
             }
+            LinkEvent::NotificationsDropped { handle, count } => {
+                // The link's channel was full: the subscribers hear it as `Lagged`, the fleet
+                // counts it.
+                self.subscribers().lost_upstream(handle, count);
+                self.shared
+                    .notifications_dropped
+                    .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+            }
             LinkEvent::ServicesChanged => {
                 let generation = message.generation;
                 self.step(Event::ServicesChanged { generation }, ctx);

@@ -47,6 +47,10 @@ use messages::{AdvertSeen, Request, SetAddressKind, SetKeepConnected, Shutdown};
 use state::{DeviceState, DeviceStatus};
 use subscribers::Subscribers;
 
+/// Messages a device actor's mailbox holds before senders that do not wait are refused
+/// (docs/architecture.md, "Backpressure").
+pub(crate) const DEVICE_MAILBOX: usize = 64;
+
 /// Subscriptions of one device, shared with the Supervisor so they survive an actor restart.
 pub type SharedSubscribers = Arc<Mutex<Subscribers>>;
 
@@ -300,6 +304,9 @@ impl Actor for DeviceActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Bounded for every sender that does not wait: the Supervisor's sightings are
+        // refused (and counted) when this many messages wait.
+        ctx.set_mailbox_capacity(DEVICE_MAILBOX);
         // Dropped subscriptions tell the current actor, also a restarted one (bug 8).
         self.subscribers().set_owner(ctx.address().recipient());
         self.step(Event::Started, ctx);

@@ -343,6 +343,19 @@ impl Subscribers {
         outcome
     }
 
+    /// Values of this handle the link dropped before they reached us (its channel was
+    /// full): every subscriber with notify on for it is owed them, told as `Lagged` before
+    /// its next value (counted with its own drops, so it spends no extra marker place).
+    pub fn lost_upstream(&mut self, handle: u16, count: u64) {
+        for subscriber in self
+            .list
+            .iter_mut()
+            .filter(|s| s.notify == NotifyState::On(handle))
+        {
+            subscriber.missed += count;
+        }
+    }
+
     /// Sends a connection marker to every subscriber.
     pub fn announce(&mut self, event: &SubscriptionEvent) {
         for subscriber in &mut self.list {

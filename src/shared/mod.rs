@@ -41,6 +41,8 @@ pub(crate) struct RadioEntry {
     pub(crate) info: RadioInfo,
     /// One attempt at a time, and the counters.
     pub(crate) gate: Arc<ConnectGate>,
+    /// Adverts the radio's bounded event channel dropped because ingestion fell behind.
+    pub(crate) adverts_dropped: AtomicU64,
 }
 
 /// What handles and actors share.
@@ -65,6 +67,11 @@ pub(crate) struct Shared {
     pub(crate) advert_feed: broadcast::Sender<Arc<Advertisement>>,
     /// Items the feeds' consumers lost by falling behind (counted as they learn it).
     pub(crate) feed_lost: AtomicU64,
+    /// Notifications links' bounded event channels dropped because a device actor fell
+    /// behind (each announced to the subscribers as `Lagged`).
+    pub(crate) notifications_dropped: AtomicU64,
+    /// Adverts a full device-actor mailbox refused (the Supervisor never queues unbounded).
+    pub(crate) device_adverts_dropped: AtomicU64,
     /// What changed in the pipeline (appeared, zone changed, disappeared...).
     pub(crate) advert_events: broadcast::Sender<AdvertEvent>,
     /// Connection attempts step by step (sent only while someone listens).
@@ -93,6 +100,8 @@ impl Shared {
             watchers: Mutex::new(Watchers::default()),
             advert_feed,
             feed_lost: AtomicU64::new(0),
+            notifications_dropped: AtomicU64::new(0),
+            device_adverts_dropped: AtomicU64::new(0),
             advert_events,
             attempt_events,
             started: tokio::time::Instant::now(),

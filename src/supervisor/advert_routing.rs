@@ -8,6 +8,7 @@
 //! Both locks (pipeline, then watchers) are held for the whole batch, so `Fleet::watch` sees
 //! a batch entirely before or entirely after it registers.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -31,6 +32,7 @@ impl Handler<AdvertBatch> for Supervisor {
             let feed_listening = feed.receiver_count() > 0;
             let every_copy = watchers.wants_every_copy();
             let devices = &self.devices;
+            let device_adverts_dropped = &shared.device_adverts_dropped;
             let mut route =
                 |ingested: Ingested<'_>,
                  make: &mut dyn FnMut(Option<AdvertData>) -> Advertisement| {
@@ -55,7 +57,11 @@ impl Handler<AdvertBatch> for Supervisor {
                         let _ = feed.send(shared_advert());
                     }
                     if let Some(device) = managed {
-                        device.actor.do_send(AdvertSeen(shared_advert()));
+                        // Bounded by the device's mailbox: a device actor that fell behind
+                        // misses a sighting (counted), the Supervisor never queues unbounded.
+                        if device.actor.try_send(AdvertSeen(shared_advert())).is_err() {
+                            device_adverts_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 };
             match &batch {

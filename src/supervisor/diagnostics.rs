@@ -36,6 +36,9 @@ pub struct RadioDiagnostics {
     /// What the radio watchdog did (radios without one: absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery: Option<crate::watchdog::RecoveryReport>,
+    /// Adverts its bounded event channel dropped, oldest first, because ingestion fell
+    /// behind (docs/architecture.md, "Backpressure").
+    pub adverts_dropped: u64,
 }
 
 /// The whole fleet.
@@ -56,4 +59,10 @@ pub struct Diagnostics {
     /// Items lost by consumers of `Fleet::adverts` / `Fleet::advert_events` that fell behind
     /// (each announced to its consumer as `Lagged`).
     pub feed_lost: u64,
+    /// Notifications links' bounded event channels dropped because a device actor fell
+    /// behind (each announced to that characteristic's subscribers as `Lagged`).
+    pub notifications_dropped: u64,
+    /// Adverts not handed to a managed device's actor because its mailbox was full (the
+    /// pipeline still ingested them; the device's next advert refreshes its sightings).
+    pub device_adverts_dropped: u64,
 }

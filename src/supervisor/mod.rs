@@ -168,6 +168,7 @@ impl Handler<AddRadio> for Supervisor {
             radio,
             info,
             gate: Arc::new(ConnectGate::default()),
+            adverts_dropped: Default::default(),
         });
         self.shared.radios.insert(id, Arc::clone(&entry));
         self.start_adapter(entry, ctx);
@@ -321,6 +322,9 @@ impl Handler<GetDiagnostics> for Supervisor {
                     connects: entry.gate.stats(self.shared.ledger.in_flight(&entry.id)),
                     scan_mode: entry.radio.scan_mode(),
                     recovery: entry.radio.recovery_report(),
+                    adverts_dropped: entry
+                        .adverts_dropped
+                        .load(std::sync::atomic::Ordering::Relaxed),
                 }
             })
             .collect();
@@ -344,6 +348,14 @@ impl Handler<GetDiagnostics> for Supervisor {
             feed_lost: self
                 .shared
                 .feed_lost
+                .load(std::sync::atomic::Ordering::Relaxed),
+            notifications_dropped: self
+                .shared
+                .notifications_dropped
+                .load(std::sync::atomic::Ordering::Relaxed),
+            device_adverts_dropped: self
+                .shared
+                .device_adverts_dropped
                 .load(std::sync::atomic::Ordering::Relaxed),
         })
     }

@@ -207,6 +207,22 @@ fn demo_finishes_with_a_deterministic_summary() {
     assert_eq!(summary["concurrent_attempts_on_one_radio"], 0);
 }
 
+/// Watching a run must not change it: the report's once-a-second sample used to be awaited
+/// before the demo's polls of that second, so the fleet ran ahead within the instant and
+/// seed 1 gave 51 connections with `--report` and 53 without (it differs from 7 minutes on).
+#[test]
+fn demo_with_a_report_plays_the_same_run_as_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().to_str().unwrap();
+    let plain = ["demo", "--speed", "0", "--duration", "7m", "--json"];
+    let watched = [&plain[..], &["--report", report]].concat();
+    let without = bluefleet(&plain);
+    let with = bluefleet(&watched);
+    assert!(with.ok, "{}", with.stderr);
+    assert_eq!(without.stdout, with.stdout, "a report changed the run");
+    assert!(dir.path().join("report.html").exists());
+}
+
 #[test]
 fn explain_classifies_a_log_line() {
     let verdict = json(&[

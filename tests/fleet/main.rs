@@ -6,6 +6,7 @@
 mod support;
 
 mod attempts;
+mod backpressure;
 mod connect;
 mod determinism;
 mod faults;

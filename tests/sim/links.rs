@@ -244,3 +244,68 @@ async fn scheduled_drops_and_sleep_end_links_as_lost() {
         .unwrap_err();
     assert_eq!(classify(&failure).kind, ErrorKind::NotFound);
 }
+
+/// A counter notifying every microsecond: a thousand values per millisecond of virtual time,
+/// all due at once whenever the link's task wakes.
+fn flooding_counter(n: u8) -> DeviceSpec {
+    let mut gatt = SimGatt::counter();
+    for characteristic in &mut gatt.services[0].characteristics {
+        if let Some(generator) = characteristic.generator.as_mut() {
+            generator.every = Duration::from_micros(1);
+        }
+    }
+    DeviceSpec {
+        gatt,
+        ..DeviceSpec::new(addr(n)).at(1.0, 1.0)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_notification_flood_is_bounded_counted_and_never_hides_the_disconnect() {
+    let world = World::builder()
+        .radio(RadioSpec::local_controller("hci0"))
+        .device(flooding_counter(1))
+        .build()
+        .unwrap();
+    let sim = Simulation::start(world, 7);
+    let Connection { link, mut events } = connect(&sim.radios()[0], 1).await;
+    let table = link.services().await.unwrap();
+    let counter = table.services[0].characteristics[0].handle;
+    link.set_notify(counter, true).await.unwrap();
+    // Nobody reads for 20 ms of virtual time (about 20 000 values), then the radio goes down.
+    sleep(Duration::from_millis(20)).await;
+    sim.control().radio_down("hci0").unwrap();
+    let sent = sim.stats().device(addr(1)).unwrap().notifications_sent;
+    assert!(sent > 10 * LINK_EVENT_CAPACITY as u64, "a flood: {sent}");
+    let mut received = Vec::new();
+    let mut dropped = 0;
+    let mut ended = None;
+    while let Some(event) = events.next().await {
+        match event {
+            LinkEvent::NotificationsDropped { handle, count } => {
+                assert_eq!(handle, counter);
+                assert!(
+                    received.is_empty(),
+                    "announced before the values it preceded"
+                );
+                dropped += count;
+            }
+            LinkEvent::Notification { value, .. } => {
+                received.push(u32::from_le_bytes(value[..4].try_into().unwrap()));
+            }
+            LinkEvent::Disconnected { cause, .. } => ended = Some(cause),
+            LinkEvent::ServicesChanged => panic!("no Service Changed here"),
+        }
+    }
+    // Memory stayed bounded: at most the channel's capacity waited, the newest values.
+    assert_eq!(received.len(), LINK_EVENT_CAPACITY);
+    assert!(received.windows(2).all(|w| w[1] == w[0] + 1), "in order");
+    assert_eq!(
+        u64::from(*received.last().unwrap()),
+        sent,
+        "the newest kept"
+    );
+    // The count says exactly how many went, and the link's end still arrived, last.
+    assert_eq!(dropped + received.len() as u64, sent);
+    assert_eq!(ended, Some(DisconnectCause::RadioDown));
+}

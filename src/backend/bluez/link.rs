@@ -29,9 +29,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Duration, Instant};
-use tokio_stream::wrappers::UnboundedReceiverStream;
 use zbus::{Connection, Variant};
 
 use super::adapter::Adapter;
@@ -93,12 +91,12 @@ pub(crate) fn open(
         requested: AtomicBool::new(false),
         ended: AtomicBool::new(false),
     });
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = crate::backend::link_events();
     // `connect` runs inside the runtime, so spawning here cannot fail.
     tokio::spawn(watch(Arc::clone(&shared), signals, tx));
     LinkConnection {
         link: Box::new(BluezLink { shared }),
-        events: UnboundedReceiverStream::new(rx).boxed(),
+        events: rx,
     }
 }
 
@@ -258,7 +256,7 @@ impl fmt::Debug for BluezLink {
 async fn watch(
     shared: Arc<Shared>,
     mut signals: BoxStream<'static, BluezSignal>,
-    tx: mpsc::UnboundedSender<LinkEvent>,
+    tx: crate::backend::LinkEventSender,
 ) {
     // When the current burst of GATT object changes is over, if one is going on.
     let mut settle: Option<Instant> = None;
@@ -269,7 +267,7 @@ async fn watch(
             () = tx.closed() => return,
             () = sleep_until(deadline), if settle.is_some() => {
                 settle = None;
-                if device_connected(&shared).await && tx.send(LinkEvent::ServicesChanged).is_err() {
+                if device_connected(&shared).await && !tx.send(LinkEvent::ServicesChanged) {
                     return;
                 }
                 continue;
@@ -286,7 +284,7 @@ async fn watch(
             Verdict::Nothing => {}
             Verdict::GattChanged => settle = Some(Instant::now() + GATT_SETTLE),
             Verdict::Notify(event) => {
-                if tx.send(event).is_err() {
+                if !tx.send(event) {
                     return;
                 }
             }

@@ -13,8 +13,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream};
 use futures::StreamExt;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use zbus::Connection;
 
 use super::adapter::Adapter;
@@ -27,10 +25,6 @@ use crate::backend::{
     RecoveryStep, ScanMode, ScanModeReport,
 };
 use crate::model::RadioId;
-
-/// Events buffered between the signal pump and the adapter actor; adverts beyond this are
-/// dropped (they are periodic) rather than stalling the D-Bus connection.
-const EVENT_BUFFER: usize = 1024;
 
 /// A local BlueZ controller.
 #[derive(Clone)]
@@ -199,9 +193,9 @@ impl Radio for BluezRadio {
             let reason = "the BlueZ backend needs a tokio runtime to stream events".to_string();
             return stream::iter([RadioEvent::Down { reason }]).boxed();
         };
-        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+        let (tx, rx) = crate::backend::radio_events();
         runtime.spawn(scan::pump(Arc::clone(&self.adapter), tx));
-        ReceiverStream::new(rx).boxed()
+        rx
     }
 
     async fn connect(&self, request: ConnectRequest) -> Result<LinkConnection, Failure> {

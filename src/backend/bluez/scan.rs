@@ -14,7 +14,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::Instant;
 use zbus::Variant;
 
@@ -24,19 +23,17 @@ use super::objects::{self, Objects};
 use super::props::DeviceView;
 use super::proxies::{self, Adapter1Proxy, ADAPTER, DEVICE};
 use super::signals::{self, is_under, BluezSignal, Filter};
-use crate::backend::{RadioEvent, ScanMode};
+use crate::backend::{RadioEvent, RadioEventSender, ScanMode};
 use crate::model::Advertisement;
 
 /// The pump's state: where the adapter stands and what each device last said.
 struct Pump {
     adapter: Arc<Adapter>,
-    tx: mpsc::Sender<RadioEvent>,
+    tx: RadioEventSender,
     /// The state last reported (`None` before the first report).
     up: Option<bool>,
     /// Device object path → its merged properties.
     devices: HashMap<String, DeviceView>,
-    /// Adverts dropped because the consumer was behind.
-    dropped: u64,
 }
 
 /// The state of an adapter that is present but off, with what turns it on.
@@ -44,18 +41,17 @@ const POWERED_OFF: &str =
     "adapter powered off (turn it on: `bluetoothctl power on`, or check `rfkill list`)";
 
 /// Runs until the receiver is dropped or the bus connection closes.
-pub(crate) async fn pump(adapter: Arc<Adapter>, tx: mpsc::Sender<RadioEvent>) {
+pub(crate) async fn pump(adapter: Arc<Adapter>, tx: RadioEventSender) {
     adapter.pumps.fetch_add(1, Ordering::SeqCst);
     let mut pump = Pump {
         adapter,
         tx,
         up: None,
         devices: HashMap::new(),
-        dropped: 0,
     };
     let reason = pump.run().await;
     if let Some(reason) = reason {
-        let _ = pump.tx.send(RadioEvent::Down { reason }).await;
+        pump.tx.send(RadioEvent::Down { reason });
     }
     if pump.adapter.pumps.fetch_sub(1, Ordering::SeqCst) == 1 && pump.up == Some(true) {
         stop_discovery(&pump.adapter).await;
@@ -171,17 +167,14 @@ impl Pump {
                 reason: reason.to_string(),
             }
         };
-        let _ = self.tx.send(event).await;
+        self.tx.send(event);
     }
 
-    /// Sends an advert (a device not heard yet has none); drops it when the consumer is behind.
+    /// Sends an advert (a device not heard yet has none); when the consumer is behind the
+    /// channel drops the oldest and says so.
     fn send_advert(&mut self, advert: Option<Advertisement>) {
-        let Some(advert) = advert else {
-            return;
-        };
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(RadioEvent::Adverts(vec![advert])) {
-            self.dropped += 1;
-            tracing::debug!(radio = %self.adapter.id, dropped = self.dropped, "advert dropped: consumer behind");
+        if let Some(advert) = advert {
+            self.tx.send(RadioEvent::Adverts(vec![advert]));
         }
     }
 }

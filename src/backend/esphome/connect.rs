@@ -10,10 +10,8 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
-use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::api::{feature, request_type};
 use super::link::EsphomeLink;
@@ -53,7 +51,7 @@ pub(crate) async fn open(
     } else {
         request_type::CONNECT_V3_WITHOUT_CACHE
     };
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = crate::backend::link_events();
     let started = Instant::now();
     let message = device_request(address, kind, request.address_kind);
     let expect = Expect::Connect {
@@ -95,7 +93,7 @@ pub(crate) async fn open(
     );
     Ok(Connection {
         link: Box::new(link),
-        events: UnboundedReceiverStream::new(events_rx).boxed(),
+        events: events_rx,
     })
 }
 

@@ -9,11 +9,11 @@
 //! uses none of them.
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::api::gatt::Service;
 use super::api::Outgoing;
-use crate::backend::{Failure, FailureSource, FailureStage, LinkEvent, ScanMode};
+use crate::backend::{Failure, FailureSource, FailureStage, ScanMode};
 
 /// A request from the radio handle or a link.
 #[derive(Debug)]
@@ -57,7 +57,7 @@ pub(crate) enum Expect {
     /// `connected=true` (the link's events go to `events`) or `connected=false` (a failure).
     Connect {
         address: u64,
-        events: mpsc::UnboundedSender<LinkEvent>,
+        events: crate::backend::LinkEventSender,
     },
     /// `connected=false` after our disconnect request.
     Disconnect { address: u64 },

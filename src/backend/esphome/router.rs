@@ -15,7 +15,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::api::bluetooth::{ConnectionResponse, ConnectionsFree, RawAdvertisements};
@@ -50,7 +49,7 @@ struct Waiter {
 
 #[derive(Debug)]
 struct OpenLink {
-    events: mpsc::UnboundedSender<LinkEvent>,
+    events: crate::backend::LinkEventSender,
     disconnect_requested: bool,
 }
 

@@ -3,7 +3,8 @@
 #![allow(clippy::indexing_slicing)] // tests may index: a panic is a failed test
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use futures::{FutureExt, StreamExt};
+use tokio::sync::oneshot;
 
 use super::*;
 use crate::backend::esphome::api::bluetooth::{ConnectionResponse, RawAdvertisement};
@@ -35,8 +36,18 @@ fn report(free: u32, limit: u32, allocated: Vec<u64>) -> Incoming {
 
 type Answer = oneshot::Receiver<Result<Reply, Failure>>;
 
-fn connect(router: &mut Router) -> (Answer, mpsc::UnboundedReceiver<LinkEvent>) {
-    let (events, events_rx) = mpsc::unbounded_channel();
+/// A link's event stream, read without waiting.
+struct Events(futures::stream::BoxStream<'static, LinkEvent>);
+
+impl Events {
+    /// The next event if one is ready (`Err` when none is, or the stream ended).
+    fn try_recv(&mut self) -> Result<LinkEvent, ()> {
+        self.0.next().now_or_never().flatten().ok_or(())
+    }
+}
+
+fn connect(router: &mut Router) -> (Answer, Events) {
+    let (events, events_rx) = crate::backend::link_events();
     let (reply, answer) = oneshot::channel();
     assert!(router.expect(
         None,
@@ -46,11 +57,11 @@ fn connect(router: &mut Router) -> (Answer, mpsc::UnboundedReceiver<LinkEvent>) 
         },
         reply
     ));
-    (answer, events_rx)
+    (answer, Events(events_rx))
 }
 
 /// A router with an open link to `ADDR`.
-fn connected() -> (Router, mpsc::UnboundedReceiver<LinkEvent>) {
+fn connected() -> (Router, Events) {
     let mut router = router();
     let (mut answer, events) = connect(&mut router);
     assert!(router.handle(notice(true, 0)).is_empty());

@@ -6,21 +6,16 @@
 //! status without a round trip (`info()`, the connect pre-checks) and hands out event streams.
 //! Locks are `std` mutexes held only for a copy or a channel send, never across an await.
 //!
-//! Gotcha: state changes (`Up`, `Down`, slot reports) travel on an unbounded channel so none is
-//! ever lost; advertisements on a bounded one, so a consumer that stops reading costs dropped
-//! adverts (counted in a debug log), not unbounded memory.
+//! Events travel on the bounded radio channel ([`crate::backend::radio_events`]): a consumer
+//! that stops reading costs the oldest adverts (announced as `AdvertsDropped`), never a state
+//! change (`Up`, `Down`, slot reports: the newest of each kind is kept), nor unbounded memory.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use futures::stream::{self, BoxStream, StreamExt};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
-
-use crate::backend::{RadioEvent, ScanMode, SlotReport};
+use crate::backend::{radio_events, RadioEvent, RadioEventSender, ScanMode, SlotReport};
 use crate::model::RadioId;
+use futures::stream::{self, BoxStream, StreamExt};
 
-/// Advertisement batches buffered for a slow consumer before batches are dropped.
-const ADVERT_BUFFER: usize = 256;
 /// The slot limit assumed until the proxy's first report (ESPHome's default).
 pub(crate) const DEFAULT_SLOT_LIMIT: usize = 3;
 
@@ -49,8 +44,7 @@ pub(crate) struct Status {
 
 #[derive(Debug)]
 struct Sinks {
-    control: mpsc::UnboundedSender<RadioEvent>,
-    adverts: mpsc::Sender<RadioEvent>,
+    events: RadioEventSender,
 }
 
 /// State shared by the handle, its links and the session task.
@@ -92,8 +86,7 @@ impl Shared {
     /// while the first contact is under way, with that contact's outcome (so a consumer never
     /// mistakes "not tried yet" for a failure).
     pub(crate) fn subscribe(&self) -> BoxStream<'static, RadioEvent> {
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let (adverts, adverts_rx) = mpsc::channel(ADVERT_BUFFER);
+        let (control, events) = radio_events();
         let status = self.status();
         if status.up {
             let _ = control.send(RadioEvent::Up);
@@ -105,12 +98,8 @@ impl Shared {
         if let (true, Some(report)) = (status.up, status.slots) {
             let _ = control.send(RadioEvent::SlotsReported(report));
         }
-        *lock(&self.sinks) = Some(Sinks { control, adverts });
-        stream::select(
-            UnboundedReceiverStream::new(control_rx),
-            ReceiverStream::new(adverts_rx),
-        )
-        .boxed()
+        *lock(&self.sinks) = Some(Sinks { events: control });
+        events
     }
 
     /// A stream that only says why the radio cannot run.
@@ -183,15 +172,6 @@ impl Shared {
         let Some(sinks) = sinks.as_ref() else {
             return;
         };
-        match event {
-            RadioEvent::Adverts(_) => {
-                if sinks.adverts.try_send(event).is_err() {
-                    tracing::debug!(radio = %self.id, "advert batch dropped: consumer is behind");
-                }
-            }
-            other => {
-                let _ = sinks.control.send(other);
-            }
-        }
+        sinks.events.send(event);
     }
 }

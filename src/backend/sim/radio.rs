@@ -14,11 +14,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use futures::StreamExt;
 use rand::Rng;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::faults::{self, Fault};
 use super::link::SimLink;
@@ -101,7 +99,7 @@ impl Radio for SimRadio {
     }
 
     fn events(&self) -> BoxStream<'static, RadioEvent> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = crate::backend::radio_events();
         let mut state = self.shared.lock();
         let up = state.radios.get(self.index).is_some_and(|r| r.up);
         let first = if up {
@@ -120,7 +118,7 @@ impl Radio for SimRadio {
         if let Some(r) = state.radios.get_mut(self.index) {
             r.subscribers.push(tx);
         }
-        UnboundedReceiverStream::new(rx).boxed()
+        rx
     }
 
     fn set_scan_mode(&self, wanted: ScanMode) -> Result<(), String> {
@@ -344,7 +342,7 @@ impl SimRadio {
         if !state.reachable(shared, device, radio, at) {
             return Err(faults::injected(kind, ErrorKind::Aborted, Duration::ZERO));
         }
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = crate::backend::link_events();
         let wake = Arc::new(Notify::new());
         state.links.insert(
             token,
@@ -394,7 +392,7 @@ impl SimRadio {
         );
         Ok(Connection {
             link: Box::new(link),
-            events: UnboundedReceiverStream::new(events_rx).boxed(),
+            events: events_rx,
         })
     }
 

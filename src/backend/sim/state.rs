@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 use super::faults;
@@ -62,7 +62,7 @@ pub(crate) struct RadioState {
     /// Faults forced by the control handle, used before any random draw.
     pub forced: VecDeque<ErrorKind>,
     pub rng: ChaCha8Rng,
-    pub subscribers: Vec<mpsc::UnboundedSender<RadioEvent>>,
+    pub subscribers: Vec<crate::backend::RadioEventSender>,
     /// Adverts waiting for the next batch (proxies).
     pub batch: Vec<crate::model::Advertisement>,
     /// A stuck scanner: adverts are not delivered until a recovery step at least this
@@ -104,7 +104,7 @@ pub(crate) struct Notifying {
 pub(crate) struct LinkRecord {
     pub device: usize,
     pub radio: usize,
-    pub events: mpsc::UnboundedSender<LinkEvent>,
+    pub events: crate::backend::LinkEventSender,
     pub notifying: BTreeMap<u16, Notifying>,
     /// Wakes the link's task when its schedule changed.
     pub wake: std::sync::Arc<Notify>,
@@ -260,7 +260,7 @@ impl State {
     /// Sends a radio event to every live subscriber, forgetting the gone ones.
     pub(crate) fn emit(&mut self, radio: usize, event: RadioEvent) {
         if let Some(r) = self.radios.get_mut(radio) {
-            r.subscribers.retain(|tx| tx.send(event.clone()).is_ok());
+            r.subscribers.retain(|tx| tx.send(event.clone()));
         }
     }
 

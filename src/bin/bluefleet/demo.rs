@@ -166,16 +166,19 @@ async fn tick_through(
     for second in 1..=total {
         tokio::time::sleep(Duration::from_secs(1)).await;
         state.borrow_mut().sample(fleet);
-        if let Some(web) = web {
-            web.sample(fleet).await?;
-            for command in web.commands() {
-                obey(command, simulation, fleet, state).await;
-            }
-        }
+        // What the run does this second is asked for before anything watches it: awaiting a
+        // sample first would let the fleet run ahead within this instant, so a run with a page
+        // or a report would differ from one without.
         if second % POLL_EVERY.as_secs() == 0 && second < total {
             for (device, characteristic) in polled {
                 actix::spawn(poll(device.clone(), *characteristic, Rc::clone(state)));
             }
+        }
+        if let Some(web) = web {
+            for command in web.commands() {
+                obey(command, simulation, fleet, state).await;
+            }
+            web.sample(fleet).await?;
         }
         if second % frame_every == 0 || second == total {
             let diagnostics = fleet.diagnostics().await.map_err(|e| e.to_string())?;

@@ -125,7 +125,8 @@ impl RadioLayer for Watched {
                 }
                 RadioEvent::Adverts(_)
                 | RadioEvent::RawAdverts(_)
-                | RadioEvent::SlotsReported(_) => {}
+                | RadioEvent::SlotsReported(_)
+                | RadioEvent::AdvertsDropped { .. } => {}
             })
             .boxed()
     }

@@ -22,6 +22,7 @@ fn radio(name: &str, up: bool, held_by: Vec<Address>, connects: GateStats) -> Ra
         connects,
         scan_mode: None,
         recovery: None,
+        adverts_dropped: 0,
     }
 }
 
@@ -42,6 +43,8 @@ fn diagnostics(radios: Vec<RadioDiagnostics>, devices: Vec<DeviceStatus>) -> Dia
         advert_totals: Default::default(),
         watchers: Default::default(),
         feed_lost: 0,
+        notifications_dropped: 0,
+        device_adverts_dropped: 0,
     }
 }
 

@@ -1,0 +1,181 @@
+//! The bounded channels that carry a backend's events up: radio events to the adapter actor,
+//! link events to the device actor.
+//!
+//! Why our own channel and not a tokio `mpsc`: a bounded `mpsc` can only refuse the newest
+//! item or make the backend wait, and neither is right for every event. Adverts and
+//! notifications are many and each is soon superseded, so when a consumer falls behind the
+//! *oldest* ones go, and the consumer is told how many (an in-stream marker it counts).
+//! States (`Up`/`Down`, a slot report, Service Changed, the final `Disconnected`) are few and
+//! must arrive, so they are never dropped (Service Changed and `Disconnected` are kept once
+//! each; radio states are one per change of the radio). The policy per event lives in [`link`] and [`radio`]; this
+//! file is the plumbing they share (one consumer, any number of senders, never blocking a
+//! sender, so a backend may push while holding its own lock).
+
+mod link;
+mod radio;
+#[cfg(test)]
+mod tests;
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use futures::Stream;
+
+pub use link::{link_events, LinkEventSender, LINK_EVENT_CAPACITY};
+pub use radio::{radio_events, RadioEventSender, RADIO_ADVERT_CAPACITY};
+
+/// The queue behind one channel: what is pushed and what the consumer gets next.
+pub(crate) trait Queue: Send + 'static {
+    /// What the consumer receives.
+    type Item: Send + 'static;
+    /// The next item for the consumer, if one is ready.
+    fn pop(&mut self) -> Option<Self::Item>;
+    /// Nothing more will ever come (checked when `pop` has nothing).
+    fn ended(&self) -> bool;
+    /// The last sender is gone: whatever must still be said is queued now.
+    fn senders_gone(&mut self);
+}
+
+struct State<Q> {
+    queue: Q,
+    waker: Option<Waker>,
+    /// Senders waiting for the consumer to leave ([`Sender::closed`]).
+    closers: Vec<Waker>,
+    senders: usize,
+    receiver_alive: bool,
+}
+
+struct Channel<Q> {
+    state: Mutex<State<Q>>,
+}
+
+impl<Q> Channel<Q> {
+    fn lock(&self) -> MutexGuard<'_, State<Q>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn channel<Q: Queue>(queue: Q) -> (Sender<Q>, Receiver<Q>) {
+    let channel = Arc::new(Channel {
+        state: Mutex::new(State {
+            queue,
+            waker: None,
+            closers: Vec::new(),
+            senders: 1,
+            receiver_alive: true,
+        }),
+    });
+    (
+        Sender {
+            channel: Arc::clone(&channel),
+        },
+        Receiver { channel },
+    )
+}
+
+/// The sending side; cheap to clone.
+pub(crate) struct Sender<Q: Queue> {
+    channel: Arc<Channel<Q>>,
+}
+
+impl<Q: Queue> Sender<Q> {
+    /// Changes the queue (pushes), then wakes the consumer. False when the consumer is gone
+    /// (nothing was pushed).
+    fn push(&self, change: impl FnOnce(&mut Q)) -> bool {
+        let waker = {
+            let mut state = self.channel.lock();
+            if !state.receiver_alive {
+                return false;
+            }
+            change(&mut state.queue);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        true
+    }
+
+    /// Reads the queue (for counters).
+    fn read<T>(&self, look: impl FnOnce(&Q) -> T) -> T {
+        look(&self.channel.lock().queue)
+    }
+
+    fn is_closed(&self) -> bool {
+        !self.channel.lock().receiver_alive
+    }
+
+    /// Resolves when the consumer has dropped its stream.
+    async fn closed(&self) {
+        std::future::poll_fn(|cx| {
+            let mut state = self.channel.lock();
+            if !state.receiver_alive {
+                return Poll::Ready(());
+            }
+            if !state.closers.iter().any(|w| w.will_wake(cx.waker())) {
+                state.closers.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
+impl<Q: Queue> Clone for Sender<Q> {
+    fn clone(&self) -> Self {
+        self.channel.lock().senders += 1;
+        Self {
+            channel: Arc::clone(&self.channel),
+        }
+    }
+}
+
+impl<Q: Queue> Drop for Sender<Q> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut state = self.channel.lock();
+            state.senders -= 1;
+            if state.senders > 0 {
+                return;
+            }
+            state.queue.senders_gone();
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The consuming side: a stream that ends when its queue says so.
+pub(crate) struct Receiver<Q: Queue> {
+    channel: Arc<Channel<Q>>,
+}
+
+impl<Q: Queue> Stream for Receiver<Q> {
+    type Item = Q::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Q::Item>> {
+        let mut state = self.channel.lock();
+        if let Some(item) = state.queue.pop() {
+            return Poll::Ready(Some(item));
+        }
+        if state.queue.ended() {
+            return Poll::Ready(None);
+        }
+        state.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl<Q: Queue> Drop for Receiver<Q> {
+    fn drop(&mut self) {
+        let closers = {
+            let mut state = self.channel.lock();
+            state.receiver_alive = false;
+            std::mem::take(&mut state.closers)
+        };
+        closers.into_iter().for_each(Waker::wake);
+    }
+}
