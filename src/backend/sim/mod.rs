@@ -50,6 +50,7 @@
 
 mod air;
 mod control;
+mod draws;
 mod faults;
 mod link;
 mod link_task;

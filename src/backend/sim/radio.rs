@@ -226,6 +226,12 @@ impl SimRadio {
         let at = shared.elapsed();
         let device = shared.device_index(request.address);
         let mut state = shared.lock();
+        let keyed_latency = device.and_then(|d| {
+            let connection = state.devices.get(d).map_or(0, |s| s.stats.connects);
+            shared
+                .world
+                .drawn_connect_latency(shared.seed, radio, d, connection)
+        });
         let radio_id = shared
             .radio_ids
             .get(radio)
@@ -257,9 +263,10 @@ impl SimRadio {
         r.stats.max_concurrent_attempts = r.stats.max_concurrent_attempts.max(r.in_flight);
         // Draw the same numbers on every attempt so one fault does not shift later draws.
         let injected = faults::draw(&spec.faults, &mut r.rng);
-        let latency = r
-            .rng
-            .gen_range(spec.connect_latency.min..=spec.connect_latency.max);
+        let latency = keyed_latency.unwrap_or_else(|| {
+            r.rng
+                .gen_range(spec.connect_latency.min..=spec.connect_latency.max)
+        });
         let forced = r.forced.pop_front();
         let slots_full = r.slots.len() >= spec.slot_limit;
         let token = state.next_token();

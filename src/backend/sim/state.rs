@@ -30,6 +30,7 @@ pub(crate) mod domain {
     pub const RADIO: u64 = 1;
     pub const ADVERTS: u64 = 2;
     pub const LINK: u64 = 3;
+    pub const CONNECT: u64 = 4;
 }
 
 /// The random stream for (seed, domain, index).

@@ -28,8 +28,8 @@ pub(crate) use gatt::{Attribute, GattLayout, CCCD as CCCD_UUID};
 pub use gatt::{Generator, GeneratorKind, SimCharacteristic, SimDescriptor, SimGatt, SimService};
 pub use payload::{eddystone_uid, eddystone_url, ibeacon};
 pub use specs::{
-    AdvertBatching, DeviceSpec, FaultRates, LatencyRange, Position, RadioSpec, RfModel, Route,
-    ServicesChange, Waypoint, Window,
+    AdvertBatching, DeviceSpec, FaultRates, LatencyDraw, LatencyRange, Position, RadioSpec,
+    RfModel, Route, ServicesChange, Waypoint, Window,
 };
 
 /// Everything the simulation runs: radios, devices and the radio-frequency model.

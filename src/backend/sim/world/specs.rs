@@ -94,6 +94,21 @@ pub struct LatencyRange {
     pub max: Duration,
 }
 
+/// Where a radio's connect latency comes from, within its [`LatencyRange`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LatencyDraw {
+    /// Each attempt the radio accepts draws from the radio's own stream, in the order the
+    /// attempts reach it: which device gets which latency depends on that order.
+    #[default]
+    PerAttempt,
+    /// A device's n-th connection takes the same share of the range on every attempt until it
+    /// connects, on every radio drawing this way: the share is drawn from (seed, device, n)
+    /// alone, so no order of attempts changes it ([`super::World::drawn_connect_latency`]
+    /// tells it without running the world). Real connect times follow the device (its
+    /// advertising interval) more than the order a radio is asked in.
+    PerDeviceConnection,
+}
+
 /// Probability, per connection attempt, that it fails with each class (drawn in this order
 /// from the radio's own random stream; the rest succeed).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -130,6 +145,8 @@ pub struct RadioSpec {
     pub position: Position,
     /// How long a successful connect takes. Default 200 ms–1 s (controller), 150–600 ms (proxy).
     pub connect_latency: LatencyRange,
+    /// Where each connect's latency comes from. Default [`LatencyDraw::PerAttempt`].
+    pub latency_draw: LatencyDraw,
     /// How long the radio itself tries to reach a device that does not answer before it
     /// reports failure. Default 20 s (the kernel's LE connection timeout, ESPHome's
     /// `connection_timeout`).
@@ -156,6 +173,7 @@ impl RadioSpec {
                 min: Duration::from_millis(200),
                 max: Duration::from_millis(1000),
             },
+            latency_draw: LatencyDraw::PerAttempt,
             connect_timeout: Duration::from_secs(20),
             faults: FaultRates::default(),
             serialises_attempts: true,

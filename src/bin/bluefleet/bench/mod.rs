@@ -12,6 +12,7 @@
 #![allow(clippy::expect_used)]
 
 mod bench_radio;
+mod bound;
 mod figures;
 mod rows;
 mod sessions;

@@ -1,0 +1,156 @@
+//! What a run of a world will draw and allow, asked of the world alone, before or without
+//! running it: a device's connect latency under [`LatencyDraw::PerDeviceConnection`], and
+//! whether a radio can reach a device at a moment.
+//!
+//! The connect path asks these same functions, so whatever is computed from them outside (the
+//! makespan bench's per-seed lower bound) sees exactly the numbers the run sees, and cannot
+//! drift from them.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::rf;
+use super::state::{domain, stream};
+use super::world::{LatencyDraw, World};
+
+impl World {
+    /// The latency device `device`'s connection number `connection` (0 for its first) takes
+    /// through radio `radio` in a run with `seed`, on every attempt until that connection is
+    /// made, when the radio draws [`LatencyDraw::PerDeviceConnection`]; `None` when it draws
+    /// per attempt (or either index is out of range).
+    ///
+    /// One share of the radio's range per (seed, device, connection), the same on every such
+    /// radio: a device that is quick to connect is quick everywhere.
+    pub fn drawn_connect_latency(
+        &self,
+        seed: u64,
+        radio: usize,
+        device: usize,
+        connection: u64,
+    ) -> Option<Duration> {
+        let spec = self.radios.get(radio)?;
+        if spec.latency_draw != LatencyDraw::PerDeviceConnection || device >= self.devices.len() {
+            return None;
+        }
+        let mut rng = stream(seed, domain::CONNECT, ((device as u64) << 24) | connection);
+        let share: f64 = rng.gen_range(0.0..=1.0);
+        let range = spec.connect_latency;
+        Some(range.min + (range.max - range.min).mul_f64(share))
+    }
+
+    /// Whether radio `radio` can reach device `device` at `at` (virtual time since start) as
+    /// the world describes it: awake, not out of range by a window, its mean RSSI at the
+    /// radio at or above the hearing threshold. Run-time controls (`SimControl`) and the
+    /// radio being down are not part of the world, so not part of the answer.
+    pub fn reaches(&self, device: usize, radio: usize, at: Duration) -> bool {
+        let (Some(spec), Some(radio)) = (self.devices.get(device), self.radios.get(radio)) else {
+            return false;
+        };
+        if spec
+            .sleeps
+            .iter()
+            .chain(&spec.out_of_range)
+            .any(|w| w.contains(at))
+        {
+            return false;
+        }
+        let here = rf::position_at(&spec.route, at);
+        let rssi = rf::mean_rssi(
+            &self.rf,
+            spec.tx_power_dbm,
+            here.distance_to(radio.position),
+        );
+        rssi >= f64::from(self.rf.hearing_threshold_dbm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Address;
+    use crate::sim::{DeviceSpec, RadioSpec};
+
+    fn world(draw: LatencyDraw) -> World {
+        let mut proxy = RadioSpec::esphome_proxy("p1");
+        proxy.latency_draw = draw;
+        let mut far = RadioSpec::local_controller("hci0").at(500.0, 0.0);
+        far.latency_draw = draw;
+        World::builder()
+            .radio(proxy)
+            .radio(far)
+            .device(DeviceSpec::new(Address::new([1, 0, 0, 0, 0, 1])).at(1.0, 0.0))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_per_device_draw_is_one_share_of_each_radios_range() {
+        let world = world(LatencyDraw::PerDeviceConnection);
+        let proxy = world.drawn_connect_latency(7, 0, 0, 0).unwrap();
+        let local = world.drawn_connect_latency(7, 1, 0, 0).unwrap();
+        let share = |d: Duration, min: u64, max: u64| {
+            (d.as_secs_f64() * 1e3 - min as f64) / (max - min) as f64
+        };
+        assert!((share(proxy, 150, 600) - share(local, 200, 1000)).abs() < 1e-6);
+        assert_eq!(world.drawn_connect_latency(7, 0, 0, 0), Some(proxy));
+        assert_ne!(world.drawn_connect_latency(7, 0, 0, 1), Some(proxy));
+        assert_ne!(world.drawn_connect_latency(8, 0, 0, 0), Some(proxy));
+        assert_eq!(
+            world.drawn_connect_latency(7, 0, 1, 0),
+            None,
+            "no such device"
+        );
+        let per_attempt = self::world(LatencyDraw::PerAttempt);
+        assert_eq!(per_attempt.drawn_connect_latency(7, 0, 0, 0), None);
+    }
+
+    /// The run takes exactly the drawn latency, and an aborted attempt (which takes it too)
+    /// leaves the next attempt's draw unchanged; the second connection draws anew.
+    #[test]
+    fn the_run_takes_the_drawn_latency_whatever_failed_before() {
+        use crate::backend::ConnectRequest;
+        use crate::model::AddressKind;
+        use crate::sim::{run_virtual, Simulation};
+        use crate::ErrorKind;
+        let world = world(LatencyDraw::PerDeviceConnection);
+        let first = world.drawn_connect_latency(5, 0, 0, 0).unwrap();
+        let second = world.drawn_connect_latency(5, 0, 0, 1).unwrap();
+        let taken = run_virtual(async move {
+            let sim = Simulation::start(world, 5);
+            let radio = sim.radios()[0].clone();
+            let request = || ConnectRequest {
+                address: Address::new([1, 0, 0, 0, 0, 1]),
+                address_kind: AddressKind::Public,
+                cached_services: None,
+                timeout: Duration::from_secs(20),
+            };
+            sim.control()
+                .fail_next_connects("p1", 1, ErrorKind::Aborted)
+                .unwrap();
+            let mut taken = Vec::new();
+            for _ in 0..3 {
+                let started = tokio::time::Instant::now();
+                let outcome = radio.connect(request()).await;
+                taken.push((started.elapsed(), outcome.is_ok()));
+                if let Ok(connection) = outcome {
+                    connection.link.disconnect().await.unwrap();
+                }
+            }
+            taken
+        })
+        .unwrap();
+        assert_eq!(
+            taken,
+            vec![(first, false), (first, true), (second, true)],
+            "aborted, connected, connected again"
+        );
+    }
+
+    #[test]
+    fn a_radio_reaches_a_device_within_hearing_only() {
+        let world = world(LatencyDraw::PerAttempt);
+        assert!(world.reaches(0, 0, Duration::ZERO));
+        assert!(!world.reaches(0, 1, Duration::ZERO), "500 m away");
+    }
+}

@@ -1,0 +1,285 @@
+//! Lower bounds on the makespan of a batch of sessions (connect, discover, read, disconnect;
+//! one per device, all asked for at once), whatever schedules them.
+//!
+//! Two bounds, both computed from the world alone, never from a run or from bluefleet's
+//! scheduler:
+//! - [`drawn`], the per-seed bound the makespan targets are judged against: it takes each
+//!   device's connect time as that seed's run will draw it ([`World::drawn_connect_latency`]),
+//!   so no schedule of that run, lucky or not, can beat it;
+//! - [`expected`], the older bound at each radio's *mean* connect latency, kept as a reference
+//!   row: a run with quick draws can beat it, a run with slow ones is judged harshly.
+//!
+//! # Why [`drawn`] is a lower bound
+//! Take any schedule that finishes every session within T, counted from the moment they are
+//! asked for, in which one connection serves each device's session (discovery and read), as in
+//! every run of the bench: no GATT fault is injected and no link ends before its session's
+//! disconnect. (A contrived schedule that discovers on one connection and reads on another
+//! pays a further connect; the argument below does not cover it.) That connection goes
+//! through one radio r that reaches the device ([`World::reaches`]). Nothing makes it cheaper
+//! than this (a failed attempt, a refusal, a retry or a wait only adds to what follows):
+//! - its connect takes c(d,r), the latency the world draws for the device's first connection
+//!   through r; every attempt until that connection draws the same, so no order of attempts
+//!   or choice of which attempt to let fail changes it;
+//! - its session then takes s(d) on the link: discovery (`discovery_requests` round trips of
+//!   its connection interval; nothing is cached before a device's first connection) and the
+//!   read (one round trip);
+//! - so, for every radio r, with D(r) the devices it serves:
+//!   (gate) a radio that serialises attempts runs one connect at a time, so its last connect
+//!   ends no earlier than Σ_{D(r)} c(d,r), and a session follows it: Σ_{D(r)} c(d,r) ≤ T − s₀,
+//!   with s₀ the shortest session of all (also true when D(r) is empty, as T ≥ s₀);
+//!   (slots) each device holds one of r's k(r) slots from its connect's start to its session's
+//!   end: Σ_{D(r)} (c(d,r) + s(d)) ≤ k(r)·T;
+//! - and T ≥ min over the radios reaching d of c(d,r) + s(d), for every device.
+//!
+//! Weigh each radio's gate inequality by α(r) ≥ 0 and its slot inequality by β(r) ≥ 0 and add
+//! them up. Device d adds α(r)c(d,r) + β(r)(c(d,r) + s(d)) for the one radio that serves it,
+//! which is at least the least of that over the radios reaching it, m(d). So every schedule
+//! has Σ_d m(d) ≤ Σ_r α(r)(T − s₀) + β(r)k(r)T, that is
+//!   T ≥ (Σ_d m(d) + s₀·Σ_r α(r)) / Σ_r (α(r) + β(r)k(r)),
+//! for every choice of weights (the weak duality of the assignment's linear relaxation). The
+//! bound is the largest right-hand side found by a deterministic search over the weights,
+//! and the per-device term above. A weak search only makes it lower, never invalid. Weights
+//! on the gate and slots of the radios reaching one group of devices alone give Hall's
+//! condition of [`expected`]; mixed weights say that radios of one group bind differently.
+//!
+//! What it leaves out (so a schedule may sit above it and still be perfect): that a device
+//! goes to one radio whole (the relaxation is fractional), and any time between one step and
+//! the next.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bluefleet::sim::world::LatencyRange;
+use bluefleet::sim::World;
+
+/// One device's session: its connect time through each radio that reaches it, then its time
+/// on the link.
+#[derive(Clone, Debug)]
+struct Session {
+    connects: Vec<(usize, f64)>,
+    on_link: f64,
+}
+
+/// One radio's capacity.
+#[derive(Clone, Copy, Debug)]
+struct Capacity {
+    slots: f64,
+    serialises: bool,
+}
+
+/// The work of a batch of sessions, one per world device, in seconds.
+#[derive(Clone, Debug)]
+struct Work {
+    sessions: Vec<Session>,
+    radios: Vec<Capacity>,
+}
+
+fn on_link(world: &World, device: usize) -> f64 {
+    let spec = &world.devices[device];
+    spec.connection_interval.as_secs_f64() * f64::from(spec.discovery_requests + 1)
+}
+
+fn capacities(world: &World) -> Vec<Capacity> {
+    world
+        .radios
+        .iter()
+        .map(|r| Capacity {
+            slots: r.slot_limit as f64,
+            serialises: r.serialises_attempts,
+        })
+        .collect()
+}
+
+/// The per-seed lower bound on the makespan of one session per world device, all asked for at
+/// once, in the run of `world` with `seed` (see the module docs for why it holds). Devices are
+/// reached as they stand at the start; the bench's devices neither move nor sleep.
+///
+/// # Panics
+/// If a radio draws its latency per attempt (the draws would then depend on the schedule) or
+/// a device is reached by no radio (no schedule finishes).
+pub fn drawn(world: &World, seed: u64) -> Duration {
+    let sessions = (0..world.devices.len())
+        .map(|d| Session {
+            connects: (0..world.radios.len())
+                .filter(|r| world.reaches(d, *r, Duration::ZERO))
+                .map(|r| {
+                    let connect = world
+                        .drawn_connect_latency(seed, r, d, 0)
+                        .expect("every radio of the bench draws per device connection");
+                    (r, connect.as_secs_f64())
+                })
+                .collect(),
+            on_link: on_link(world, d),
+        })
+        .collect();
+    let work = Work {
+        sessions,
+        radios: capacities(world),
+    };
+    Duration::from_secs_f64(best_certificate(&work))
+}
+
+/// The lower bound of [`drawn`] for weights (α, β) per radio (module docs).
+fn certificate(work: &Work, weights: &[(f64, f64)]) -> f64 {
+    let shortest = work
+        .sessions
+        .iter()
+        .map(|s| s.on_link)
+        .fold(f64::INFINITY, f64::min);
+    let used: f64 = work
+        .sessions
+        .iter()
+        .map(|s| {
+            s.connects
+                .iter()
+                .map(|(r, c)| weights[*r].0 * c + weights[*r].1 * (c + s.on_link))
+                .fold(f64::INFINITY, f64::min)
+        })
+        .sum();
+    let gates: f64 = weights.iter().map(|w| w.0).sum();
+    let offered: f64 = weights
+        .iter()
+        .zip(&work.radios)
+        .map(|(w, r)| w.0 + w.1 * r.slots)
+        .sum();
+    if offered <= 0.0 {
+        return 0.0;
+    }
+    (used + shortest * gates) / offered
+}
+
+/// The best certificate a deterministic search finds: a climb from the gates, the slots, or
+/// both, of all radios, and from both of every smaller set of radios.
+fn best_certificate(work: &Work) -> f64 {
+    let each_device = work
+        .sessions
+        .iter()
+        .map(|s| {
+            let quickest = s.connects.iter().map(|(_, c)| *c);
+            quickest.fold(f64::INFINITY, f64::min) + s.on_link
+        })
+        .fold(0.0, f64::max);
+    assert!(each_device.is_finite(), "a device no radio reaches");
+    let radios = work.radios.len();
+    let all = (1u32 << radios) - 1;
+    let mut starts = vec![(all, 1.0, 0.0), (all, 0.0, 1.0)];
+    starts.extend((1..=all).map(|subset| (subset, 1.0, 1.0)));
+    let mut best = each_device;
+    for (subset, gate, slot) in starts {
+        let start: Vec<(f64, f64)> = work
+            .radios
+            .iter()
+            .enumerate()
+            .map(|(r, capacity)| match subset & (1 << r) {
+                0 => (0.0, 0.0),
+                _ if capacity.serialises => (gate, slot),
+                _ => (0.0, slot),
+            })
+            .collect();
+        best = best.max(climb(work, start));
+    }
+    best
+}
+
+/// Improves the weights one coordinate at a time (a step up, down, or to zero), at most
+/// `PASSES` passes per step size, halving the step from 1 to 1/1024 of the weights' scale;
+/// returns the best certificate met.
+fn climb(work: &Work, mut weights: Vec<(f64, f64)>) -> f64 {
+    const PASSES: usize = 12;
+    let mut value = certificate(work, &weights);
+    let mut step = 1.0;
+    while step > 1e-3 {
+        for _ in 0..PASSES {
+            let scale = weights.iter().map(|w| w.0 + w.1).sum::<f64>() / weights.len() as f64;
+            let mut improved = false;
+            for coordinate in 0..2 * weights.len() {
+                let (r, gate) = (coordinate / 2, coordinate % 2 == 0);
+                if gate && !work.radios[r].serialises {
+                    continue;
+                }
+                let now = if gate { weights[r].0 } else { weights[r].1 };
+                for next in [now * (1.0 + step) + scale * step, now / (1.0 + step), 0.0] {
+                    let mut trial = weights.clone();
+                    if gate {
+                        trial[r].0 = next;
+                    } else {
+                        trial[r].1 = next;
+                    }
+                    let tried = certificate(work, &trial);
+                    if tried > value * (1.0 + 1e-9) {
+                        (weights, value, improved) = (trial, tried, true);
+                        break;
+                    }
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+        step /= 2.0;
+    }
+    value
+}
+
+fn mean(latency: &LatencyRange) -> f64 {
+    ((latency.min + latency.max) / 2).as_secs_f64()
+}
+
+/// The older bound: like [`drawn`], but at each radio's mean connect latency, so a bound in
+/// expectation only (a run with quick draws can beat it).
+///
+/// Radio r with k_r slots and mean connect time c_r that serves n_r sessions of length s
+/// needs T ≥ n_r·c_r + s and T ≥ n_r·(c_r + s)/k_r, so within T it serves at most
+/// cap_r(T) = min((T − s)/c_r, k_r·T/(c_r + s)) sessions, and T is possible only if every set
+/// of devices fits on the radios that reach them: Σ n over the set ≤ Σ cap_r over those radios
+/// (Hall's condition). The bound is the least such T (bisection).
+pub fn expected(world: &World) -> Duration {
+    let session = on_link(world, 0);
+    let radios: Vec<(f64, f64)> = world
+        .radios
+        .iter()
+        .map(|r| (mean(&r.connect_latency), r.slot_limit as f64))
+        .collect();
+    let capacity = |r: usize, t: f64| {
+        let (connect, slots) = radios[r];
+        ((t - session) / connect)
+            .min(slots * t / (connect + session))
+            .max(0.0)
+    };
+    // Devices grouped by the radios that reach them (few groups: every subset is checked).
+    let mut groups: Vec<(BTreeSet<usize>, f64)> = Vec::new();
+    for d in 0..world.devices.len() {
+        let reached: BTreeSet<usize> = (0..world.radios.len())
+            .filter(|r| world.reaches(d, *r, Duration::ZERO))
+            .collect();
+        match groups.iter_mut().find(|(set, _)| *set == reached) {
+            Some((_, count)) => *count += 1.0,
+            None => groups.push((reached, 1.0)),
+        }
+    }
+    let feasible = |t: f64| {
+        (1u32..1 << groups.len()).all(|subset| {
+            let chosen = groups
+                .iter()
+                .enumerate()
+                .filter(|(g, _)| subset & (1 << g) != 0);
+            let demand: f64 = chosen.clone().map(|(_, (_, count))| count).sum();
+            let reach: BTreeSet<usize> = chosen.flat_map(|(_, (set, _))| set.clone()).collect();
+            demand <= reach.iter().map(|r| capacity(*r, t)).sum::<f64>()
+        })
+    };
+    let (mut low, mut high) = (0.0, session + world.devices.len() as f64 * 10.0);
+    for _ in 0..60 {
+        let middle = (low + high) / 2.0;
+        if feasible(middle) {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    Duration::from_secs_f64(high)
+}
+
+#[cfg(test)]
+#[path = "bound_tests.rs"]
+mod tests;
