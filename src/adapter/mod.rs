@@ -47,21 +47,23 @@ pub enum AdvertBatch {
 #[rtype(result = "()")]
 pub struct StopAdapter;
 
-/// Sent to the Supervisor when an adapter actor stops for any reason.
+/// Sent to the Supervisor when an adapter actor stops for any reason, with the registry
+/// entry it served (a radio removed and added again under the same name has a new entry, so
+/// the old actor's end is not mistaken for the new one's).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
-pub struct AdapterActorStopped(pub RadioId);
+pub struct AdapterActorStopped(pub Arc<RadioEntry>);
 
 #[derive(Debug)]
 struct StopNotice {
-    radio: RadioId,
+    entry: Arc<RadioEntry>,
     supervisor: Recipient<AdapterActorStopped>,
 }
 
 impl Drop for StopNotice {
     fn drop(&mut self) {
         self.supervisor
-            .do_send(AdapterActorStopped(self.radio.clone()));
+            .do_send(AdapterActorStopped(Arc::clone(&self.entry)));
     }
 }
 
@@ -85,17 +87,16 @@ impl AdapterActor {
         adverts: Recipient<AdvertBatch>,
         stopped: Recipient<AdapterActorStopped>,
     ) -> Self {
-        let radio = entry.id.clone();
         Self {
+            _stop_notice: StopNotice {
+                entry: Arc::clone(&entry),
+                supervisor: stopped,
+            },
             entry,
             shared,
             adverts,
             pending_decoded: Vec::new(),
             pending_raw: Vec::new(),
-            _stop_notice: StopNotice {
-                radio,
-                supervisor: stopped,
-            },
         }
     }
 }
