@@ -47,21 +47,23 @@ pub enum AdvertBatch {
 #[rtype(result = "()")]
 pub struct StopAdapter;
 
-/// Sent to the Supervisor when an adapter actor stops for any reason.
+/// Sent to the Supervisor when an adapter actor stops for any reason, with the registry
+/// entry it served (a radio removed and added again under the same name has a new entry, so
+/// the old actor's end is not mistaken for the new one's).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
-pub struct AdapterActorStopped(pub RadioId);
+pub struct AdapterActorStopped(pub Arc<RadioEntry>);
 
 #[derive(Debug)]
 struct StopNotice {
-    radio: RadioId,
+    entry: Arc<RadioEntry>,
     supervisor: Recipient<AdapterActorStopped>,
 }
 
 impl Drop for StopNotice {
     fn drop(&mut self) {
         self.supervisor
-            .do_send(AdapterActorStopped(self.radio.clone()));
+            .do_send(AdapterActorStopped(Arc::clone(&self.entry)));
     }
 }
 
@@ -74,6 +76,11 @@ pub struct AdapterActor {
     /// Adverts of the current coalescing window, not yet sent.
     pending_decoded: Vec<Advertisement>,
     pending_raw: Vec<RawAdvert>,
+    /// Batches sent to the Supervisor and not yet ingested.
+    in_flight: usize,
+    /// The radio went down: forget what it heard once the batches in flight are ingested (so
+    /// nothing it heard before going down lands after).
+    forget_when_ingested: bool,
     _stop_notice: StopNotice,
 }
 
@@ -85,17 +92,18 @@ impl AdapterActor {
         adverts: Recipient<AdvertBatch>,
         stopped: Recipient<AdapterActorStopped>,
     ) -> Self {
-        let radio = entry.id.clone();
         Self {
+            _stop_notice: StopNotice {
+                entry: Arc::clone(&entry),
+                supervisor: stopped,
+            },
             entry,
             shared,
             adverts,
             pending_decoded: Vec::new(),
             pending_raw: Vec::new(),
-            _stop_notice: StopNotice {
-                radio,
-                supervisor: stopped,
-            },
+            in_flight: 0,
+            forget_when_ingested: false,
         }
     }
 }
@@ -125,7 +133,30 @@ impl AdapterActor {
             return;
         };
         let ingested = self.adverts.send(batch);
-        ctx.wait(actix::fut::wrap_future::<_, Self>(ingested).map(|_, _, _| ()));
+        self.in_flight += 1;
+        ctx.wait(
+            actix::fut::wrap_future::<_, Self>(ingested).map(|_, act, _| {
+                act.in_flight -= 1;
+                if act.in_flight == 0 && std::mem::take(&mut act.forget_when_ingested) {
+                    act.forget_heard();
+                }
+            }),
+        );
+    }
+
+    /// A radio that is down hears nothing: its sightings leave the advert pipeline, so
+    /// `Fleet::heard` stops listing it and devices it heard best move to their strongest
+    /// remaining radio (`BestRadioChanged`). Adverts after it comes back up count afresh.
+    fn forget_heard(&self) {
+        let mut events = Vec::new();
+        self.shared
+            .pipeline()
+            .forget_radio(&self.entry.id, &mut events);
+        if self.shared.advert_events.receiver_count() > 0 {
+            for event in events {
+                let _ = self.shared.advert_events.send(event);
+            }
+        }
     }
 
     fn handle_event(&mut self, event: RadioEvent, ctx: &mut Context<Self>) {
@@ -150,6 +181,11 @@ impl AdapterActor {
             RadioEvent::Down { reason } => {
                 tracing::warn!(%radio, %reason, "radio down");
                 self.shared.ledger.set_up(radio, false);
+                if self.in_flight == 0 {
+                    self.forget_heard();
+                } else {
+                    self.forget_when_ingested = true;
+                }
             }
             RadioEvent::AdvertsDropped { count } => {
                 tracing::debug!(%radio, count, "adverts dropped: ingestion fell behind");

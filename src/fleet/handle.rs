@@ -24,6 +24,8 @@ use crate::supervisor::lifecycle::RemoveRadio;
 #[cfg(feature = "testing")]
 use crate::supervisor::messages::CrashDevice;
 use crate::supervisor::messages::{AddRadio, GetDiagnostics, Manage, ShutdownFleet};
+#[cfg(feature = "bluez")]
+use crate::supervisor::radio_changes::{FollowRadios, RadioChange};
 use crate::supervisor::Supervisor;
 use crate::{Error, Result};
 
@@ -76,13 +78,38 @@ impl Fleet {
 
     /// Removes a radio: its adapter actor stops (dropping the radio's event stream), no slot is
     /// granted on it again, and devices linked through it disconnect (and reconnect through
-    /// another radio if they still want to). What to do with
-    /// `bluefleet::backend::bluez::AdapterChange::Removed`.
+    /// another radio if they still want to). [`Fleet::follow_bluez_adapters`] does this for
+    /// BlueZ adapters that go away.
     pub async fn remove_radio(&self, radio: &crate::model::RadioId) -> Result<()> {
         self.supervisor
             .send(RemoveRadio(radio.clone()))
             .await
             .map_err(gone)?
+    }
+
+    /// Follows BlueZ adapters as they come and go (the stream of
+    /// [`BluezRadio::watch_adapters`](crate::backend::bluez::BluezRadio::watch_adapters),
+    /// filtered as the hub likes): a removed adapter is removed as [`Fleet::remove_radio`]
+    /// does (its devices move to other radios, its leases are freed), an added one is added
+    /// as [`Fleet::add_radio`] does (refused, and logged, when its name is registered). Runs
+    /// until the stream ends or the fleet shuts down.
+    #[cfg(feature = "bluez")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bluez")))]
+    pub async fn follow_bluez_adapters(
+        &self,
+        changes: impl Stream<Item = crate::backend::bluez::AdapterChange> + Send + 'static,
+    ) -> Result<()> {
+        use crate::backend::bluez::AdapterChange;
+        let changes = changes
+            .map(|change| match change {
+                AdapterChange::Added(radio) => RadioChange::Added(Arc::new(radio)),
+                AdapterChange::Removed(id) => RadioChange::Removed(id),
+            })
+            .boxed();
+        self.supervisor
+            .send(FollowRadios(changes))
+            .await
+            .map_err(gone)
     }
 
     /// Every connection attempt step from now on: which radios each device considered (and

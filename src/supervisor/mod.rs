@@ -14,6 +14,7 @@ pub mod diagnostics;
 pub mod heard;
 pub mod lifecycle;
 pub mod messages;
+pub(crate) mod radio_changes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -275,13 +276,20 @@ impl Handler<DeviceActorStopped> for Supervisor {
 impl Handler<AdapterActorStopped> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, AdapterActorStopped(radio): AdapterActorStopped, ctx: &mut Self::Context) {
-        if self.stopping {
+    fn handle(&mut self, AdapterActorStopped(entry): AdapterActorStopped, ctx: &mut Self::Context) {
+        let radio = entry.id.clone();
+        // Removed (and perhaps added again, with a new entry and actor): not ours to restart.
+        let current = self
+            .shared
+            .radio(&radio)
+            .is_some_and(|registered| Arc::ptr_eq(&registered, &entry));
+        if self.stopping || !current {
             return;
         }
         self.adapters.remove(&radio);
         ctx.run_later(ADAPTER_RESTART_DELAY, move |act, ctx| {
-            if let Some(entry) = act.shared.radio(&radio).filter(|_| !act.stopping) {
+            let still = act.shared.radio(&radio);
+            if let Some(entry) = still.filter(|e| Arc::ptr_eq(e, &entry) && !act.stopping) {
                 tracing::info!(%radio, "restarting adapter actor");
                 act.start_adapter(entry, ctx);
             }

@@ -13,7 +13,7 @@ use bluefleet::{Fleet, Subscription};
 use crate::bed::{thermometer, MockBluez, PATIENCE, TEMPERATURE};
 use crate::radios;
 
-async fn fleet_over(bed: &MockBluez) -> Fleet {
+pub async fn fleet_over(bed: &MockBluez) -> Fleet {
     let radios = radios(bed, &BluezConfig::default()).await;
     Fleet::builder()
         .radios(radios.into_iter().map(|r| Arc::new(r) as Arc<dyn Radio>))

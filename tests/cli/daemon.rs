@@ -188,3 +188,52 @@ fn sigterm_stops_bluefleet_proxy_cleanly() {
     assert!(first.starts_with("listening on 127.0.0.1:"), "{first}");
     proxy.terminate_cleanly();
 }
+
+/// A world of one proxy named `radio` and the two climate sensors.
+fn one_proxy_world(radio: &str) -> String {
+    let sensor = |n: u8, x: f64| {
+        format!(
+            "[[devices]]\naddress = \"A4:C1:38:00:00:0{n}\"\nprofile = \"env-sensor\"\nposition = [{x}, 1.0]\nadvert_interval = \"1s\"\n"
+        )
+    };
+    format!(
+        "[[radios]]\nname = \"{radio}\"\nkind = \"esphome-proxy\"\nslot_limit = 3\nposition = [0.0, 0.0]\n{}{}",
+        sensor(1, 1.0),
+        sensor(2, 2.0)
+    )
+}
+
+#[test]
+fn sighup_removes_the_radios_and_releases_the_devices_gone_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.toml"), one_proxy_world("proxy-a")).unwrap();
+    std::fs::write(dir.path().join("b.toml"), one_proxy_world("proxy-b")).unwrap();
+    let hub = dir.path().join("hub.toml");
+    let radio = |world: &str| format!("[[radio]]\nbackend = \"sim\"\nworld = \"{world}\"\n");
+    const KITCHEN: &str = "[[device]]\naddress = \"A4:C1:38:00:00:02\"\nname = \"Kitchen\"\nsubscribe = [{ characteristic = \"2a6e\" }]\n";
+    let (a, b) = (radio("a.toml"), radio("b.toml"));
+    std::fs::write(&hub, format!("seed = 5\n{a}{b}{LIVING_ROOM}{KITCHEN}")).unwrap();
+    let mut daemon = Daemon::start(&hub);
+    daemon.until("a living-room value", value_of("Living room"));
+    daemon.until("a kitchen value", value_of("Kitchen"));
+
+    std::fs::write(&hub, format!("seed = 5\n{a}{LIVING_ROOM}")).unwrap();
+    daemon.signal("HUP");
+    let lines = daemon.until("the reloaded line", |line| line["event"] == "reloaded");
+    let running = lines.last().unwrap();
+    assert_eq!(
+        running["radios"],
+        serde_json::json!(["proxy-a"]),
+        "{running}"
+    );
+    assert_eq!(
+        running["devices"],
+        serde_json::json!(["A4:C1:38:00:00:01"]),
+        "the kitchen sensor is released, not just idle: {running}"
+    );
+    daemon.until(
+        "a living-room value after the reload",
+        value_of("Living room"),
+    );
+    daemon.terminate_cleanly();
+}

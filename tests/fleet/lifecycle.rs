@@ -194,3 +194,33 @@ fn a_removed_radio_stops_and_its_devices_move_to_another() {
         assert_eq!(error.to_string(), "no radio named 'near'");
     });
 }
+
+/// A radio that goes down hears nothing: the advert pipeline forgets its sightings, so
+/// `Fleet::heard` stops listing it and the device's best radio moves to the one still up
+/// (without this the dead radio stayed the best, at its last RSSI, for good). Back up, it
+/// counts again from its next adverts.
+#[test]
+fn a_radio_that_goes_down_no_longer_counts_as_hearing_its_devices() {
+    block_on_virtual_time(async {
+        let (simulation, fleet) = start(two_radio_world(), 8);
+        let (near, far) = (RadioId::new("near"), RadioId::new("far"));
+        let lists = |heard: &bluefleet::fleet::HeardDevice, radio: &RadioId| {
+            heard.radios.iter().any(|(r, _)| r == radio)
+        };
+        run_for(Duration::from_secs(5)).await;
+        let heard = fleet.heard_device(&addr(1)).unwrap();
+        assert_eq!(heard.best_radio.as_ref(), Some(&near), "{heard:?}");
+        assert!(lists(&heard, &far), "{heard:?}");
+
+        simulation.control().radio_down("near").unwrap();
+        run_for(Duration::from_secs(2)).await;
+        let heard = fleet.heard_device(&addr(1)).unwrap();
+        assert_eq!(heard.best_radio.as_ref(), Some(&far), "{heard:?}");
+        assert!(!lists(&heard, &near), "{heard:?}");
+
+        simulation.control().radio_up("near").unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let heard = fleet.heard_device(&addr(1)).unwrap();
+        assert!(lists(&heard, &near), "heard again once up: {heard:?}");
+    });
+}

@@ -84,37 +84,17 @@ fn a_persisted_cache_survives_a_fleet_restart() {
     block_on_virtual_time(async {
         let world = one_sensor_world();
         let simulation = bluefleet::sim::Simulation::start(world, 1);
-        let fleet = bluefleet::Fleet::builder()
-            .radios(simulation.radios())
-            .cache_dir(dir.path())
-            .build()
-            .unwrap();
-        fleet
-            .device(addr(1))
-            .await
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let fleet = fleet_with_cache_dir(&simulation, dir.path());
+        connect_device(&fleet, 1).await;
         fleet.shutdown().await.unwrap();
         run_for(Duration::from_secs(1)).await;
-        let again = bluefleet::Fleet::builder()
-            .radios(simulation.radios())
-            .cache_dir(dir.path())
-            .build()
-            .unwrap();
+        let again = fleet_with_cache_dir(&simulation, dir.path());
         let before = simulation
             .stats()
             .device(addr(1))
             .unwrap()
             .discovery_round_trips;
-        again
-            .device(addr(1))
-            .await
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        connect_device(&again, 1).await;
         let after = simulation.stats().device(addr(1)).unwrap().clone();
         assert_eq!(
             after.discovery_round_trips, before,

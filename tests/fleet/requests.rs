@@ -111,27 +111,13 @@ fn a_stale_persisted_cache_is_replaced_by_a_fresh_discovery() {
     block_on_virtual_time(async {
         // First run: the device is an environment sensor; its table is cached on disk.
         let simulation = Simulation::start(one_radio_world(SimGatt::env_sensor()), 1);
-        let fleet = Fleet::builder()
-            .radios(simulation.radios())
-            .cache_dir(dir.path())
-            .build()
-            .unwrap();
-        fleet
-            .device(addr(1))
-            .await
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let fleet = fleet_with_cache_dir(&simulation, dir.path());
+        connect_device(&fleet, 1).await;
         fleet.shutdown().await.unwrap();
         drop(simulation);
         // Second run: a firmware update turned it into a counter; the cache is stale.
         let simulation = Simulation::start(one_radio_world(SimGatt::counter()), 1);
-        let fleet = Fleet::builder()
-            .radios(simulation.radios())
-            .cache_dir(dir.path())
-            .build()
-            .unwrap();
+        let fleet = fleet_with_cache_dir(&simulation, dir.path());
         let device = fleet.device(addr(1)).await.unwrap();
         let counter = uuid::Uuid::from_u128(0x6e40_0002_b5a3_f393_e0a9_e50e_24dc_ca9e);
         assert_eq!(device.read(counter).await.unwrap().len(), 4);

@@ -47,6 +47,21 @@ pub fn start(world: World, seed: u64) -> (Simulation, Fleet) {
     (simulation, fleet)
 }
 
+/// A fleet over `simulation`'s radios whose service cache persists in `dir`.
+pub fn fleet_with_cache_dir(simulation: &Simulation, dir: &std::path::Path) -> Fleet {
+    Fleet::builder()
+        .radios(simulation.radios())
+        .cache_dir(dir)
+        .build()
+        .expect("fleet starts")
+}
+
+/// Connects `fleet`'s device `n` once (asserting it connects).
+pub async fn connect_device(fleet: &Fleet, n: u8) {
+    let device = fleet.device(addr(n)).await.expect("a managed device");
+    device.connect().await.expect("the device connects");
+}
+
 /// Lets virtual time pass.
 pub async fn run_for(duration: Duration) {
     tokio::time::sleep(duration).await;

@@ -3,7 +3,7 @@
 //! At start every entry is managed (kept connected, its subscriptions and periodic reads
 //! printed, and shown on the live page); on SIGHUP the
 //! new list is applied as a difference: entries that vanished are released (printing stops,
-//! keep-connected off, disconnected), new entries are managed, and entries that did not
+//! `Device::release`: disconnected and no longer managed), new entries are managed, and entries that did not
 //! change are not touched at all (their links and subscriptions carry on).
 
 use std::collections::BTreeMap;
@@ -146,17 +146,15 @@ impl HubDevices {
     }
 }
 
-/// Stops printing, stops keeping the device connected, and disconnects it.
+/// Stops printing and releases the device (`Device::release`: disconnected, its actor,
+/// subscriptions and status gone).
 async fn release(managed: Managed) {
     for printer in managed.printers {
         printer.abort();
     }
     let address = managed.device.address();
-    if let Err(error) = managed.device.keep_connected(false).await {
+    if let Err(error) = managed.device.release().await {
         tracing::warn!(%address, %error, "could not release the device");
-    }
-    if let Err(error) = managed.device.disconnect().await {
-        tracing::debug!(%address, %error, "disconnect on release");
     }
 }
 

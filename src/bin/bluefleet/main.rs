@@ -34,6 +34,7 @@ mod proxy;
 mod proxy_status;
 mod readings;
 mod run;
+mod run_radios;
 mod scan;
 mod signals;
 mod systemd;

@@ -3,25 +3,25 @@
 //! Opens the radios the file lists, keeps its devices connected, subscribes to what it asks and
 //! prints every decoded value (as log lines, or JSON lines with `--json`), plus connection gaps.
 //! Stops after `--duration`, or on SIGTERM / SIGINT, disconnecting everything first (exit 0).
-//! SIGHUP re-reads the file and applies the difference (`hub_devices.rs`); radios it adds are
-//! opened, radios it removes stay until a restart (said in the log). Under systemd it reports
+//! SIGHUP re-reads the file and applies the difference (devices: `hub_devices.rs`, radios:
+//! `run_radios.rs`) and prints what the hub then runs. Under systemd it reports
 //! ready / reloading / stopping and feeds the watchdog (`systemd.rs`). A hub of simulated
 //! worlds only, with `--duration`, runs in virtual time (instant, reproducible); as soon as one
 //! real radio is in the file, time is real.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bluefleet::backend::{Radio, ScanMode};
+use bluefleet::backend::ScanMode;
 use bluefleet::config::{HubConfig, RadioConfig};
 use bluefleet::fleet::{block_on_real_time, block_on_virtual_time};
-use bluefleet::sim::{SimControl, Simulation, World};
+use bluefleet::sim::SimControl;
 use bluefleet::web::Command;
 use bluefleet::Fleet;
 
 use crate::hub_devices::HubDevices;
+use crate::run_radios::{load_worlds, HubRadios};
 use crate::signals::{Request, Signals};
 use crate::systemd;
 use crate::web_driver::WebDriver;
@@ -89,23 +89,8 @@ pub fn run(args: Args) -> Result<(), String> {
         && config.proxy.is_none();
     let job = async {
         let signals = Signals::register()?;
-        let simulations: Vec<Simulation> = worlds
-            .into_iter()
-            .map(|w| Simulation::start(w, config.seed))
-            .collect();
-        let sim_modes = config
-            .radios
-            .iter()
-            .filter(|r| matches!(r, RadioConfig::Sim { .. }))
-            .map(|r| args.scan_mode.unwrap_or(r.scan_mode()));
-        let mut radios: Vec<Arc<dyn Radio>> = Vec::new();
-        for (simulation, mode) in simulations.iter().zip(sim_modes) {
-            radios.extend(sim_radios(simulation, mode)?);
-        }
-        for radio in &config.radios {
-            let mode = args.scan_mode.unwrap_or(radio.scan_mode());
-            radios.extend(crate::hub_radios::open(radio, mode).await?);
-        }
+        let (mut hub_radios, radios) =
+            HubRadios::open(&config, worlds, &args.config, args.scan_mode).await?;
         let mut builder = Fleet::builder().radios(radios).seed(config.seed);
         if let Some(quiet_after) = radio_watchdog {
             builder = builder.radio_watchdog(quiet_after);
@@ -119,13 +104,14 @@ pub fn run(args: Args) -> Result<(), String> {
             }
         }
         let fleet = builder.build().map_err(|e| e.to_string())?;
+        hub_radios.follow_adapters(&fleet).await;
         #[cfg(feature = "proxy")]
         let proxy = crate::proxy::start_from_section(&fleet, config.proxy.as_ref()).await?;
         #[cfg(not(feature = "proxy"))]
         if config.proxy.is_some() {
             return Err("[proxy] needs the proxy server, not built in this binary (rebuild with cargo feature `proxy`)".into());
         }
-        let web = start_web(&fleet, &config, &simulations, &args)?;
+        let web = start_web(&fleet, &config, hub_radios.controls(), &args)?;
         #[cfg(feature = "proxy")]
         if let (Some(web), Some(server)) = (&web, &proxy) {
             crate::proxy::feed_page(Rc::clone(web), server.watch());
@@ -136,9 +122,8 @@ pub fn run(args: Args) -> Result<(), String> {
             fleet: fleet.clone(),
             config,
             path: args.config.clone(),
-            simulations,
+            radios: hub_radios,
             json: args.json,
-            scan_mode: args.scan_mode,
         };
         let work = hub.serve(signals, args.duration);
         let outcome = with_bridge(&fleet, &bridge_config, work).await;
@@ -191,45 +176,14 @@ async fn with_bridge(
     work.await
 }
 
-/// The worlds of the simulated radios; a world path is relative to the hub file.
-fn load_worlds(radios: &[RadioConfig], hub_file: &Path) -> Result<Vec<World>, String> {
-    let base = hub_file.parent().map(PathBuf::from).unwrap_or_default();
-    radios
-        .iter()
-        .filter_map(|r| match r {
-            RadioConfig::Sim { world, .. } => {
-                // A file beside the hub file, else a path as given or a built-in world's name.
-                let beside = base.join(world);
-                Some(crate::worlds::load(if beside.exists() {
-                    &beside
-                } else {
-                    world
-                }))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// The radios of a simulation, asked for `mode`.
-fn sim_radios(simulation: &Simulation, mode: ScanMode) -> Result<Vec<Arc<dyn Radio>>, String> {
-    let radios = simulation.radios();
-    for radio in &radios {
-        radio.set_scan_mode(mode)?;
-    }
-    Ok(radios)
-}
-
 /// A running hub: its fleet, the file it came from, what it manages.
 struct Hub {
     fleet: Fleet,
     devices: HubDevices,
     config: HubConfig,
     path: PathBuf,
-    simulations: Vec<Simulation>,
+    radios: HubRadios,
     json: bool,
-    /// `--scan-mode`, over every entry's own.
-    scan_mode: Option<ScanMode>,
 }
 
 impl Hub {
@@ -286,8 +240,15 @@ impl Hub {
         systemd::reloading();
         match HubConfig::load(&self.path).map_err(|e| e.to_string()) {
             Ok(config) => {
-                if let Err(error) = self.apply_radios(&config).await {
-                    tracing::error!(%error, "reload: a new radio could not be opened");
+                match self.radios.apply(&self.fleet, &config).await {
+                    Ok(changes) => tracing::info!(
+                        added = changes.added,
+                        removed = changes.removed,
+                        "reload: radio entries applied"
+                    ),
+                    Err(error) => {
+                        tracing::error!(%error, "reload: a new radio could not be opened")
+                    }
                 }
                 match self.devices.apply(&crate::mqtt::own_devices(&config)).await {
                     Ok(changes) => tracing::info!(
@@ -300,6 +261,7 @@ impl Hub {
                     Err(error) => tracing::error!(%error, "reload: devices not applied"),
                 }
                 self.config = config;
+                self.print_running().await;
             }
             Err(error) => {
                 tracing::error!(%error, "reload refused: keeping the running configuration")
@@ -308,52 +270,33 @@ impl Hub {
         systemd::reloaded(&self.status());
     }
 
-    /// Opens the radios `config` adds; radios it drops stay (the fleet cannot drop a radio).
-    async fn apply_radios(&mut self, config: &HubConfig) -> Result<(), String> {
-        for removed in self
-            .config
+    /// Says which radios and managed devices the hub runs now (after a reload).
+    async fn print_running(&self) {
+        let Ok(diagnostics) = self.fleet.diagnostics().await else {
+            return;
+        };
+        let radios: Vec<String> = diagnostics
             .radios
             .iter()
-            .filter(|r| !config.radios.contains(r))
-        {
-            tracing::warn!(radio = ?removed, "reload: a radio was removed from the file; it stays in use until a restart");
-        }
-        let added: Vec<RadioConfig> = config
-            .radios
-            .iter()
-            .filter(|r| !self.config.radios.contains(r))
-            .cloned()
+            .map(|r| r.radio.to_string())
             .collect();
-        for radio in &added {
-            let mode = self.scan_mode.unwrap_or(radio.scan_mode());
-            let opened: Vec<Arc<dyn Radio>> = match radio {
-                RadioConfig::Sim { .. } => {
-                    let world = load_worlds(std::slice::from_ref(radio), &self.path)?;
-                    let simulation = world
-                        .into_iter()
-                        .map(|w| Simulation::start(w, config.seed))
-                        .next();
-                    let radios = match &simulation {
-                        Some(simulation) => sim_radios(simulation, mode)?,
-                        None => Vec::new(),
-                    };
-                    self.simulations.extend(simulation);
-                    radios
-                }
-                real => crate::hub_radios::open(real, mode)
-                    .await?
-                    .into_iter()
-                    .collect(),
-            };
-            for opened in opened {
-                tracing::info!(radio = %opened.id(), "reload: radio added");
-                self.fleet
-                    .add_radio(opened)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
+        let devices: Vec<String> = diagnostics
+            .devices
+            .iter()
+            .map(|d| d.address.to_string())
+            .collect();
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "reloaded", "radios": radios, "devices": devices})
+            );
+        } else {
+            println!(
+                "reloaded: radios {}; devices {}",
+                radios.join(", "),
+                devices.join(", ")
+            );
         }
-        Ok(())
     }
 
     fn status(&self) -> String {
@@ -370,7 +313,7 @@ impl Hub {
 fn start_web(
     fleet: &Fleet,
     config: &HubConfig,
-    simulations: &[Simulation],
+    controls: Vec<SimControl>,
     args: &Args,
 ) -> Result<Option<Rc<WebDriver>>, String> {
     let names = config
@@ -394,7 +337,6 @@ fn start_web(
     .map(Rc::new);
     if let Some(web) = &web {
         web.follow(fleet);
-        let controls = simulations.iter().map(Simulation::control).collect();
         actix::spawn(sample_for_web(Rc::clone(web), fleet.clone(), controls));
     }
     Ok(web)
