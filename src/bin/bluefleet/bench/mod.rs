@@ -17,6 +17,7 @@ mod rows;
 mod sessions;
 mod spec_v1;
 mod throughput;
+mod workload;
 
 use clap::ValueEnum;
 
