@@ -38,7 +38,7 @@ pub mod esphome;
 pub mod events;
 pub mod failure;
 mod layer;
-mod queue;
+pub(crate) mod queue;
 pub mod recovery;
 pub mod scan_mode;
 pub mod sim;

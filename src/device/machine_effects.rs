@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::machine::{Effect, Event, Inputs, RadioFacts, RadioView, Refusal};
 use super::subscribers::SubscriptionEvent;
-use super::{DeviceActor, SlotLease, SlotWait, TimerKind, UpLink};
+use super::{DeviceActor, SlotLease, TimerKind, UpLink};
 use crate::adapter::slots::Grant;
 use crate::backend::DisconnectCause;
 use crate::error::Error;
@@ -77,16 +77,8 @@ impl DeviceActor {
         match effect {
             Effect::Publish(state) => self.publish(state),
             Effect::JoinQueue { radios, place } => self.join_queue(radios, place, ctx),
-            Effect::SetQueueRadios(radios) => {
-                if let Some(wait) = &self.slot_wait {
-                    wait.ticket.set_radios(radios);
-                }
-            }
-            Effect::LeaveQueue => {
-                if let Some(wait) = self.slot_wait.take() {
-                    ctx.cancel_future(wait.waiter);
-                }
-            }
+            Effect::SetQueueRadios(radios) => self.slot_queue.set_radios(radios),
+            Effect::LeaveQueue => self.slot_queue.leave(),
             Effect::StartAttempt {
                 radio,
                 generation,
@@ -191,19 +183,17 @@ impl DeviceActor {
             }
         };
         self.machine.hold_place(ticket.number());
-        let waiter = async move { granted.await.ok() }.into_actor(self).map(
-            |grant: Option<Grant>, act, ctx| {
-                act.slot_wait = None;
-                if let Some(Grant { lease, turn }) = grant {
-                    act.turn = Some(turn);
-                    act.step(Event::Granted(lease), ctx);
-                    // Not used by an attempt: the radio's next waiter goes.
-                    act.turn = None;
-                }
-            },
-        );
-        let waiter = ctx.spawn(waiter);
-        self.slot_wait = Some(SlotWait { ticket, waiter });
+        // Only the grant of this wait comes back; leaving drops the wait and any grant in it
+        // (`slot_wait.rs`: a cancelled waiter once threw away the next wait's ticket).
+        let arrival = self.slot_queue.join(ticket, granted);
+        ctx.spawn(arrival.map(|grant: Option<Grant>, act, ctx| {
+            if let Some(Grant { lease, turn }) = grant {
+                act.turn = Some(turn);
+                act.step(Event::Granted(lease), ctx);
+                // Not used by an attempt: the radio's next waiter goes.
+                act.turn = None;
+            }
+        }));
     }
 }
 

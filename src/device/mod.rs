@@ -11,6 +11,8 @@
 //! runs as a spawned future through the radio's connect gate (`attempt.rs`); the link's events
 //! come back as `LinkMessage`s (`link_events.rs`); GATT requests run on the link (`ops.rs`).
 
+#[cfg(test)]
+mod actor_tests;
 mod attempt;
 pub mod attempt_log;
 mod link_events;
@@ -24,6 +26,7 @@ mod ops;
 pub mod radio_choice;
 pub mod retry;
 mod sightings;
+mod slot_wait;
 pub mod state;
 pub mod subscribers;
 
@@ -34,7 +37,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::watch;
 
-use crate::adapter::slots::{ConnectTurn, SlotLease, SlotTicket};
+use crate::adapter::slots::{ConnectTurn, SlotLease};
 use crate::backend::Link;
 use crate::model::{Address, AddressKind, GattTable, RadioId};
 use crate::shared::Shared;
@@ -106,13 +109,6 @@ impl LeaseHandle for SlotLease {
     }
 }
 
-/// A device waiting in the slot FIFO: its ticket and the future awaiting the grant.
-#[derive(Debug)]
-struct SlotWait {
-    ticket: SlotTicket,
-    waiter: SpawnHandle,
-}
-
 /// Sent to the Supervisor when a device actor stops for any reason (including a panic).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
@@ -138,7 +134,7 @@ pub struct DeviceActor {
     shared: Arc<Shared>,
     machine: Machine,
     /// The device's place in the slot FIFO while the machine is queued.
-    slot_wait: Option<SlotWait>,
+    slot_queue: slot_wait::SlotQueue,
     /// The connect turn of the grant being acted on (handed to the attempt it starts).
     turn: Option<ConnectTurn>,
     /// The running attempt.
@@ -210,7 +206,7 @@ impl DeviceActor {
             address,
             shared,
             machine,
-            slot_wait: None,
+            slot_queue: Default::default(),
             turn: None,
             attempt: None,
             timer: None,

@@ -17,15 +17,16 @@
 //! Pure but for that one mailbox: the device actor owns one of these (shared behind a mutex
 //! with the supervisor, so subscriptions outlive a crashed device actor).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use actix::{Message, Recipient};
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use super::messages::CharacteristicRef;
 use super::SharedSubscribers;
+use crate::backend::queue::{channel, Queue, Receiver, Sender};
 
 /// What a subscription stream yields.
 #[derive(Clone, Debug)]
@@ -102,117 +103,159 @@ impl NotifyState {
     }
 }
 
+/// What waits for one subscriber: a [`Queue`] of the crate's one channel (`backend::queue`),
+/// so an idle subscription costs its channel and no buffer (a tokio `mpsc` allocated a block of
+/// 32 slots per subscription: ~1.8 KB of each managed device's memory).
 #[derive(Debug)]
-struct Subscriber {
-    id: u64,
-    target: CharacteristicRef,
-    notify: NotifyState,
-    queue: mpsc::Sender<SubscriptionEvent>,
-    /// Values in the queue now (the receiving side counts them down).
-    queued_values: Arc<AtomicUsize>,
+struct Events {
+    items: VecDeque<SubscriptionEvent>,
+    /// Notifications in `items`.
+    values: usize,
+    /// Notifications that may wait; `items` holds at most this plus [`MARKER_PLACES`].
     capacity: usize,
     /// Values dropped since the last `Lagged` (markers are never counted here).
     missed: u64,
-    /// Markers that found the queue full, coalesced, sent before anything else.
-    pending_markers: Vec<SubscriptionEvent>,
+    /// Markers that found the queue full, coalesced, queued before anything else.
+    held: Vec<SubscriptionEvent>,
+    sender_gone: bool,
 }
 
-impl Subscriber {
-    /// Sends what is owed first: `Lagged(missed)`, then held-back markers. True if all went.
+impl Events {
+    fn room(&self) -> bool {
+        self.items.len() < self.capacity + MARKER_PLACES
+    }
+
+    /// Queues what is owed first: `Lagged(missed)`, then held-back markers. True if all went.
     fn flush(&mut self) -> bool {
         if self.missed > 0 {
-            if self
-                .queue
-                .try_send(SubscriptionEvent::Lagged(self.missed))
-                .is_err()
-            {
+            if !self.room() {
                 return false;
             }
-            self.missed = 0;
+            let missed = std::mem::take(&mut self.missed);
+            self.items.push_back(SubscriptionEvent::Lagged(missed));
         }
-        while let Some(marker) = self.pending_markers.first().cloned() {
-            if self.queue.try_send(marker).is_err() {
+        while !self.held.is_empty() {
+            if !self.room() {
                 return false;
             }
-            self.pending_markers.remove(0);
+            let marker = self.held.remove(0);
+            self.items.push_back(marker);
         }
         true
     }
 
-    /// Offers a value; false if it had to be dropped (counted for the next `Lagged`).
-    fn offer_value(&mut self, value: Bytes) -> bool {
+    /// Offers a value; false if it had to be dropped (counted for the next `Lagged`). A full
+    /// queue costs one comparison: the value is not even cloned.
+    fn value(&mut self, value: &Bytes) -> bool {
         // Flush (which may spend a marker place on `Lagged`) only when the value fits after it.
-        let fits = self.queued_values.load(Ordering::Acquire) < self.capacity;
-        if fits && self.flush() {
-            self.queued_values.fetch_add(1, Ordering::AcqRel);
-            if self
-                .queue
-                .try_send(SubscriptionEvent::Notification(value))
-                .is_ok()
-            {
-                return true;
-            }
-            self.queued_values.fetch_sub(1, Ordering::AcqRel);
+        if self.values < self.capacity && self.flush() && self.room() {
+            self.items
+                .push_back(SubscriptionEvent::Notification(value.clone()));
+            self.values += 1;
+            return true;
         }
         self.missed += 1;
         false
     }
 
     /// Offers a connection marker; never lost: held back (coalesced) while the queue is full.
-    fn offer_marker(&mut self, marker: SubscriptionEvent) {
-        if self.flush() && self.queue.try_send(marker.clone()).is_ok() {
+    fn marker(&mut self, marker: SubscriptionEvent) {
+        if self.flush() && self.room() {
+            self.items.push_back(marker);
             return;
         }
         // Keep only what the subscriber must learn: the last drop, and a reconnect after it.
         if matches!(marker, SubscriptionEvent::Disconnected { .. }) {
-            self.pending_markers.clear();
+            self.held.clear();
         } else {
-            self.pending_markers
+            self.held
                 .retain(|m| matches!(m, SubscriptionEvent::Disconnected { .. }));
         }
-        self.pending_markers.push(marker);
+        self.held.push(marker);
     }
 }
 
-/// The receiving end of one subscriber's queue; counts values out so the sender knows how many
-/// are queued.
-#[derive(Debug)]
-pub struct SubscriberQueue {
-    receiver: mpsc::Receiver<SubscriptionEvent>,
-    queued_values: Arc<AtomicUsize>,
-}
+impl Queue for Events {
+    type Item = SubscriptionEvent;
 
-impl SubscriberQueue {
-    fn taken(&self, event: &SubscriptionEvent) {
+    fn pop(&mut self) -> Option<SubscriptionEvent> {
+        let event = self.items.pop_front()?;
         if matches!(event, SubscriptionEvent::Notification(_)) {
-            self.queued_values.fetch_sub(1, Ordering::AcqRel);
+            self.values -= 1;
         }
-    }
-
-    /// The next event, waiting; `None` once the sender is gone.
-    pub async fn recv(&mut self) -> Option<SubscriptionEvent> {
-        let event = self.receiver.recv().await?;
-        self.taken(&event);
         Some(event)
     }
 
+    fn ended(&self) -> bool {
+        self.sender_gone
+    }
+
+    fn senders_gone(&mut self) {
+        self.sender_gone = true;
+    }
+
+    fn receiver_gone(&mut self) {
+        self.items.clear();
+        self.held.clear();
+    }
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    id: u64,
+    target: CharacteristicRef,
+    notify: NotifyState,
+    queue: Sender<Events>,
+}
+
+impl Subscriber {
+    /// Offers a value; false if it was dropped (a full queue, or the receiver is gone).
+    fn offer_value(&self, value: &Bytes) -> bool {
+        self.queue.push(|q| q.value(value)).unwrap_or(false)
+    }
+
+    fn offer_marker(&self, marker: SubscriptionEvent) {
+        self.queue.push(|q| q.marker(marker));
+    }
+
+    fn lost_upstream(&self, count: u64) {
+        self.queue.push(|q| q.missed += count);
+    }
+}
+
+/// Why [`SubscriberQueue::try_recv`] returned nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing queued now.
+    Empty,
+    /// The fleet is gone.
+    Closed,
+}
+
+/// The receiving end of one subscriber's queue.
+#[derive(Debug)]
+pub struct SubscriberQueue {
+    receiver: Receiver<Events>,
+}
+
+impl SubscriberQueue {
+    /// The next event, waiting; `None` once the sender is gone.
+    pub async fn recv(&mut self) -> Option<SubscriptionEvent> {
+        std::future::poll_fn(|cx| self.receiver.poll_recv(cx)).await
+    }
+
     /// The next event if one is queued.
-    pub fn try_recv(&mut self) -> Result<SubscriptionEvent, mpsc::error::TryRecvError> {
-        let event = self.receiver.try_recv()?;
-        self.taken(&event);
-        Ok(event)
+    pub fn try_recv(&mut self) -> Result<SubscriptionEvent, TryRecvError> {
+        match self.receiver.try_recv() {
+            Poll::Ready(Some(event)) => Ok(event),
+            Poll::Ready(None) => Err(TryRecvError::Closed),
+            Poll::Pending => Err(TryRecvError::Empty),
+        }
     }
 
     /// Polls for the next event.
-    pub fn poll_recv(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<SubscriptionEvent>> {
-        let polled = self.receiver.poll_recv(cx);
-        if let std::task::Poll::Ready(Some(event)) = &polled {
-            self.taken(event);
-        }
-        polled
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<SubscriptionEvent>> {
+        self.receiver.poll_recv(cx)
     }
 }
 
@@ -286,9 +329,14 @@ impl Subscribers {
     /// Adds a subscriber of `target` with a queue of `capacity`, notify off; returns its id and
     /// its receiver.
     pub fn add(&mut self, target: CharacteristicRef, capacity: usize) -> (u64, SubscriberQueue) {
-        let capacity = capacity.max(1);
-        let (queue, receiver) = mpsc::channel(capacity + MARKER_PLACES);
-        let queued_values = Arc::new(AtomicUsize::new(0));
+        let (queue, receiver) = channel(Events {
+            items: VecDeque::new(),
+            values: 0,
+            capacity: capacity.max(1),
+            missed: 0,
+            held: Vec::new(),
+            sender_gone: false,
+        });
         let id = self.next_id;
         self.next_id += 1;
         self.list.push(Subscriber {
@@ -296,16 +344,8 @@ impl Subscribers {
             target,
             notify: NotifyState::Off,
             queue,
-            queued_values: Arc::clone(&queued_values),
-            capacity,
-            missed: 0,
-            pending_markers: Vec::new(),
         });
-        let receiver = SubscriberQueue {
-            receiver,
-            queued_values,
-        };
-        (id, receiver)
+        (id, SubscriberQueue { receiver })
     }
 
     /// The device actor to tell about dropped subscriptions.
@@ -331,10 +371,10 @@ impl Subscribers {
         let mut outcome = Delivery::default();
         for subscriber in self
             .list
-            .iter_mut()
+            .iter()
             .filter(|s| s.notify == NotifyState::On(handle))
         {
-            if subscriber.offer_value(value.clone()) {
+            if subscriber.offer_value(value) {
                 outcome.delivered += 1;
             } else {
                 outcome.dropped += 1;
@@ -349,16 +389,16 @@ impl Subscribers {
     pub fn lost_upstream(&mut self, handle: u16, count: u64) {
         for subscriber in self
             .list
-            .iter_mut()
+            .iter()
             .filter(|s| s.notify == NotifyState::On(handle))
         {
-            subscriber.missed += count;
+            subscriber.lost_upstream(count);
         }
     }
 
     /// Sends a connection marker to every subscriber.
     pub fn announce(&mut self, event: &SubscriptionEvent) {
-        for subscriber in &mut self.list {
+        for subscriber in &self.list {
             subscriber.offer_marker(event.clone());
         }
     }

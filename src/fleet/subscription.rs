@@ -8,20 +8,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use tokio::sync::mpsc;
 
 use crate::device::subscribers::Registration;
 
 pub use crate::device::subscribers::SubscriptionEvent;
-
-/// Why [`Subscription::try_recv_event`] returned nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TryRecvError {
-    /// Nothing queued now.
-    Empty,
-    /// The fleet is gone.
-    Closed,
-}
+pub use crate::device::subscribers::TryRecvError;
 
 /// Notifications of one characteristic, with `Waiting`, `Disconnected`, `Reconnected`,
 /// `Failed` and `Lagged(n)` markers in the same order as they happened.
@@ -43,10 +34,7 @@ impl Subscription {
 
     /// The next event if one is queued now.
     pub fn try_recv_event(&mut self) -> Result<SubscriptionEvent, TryRecvError> {
-        self.registration.queue.try_recv().map_err(|e| match e {
-            mpsc::error::TryRecvError::Empty => TryRecvError::Empty,
-            mpsc::error::TryRecvError::Disconnected => TryRecvError::Closed,
-        })
+        self.registration.queue.try_recv()
     }
 }
 

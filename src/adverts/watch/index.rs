@@ -5,8 +5,11 @@
 //! advert visits. An advert then looks up its own address, the companies, service-data UUIDs
 //! and service UUIDs its device carries, and walks only those lists. A thousand per-address
 //! watchers therefore cost one map lookup per advert, the same as one. Each watcher is filed
-//! once, so no advert can reach the same watcher through two keys.
+//! once, so no advert can reach the same watcher through two keys. A key with one watcher (the
+//! per-address case) keeps its id in the map's own slot: profiled with 1,000 per-address
+//! watchers, the lookup's time was two cache misses, the slot and the list behind it.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::Hash;
 
@@ -56,17 +59,58 @@ pub(crate) struct MatcherIndex {
 
 /// Watcher lists by key. The fixed-seed fold hasher of the device map: SipHash was the index's
 /// largest cost, and the maps are only looked up, never iterated, so no order depends on it.
-type Lists<K> = HashMap<K, Vec<WatchId>, AddressHashBuilder>;
+type Lists<K> = HashMap<K, Ids, AddressHashBuilder>;
+
+/// The watchers filed under one key, in the order they were filed.
+#[derive(Debug)]
+enum Ids {
+    One(WatchId),
+    Many(Vec<WatchId>),
+}
+
+impl Ids {
+    fn as_slice(&self) -> &[WatchId] {
+        match self {
+            Ids::One(id) => std::slice::from_ref(id),
+            Ids::Many(ids) => ids,
+        }
+    }
+}
 
 fn file<K: Hash + Eq>(map: &mut Lists<K>, key: K, id: WatchId) {
-    map.entry(key).or_default().push(id);
+    match map.entry(key) {
+        Entry::Vacant(slot) => {
+            slot.insert(Ids::One(id));
+        }
+        Entry::Occupied(mut slot) => {
+            let ids = slot.get_mut();
+            match ids {
+                Ids::One(first) => *ids = Ids::Many(vec![*first, id]),
+                Ids::Many(list) => list.push(id),
+            }
+        }
+    }
 }
 
 fn unfile<K: Hash + Eq>(map: &mut Lists<K>, key: K, id: WatchId) {
-    if let Some(ids) = map.get_mut(&key) {
-        ids.retain(|known| *known != id);
-        if ids.is_empty() {
-            map.remove(&key);
+    let Entry::Occupied(mut slot) = map.entry(key) else {
+        return;
+    };
+    let ids = slot.get_mut();
+    match ids {
+        Ids::One(only) if *only == id => {
+            slot.remove();
+        }
+        Ids::One(_) => {}
+        Ids::Many(list) => {
+            list.retain(|known| *known != id);
+            match list.as_slice() {
+                [] => {
+                    slot.remove();
+                }
+                [only] => *ids = Ids::One(*only),
+                _ => {}
+            }
         }
     }
 }
@@ -103,8 +147,11 @@ impl MatcherIndex {
         if self.is_empty() {
             return;
         }
-        let mut each =
-            |ids: Option<&Vec<WatchId>>| ids.into_iter().flatten().for_each(|id| visit(*id));
+        let mut each = |ids: Option<&Ids>| {
+            if let Some(ids) = ids {
+                ids.as_slice().iter().for_each(|id| visit(*id));
+            }
+        };
         each(self.by_address.get(&view.address()));
         let advert = view.advert();
         if !self.by_manufacturer.is_empty() {
@@ -122,6 +169,42 @@ impl MatcherIndex {
                 each(self.by_service.get(uuid));
             }
         }
-        each(Some(&self.general));
+        self.general.iter().for_each(|id| visit(*id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(map: &Lists<u16>, key: u16) -> Option<Vec<WatchId>> {
+        map.get(&key).map(|ids| ids.as_slice().to_vec())
+    }
+
+    #[test]
+    fn a_key_keeps_its_watchers_in_order_from_one_to_many_and_back() {
+        let mut map = Lists::default();
+        file(&mut map, 7, 3);
+        assert_eq!(ids(&map, 7), Some(vec![3]));
+        file(&mut map, 7, 1);
+        file(&mut map, 7, 9);
+        assert_eq!(ids(&map, 7), Some(vec![3, 1, 9]));
+        unfile(&mut map, 7, 1);
+        assert_eq!(ids(&map, 7), Some(vec![3, 9]));
+        unfile(&mut map, 7, 3);
+        assert!(
+            matches!(map.get(&7), Some(Ids::One(9))),
+            "back to one inline"
+        );
+        unfile(&mut map, 7, 4);
+        assert_eq!(
+            ids(&map, 7),
+            Some(vec![9]),
+            "an id not filed changes nothing"
+        );
+        unfile(&mut map, 7, 9);
+        assert!(map.is_empty(), "an empty key is removed");
+        unfile(&mut map, 7, 9);
+        assert!(map.is_empty());
     }
 }

@@ -1,4 +1,5 @@
-//! [`WatchQueue`]: one watcher's bounded queue, lighter than a tokio channel.
+//! [`WatchQueue`]: one watcher's bounded queue, a [`Queue`] of the crate's one channel
+//! (`backend::queue`).
 //!
 //! Why not `tokio::sync::mpsc`: a hub runs hundreds of per-device watchers and each advert
 //! that reaches one is a single item, so the channel's fixed parts dominate: a semaphore, a
@@ -13,10 +14,10 @@
 //! against the capacity, so a queue that drained always has room to say what it lost).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::Watched;
+use crate::backend::queue::{channel, Queue, Receiver, Sender};
 
 /// What an offer did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,114 +30,39 @@ pub(crate) enum Offer {
     Closed,
 }
 
+/// The items waiting for one watcher.
 #[derive(Debug)]
-struct State<T> {
+pub(crate) struct WatchQueue<T> {
+    capacity: usize,
     items: VecDeque<Watched<T>>,
     /// `Lagged` markers in `items` (they do not count against the capacity).
     markers: usize,
     /// Items dropped since the last `Lagged` marker was queued.
     missed: u64,
-    waker: Option<Waker>,
     sender_gone: bool,
-    receiver_gone: bool,
 }
 
-/// The queue both ends share.
-#[derive(Debug)]
-struct Shared<T> {
-    capacity: usize,
-    state: Mutex<State<T>>,
-}
-
-impl<T> Shared<T> {
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // A panic while holding this lock leaves the queue consistent (each step is one
-        // push or pop), so a poisoned lock is still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// The Supervisor's end: offers items, never waits.
-#[derive(Debug)]
-pub(crate) struct WatchSender<T> {
-    shared: Arc<Shared<T>>,
-}
-
-/// The watcher's end.
-#[derive(Debug)]
-pub(crate) struct WatchReceiver<T> {
-    shared: Arc<Shared<T>>,
-}
-
-/// A queue holding at most `capacity` items (at least one).
-pub(crate) fn watch_queue<T>(capacity: usize) -> (WatchSender<T>, WatchReceiver<T>) {
-    let shared = Arc::new(Shared {
-        capacity: capacity.max(1),
-        state: Mutex::new(State {
-            items: VecDeque::new(),
-            markers: 0,
-            missed: 0,
-            waker: None,
-            sender_gone: false,
-            receiver_gone: false,
-        }),
-    });
-    (
-        WatchSender {
-            shared: Arc::clone(&shared),
-        },
-        WatchReceiver { shared },
-    )
-}
-
-impl<T> WatchSender<T> {
-    /// Queues `item` if there is room (after a `Lagged` marker when items were dropped).
-    pub(crate) fn offer(&self, item: T) -> Offer {
-        let waker = {
-            let mut state = self.shared.lock();
-            if state.receiver_gone {
-                return Offer::Closed;
-            }
-            if state.items.len() - state.markers >= self.shared.capacity {
-                state.missed += 1;
-                return Offer::Dropped;
-            }
-            if state.missed > 0 {
-                let missed = std::mem::take(&mut state.missed);
-                state.markers += 1;
-                state.items.push_back(Watched::Lagged(missed));
-            }
-            state.items.push_back(Watched::Item(item));
-            state.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
+impl<T> WatchQueue<T> {
+    /// Queues `item` if there is room (after a `Lagged` marker when items were dropped);
+    /// false when it was dropped.
+    fn offer(&mut self, item: T) -> bool {
+        if self.items.len() - self.markers >= self.capacity {
+            self.missed += 1;
+            return false;
         }
-        Offer::Delivered
-    }
-
-    /// Whether the receiver was dropped.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.shared.lock().receiver_gone
-    }
-}
-
-impl<T> Drop for WatchSender<T> {
-    fn drop(&mut self) {
-        let waker = {
-            let mut state = self.shared.lock();
-            state.sender_gone = true;
-            state.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
+        if self.missed > 0 {
+            let missed = std::mem::take(&mut self.missed);
+            self.markers += 1;
+            self.items.push_back(Watched::Lagged(missed));
         }
+        self.items.push_back(Watched::Item(item));
+        true
     }
 }
 
-impl<T> State<T> {
+impl<T: Send + 'static> Queue for WatchQueue<T> {
+    type Item = Watched<T>;
+
     fn pop(&mut self) -> Option<Watched<T>> {
         let item = self.items.pop_front()?;
         if matches!(item, Watched::Lagged(_)) {
@@ -144,36 +70,74 @@ impl<T> State<T> {
         }
         Some(item)
     }
+
+    fn ended(&self) -> bool {
+        self.sender_gone
+    }
+
+    fn senders_gone(&mut self) {
+        self.sender_gone = true;
+    }
+
+    fn receiver_gone(&mut self) {
+        self.items.clear();
+    }
 }
 
-impl<T> WatchReceiver<T> {
+/// The Supervisor's end: offers items, never waits.
+#[derive(Debug)]
+pub(crate) struct WatchSender<T: Send + 'static> {
+    sender: Sender<WatchQueue<T>>,
+}
+
+/// The watcher's end.
+#[derive(Debug)]
+pub(crate) struct WatchReceiver<T: Send + 'static> {
+    receiver: Receiver<WatchQueue<T>>,
+}
+
+/// A queue holding at most `capacity` items (at least one).
+pub(crate) fn watch_queue<T: Send + 'static>(
+    capacity: usize,
+) -> (WatchSender<T>, WatchReceiver<T>) {
+    let (sender, receiver) = channel(WatchQueue {
+        capacity: capacity.max(1),
+        items: VecDeque::new(),
+        markers: 0,
+        missed: 0,
+        sender_gone: false,
+    });
+    (WatchSender { sender }, WatchReceiver { receiver })
+}
+
+impl<T: Send + 'static> WatchSender<T> {
+    /// Queues `item` if there is room (after a `Lagged` marker when items were dropped).
+    pub(crate) fn offer(&self, item: T) -> Offer {
+        match self.sender.push(|queue| queue.offer(item)) {
+            Some(true) => Offer::Delivered,
+            Some(false) => Offer::Dropped,
+            None => Offer::Closed,
+        }
+    }
+
+    /// Whether the receiver was dropped.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
+impl<T: Send + 'static> WatchReceiver<T> {
     /// The next item, `Ready(None)` once the sender is gone and the queue is empty.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Watched<T>>> {
-        let mut state = self.shared.lock();
-        if let Some(item) = state.pop() {
-            return Poll::Ready(Some(item));
-        }
-        if state.sender_gone {
-            return Poll::Ready(None);
-        }
-        match &mut state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        self.receiver.poll_recv(cx)
     }
 
     /// The next item if one is queued now.
     pub(crate) fn try_recv(&mut self) -> Option<Watched<T>> {
-        self.shared.lock().pop()
-    }
-}
-
-impl<T> Drop for WatchReceiver<T> {
-    fn drop(&mut self) {
-        let mut state = self.shared.lock();
-        state.receiver_gone = true;
-        state.items.clear();
+        match self.receiver.try_recv() {
+            Poll::Ready(item) => item,
+            Poll::Pending => None,
+        }
     }
 }
 
@@ -181,7 +145,8 @@ impl<T> Drop for WatchReceiver<T> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
 
     use super::*;
 
@@ -239,8 +204,15 @@ mod tests {
             Poll::Ready(Some(Watched::Item(2)))
         );
         assert!(receiver.poll_recv(&mut cx).is_pending());
+        sender.offer(3);
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2, "the next wait's wake");
+        assert_eq!(
+            receiver.poll_recv(&mut cx),
+            Poll::Ready(Some(Watched::Item(3)))
+        );
+        assert!(receiver.poll_recv(&mut cx).is_pending());
         drop(sender);
-        assert_eq!(counter.0.load(Ordering::SeqCst), 2, "the end wakes it");
+        assert_eq!(counter.0.load(Ordering::SeqCst), 3, "the end wakes it");
         assert_eq!(receiver.poll_recv(&mut cx), Poll::Ready(None));
     }
 

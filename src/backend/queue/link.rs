@@ -131,18 +131,22 @@ impl LinkEventSender {
     /// A notification or indication value; the oldest queued one is dropped (and announced)
     /// when [`LINK_EVENT_CAPACITY`] are waiting. False when the consumer is gone.
     pub fn notification(&self, handle: u16, value: Bytes) -> bool {
-        self.sender.push(|q| q.notification(handle, value))
+        self.sender
+            .push(|q| q.notification(handle, value))
+            .is_some()
     }
 
     /// The device said its services changed (kept once, never dropped).
     pub fn services_changed(&self) -> bool {
-        self.sender.push(LinkQueue::services_changed)
+        self.sender.push(LinkQueue::services_changed).is_some()
     }
 
     /// The link ended: delivered last, once, whatever else is queued. A second one is ignored.
     pub fn disconnected(&self, cause: DisconnectCause, detail: impl Into<String>) -> bool {
         let detail = detail.into();
-        self.sender.push(|q| q.disconnected(cause, detail))
+        self.sender
+            .push(|q| q.disconnected(cause, detail))
+            .is_some()
     }
 
     /// Passes any event on with its policy (for backends that build `LinkEvent`s).

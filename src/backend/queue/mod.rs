@@ -1,5 +1,6 @@
-//! The bounded channels that carry a backend's events up: radio events to the adapter actor,
-//! link events to the device actor.
+//! The bounded single-consumer channels of the crate: radio events to the adapter actor, link
+//! events to the device actor, and (through [`Queue`] impls kept beside their users) adverts to
+//! watchers and notifications to subscribers.
 //!
 //! Why our own channel and not a tokio `mpsc`: a bounded `mpsc` can only refuse the newest
 //! item or make the backend wait, and neither is right for every event. Adverts and
@@ -7,9 +8,12 @@
 //! *oldest* ones go, and the consumer is told how many (an in-stream marker it counts).
 //! States (`Up`/`Down`, a slot report, Service Changed, the final `Disconnected`) are few and
 //! must arrive, so they are never dropped (Service Changed and `Disconnected` are kept once
-//! each; radio states are one per change of the radio). The policy per event lives in [`link`] and [`radio`]; this
-//! file is the plumbing they share (one consumer, any number of senders, never blocking a
-//! sender, so a backend may push while holding its own lock).
+//! each; radio states are one per change of the radio). The policy per event lives in [`link`] and [`radio`] (and in
+//! `adverts::watch::queue`, `device::subscribers`); this file is the plumbing they share: one
+//! lock around the queue and the consumer's waker, any number of senders, never blocking a
+//! sender (so a backend may push while holding its own lock), the consumer woken once per wait.
+//! A queue that is empty costs no allocation beyond the channel itself, which matters when a
+//! hub holds a thousand of them.
 
 mod link;
 mod radio;
@@ -35,11 +39,18 @@ pub(crate) trait Queue: Send + 'static {
     fn ended(&self) -> bool;
     /// The last sender is gone: whatever must still be said is queued now.
     fn senders_gone(&mut self);
+    /// The consumer is gone: what it will never read may be freed now (else it goes with the
+    /// last sender).
+    fn receiver_gone(&mut self) {}
 }
 
 struct State<Q> {
     queue: Q,
+    /// The consumer's waker, kept between waits (so a consumer polled by the same task does
+    /// not clone it again).
     waker: Option<Waker>,
+    /// The consumer found nothing and waits for `waker`.
+    waiting: bool,
     /// Senders waiting for the consumer to leave ([`Sender::closed`]).
     closers: Vec<Waker>,
     senders: usize,
@@ -56,11 +67,13 @@ impl<Q> Channel<Q> {
     }
 }
 
-fn channel<Q: Queue>(queue: Q) -> (Sender<Q>, Receiver<Q>) {
+/// A channel around `queue`.
+pub(crate) fn channel<Q: Queue>(queue: Q) -> (Sender<Q>, Receiver<Q>) {
     let channel = Arc::new(Channel {
         state: Mutex::new(State {
             queue,
             waker: None,
+            waiting: false,
             closers: Vec::new(),
             senders: 1,
             receiver_alive: true,
@@ -80,29 +93,31 @@ pub(crate) struct Sender<Q: Queue> {
 }
 
 impl<Q: Queue> Sender<Q> {
-    /// Changes the queue (pushes), then wakes the consumer. False when the consumer is gone
-    /// (nothing was pushed).
-    fn push(&self, change: impl FnOnce(&mut Q)) -> bool {
-        let waker = {
-            let mut state = self.channel.lock();
-            if !state.receiver_alive {
-                return false;
-            }
-            change(&mut state.queue);
-            state.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
+    /// Changes the queue (pushes) and wakes the consumer if it waits; returns what `change`
+    /// said, or `None` when the consumer is gone (then `change` is not called).
+    pub(crate) fn push<R>(&self, change: impl FnOnce(&mut Q) -> R) -> Option<R> {
+        let mut state = self.channel.lock();
+        if !state.receiver_alive {
+            return None;
         }
-        true
+        let said = change(&mut state.queue);
+        if std::mem::take(&mut state.waiting) {
+            if let Some(waker) = &state.waker {
+                // Woken under the lock: the waker stays for the consumer's next wait, and a
+                // waker only schedules its task (it never runs the consumer here).
+                waker.wake_by_ref();
+            }
+        }
+        Some(said)
     }
 
     /// Reads the queue (for counters).
-    fn read<T>(&self, look: impl FnOnce(&Q) -> T) -> T {
+    pub(crate) fn read<T>(&self, look: impl FnOnce(&Q) -> T) -> T {
         look(&self.channel.lock().queue)
     }
 
-    fn is_closed(&self) -> bool {
+    /// Whether the consumer dropped its end.
+    pub(crate) fn is_closed(&self) -> bool {
         !self.channel.lock().receiver_alive
     }
 
@@ -119,6 +134,18 @@ impl<Q: Queue> Sender<Q> {
             Poll::Pending
         })
         .await;
+    }
+}
+
+impl<Q: Queue> std::fmt::Debug for Sender<Q> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl<Q: Queue> std::fmt::Debug for Receiver<Q> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
     }
 }
 
@@ -140,6 +167,7 @@ impl<Q: Queue> Drop for Sender<Q> {
                 return;
             }
             state.queue.senders_gone();
+            state.waiting = false;
             state.waker.take()
         };
         if let Some(waker) = waker {
@@ -153,10 +181,10 @@ pub(crate) struct Receiver<Q: Queue> {
     channel: Arc<Channel<Q>>,
 }
 
-impl<Q: Queue> Stream for Receiver<Q> {
-    type Item = Q::Item;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Q::Item>> {
+impl<Q: Queue> Receiver<Q> {
+    /// The next item, `Ready(None)` once the queue has ended, else `Pending` with the task
+    /// registered to be woken.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Q::Item>> {
         let mut state = self.channel.lock();
         if let Some(item) = state.queue.pop() {
             return Poll::Ready(Some(item));
@@ -164,8 +192,31 @@ impl<Q: Queue> Stream for Receiver<Q> {
         if state.queue.ended() {
             return Poll::Ready(None);
         }
-        state.waker = Some(cx.waker().clone());
+        match &mut state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        state.waiting = true;
         Poll::Pending
+    }
+
+    /// The next item if one is queued now: `Ready(None)` once the queue has ended, `Pending`
+    /// when it is empty (nothing is registered).
+    pub(crate) fn try_recv(&mut self) -> Poll<Option<Q::Item>> {
+        let mut state = self.channel.lock();
+        match state.queue.pop() {
+            Some(item) => Poll::Ready(Some(item)),
+            None if state.queue.ended() => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<Q: Queue> Stream for Receiver<Q> {
+    type Item = Q::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Q::Item>> {
+        self.get_mut().poll_recv(cx)
     }
 }
 
@@ -174,6 +225,7 @@ impl<Q: Queue> Drop for Receiver<Q> {
         let closers = {
             let mut state = self.channel.lock();
             state.receiver_alive = false;
+            state.queue.receiver_gone();
             std::mem::take(&mut state.closers)
         };
         closers.into_iter().for_each(Waker::wake);

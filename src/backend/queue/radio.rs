@@ -111,7 +111,7 @@ impl RadioEventSender {
     /// Queues an event with its policy (adverts may be dropped oldest first, states never).
     /// False when the consumer is gone.
     pub fn send(&self, event: RadioEvent) -> bool {
-        self.sender.push(|q| q.push(event))
+        self.sender.push(|q| q.push(event)).is_some()
     }
 
     /// Whether the consumer dropped its stream.

@@ -1,25 +1,27 @@
 //! A radio for benchmarks: it replays advertisements as fast as they are taken, and opens links
 //! whose notifications the benchmark pushes by hand. No timing of its own, so what is measured
 //! is bluefleet's cost (adapter actor → Supervisor → pipeline; link → device actor → queues).
+//! Links use bluefleet's own bounded link channel, as the real backends do, so a managed
+//! device's measured memory is what it costs over a real radio.
 
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bluefleet::backend::{
-    ConnectRequest, Connection, DisconnectCause, Failure, Link, LinkEvent, Radio, RadioEvent,
-    RadioInfo, RadioKind, WriteMode,
+    link_events, ConnectRequest, Connection, DisconnectCause, Failure, Link, LinkEventSender,
+    Radio, RadioEvent, RadioInfo, RadioKind, WriteMode,
 };
 use bluefleet::model::{uuid_from_u16, CharProps, GattCharacteristic, GattService, GattTable};
 use bluefleet::{Address, RadioId};
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// The notifying characteristic every bench link has.
 pub const VALUE_HANDLE: u16 = 3;
 
 /// A pusher for one open link.
-pub type LinkFeed = (Address, mpsc::UnboundedSender<LinkEvent>);
+pub type LinkFeed = (Address, LinkEventSender);
 
 type AdvertSource = Box<dyn FnMut() -> Option<RadioEvent> + Send>;
 
@@ -107,7 +109,7 @@ impl Radio for BenchRadio {
     }
 
     async fn connect(&self, request: ConnectRequest) -> Result<Connection, Failure> {
-        let (feed, events) = mpsc::unbounded_channel();
+        let (feed, events) = link_events();
         if let Ok(mut links) = self.links.lock() {
             links.push((request.address, feed.clone()));
         }
@@ -115,7 +117,6 @@ impl Radio for BenchRadio {
             address: request.address,
             feed,
         };
-        let events = tokio_stream::wrappers::UnboundedReceiverStream::new(events).boxed();
         Ok(Connection {
             link: Box::new(link),
             events,
@@ -126,7 +127,7 @@ impl Radio for BenchRadio {
 #[derive(Debug)]
 struct BenchLink {
     address: Address,
-    feed: mpsc::UnboundedSender<LinkEvent>,
+    feed: LinkEventSender,
 }
 
 #[async_trait]
@@ -178,10 +179,7 @@ impl Link for BenchLink {
     }
 
     async fn disconnect(&self) -> Result<(), Failure> {
-        let _ = self.feed.send(LinkEvent::Disconnected {
-            cause: DisconnectCause::Requested,
-            detail: "bench".into(),
-        });
+        self.feed.disconnected(DisconnectCause::Requested, "bench");
         Ok(())
     }
 }

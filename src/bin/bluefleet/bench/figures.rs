@@ -11,8 +11,10 @@ use super::{sessions, spec_v1, throughput, Figure};
 
 /// What a managed device (its actor, handle, link and one subscription) may cost. Design goal
 /// G5 claimed 4 KiB; a first measurement (7.1 KiB, taken after other figures had freed memory
-/// these devices then reused) suggested 8 KiB as a guard; measured in a fresh heap it is
-/// 10.8 KiB (2026-12-01), so the row misses: neither bound holds today (docs/performance.md).
+/// these devices then reused) suggested 8 KiB as a guard; measured in a fresh heap it was
+/// 10.8 KiB (2026-12-01), ~1.8 KB of it the subscription's tokio channel and ~1.8 KB the bench
+/// radio's link channel. With both on the crate's own queue (no buffer until a value waits)
+/// it measured 5.8–6.0 KB (2026-12-01, release): under this guard, not yet under G5's 4 KiB.
 const MANAGED_DEVICE_BYTES: f64 = 8192.0;
 
 /// A check that a count is zero (nothing lost, no collision, no request).

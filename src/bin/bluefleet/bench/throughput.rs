@@ -1,7 +1,7 @@
 //! Throughput workloads in wall-clock time on the bench radio: advert ingestion through the
 //! whole actor path, notification fan-out, and added notification latency.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -220,42 +220,82 @@ pub struct LatencyRun {
     pub lost: u64,
 }
 
+/// Values pushed before the clock of [`latency`]: more than a stalled subscriber's queue holds
+/// (64 values and 3 marker places), so it is full, and so stalled, when the clock starts.
+const WARM_UP: u64 = 100;
+
 /// Added latency (backend event → subscriber) at 10 k notifications/s, one sample per
 /// notification in microseconds, with `stalled` extra subscribers that never read; and the
-/// thread's CPU time per notification over the same span.
+/// thread's CPU time per notification over the same span. The clock starts once every
+/// subscriber has notify on and [`WARM_UP`] values have reached the live one, so a stalled
+/// subscriber is measured stalled (its queue full), not while it still accepts values, and the
+/// connection's setup is outside the span on both sides.
 pub fn latency(samples: usize, stalled: usize) -> LatencyRun {
     block_on_real_time(async move {
         let (fleet, radio, mut subscriptions) = connected(1, 1 + stalled, 64).await;
         let epoch = Instant::now();
         let mut live = subscriptions[0].remove(0);
-        let _stalled = subscriptions; // held, never read
+        let mut stalled = subscriptions.remove(0); // held; read only until notify is on
+        let measuring = Rc::new(Cell::new(false));
+        let received = Rc::new(Cell::new(0u64));
         let latencies = Rc::new(RefCell::new(Vec::with_capacity(samples)));
-        let lost = Rc::new(RefCell::new(0u64));
-        let (sink, lost_sink) = (Rc::clone(&latencies), Rc::clone(&lost));
-        actix::spawn(async move {
-            while let Some(event) = live.recv().await {
-                match event {
-                    SubscriptionEvent::Notification(value) => {
-                        let sent = u64::from_le_bytes(value[..8].try_into().unwrap_or([0; 8]));
-                        let now = epoch.elapsed().as_nanos() as u64;
-                        sink.borrow_mut()
-                            .push(now.saturating_sub(sent) as f64 / 1000.0);
+        let lost = Rc::new(Cell::new(0u64));
+        {
+            let (measuring, received) = (Rc::clone(&measuring), Rc::clone(&received));
+            let (sink, lost) = (Rc::clone(&latencies), Rc::clone(&lost));
+            actix::spawn(async move {
+                while let Some(event) = live.recv().await {
+                    match event {
+                        SubscriptionEvent::Notification(value) => {
+                            received.set(received.get() + 1);
+                            if !measuring.get() {
+                                continue;
+                            }
+                            let sent = u64::from_le_bytes(value[..8].try_into().unwrap_or([0; 8]));
+                            let now = epoch.elapsed().as_nanos() as u64;
+                            sink.borrow_mut()
+                                .push(now.saturating_sub(sent) as f64 / 1000.0);
+                        }
+                        SubscriptionEvent::Lagged(n) => lost.set(lost.get() + n),
+                        _ => {}
                     }
-                    SubscriptionEvent::Lagged(n) => *lost_sink.borrow_mut() += n,
-                    _ => {}
+                }
+            });
+        }
+        let stamp = || Bytes::copy_from_slice(&(epoch.elapsed().as_nanos() as u64).to_le_bytes());
+        // Every subscriber's notify on: each stalled one has taken a value.
+        let mut on = vec![false; stalled.len()];
+        while !on.iter().all(|on| *on) || received.get() == 0 {
+            push(&radio, &stamp());
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            for (subscription, on) in stalled.iter_mut().zip(&mut on) {
+                while let Ok(event) = subscription.try_recv_event() {
+                    *on |= matches!(event, SubscriptionEvent::Notification(_));
                 }
             }
-        });
+        }
+        // At the measured pace (10 a tick), so the live subscriber keeps up.
+        let before_warm_up = received.get() + lost.get();
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        // A thread descheduled by other load must not come back to a burst of ticks (values
+        // pushed faster than the live subscriber's turns, lost as `Lagged`).
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        for _ in 0..WARM_UP / 10 {
+            tick.tick().await;
+            for _ in 0..10 {
+                push(&radio, &stamp());
+            }
+        }
+        while received.get() + lost.get() < before_warm_up + WARM_UP {
+            tokio::task::yield_now().await;
+        }
+        measuring.set(true);
         let cpu_before = super::spec_v1::thread_cpu_seconds();
         let mut pushed = 0u64;
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
         while latencies.borrow().len() < samples && (pushed as usize) < samples * 2 {
             tick.tick().await;
             for _ in 0..10 {
-                push(
-                    &radio,
-                    &Bytes::copy_from_slice(&(epoch.elapsed().as_nanos() as u64).to_le_bytes()),
-                );
+                push(&radio, &stamp());
                 pushed += 1;
             }
         }
@@ -263,12 +303,12 @@ pub fn latency(samples: usize, stalled: usize) -> LatencyRun {
             .zip(super::spec_v1::thread_cpu_seconds())
             .map_or(f64::NAN, |(before, after)| after - before);
         fleet.shutdown().await.ok();
+        drop(stalled);
         let samples = latencies.borrow().clone();
-        let lost = *lost.borrow();
         LatencyRun {
             samples,
             cpu_us_per_notification: cpu * 1e6 / pushed.max(1) as f64,
-            lost,
+            lost: lost.get(),
         }
     })
 }
