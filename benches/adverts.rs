@@ -1,19 +1,22 @@
 //! Advert ingestion benchmarks (issue 9, performance goals G1 and G5).
 //!
-//! First prints the whole-workload figures from `bluefleet::adverts::bench` (500 devices on 3
+//! First prints the whole-workload figures of `bluefleet bench adverts`' workload (500 devices on 3
 //! proxies, batches of 16, 10 % and 100 % changed payloads, with and without decoding the raw
 //! bytes; median of 5 runs) and the memory per advertising device; then runs divan's
 //! per-batch micro-benchmarks. `cargo bench --bench adverts` runs it all.
 
 use std::time::Duration;
 
-use bluefleet::adverts::bench::{
-    measure_device_memory, run_ingest_workload, IngestGenerator, IngestWorkload,
-};
+// The workload `bluefleet bench adverts` runs, from the binary's sources (not library API).
+#[allow(dead_code, unused_imports)] // the bench uses part of it, and none of its unit tests
+#[path = "../src/bin/bluefleet/bench/workload.rs"]
+mod workload;
+
 use bluefleet::adverts::{AdvertPipeline, PipelineConfig};
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use tokio::time::Instant;
+use workload::{measure_device_memory, run_ingest_workload, IngestGenerator, IngestWorkload};
 
 const RUNS: usize = 5;
 

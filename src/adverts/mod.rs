@@ -20,7 +20,6 @@
 
 pub mod availability;
 pub mod beacon;
-pub mod bench;
 mod device;
 mod events;
 pub mod filter;

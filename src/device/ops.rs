@@ -4,7 +4,10 @@
 //! A request names a characteristic (by UUID, optionally its service, or by value handle); the
 //! table from discovery (or the cache) gives its handle. A UUID missing from a *cached* table may mean the cache is stale, so the device
 //! forgets the cache, reconnects with a fresh discovery once, and only then says
-//! `CharacteristicNotFound` (design §6). Requests whose caller gave up are skipped.
+//! `CharacteristicNotFound` (design §6). Likewise an operation on a cached handle that the
+//! device answers with ATT's Invalid Handle (0x01): the cache is forgotten, the device
+//! reconnects with discovery and the request runs once more. Requests whose caller gave up
+//! are skipped.
 
 use std::sync::Arc;
 
@@ -39,6 +42,11 @@ fn operation_error(address: Address, operation: &'static str, failure: Failure) 
             failure,
         },
     }
+}
+
+/// ATT's Invalid Handle (0x01), however the backend carried it.
+fn is_invalid_handle(error: &Error) -> bool {
+    matches!(error, Error::Gatt { status, .. } if *status == AttError(0x01))
 }
 
 impl DeviceActor {
@@ -96,7 +104,12 @@ impl DeviceActor {
                 return;
             };
             match self.prepare(&up.link, &up.table, &request.operation) {
-                Ok(future) => self.spawn_op(future, request, ctx),
+                Ok(future) => {
+                    // Handles from a cached table that the device answers "Invalid Handle"
+                    // mean the cache is stale; a fresh discovery is tried once.
+                    let cached = (up.from_cache && !self.rediscovered).then_some(up.generation);
+                    self.spawn_op(future, request, cached, ctx);
+                }
                 Err(Error::CharacteristicNotFound { .. })
                     if up.from_cache && !self.rediscovered =>
                 {
@@ -115,14 +128,33 @@ impl DeviceActor {
         }
     }
 
-    fn spawn_op(&mut self, future: OpFuture, request: Request, ctx: &mut Context<Self>) {
+    /// Runs one operation; `cached` is the link's generation when its table came from the
+    /// cache (and was not rediscovered yet).
+    fn spawn_op(
+        &mut self,
+        future: OpFuture,
+        request: Request,
+        cached: Option<u64>,
+        ctx: &mut Context<Self>,
+    ) {
         self.ops_in_flight += 1;
         // An operation in flight is demand: the machine drops the idle timer.
         self.step(Event::DemandChanged, ctx);
-        let reply = request.reply;
         ctx.spawn(future.into_actor(self).map(move |result, act, ctx| {
             act.ops_in_flight -= 1;
-            let _ = reply.send(result);
+            match (result, cached) {
+                (Err(error), Some(generation)) if is_invalid_handle(&error) && !act.rediscovered => {
+                    // The device changed its table without a Service Changed we saw: forget
+                    // the cache, reconnect with discovery, run the request again there.
+                    tracing::info!(address = %act.address, %error, "a cached handle is invalid; rediscovering");
+                    act.rediscovered = true;
+                    act.pending.push_front(request);
+                    act.step(Event::ServicesChanged { generation }, ctx);
+                }
+                (result, _) => {
+                    let _ = request.reply.send(result);
+                }
+            }
             act.publish_subscriber_count();
             act.step(Event::DemandChanged, ctx);
         }));

@@ -197,3 +197,49 @@ fn a_services_change_while_disconnected_replaces_the_cache_on_the_next_connect()
         assert_eq!((stats.discoveries, stats.cache_hits), (2, 0), "{stats:?}");
     });
 }
+
+/// A handle from the cached table that the device answers with ATT's Invalid Handle (0x01):
+/// the device changed its table and nobody told us. The fleet forgets the cache, reconnects
+/// with a fresh discovery (which writes the cache anew) and runs the read once more, so the
+/// caller gets the value, not the error.
+#[test]
+fn an_invalid_handle_on_a_cached_table_replaces_the_cache_and_retries_once() {
+    block_on_virtual_time(async {
+        let dir = tempfile::tempdir().unwrap();
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+        let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), 24);
+        let fleet = fleet_with_cache(&simulation, dir.path(), 24);
+        run_for(Duration::from_secs(3)).await;
+        let device = fleet.device(addr(1)).await.unwrap();
+        device.read(counter()).await.unwrap();
+        run_for(Duration::from_secs(5)).await;
+        assert!(!device.status().state.is_connected(), "idle link released");
+
+        simulation
+            .control()
+            .fail_next_gatt(addr(1), 1, 0x01)
+            .unwrap();
+        let value = device.read(counter()).await;
+        assert!(
+            value.is_ok(),
+            "the read is retried after rediscovery: {value:?}"
+        );
+        let stats = simulation.stats();
+        let stats = stats.device(addr(1)).unwrap();
+        assert_eq!(
+            (stats.discoveries, stats.cache_hits),
+            (2, 1),
+            "the cached table was used once, then replaced by a discovery: {stats:?}"
+        );
+        assert_eq!(cached_counter_handle(dir.path()), Some(3), "cached again");
+
+        // A second Invalid Handle right after a fresh discovery is the device's answer, not a
+        // stale cache: it reaches the caller.
+        simulation
+            .control()
+            .fail_next_gatt(addr(1), 1, 0x01)
+            .unwrap();
+        let error = device.read(counter()).await.unwrap_err();
+        assert!(error.to_string().contains("Invalid Handle"), "{error}");
+    });
+}

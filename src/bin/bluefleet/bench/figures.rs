@@ -4,7 +4,7 @@
 //! always come from the same run. A/B comparisons (stalled subscriber, 1 against 1,000
 //! watchers) alternate A B A B inside this one process, so both sides see the same machine.
 
-use bluefleet::adverts::bench::{measure_device_memory, run_ingest_workload, IngestWorkload};
+use super::workload::{measure_device_memory, run_ingest_workload, IngestWorkload};
 
 use super::rows::{median, percentile, Row, Target};
 use super::{sessions, spec_v1, throughput, Figure};

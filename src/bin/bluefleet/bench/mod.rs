@@ -18,6 +18,7 @@ mod rows;
 mod sessions;
 mod spec_v1;
 mod throughput;
+mod workload;
 
 use clap::ValueEnum;
 

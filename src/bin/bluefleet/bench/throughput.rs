@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bluefleet::adverts::bench::{IngestGenerator, IngestWorkload};
+use super::workload::{IngestGenerator, IngestWorkload};
 use bluefleet::backend::{LinkEvent, Radio, RadioEvent};
 use bluefleet::fleet::{block_on_real_time, SubscriptionEvent};
 use bluefleet::model::uuid_from_u16;

@@ -1,5 +1,6 @@
 //! A fixed, seeded advert workload and a timer for it: what `cargo bench` and
-//! `bluefleet bench adverts` both run.
+//! `bluefleet bench adverts` both run. It lives with the binary (and `benches/adverts.rs`
+//! includes this file) rather than in the library: it is a benchmark, not part of the API.
 //!
 //! Owns [`IngestWorkload`] (500 devices on 3 proxies, ESPHome-style batches of 16 sharing one
 //! timestamp, 1 s advertising interval, a given share of adverts whose payload changed),
@@ -19,8 +20,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
-use super::{AdvertPipeline, IngestSummary, PipelineConfig};
-use crate::model::{Address, Advertisement, RadioId};
+use bluefleet::adverts::{AdvertPipeline, IngestSummary, PipelineConfig};
+use bluefleet::model::{Address, Advertisement, RadioId};
 
 /// The workload's shape.
 #[derive(Clone, Debug, PartialEq)]

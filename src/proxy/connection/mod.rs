@@ -5,6 +5,8 @@
 //! handed to the sans-IO core one at a time, so no `select!` decides an order. The shell runs
 //! the core's [`Action`]s against the [`Fleet`] in tasks that report back on the same channel.
 //!
+//! Connecting a device for the client and watching its link are in `links.rs`.
+//!
 //! When the session ends (goodbye, socket closed, keepalive timeout, server shutdown) every
 //! task is aborted and every connection the client held is released: a client that vanished
 //! gives its slots back.
@@ -20,16 +22,17 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{timeout, Instant};
 
-use super::failure_words::{
-    answer_delay, connect_error, gatt_error, INTERNAL_ERROR, NO_SLOT, TERMINATE_PEER_USER,
-};
+mod links;
+
+use super::failure_words::gatt_error;
 use super::holds::{ClientId, Released};
 use super::server::Context;
 use super::session::{Action, Event, OpReply, Output, Session};
 use super::transport::{self, ClientError, Reader};
 use crate::fleet::SubscriptionEvent;
-use crate::model::{Address, GattTable};
+use crate::model::Address;
 use crate::Device;
+use links::{connect, notify_enabled, watch_link};
 
 /// How often the session ticks (advert flush, keepalive, slot changes).
 const TICK: Duration = Duration::from_millis(100);
@@ -443,73 +446,4 @@ impl Shell {
             });
         }
     }
-}
-
-/// Connects `address` for client `id`: the table and MTU, or the ESP-IDF code to answer, and
-/// the device handle when the link is up.
-async fn connect(
-    ctx: &Context,
-    id: ClientId,
-    address: Address,
-    tx: &mpsc::Sender<Input>,
-) -> (Result<(Arc<GattTable>, u16), i32>, Option<Device>) {
-    let Ok(device) = ctx.fleet.device(address).await else {
-        return (Err(INTERNAL_ERROR), None);
-    };
-    let status = device.status();
-    let shared = status.state.is_connected() || ctx.holds.is_held(address);
-    if !shared && ctx.free_slots() == 0 {
-        // What a full ESP32 answers; the client's slot view said the same already.
-        return (Err(NO_SLOT), None);
-    }
-    let started = Instant::now();
-    ctx.holds.acquire(address, id, status.keep_connected);
-    let _ = tx.send(Input::Held(address, device.clone())).await;
-    let bounded = device.with_timeout(ctx.connect_timeout);
-    let code = |err: crate::Error| connect_error(&err, &device.status().state);
-    let up = async {
-        bounded.connect().await?;
-        // Held: stay connected until the client lets go.
-        device.keep_connected(true).await?;
-        let table = bounded.services().await?;
-        let mtu = bounded.mtu().await?;
-        Ok::<_, crate::Error>((table, mtu))
-    };
-    match up.await {
-        Ok(link) => (Ok(link), Some(device)),
-        Err(err) => {
-            let code = code(err);
-            tokio::time::sleep(answer_delay(code, started.elapsed(), ctx.connect_timeout)).await;
-            (Err(code), None)
-        }
-    }
-}
-
-/// Waits for a held connection to drop and tells the session.
-async fn watch_link(device: Device, address: Address, tx: mpsc::Sender<Input>) {
-    let mut changes = Box::pin(device.status_changes());
-    while let Some(status) = changes.next().await {
-        if !status.state.is_connected() {
-            let lost = Event::LinkLost {
-                address,
-                reason: TERMINATE_PEER_USER,
-            };
-            let _ = tx.send(Input::Event(lost)).await;
-            return;
-        }
-    }
-}
-
-/// Waits for a fresh subscription's notify to be on: `Ok`, or the ATT code of why not.
-async fn notify_enabled(subscription: &mut crate::Subscription) -> Result<(), i32> {
-    while let Some(event) = subscription.next().await {
-        match event {
-            SubscriptionEvent::Reconnected => return Ok(()),
-            SubscriptionEvent::Failed(error) => return Err(gatt_error(&error)),
-            _ => {}
-        }
-    }
-    Err(gatt_error(&crate::Error::ActorGone {
-        what: "the fleet".into(),
-    }))
 }
