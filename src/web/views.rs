@@ -47,6 +47,8 @@ pub struct RadioRow {
     pub scan_mode: Option<ScanModeReport>,
     /// The same in words: `passive`, `active (wanted passive: …)`, `unknown (wanted …)`.
     pub scan_mode_words: Option<String>,
+    /// Adverts its bounded event channel dropped because ingestion fell behind.
+    pub adverts_dropped: u64,
 }
 
 /// A slot holder, named for people.
@@ -214,6 +216,24 @@ pub struct Header {
     pub commands: bool,
     /// Attempt events the page's listener missed (it fell behind the fleet).
     pub attempt_events_missed: u64,
+    /// What the fleet's bounded queues dropped since the start, so the page can say so.
+    pub losses: Losses,
+}
+
+/// Everything the fleet's bounded queues dropped, fleet-wide (each drop was also announced
+/// to its consumer; docs/architecture.md, "Backpressure").
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Losses {
+    /// Adverts radios' event channels dropped (the sum of the radios' rows).
+    pub adverts_dropped: u64,
+    /// Notifications links' event channels dropped.
+    pub notifications_dropped: u64,
+    /// Adverts not handed to a managed device's full mailbox.
+    pub device_adverts_dropped: u64,
+    /// Adverts advert watchers lost (announced to each as `Lagged`).
+    pub watcher_adverts_lost: u64,
+    /// Items lost by consumers of the fleet-wide advert feeds.
+    pub feed_lost: u64,
 }
 
 /// One client of `bluefleet proxy` (a Home Assistant instance, a script), in the clients view.

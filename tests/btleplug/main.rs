@@ -64,6 +64,11 @@ fn run_in_own_process(scenario: &str) {
 }
 
 #[test]
+fn a_slow_link_reader_loses_the_oldest_notifications_counted() {
+    run_in_own_process("slow_link_reader");
+}
+
+#[test]
 fn adapters_are_listed_with_their_names_and_slot_limit() {
     run_in_own_process("adapters_are_listed");
 }

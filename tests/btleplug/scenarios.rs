@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bluefleet::adverts::AdvertFilter;
 use bluefleet::backend::btleplug::{BtleplugConfig, BtleplugRadio};
-use bluefleet::backend::{RadioEvent, RadioInfo, RadioKind, WriteMode};
+use bluefleet::backend::{
+    ConnectRequest, LinkEvent, RadioEvent, RadioInfo, RadioKind, WriteMode, LINK_EVENT_CAPACITY,
+};
 use bluefleet::fleet::SubscriptionEvent;
 use bluefleet::model::{parse_uuid, Address, AddressKind, Advertisement};
 use bluefleet::{ErrorKind, FailureSource, Fleet, Subscription};
@@ -35,6 +37,7 @@ pub async fn run(scenario: &str) {
         "crashed_actor_disconnects" => crashed_actor_disconnects().await,
         "one_link_lost_of_two" => one_link_lost_of_two().await,
         "scan_while_any_stream_is_held" => scan_while_any_stream_is_held().await,
+        "slow_link_reader" => slow_link_reader().await,
         "cli_scan" => cli_scan(),
         "cli_hub_file" => cli_hub_file(),
         other => panic!("no scenario named {other}"),
@@ -444,4 +447,55 @@ async fn scan_while_any_stream_is_held() {
     );
     drop(newer);
     discovering_becomes(&mock, &adapter, false).await;
+}
+
+/// A link whose reader stalls keeps the newest `LINK_EVENT_CAPACITY` notifications and says
+/// how many older ones it dropped (the channel every backend uses), instead of making
+/// btleplug's forwarding task wait.
+async fn slow_link_reader() {
+    let mock = Control::from_env();
+    let (_, characteristic) = thermometer(&mock);
+    let radios = BtleplugRadio::discover_all(&BtleplugConfig::default())
+        .await
+        .unwrap();
+    let request = ConnectRequest {
+        address: thermo(),
+        address_kind: AddressKind::Public,
+        cached_services: None,
+        timeout: WAIT,
+    };
+    let mut connection = within("connect", radios[0].connect(request)).await.unwrap();
+    let table = connection.link.services().await.unwrap();
+    let handle = table
+        .find_characteristic(None, &uuid(TEMPERATURE))
+        .expect("listed")
+        .handle;
+    connection.link.set_notify(handle, true).await.unwrap();
+    let sent = u16::try_from(LINK_EVENT_CAPACITY + 44).unwrap();
+    for n in 0..sent {
+        mock.notify(&characteristic, &n.to_le_bytes());
+    }
+    // Nothing read until every value had time to reach the channel.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut kept, mut dropped) = (Vec::new(), 0u64);
+    while kept.last() != Some(&(sent - 1)) {
+        match within("the newest notification", connection.events.next()).await {
+            Some(LinkEvent::Notification { value, .. }) => {
+                kept.push(u16::from_le_bytes([value[0], value[1]]));
+            }
+            Some(LinkEvent::NotificationsDropped { count, .. }) => dropped += count,
+            other => panic!("expected notifications, got {other:?}"),
+        }
+    }
+    assert!(dropped > 0, "nothing dropped: the reader never fell behind");
+    assert_eq!(kept.len(), LINK_EVENT_CAPACITY, "the newest are kept");
+    assert_eq!(
+        dropped + kept.len() as u64,
+        u64::from(sent),
+        "every drop is counted"
+    );
+    assert!(
+        kept.windows(2).all(|w| w[0] + 1 == w[1]),
+        "in order: {kept:?}"
+    );
 }

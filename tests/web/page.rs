@@ -41,6 +41,14 @@ async fn the_flat_world_in_a_real_browser() {
     browser
         .wait_true("every radio shown", &has_all("radio", &radios), WAIT)
         .await;
+    // The header says what the bounded queues dropped: nothing, in this small world.
+    browser
+        .wait_true(
+            "the header's losses drawn",
+            "return document.getElementById('losses').textContent === 'nothing lost'",
+            WAIT,
+        )
+        .await;
     browser
         .eval("window.__notReloaded = true; return true")
         .await;

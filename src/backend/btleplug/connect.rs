@@ -12,11 +12,9 @@ use std::time::Duration;
 
 use btleplug::api::{Central, Peripheral as _};
 use btleplug::platform::{Adapter, Peripheral};
-use futures::StreamExt;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::{timeout, Instant};
-use tokio_stream::wrappers::ReceiverStream;
 
 use super::advert::address_of;
 use super::driver::Driver;
@@ -28,9 +26,6 @@ use super::scan::KnownPeripherals;
 use super::watch::AdapterWatch;
 use crate::backend::{ConnectRequest, Connection, Failure, FailureSource, FailureStage};
 use crate::model::Address;
-
-/// Link events waiting for the device actor.
-const LINK_QUEUE: usize = 256;
 
 /// What an attempt needs from its radio.
 #[derive(Clone, Debug)]
@@ -124,7 +119,9 @@ async fn establish(
     let (table, handles) = HandleMap::number(&peripheral.services(), peripheral.mtu());
     let handles = Arc::new(handles);
     let requested = Arc::new(Notify::new());
-    let (sender, receiver) = mpsc::channel(LINK_QUEUE);
+    // Bounded with the other backends' policy: the oldest notification goes first (said with
+    // `NotificationsDropped`, counted), `Disconnected` always arrives last.
+    let (sender, events) = crate::backend::link_events();
     let watch = LinkWatch {
         peripheral: peripheral.clone(),
         handles: Arc::clone(&handles),
@@ -144,7 +141,7 @@ async fn establish(
     };
     Ok(Connection {
         link: Box::new(link),
-        events: ReceiverStream::new(receiver).boxed(),
+        events,
     })
 }
 

@@ -16,11 +16,11 @@ use btleplug::platform::Peripheral;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use super::gatt::HandleMap;
 use super::watch::AdapterNews;
-use crate::backend::{DisconnectCause, LinkEvent};
+use crate::backend::{DisconnectCause, LinkEventSender};
 
 /// A btleplug event stream.
 pub(crate) type Events<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
@@ -40,7 +40,7 @@ pub(crate) struct LinkWatch {
 }
 
 /// Forwards one link's events until it ends; the last event sent is `Disconnected`.
-pub(crate) async fn forward(watch: LinkWatch, sender: mpsc::Sender<LinkEvent>) {
+pub(crate) async fn forward(watch: LinkWatch, sender: LinkEventSender) {
     let LinkWatch {
         peripheral,
         handles,
@@ -62,8 +62,7 @@ pub(crate) async fn forward(watch: LinkWatch, sender: mpsc::Sender<LinkEvent>) {
                         tracing::debug!(uuid = %note.uuid, "notification from a characteristic not in the table");
                         continue;
                     };
-                    let event = LinkEvent::Notification { handle, value: Bytes::from(note.value) };
-                    if sender.send(event).await.is_err() {
+                    if !sender.notification(handle, Bytes::from(note.value)) {
                         return;
                     }
                 }
@@ -89,5 +88,5 @@ pub(crate) async fn forward(watch: LinkWatch, sender: mpsc::Sender<LinkEvent>) {
             },
         }
     };
-    let _ = sender.send(LinkEvent::Disconnected { cause, detail }).await;
+    sender.disconnected(cause, detail);
 }

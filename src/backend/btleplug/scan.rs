@@ -19,18 +19,13 @@ use btleplug::platform::{Adapter, PeripheralId};
 use dashmap::DashMap;
 use futures::stream::{self, BoxStream};
 use futures::StreamExt;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::Mutex;
 use tokio::time::Instant;
-use tokio_stream::wrappers::ReceiverStream;
 
 use super::advert::advertisement;
 use super::driver::Driver;
-use crate::backend::RadioEvent;
+use crate::backend::{RadioEvent, RadioEventSender};
 use crate::model::{Address, RadioId};
-
-/// Events waiting to be read before the scan task waits (a slow reader slows the scan task,
-/// never the platform's own event delivery).
-const QUEUE: usize = 256;
 
 /// At most this many queued events are merged into one read.
 const MAX_BATCH: usize = 64;
@@ -55,13 +50,16 @@ pub(crate) fn radio_events(
     known: KnownPeripherals,
     users: ScanUsers,
 ) -> BoxStream<'static, RadioEvent> {
-    let (sender, receiver) = mpsc::channel(QUEUE);
+    // Bounded with the other backends' policy: a slow reader loses the oldest adverts (said
+    // with `AdvertsDropped`, counted per radio), never an up/down; the scan task never waits,
+    // so btleplug's own event broadcast does not lag behind it.
+    let (sender, receiver) = crate::backend::radio_events();
     driver.spawn(async move {
         start_scanning(&adapter, &radio, &users).await;
         watch(&adapter, &radio, &known, sender).await;
         stop_scanning(&adapter, &radio, &users).await;
     });
-    ReceiverStream::new(receiver)
+    receiver
         .ready_chunks(MAX_BATCH)
         .flat_map(|chunk| stream::iter(coalesce(chunk)))
         .boxed()
@@ -92,7 +90,7 @@ async fn watch(
     adapter: &Adapter,
     radio: &RadioId,
     known: &KnownPeripherals,
-    sender: mpsc::Sender<RadioEvent>,
+    sender: RadioEventSender,
 ) {
     let first = match adapter.adapter_state().await {
         Ok(CentralState::PoweredOn) => RadioEvent::Up,
@@ -103,14 +101,14 @@ async fn watch(
             reason: format!("cannot read the adapter state: {error}"),
         },
     };
-    if sender.send(first).await.is_err() {
+    if !sender.send(first) {
         return;
     }
     let mut events = match adapter.events().await {
         Ok(events) => events,
         Err(error) => {
             let reason = format!("cannot watch the adapter: {error}");
-            let _ = sender.send(RadioEvent::Down { reason }).await;
+            sender.send(RadioEvent::Down { reason });
             return;
         }
     };
@@ -121,11 +119,11 @@ async fn watch(
         };
         let Some(event) = event else {
             let reason = "btleplug's adapter event stream ended".to_string();
-            let _ = sender.send(RadioEvent::Down { reason }).await;
+            sender.send(RadioEvent::Down { reason });
             break;
         };
         if let Some(radio_event) = translate(adapter, radio, known, event).await {
-            if sender.send(radio_event).await.is_err() {
+            if !sender.send(radio_event) {
                 break;
             }
         }

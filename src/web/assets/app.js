@@ -91,8 +91,25 @@ function draw() {
   const h = state.header;
   if (h) {
     document.getElementById("clock").textContent = "t = " + clock(h.now_s) + (h.finished ? " (finished)" : "");
+    drawLosses(h.losses);
   }
   ({ radios: drawRadios, timeline: drawTimeline, devices: drawDevices, attempts: drawAttempts, adverts: drawAdverts, clients: drawClients })[view]();
+}
+
+// What the fleet's bounded queues dropped, in the header on every view; "nothing lost" when
+// nothing was, so a page that cannot read the figures does not look like a loss-free fleet.
+const LOSS_WORDS = [
+  ["adverts_dropped", "adverts dropped by radios"],
+  ["notifications_dropped", "notifications dropped by links"],
+  ["device_adverts_dropped", "adverts not handed to devices"],
+  ["watcher_adverts_lost", "adverts lost by watchers"],
+  ["feed_lost", "adverts lost by feeds"],
+];
+function drawLosses(losses) {
+  const el = document.getElementById("losses");
+  const parts = LOSS_WORDS.filter(([key]) => losses[key] > 0).map(([key, words]) => losses[key] + " " + words);
+  el.textContent = parts.length ? "lost: " + parts.join(", ") : "nothing lost";
+  el.className = parts.length ? "state-quiet" : "hint";
 }
 
 function commandButton(path, label) {
@@ -108,7 +125,7 @@ function drawRadios() {
       <td class="num">${r.slots_used}${r.slots_foreign ? " + " + r.slots_foreign + " foreign" : ""} / ${r.slot_limit}</td>
       <td>${r.holders.map((x) => esc(x.name)).join(", ") || '<span class="hint">none</span>'}</td>
       <td class="num">${r.connect_queue}</td>
-      <td class="num">${r.adverts_per_s.toFixed(1)}</td>
+      <td class="num">${r.adverts_per_s.toFixed(1)}${r.adverts_dropped ? '<br><span class="state-quiet">' + r.adverts_dropped + " dropped</span>" : ""}</td>
       <td class="num">${r.last_advert_age_s == null ? "—" : r.last_advert_age_s.toFixed(1) + " s ago"}</td>
       <td class="num">${r.attempts}</td>
       <td class="num">${r.clients_served ?? "—"}</td>

@@ -20,6 +20,7 @@ use crate::device::attempt_log::AttemptEvent;
 use crate::model::{Address, Advertisement, RadioId};
 use crate::supervisor::diagnostics::Diagnostics;
 use crate::supervisor::heard::HeardDevice;
+use crate::web::views::Losses;
 use crate::web::views::{
     AdvertRow, Alarm, AttemptRow, ClientRow, DeviceRow, Header, Holder, Lease, RadioRow,
     RefusalRow, Tick,
@@ -87,6 +88,7 @@ pub struct Journal {
     commands: bool,
     devices_heard: usize,
     adverts_ingested: u64,
+    losses: Losses,
     radios: Vec<RadioRow>,
     /// When the radios rows last changed.
     radios_seq: u64,
@@ -135,6 +137,13 @@ impl Journal {
         self.now_s = at_s;
         self.devices_heard = diagnostics.devices_heard;
         self.adverts_ingested = diagnostics.adverts_ingested;
+        self.losses = Losses {
+            adverts_dropped: diagnostics.radios.iter().map(|r| r.adverts_dropped).sum(),
+            notifications_dropped: diagnostics.notifications_dropped,
+            device_adverts_dropped: diagnostics.device_adverts_dropped,
+            watcher_adverts_lost: diagnostics.watchers.lost,
+            feed_lost: diagnostics.feed_lost,
+        };
         self.slots.observe(at_s, diagnostics, &mut self.seq);
         self.devices
             .observe(at_s, diagnostics, heard, &mut self.seq);
@@ -178,6 +187,7 @@ impl Journal {
                         .map(|r| recovery_words(r, recovering.is_some())),
                     scan_mode: radio.scan_mode.clone(),
                     scan_mode_words: radio.scan_mode.as_ref().map(ScanModeReport::in_words),
+                    adverts_dropped: radio.adverts_dropped,
                 }
             })
             .collect();
@@ -272,6 +282,7 @@ impl Journal {
             finished: self.finished,
             commands: self.commands,
             attempt_events_missed: self.attempts.missed,
+            losses: self.losses.clone(),
         }
     }
 

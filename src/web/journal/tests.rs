@@ -317,3 +317,36 @@ fn the_scan_mode_wanted_and_actual_is_what_diagnostics_report() {
         "a radio that says nothing shows nothing"
     );
 }
+
+#[test]
+fn what_the_bounded_queues_dropped_reaches_the_header_and_the_radio_rows() {
+    let mut journal = Journal::default();
+    let quiet = diagnostics(
+        vec![radio("p1", true, vec![], GateStats::default())],
+        vec![],
+    );
+    journal.observe(1.0, &quiet, &[]);
+    assert_eq!(journal.header().losses, Losses::default());
+    let mut p1 = radio("p1", true, vec![], GateStats::default());
+    p1.adverts_dropped = 7;
+    let mut p2 = radio("p2", true, vec![], GateStats::default());
+    p2.adverts_dropped = 5;
+    let mut lossy = diagnostics(vec![p1, p2], vec![]);
+    lossy.notifications_dropped = 3;
+    lossy.device_adverts_dropped = 2;
+    lossy.watchers.lost = 11;
+    lossy.feed_lost = 13;
+    journal.observe(2.0, &lossy, &[]);
+    assert_eq!(
+        journal.header().losses,
+        Losses {
+            adverts_dropped: 12,
+            notifications_dropped: 3,
+            device_adverts_dropped: 2,
+            watcher_adverts_lost: 11,
+            feed_lost: 13,
+        }
+    );
+    let dropped: Vec<u64> = journal.radios().iter().map(|r| r.adverts_dropped).collect();
+    assert_eq!(dropped, [7, 5]);
+}
