@@ -147,6 +147,15 @@ impl AdapterActor {
     /// A radio that is down hears nothing: its sightings leave the advert pipeline, so
     /// `Fleet::heard` stops listing it and devices it heard best move to their strongest
     /// remaining radio (`BestRadioChanged`). Adverts after it comes back up count afresh.
+    /// Whether this actor's entry is still the one registered under its name: a radio removed
+    /// and added back (a replugged adapter) has a new entry, and the old actor, still draining
+    /// its mailbox, must not mark the new one down or forget what it hears.
+    fn still_registered(&self) -> bool {
+        self.shared
+            .radio(&self.entry.id)
+            .is_some_and(|registered| Arc::ptr_eq(&registered, &self.entry))
+    }
+
     fn forget_heard(&self) {
         let mut events = Vec::new();
         self.shared
@@ -173,6 +182,9 @@ impl AdapterActor {
                     self.flush(ctx);
                 }
                 self.pending_raw.append(&mut batch);
+            }
+            RadioEvent::Up | RadioEvent::Down { .. } if !self.still_registered() => {
+                tracing::debug!(%radio, "up/down of a radio entry since replaced: ignored");
             }
             RadioEvent::Up => {
                 tracing::info!(%radio, "radio up");
@@ -233,7 +245,11 @@ impl StreamHandler<Vec<RadioEvent>> for AdapterActor {
 
     fn finished(&mut self, ctx: &mut Self::Context) {
         tracing::warn!(radio = %self.entry.id, "radio event stream ended");
-        self.shared.ledger.set_up(&self.entry.id, false);
+        if self.still_registered() {
+            // A radio that says nothing more hears nothing: as a `Down` does.
+            self.shared.ledger.set_up(&self.entry.id, false);
+            self.forget_heard();
+        }
         ctx.stop();
     }
 }

@@ -28,6 +28,7 @@ pub mod retry;
 mod sightings;
 mod slot_wait;
 pub mod state;
+mod subscriber_events;
 pub mod subscribers;
 
 use std::collections::VecDeque;

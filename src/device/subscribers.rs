@@ -17,7 +17,6 @@
 //! Pure but for that one mailbox: the device actor owns one of these (shared behind a mutex
 //! with the supervisor, so subscriptions outlive a crashed device actor).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -25,8 +24,9 @@ use actix::{Message, Recipient};
 use bytes::Bytes;
 
 use super::messages::CharacteristicRef;
+use super::subscriber_events::Events;
 use super::SharedSubscribers;
-use crate::backend::queue::{channel, Queue, Receiver, Sender};
+use crate::backend::queue::{channel, Receiver, Sender};
 
 /// What a subscription stream yields.
 #[derive(Clone, Debug)]
@@ -79,7 +79,7 @@ pub struct SubscriberGone {
 /// Queue places kept beyond a subscriber's capacity for markers: `Lagged`, `Waiting`,
 /// `Disconnected`, `Reconnected`, `Failed`. Values alone never use them, so a full queue can
 /// still say what happened.
-const MARKER_PLACES: usize = 3;
+pub(super) const MARKER_PLACES: usize = 3;
 
 /// Where one subscriber's notify stands on the current link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,103 +103,6 @@ impl NotifyState {
     }
 }
 
-/// What waits for one subscriber: a [`Queue`] of the crate's one channel (`backend::queue`),
-/// so an idle subscription costs its channel and no buffer (a tokio `mpsc` allocated a block of
-/// 32 slots per subscription: ~1.8 KB of each managed device's memory).
-#[derive(Debug)]
-struct Events {
-    items: VecDeque<SubscriptionEvent>,
-    /// Notifications in `items`.
-    values: usize,
-    /// Notifications that may wait; `items` holds at most this plus [`MARKER_PLACES`].
-    capacity: usize,
-    /// Values dropped since the last `Lagged` (markers are never counted here).
-    missed: u64,
-    /// Markers that found the queue full, coalesced, queued before anything else.
-    held: Vec<SubscriptionEvent>,
-    sender_gone: bool,
-}
-
-impl Events {
-    fn room(&self) -> bool {
-        self.items.len() < self.capacity + MARKER_PLACES
-    }
-
-    /// Queues what is owed first: `Lagged(missed)`, then held-back markers. True if all went.
-    fn flush(&mut self) -> bool {
-        if self.missed > 0 {
-            if !self.room() {
-                return false;
-            }
-            let missed = std::mem::take(&mut self.missed);
-            self.items.push_back(SubscriptionEvent::Lagged(missed));
-        }
-        while !self.held.is_empty() {
-            if !self.room() {
-                return false;
-            }
-            let marker = self.held.remove(0);
-            self.items.push_back(marker);
-        }
-        true
-    }
-
-    /// Offers a value; false if it had to be dropped (counted for the next `Lagged`). A full
-    /// queue costs one comparison: the value is not even cloned.
-    fn value(&mut self, value: &Bytes) -> bool {
-        // Flush (which may spend a marker place on `Lagged`) only when the value fits after it.
-        if self.values < self.capacity && self.flush() && self.room() {
-            self.items
-                .push_back(SubscriptionEvent::Notification(value.clone()));
-            self.values += 1;
-            return true;
-        }
-        self.missed += 1;
-        false
-    }
-
-    /// Offers a connection marker; never lost: held back (coalesced) while the queue is full.
-    fn marker(&mut self, marker: SubscriptionEvent) {
-        if self.flush() && self.room() {
-            self.items.push_back(marker);
-            return;
-        }
-        // Keep only what the subscriber must learn: the last drop, and a reconnect after it.
-        if matches!(marker, SubscriptionEvent::Disconnected { .. }) {
-            self.held.clear();
-        } else {
-            self.held
-                .retain(|m| matches!(m, SubscriptionEvent::Disconnected { .. }));
-        }
-        self.held.push(marker);
-    }
-}
-
-impl Queue for Events {
-    type Item = SubscriptionEvent;
-
-    fn pop(&mut self) -> Option<SubscriptionEvent> {
-        let event = self.items.pop_front()?;
-        if matches!(event, SubscriptionEvent::Notification(_)) {
-            self.values -= 1;
-        }
-        Some(event)
-    }
-
-    fn ended(&self) -> bool {
-        self.sender_gone
-    }
-
-    fn senders_gone(&mut self) {
-        self.sender_gone = true;
-    }
-
-    fn receiver_gone(&mut self) {
-        self.items.clear();
-        self.held.clear();
-    }
-}
-
 #[derive(Debug)]
 struct Subscriber {
     id: u64,
@@ -219,11 +122,11 @@ impl Subscriber {
     }
 
     fn lost_upstream(&self, count: u64) {
-        self.queue.push(|q| q.missed += count);
+        self.queue.push(|q| q.lost_upstream(count));
     }
 }
 
-/// Why [`SubscriberQueue::try_recv`] returned nothing.
+/// Why [`Subscription::try_recv_event`](crate::Subscription::try_recv_event) returned nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TryRecvError {
     /// Nothing queued now.
@@ -329,14 +232,7 @@ impl Subscribers {
     /// Adds a subscriber of `target` with a queue of `capacity`, notify off; returns its id and
     /// its receiver.
     pub fn add(&mut self, target: CharacteristicRef, capacity: usize) -> (u64, SubscriberQueue) {
-        let (queue, receiver) = channel(Events {
-            items: VecDeque::new(),
-            values: 0,
-            capacity: capacity.max(1),
-            missed: 0,
-            held: Vec::new(),
-            sender_gone: false,
-        });
+        let (queue, receiver) = channel(Events::new(capacity));
         let id = self.next_id;
         self.next_id += 1;
         self.list.push(Subscriber {

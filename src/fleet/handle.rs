@@ -91,8 +91,9 @@ impl Fleet {
     /// [`BluezRadio::watch_adapters`](crate::backend::bluez::BluezRadio::watch_adapters),
     /// filtered as the hub likes): a removed adapter is removed as [`Fleet::remove_radio`]
     /// does (its devices move to other radios, its leases are freed), an added one is added
-    /// as [`Fleet::add_radio`] does (refused, and logged, when its name is registered). Runs
-    /// until the stream ends or the fleet shuts down.
+    /// as [`Fleet::add_radio`] does (refused, and logged, when its name is registered).
+    /// Returns once the Supervisor has the stream; it follows it until the stream ends or the
+    /// fleet shuts down.
     #[cfg(feature = "bluez")]
     #[cfg_attr(docsrs, doc(cfg(feature = "bluez")))]
     pub async fn follow_bluez_adapters(

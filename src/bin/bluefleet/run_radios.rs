@@ -209,7 +209,8 @@ impl HubRadios {
                     AdapterChange::Added(radio) => wanted
                         .get(radio.id().as_str())
                         .is_some_and(|(_, mode)| radio.set_scan_mode(*mode).is_ok()),
-                    AdapterChange::Removed(_) => true,
+                    // Only adapters the file names: a radio of another kind may share a name.
+                    AdapterChange::Removed(id) => wanted.contains_key(id.as_str()),
                 };
                 std::future::ready(keep.then_some(change))
             })
