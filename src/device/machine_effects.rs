@@ -103,12 +103,13 @@ impl DeviceActor {
                     );
                 }
             }
-            Effect::ArmTimer(at) => {
+            Effect::ArmTimer { at, number } => {
                 self.cancel_timer(ctx, TimerKind::Machine);
                 let delay = at.saturating_duration_since(Instant::now());
-                self.timer = Some(ctx.run_later(delay, |act, ctx| {
-                    act.timer = None;
-                    act.step(Event::Timer, ctx);
+                // The number goes back with the event: the machine ignores a timer that fires
+                // in the turn it was replaced or cancelled in.
+                self.timer = Some(ctx.run_later(delay, move |act, ctx| {
+                    act.step(Event::Timer(number), ctx);
                 }));
             }
             Effect::FailPending(refusal) => {
@@ -143,12 +144,11 @@ impl DeviceActor {
                 self.subscribers()
                     .announce(&SubscriptionEvent::Disconnected { reason });
             }
-            Effect::ArmIdleTimer(at) => {
+            Effect::ArmIdleTimer { at, number } => {
                 self.cancel_timer(ctx, TimerKind::Idle);
                 let delay = at.saturating_duration_since(Instant::now());
-                self.idle_timer = Some(ctx.run_later(delay, |act, ctx| {
-                    act.idle_timer = None;
-                    act.step(Event::IdleTimer, ctx);
+                self.idle_timer = Some(ctx.run_later(delay, move |act, ctx| {
+                    act.step(Event::IdleTimer(number), ctx);
                 }));
             }
             Effect::CancelIdleTimer => self.cancel_timer(ctx, TimerKind::Idle),

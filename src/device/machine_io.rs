@@ -73,8 +73,9 @@ pub(crate) enum Event<L, K> {
     KeepConnected(bool),
     /// Requests or subscriptions came or went.
     DemandChanged,
-    /// The machine's timer fired.
-    Timer,
+    /// The machine's timer with this wait number fired (a number that is not the current
+    /// wait's is a timer cancelled or replaced in the same turn: ignored).
+    Timer(u64),
     /// The ledger granted a slot (and the radio's connect turn, which the actor keeps).
     Granted(L),
     /// The attempt of this generation connected and discovered the services.
@@ -100,8 +101,8 @@ pub(crate) enum Event<L, K> {
         /// The backend's words.
         detail: String,
     },
-    /// The idle timer fired.
-    IdleTimer,
+    /// The idle timer with this wait number fired (ignored unless it is the current one).
+    IdleTimer(u64),
     /// The services of the connection of this generation changed (a Service Changed
     /// indication, or a cached table that lacks a characteristic): the cached table is wrong.
     ServicesChanged {
@@ -167,8 +168,13 @@ pub(crate) enum Effect {
         /// The connection's generation.
         generation: u64,
     },
-    /// Wake the machine (`Event::Timer`) at this instant; replaces the previous timer.
-    ArmTimer(Instant),
+    /// Wake the machine (`Event::Timer(number)`) at this instant; replaces the previous timer.
+    ArmTimer {
+        /// When.
+        at: Instant,
+        /// The wait's number, carried back by the event.
+        number: u64,
+    },
     /// Fail every request waiting for a connection.
     FailPending(Refusal),
     /// Refuse the keep-connected request that caused this step.
@@ -194,8 +200,14 @@ pub(crate) enum Effect {
         /// Why.
         reason: String,
     },
-    /// Wake the machine (`Event::IdleTimer`) at this instant; replaces the previous idle timer.
-    ArmIdleTimer(Instant),
+    /// Wake the machine (`Event::IdleTimer(number)`) at this instant; replaces the previous idle
+    /// timer.
+    ArmIdleTimer {
+        /// When.
+        at: Instant,
+        /// The wait's number, carried back by the event.
+        number: u64,
+    },
     /// Drop the idle timer.
     CancelIdleTimer,
     /// Forget the device's cached services.

@@ -58,17 +58,31 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
                 out.push(Effect::CancelIdleTimer);
             }
         } else if !armed {
-            let at = inputs.now + self.idle_after;
-            self.idle = Some((generation, at));
-            out.push(Effect::ArmIdleTimer(at));
+            let wait = self.next_wait(inputs.now + self.idle_after);
+            self.idle = Some((generation, wait));
+            out.push(Effect::ArmIdleTimer {
+                at: wait.at,
+                number: wait.number,
+            });
         }
     }
 
-    /// The idle timer fired: the link goes if still nothing wants it.
-    pub(super) fn idle_timer_fired(&mut self, inputs: &Inputs<'_>, out: &mut Vec<Effect>) {
-        let Some((armed_for, _)) = self.idle.take() else {
+    /// The idle timer numbered `number` fired: the link goes if still nothing wants it. A
+    /// timer cancelled (or replaced) in the turn it fired carries an older number and does
+    /// nothing: it belongs to a state that is gone.
+    pub(super) fn idle_timer_fired(
+        &mut self,
+        number: u64,
+        inputs: &Inputs<'_>,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some((armed_for, wait)) = self.idle else {
             return;
         };
+        if wait.number != number {
+            return;
+        }
+        self.idle = None;
         let current =
             matches!(self.phase, Phase::Connected { generation, .. } if generation == armed_for);
         if current && !self.wants(inputs) {

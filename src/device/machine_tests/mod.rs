@@ -65,6 +65,9 @@ struct Bench {
     requests: bool,
     subscribed: bool,
     generation: u64,
+    /// The numbers of the last machine and idle timers armed.
+    timer: u64,
+    idle_timer: u64,
 }
 
 impl Bench {
@@ -97,6 +100,8 @@ impl Bench {
             requests: false,
             subscribed: false,
             generation: 0,
+            timer: 0,
+            idle_timer: 0,
         }
     }
 
@@ -113,11 +118,24 @@ impl Bench {
             if let Effect::StartAttempt { generation, .. } = effect {
                 self.generation = *generation;
             }
-            if let Effect::JoinQueue { .. } = effect {
-                self.machine.hold_place(7);
+            match effect {
+                Effect::JoinQueue { .. } => self.machine.hold_place(7),
+                Effect::ArmTimer { number, .. } => self.timer = *number,
+                Effect::ArmIdleTimer { number, .. } => self.idle_timer = *number,
+                _ => {}
             }
         }
         effects
+    }
+
+    /// The last machine timer armed fires.
+    fn fire_timer(&mut self) -> Vec<Effect> {
+        self.feed(Event::Timer(self.timer))
+    }
+
+    /// The last idle timer armed fires.
+    fn fire_idle_timer(&mut self) -> Vec<Effect> {
+        self.feed(Event::IdleTimer(self.idle_timer))
     }
 
     fn advance(&mut self, by: Duration) {
