@@ -124,6 +124,11 @@ pub(crate) struct DeviceMachine<L, K> {
     idle: Option<(u64, NumberedWait)>,
     /// The connection whose disconnect was asked for and has not returned yet.
     closing: Option<u64>,
+    /// Connections up to this generation used a table found stale (the cache is forgotten
+    /// once for them, and operations that ran on them run once more).
+    stale_through: Option<u64>,
+    /// The last connection whose table came from a discovery (and went into the cache).
+    discovered_at: Option<u64>,
 }
 
 /// How a machine is set up.
@@ -167,6 +172,8 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
             idle_after: config.idle_after,
             idle: None,
             closing: None,
+            stale_through: None,
+            discovered_at: None,
         }
     }
 
@@ -198,6 +205,23 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
             Phase::Connected { link, .. } => Some(link),
             _ => None,
         }
+    }
+
+    /// The link, while connected and not closing: the one operations may start on.
+    pub fn open_link(&self) -> Option<&K> {
+        match &self.phase {
+            Phase::Connected {
+                generation, link, ..
+            } if self.closing != Some(*generation) => Some(link),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection of `generation` used a cached table since found stale: an
+    /// operation that ran on it runs once more, on a link with a fresh discovery.
+    pub fn found_stale(&self, generation: u64) -> bool {
+        self.stale_through
+            .is_some_and(|through| generation <= through)
     }
 
     /// The radio of the running attempt or of the link.
@@ -254,6 +278,7 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
             Event::ServicesChanged { generation } => {
                 self.services_changed(generation, inputs, &mut out)
             }
+            Event::StaleCache { generation } => self.stale_cache(generation, inputs, &mut out),
             Event::Timer(number) => {
                 if self.timer.is_some_and(|armed| armed.number == number) {
                     self.timer = None;
@@ -380,6 +405,9 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
                 radio: radio.clone(),
                 took: now.saturating_duration_since(started),
             }));
+        }
+        if !link.uses_cached_table() {
+            self.discovered_at = Some(generation);
         }
         self.phase = Phase::Connected {
             radio: radio.clone(),

@@ -59,7 +59,8 @@ impl DeviceActor {
     pub(super) fn decide(&mut self, event: Event<SlotLease, Box<UpLink>>) -> Vec<Effect> {
         // Requests whose caller gave up (timed out, dropped) no longer count, so a forgotten
         // read cannot keep a device connecting forever; requests running on the link do.
-        self.pending.retain(|request| !request.reply.is_closed());
+        self.pending
+            .retain(|queued| !queued.request.reply.is_closed());
         let requests = !self.pending.is_empty() || self.ops_in_flight > 0;
         let subscribed = self.subscribers().any_live();
         let shared = Arc::clone(&self.shared);

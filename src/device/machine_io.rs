@@ -29,6 +29,8 @@ pub(crate) trait LeaseHandle: fmt::Debug {
 pub(crate) trait LinkHandle: fmt::Debug {
     /// The backend said the link is over: dropping it must not disconnect again (bug 5).
     fn mark_ended(&mut self);
+    /// Whether the link's table is the cached one (discovery was skipped).
+    fn uses_cached_table(&self) -> bool;
 }
 
 /// What the slot ledger says of one radio now.
@@ -104,9 +106,17 @@ pub(crate) enum Event<L, K> {
     /// The idle timer with this wait number fired (ignored unless it is the current one).
     IdleTimer(u64),
     /// The services of the connection of this generation changed (a Service Changed
-    /// indication, or a cached table that lacks a characteristic): the cached table is wrong.
+    /// indication): the cached table is wrong.
     ServicesChanged {
         /// The connection's generation.
+        generation: u64,
+    },
+    /// An operation on the link of this generation found its cached table stale: a cached
+    /// handle the device answered with ATT's Invalid Handle, or a characteristic the cached
+    /// table lacks. The cache is forgotten once and the device rediscovers once; operations
+    /// that ran on the stale handles run once more (the actor asks `found_stale`).
+    StaleCache {
+        /// The generation of the connection the operation ran on.
         generation: u64,
     },
     /// Close the connection now but keep wanting one (a removed radio).

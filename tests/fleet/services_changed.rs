@@ -243,3 +243,83 @@ fn an_invalid_handle_on_a_cached_table_replaces_the_cache_and_retries_once() {
         assert!(error.to_string().contains("Invalid Handle"), "{error}");
     });
 }
+
+/// Bug 1 of the lifecycle review: several operations in flight on a stale cached table. Both
+/// reads get Invalid Handle; only the first was run again (the second reached its caller), and
+/// a naive requeue lost the other to the link the rediscovery closed. Now one stale-cache
+/// finding forgets the cache and rediscovers once, and every read that failed on the stale
+/// handles runs once more.
+#[test]
+fn concurrent_reads_on_a_stale_cached_table_all_run_again_after_one_rediscovery() {
+    block_on_virtual_time(async {
+        let dir = tempfile::tempdir().unwrap();
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+        let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), 25);
+        let fleet = fleet_with_cache(&simulation, dir.path(), 25);
+        run_for(Duration::from_secs(3)).await;
+        let device = fleet.device(addr(1)).await.unwrap();
+        device.read(counter()).await.unwrap();
+        run_for(Duration::from_secs(5)).await;
+        assert!(!device.status().state.is_connected(), "idle link released");
+
+        simulation
+            .control()
+            .fail_next_gatt(addr(1), 2, 0x01)
+            .unwrap();
+        let (first, second, third) = futures::join!(
+            device.read(counter()),
+            device.read(counter()),
+            device.read(counter())
+        );
+        assert!(first.is_ok(), "{first:?}");
+        assert!(second.is_ok(), "{second:?}");
+        assert!(third.is_ok(), "{third:?}");
+        let stats = simulation.stats();
+        let stats = stats.device(addr(1)).unwrap();
+        assert_eq!(
+            (stats.discoveries, stats.cache_hits),
+            (2, 1),
+            "one rediscovery for both findings: {stats:?}"
+        );
+        assert_eq!(cached_counter_handle(dir.path()), Some(3), "cached again");
+    });
+}
+
+/// The same finding when a subscription is enabled on a cached handle: the CCCD write gets
+/// Invalid Handle. The subscriber is not told `Failed` (the link used to stay up with notify
+/// off for good); the device rediscovers once and enables notify on the fresh table.
+#[test]
+fn an_invalid_handle_enabling_notify_on_a_cached_table_rediscovers_and_subscribes() {
+    block_on_virtual_time(async {
+        let dir = tempfile::tempdir().unwrap();
+        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+        let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), 26);
+        let fleet = fleet_with_cache(&simulation, dir.path(), 26);
+        run_for(Duration::from_secs(3)).await;
+        let device = fleet.device(addr(1)).await.unwrap();
+        device.read(counter()).await.unwrap();
+        run_for(Duration::from_secs(5)).await;
+        assert!(!device.status().state.is_connected(), "idle link released");
+
+        simulation
+            .control()
+            .fail_next_gatt(addr(1), 1, 0x01)
+            .unwrap();
+        let mut subscription = device.subscribe(counter()).await.unwrap();
+        let events = events_for(&mut subscription, Duration::from_secs(10)).await;
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, SubscriptionEvent::Failed(_))),
+            "{events:?}"
+        );
+        let back = events
+            .iter()
+            .position(|e| *e == SubscriptionEvent::Reconnected)
+            .unwrap_or_else(|| panic!("never enabled: {events:?}"));
+        assert!(values(&events[back..]) >= 2, "{events:?}");
+        let stats = simulation.stats();
+        let stats = stats.device(addr(1)).unwrap();
+        assert_eq!((stats.discoveries, stats.cache_hits), (2, 1), "{stats:?}");
+    });
+}

@@ -33,11 +33,16 @@ impl LeaseHandle for Lease {
 #[derive(Debug)]
 struct TestLink {
     ended: Rc<Cell<bool>>,
+    from_cache: bool,
 }
 
 impl LinkHandle for TestLink {
     fn mark_ended(&mut self) {
         self.ended.set(true);
+    }
+
+    fn uses_cached_table(&self) -> bool {
+        self.from_cache
     }
 }
 
@@ -68,6 +73,8 @@ struct Bench {
     /// The numbers of the last machine and idle timers armed.
     timer: u64,
     idle_timer: u64,
+    /// Whether the links `connect` makes use the cached table.
+    links_from_cache: bool,
 }
 
 impl Bench {
@@ -102,6 +109,7 @@ impl Bench {
             generation: 0,
             timer: 0,
             idle_timer: 0,
+            links_from_cache: false,
         }
     }
 
@@ -169,6 +177,7 @@ impl Bench {
         let ended = Rc::new(Cell::new(false));
         let link = TestLink {
             ended: Rc::clone(&ended),
+            from_cache: self.links_from_cache,
         };
         let generation = self.generation;
         (self.feed(Event::Connected { generation, link }), ended)
@@ -221,6 +230,7 @@ const ABORTED: &str = "le-connection-abort-by-local";
 /// How long the benches' on-demand links stay up unwanted.
 const IDLE_AFTER: Duration = Duration::from_secs(30);
 
+mod cache;
 mod connect;
 mod lifecycle;
 mod retry;
