@@ -11,7 +11,7 @@ use bluefleet::fleet::{block_on_virtual_time, SubscriptionEvent};
 use bluefleet::model::{uuid_from_u16, CharProps};
 use bluefleet::sim::world::{ServicesChange, SimCharacteristic, SimGatt, SimService};
 use bluefleet::sim::{DeviceSpec, RadioSpec, Simulation};
-use bluefleet::{Fleet, Subscription};
+use bluefleet::{Device, Fleet, Subscription};
 
 use crate::support::*;
 
@@ -198,6 +198,21 @@ fn a_services_change_while_disconnected_replaces_the_cache_on_the_next_connect()
     });
 }
 
+/// A proxy and the counter device, read once (its table cached in a fresh directory) and its
+/// idle link released: the next connection offers the cached table.
+async fn cached_and_released(seed: u64) -> (tempfile::TempDir, Simulation, Fleet, Device) {
+    let dir = tempfile::tempdir().unwrap();
+    let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+    let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), seed);
+    let fleet = fleet_with_cache(&simulation, dir.path(), seed);
+    run_for(Duration::from_secs(3)).await;
+    let device = fleet.device(addr(1)).await.unwrap();
+    device.read(counter()).await.unwrap();
+    run_for(Duration::from_secs(5)).await;
+    assert!(!device.status().state.is_connected(), "idle link released");
+    (dir, simulation, fleet, device)
+}
+
 /// A handle from the cached table that the device answers with ATT's Invalid Handle (0x01):
 /// the device changed its table and nobody told us. The fleet forgets the cache, reconnects
 /// with a fresh discovery (which writes the cache anew) and runs the read once more, so the
@@ -205,15 +220,7 @@ fn a_services_change_while_disconnected_replaces_the_cache_on_the_next_connect()
 #[test]
 fn an_invalid_handle_on_a_cached_table_replaces_the_cache_and_retries_once() {
     block_on_virtual_time(async {
-        let dir = tempfile::tempdir().unwrap();
-        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
-        let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), 24);
-        let fleet = fleet_with_cache(&simulation, dir.path(), 24);
-        run_for(Duration::from_secs(3)).await;
-        let device = fleet.device(addr(1)).await.unwrap();
-        device.read(counter()).await.unwrap();
-        run_for(Duration::from_secs(5)).await;
-        assert!(!device.status().state.is_connected(), "idle link released");
+        let (dir, simulation, _fleet, device) = cached_and_released(24).await;
 
         simulation
             .control()
@@ -252,15 +259,7 @@ fn an_invalid_handle_on_a_cached_table_replaces_the_cache_and_retries_once() {
 #[test]
 fn concurrent_reads_on_a_stale_cached_table_all_run_again_after_one_rediscovery() {
     block_on_virtual_time(async {
-        let dir = tempfile::tempdir().unwrap();
-        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
-        let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), 25);
-        let fleet = fleet_with_cache(&simulation, dir.path(), 25);
-        run_for(Duration::from_secs(3)).await;
-        let device = fleet.device(addr(1)).await.unwrap();
-        device.read(counter()).await.unwrap();
-        run_for(Duration::from_secs(5)).await;
-        assert!(!device.status().state.is_connected(), "idle link released");
+        let (dir, simulation, _fleet, device) = cached_and_released(25).await;
 
         simulation
             .control()
@@ -291,15 +290,7 @@ fn concurrent_reads_on_a_stale_cached_table_all_run_again_after_one_rediscovery(
 #[test]
 fn an_invalid_handle_enabling_notify_on_a_cached_table_rediscovers_and_subscribes() {
     block_on_virtual_time(async {
-        let dir = tempfile::tempdir().unwrap();
-        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
-        let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), 26);
-        let fleet = fleet_with_cache(&simulation, dir.path(), 26);
-        run_for(Duration::from_secs(3)).await;
-        let device = fleet.device(addr(1)).await.unwrap();
-        device.read(counter()).await.unwrap();
-        run_for(Duration::from_secs(5)).await;
-        assert!(!device.status().state.is_connected(), "idle link released");
+        let (_dir, simulation, _fleet, device) = cached_and_released(26).await;
 
         simulation
             .control()

@@ -13,6 +13,14 @@ fn connected_from_cache(b: &mut Bench) {
     b.connect();
 }
 
+/// The link drops (not by us); after the backoff the device is granted p1 again: attempt 2.
+fn lost_and_granted_again(b: &mut Bench) {
+    b.link_ended(DisconnectCause::LinkLost);
+    b.advance(Duration::from_secs(1));
+    b.fire_timer();
+    b.grant("p1");
+}
+
 fn stale(b: &mut Bench, generation: u64) -> Vec<Effect> {
     b.feed(Event::StaleCache { generation })
 }
@@ -52,10 +60,7 @@ fn several_findings_on_one_link_forget_the_cache_and_close_it_once() {
 fn a_finding_from_an_older_link_still_forgets_the_cache_and_closes_the_cached_one() {
     let mut b = Bench::new(&["p1"]);
     connected_from_cache(&mut b);
-    b.link_ended(DisconnectCause::LinkLost);
-    b.advance(Duration::from_secs(1));
-    b.fire_timer();
-    b.grant("p1");
+    lost_and_granted_again(&mut b);
     b.connect();
     assert_eq!(
         stale(&mut b, 1),
@@ -71,10 +76,7 @@ fn a_finding_from_an_older_link_still_forgets_the_cache_and_closes_the_cached_on
 fn a_finding_older_than_a_fresh_discovery_forgets_nothing() {
     let mut b = Bench::new(&["p1"]);
     connected_from_cache(&mut b);
-    b.link_ended(DisconnectCause::LinkLost);
-    b.advance(Duration::from_secs(1));
-    b.fire_timer();
-    b.grant("p1");
+    lost_and_granted_again(&mut b);
     b.links_from_cache = false;
     b.connect();
     assert!(stale(&mut b, 1).is_empty());
@@ -89,10 +91,7 @@ fn a_finding_older_than_a_fresh_discovery_forgets_nothing() {
 fn a_finding_during_an_attempt_drops_it_and_queues_again() {
     let mut b = Bench::new(&["p1"]);
     connected_from_cache(&mut b);
-    b.link_ended(DisconnectCause::LinkLost);
-    b.advance(Duration::from_secs(1));
-    b.fire_timer();
-    b.grant("p1");
+    lost_and_granted_again(&mut b);
     let effects = stale(&mut b, 1);
     assert_eq!(effects.first(), Some(&Effect::ForgetCache), "{effects:?}");
     assert!(
