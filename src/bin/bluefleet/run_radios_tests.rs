@@ -1,0 +1,188 @@
+//! Reloads that fail in part, on simulated worlds in virtual time: every entry that can be
+//! applied is, the failed ones are named, and the fleet's radios stay exactly the ones the
+//! entries record (a later reload can remove each of them).
+
+use std::path::Path;
+
+use bluefleet::config::HubConfig;
+use bluefleet::fleet::block_on_virtual_time;
+use bluefleet::Fleet;
+
+use super::{load_worlds, HubRadios, PartlyApplied, RadioChanges};
+
+/// A world file of one proxy per name, and a sensor.
+fn proxy_world(names: &[&str]) -> String {
+    let radios: String = names
+        .iter()
+        .enumerate()
+        .map(|(n, name)| {
+            format!(
+                "[[radios]]\nname = \"{name}\"\nkind = \"esphome-proxy\"\nslot_limit = 3\nposition = [{n}.0, 0.0]\n"
+            )
+        })
+        .collect();
+    format!(
+        "{radios}[[devices]]\naddress = \"A4:C1:38:00:00:01\"\nprofile = \"env-sensor\"\nposition = [1.0, 1.0]\nadvert_interval = \"1s\"\n"
+    )
+}
+
+/// A hub file's text with one simulated entry per world file.
+fn hub_of(worlds: &[&str]) -> HubConfig {
+    let entries: String = worlds
+        .iter()
+        .map(|world| format!("[[radio]]\nbackend = \"sim\"\nworld = \"{world}\"\n"))
+        .collect();
+    HubConfig::parse(&format!("seed = 7\n{entries}")).unwrap()
+}
+
+/// The hub's radios opened from `config` (worlds beside `hub_file`) and a fleet over them.
+async fn start(config: &HubConfig, hub_file: &Path) -> (HubRadios, Fleet) {
+    let worlds = load_worlds(&config.radios, hub_file).unwrap();
+    let (hub, radios) = HubRadios::open(config, worlds, hub_file, None)
+        .await
+        .unwrap();
+    let fleet = Fleet::builder().radios(radios).seed(7).build().unwrap();
+    (hub, fleet)
+}
+
+/// The fleet's radio names, sorted.
+async fn radio_names(fleet: &Fleet) -> Vec<String> {
+    let mut names: Vec<String> = fleet
+        .diagnostics()
+        .await
+        .unwrap()
+        .radios
+        .iter()
+        .map(|r| r.radio.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_reload_whose_second_new_entry_fails_applies_the_other_two_and_names_it() {
+    block_on_virtual_time(async {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
+        write("base.toml", &proxy_world(&["proxy-base"]));
+        write("a.toml", &proxy_world(&["proxy-a"]));
+        write("b.toml", "[[radios]]\nname = 3\n");
+        write("c.toml", &proxy_world(&["proxy-c"]));
+        let hub_file = dir.path().join("hub.toml");
+        let (mut hub, fleet) = start(&hub_of(&["base.toml"]), &hub_file).await;
+
+        let three_more = hub_of(&["base.toml", "a.toml", "b.toml", "c.toml"]);
+        let PartlyApplied { changes, error } = hub.apply(&fleet, &three_more).await.unwrap_err();
+        assert_eq!(
+            changes,
+            RadioChanges {
+                added: 2,
+                removed: 0
+            }
+        );
+        assert!(
+            error.starts_with("radio[2] (sim world b.toml): ") && !error.contains("radio[3]"),
+            "only the bad entry is named: {error}"
+        );
+        assert!(
+            error.contains("expected a string"),
+            "and what is wrong in it: {error}"
+        );
+        assert_eq!(
+            radio_names(&fleet).await,
+            ["proxy-a", "proxy-base", "proxy-c"]
+        );
+
+        // The same file again, with the world fixed: only the entry that failed is added.
+        write("b.toml", &proxy_world(&["proxy-b"]));
+        let changes = hub.apply(&fleet, &three_more).await.unwrap();
+        assert_eq!(
+            changes,
+            RadioChanges {
+                added: 1,
+                removed: 0
+            }
+        );
+        assert_eq!(
+            radio_names(&fleet).await,
+            ["proxy-a", "proxy-b", "proxy-base", "proxy-c"]
+        );
+
+        // The entries applied around the failure are tracked: a reload can remove them.
+        let changes = hub
+            .apply(&fleet, &hub_of(&["base.toml", "b.toml"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            changes,
+            RadioChanges {
+                added: 0,
+                removed: 2
+            }
+        );
+        assert_eq!(radio_names(&fleet).await, ["proxy-b", "proxy-base"]);
+        fleet.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn an_entry_with_one_radio_refused_records_the_radios_that_made_it_in() {
+    block_on_virtual_time(async {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
+        write("base.toml", &proxy_world(&["proxy-base"]));
+        // Its second radio has the name of one the fleet already has.
+        write("pair.toml", &proxy_world(&["proxy-new", "proxy-base"]));
+        let hub_file = dir.path().join("hub.toml");
+        let (mut hub, fleet) = start(&hub_of(&["base.toml"]), &hub_file).await;
+
+        let PartlyApplied { changes, error } = hub
+            .apply(&fleet, &hub_of(&["base.toml", "pair.toml"]))
+            .await
+            .unwrap_err();
+        assert_eq!(changes.added, 1, "in part: {error}");
+        assert!(
+            error.starts_with("radio[1] (sim world pair.toml): ")
+                && error.contains("'proxy-base'")
+                && error.contains("already registered"),
+            "{error}"
+        );
+        assert_eq!(radio_names(&fleet).await, ["proxy-base", "proxy-new"]);
+
+        // Gone from the file: the radio that made it in leaves the fleet with it.
+        let changes = hub.apply(&fleet, &hub_of(&["base.toml"])).await.unwrap();
+        assert_eq!(changes.removed, 1);
+        assert_eq!(radio_names(&fleet).await, ["proxy-base"]);
+        fleet.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn an_entry_applied_in_part_is_opened_again_once_the_clash_is_gone() {
+    block_on_virtual_time(async {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
+        write("base.toml", &proxy_world(&["proxy-base"]));
+        write("pair.toml", &proxy_world(&["proxy-new", "proxy-base"]));
+        let hub_file = dir.path().join("hub.toml");
+        let (mut hub, fleet) = start(&hub_of(&["base.toml"]), &hub_file).await;
+        hub.apply(&fleet, &hub_of(&["base.toml", "pair.toml"]))
+            .await
+            .unwrap_err();
+
+        // base.toml leaves the file: its proxy-base goes, and the pair entry, incomplete, is
+        // removed and opened again, this time with both of its radios.
+        let changes = hub.apply(&fleet, &hub_of(&["pair.toml"])).await.unwrap();
+        assert_eq!(
+            changes,
+            RadioChanges {
+                added: 1,
+                removed: 2
+            }
+        );
+        assert_eq!(radio_names(&fleet).await, ["proxy-base", "proxy-new"]);
+        let changes = hub.apply(&fleet, &hub_of(&["pair.toml"])).await.unwrap();
+        assert_eq!(changes, RadioChanges::default(), "complete now: untouched");
+        fleet.shutdown().await.unwrap();
+    });
+}
