@@ -67,6 +67,12 @@ impl Daemon {
         }
     }
 
+    /// The next `reloaded` line (what the hub runs after a SIGHUP).
+    fn reloaded(&self) -> Value {
+        let lines = self.until("the reloaded line", |line| line["event"] == "reloaded");
+        lines.last().cloned().unwrap_or_default()
+    }
+
     fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .args([format!("-{name}"), self.child.id().to_string()])
@@ -219,8 +225,7 @@ fn sighup_removes_the_radios_and_releases_the_devices_gone_from_the_file() {
 
     std::fs::write(&hub, format!("seed = 5\n{a}{LIVING_ROOM}")).unwrap();
     daemon.signal("HUP");
-    let lines = daemon.until("the reloaded line", |line| line["event"] == "reloaded");
-    let running = lines.last().unwrap();
+    let running = daemon.reloaded();
     assert_eq!(
         running["radios"],
         serde_json::json!(["proxy-a"]),
@@ -254,8 +259,7 @@ fn a_reload_with_a_bad_radio_entry_applies_the_others_and_says_which_failed() {
     let (a, b, c) = (radio("a.toml"), radio("b.toml"), radio("c.toml"));
     std::fs::write(&hub, format!("{a}{b}{c}{LIVING_ROOM}")).unwrap();
     daemon.signal("HUP");
-    let lines = daemon.until("the reloaded line", |line| line["event"] == "reloaded");
-    let running = lines.last().unwrap();
+    let running = daemon.reloaded();
     assert_eq!(
         running["radios"],
         serde_json::json!(["proxy-a", "proxy-c"]),
@@ -270,10 +274,7 @@ fn a_reload_with_a_bad_radio_entry_applies_the_others_and_says_which_failed() {
 
     world("b.toml", &one_proxy_world("proxy-b"));
     daemon.signal("HUP");
-    let lines = daemon.until("the second reloaded line", |line| {
-        line["event"] == "reloaded"
-    });
-    let running = lines.last().unwrap();
+    let running = daemon.reloaded();
     assert_eq!(
         running["radios"],
         serde_json::json!(["proxy-a", "proxy-b", "proxy-c"]),

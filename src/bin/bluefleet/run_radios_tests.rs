@@ -7,6 +7,7 @@ use std::path::Path;
 use bluefleet::config::HubConfig;
 use bluefleet::fleet::block_on_virtual_time;
 use bluefleet::Fleet;
+use tempfile::TempDir;
 
 use super::{load_worlds, HubRadios, PartlyApplied, RadioChanges};
 
@@ -35,14 +36,38 @@ fn hub_of(worlds: &[&str]) -> HubConfig {
     HubConfig::parse(&format!("seed = 7\n{entries}")).unwrap()
 }
 
-/// The hub's radios opened from `config` (worlds beside `hub_file`) and a fleet over them.
-async fn start(config: &HubConfig, hub_file: &Path) -> (HubRadios, Fleet) {
-    let worlds = load_worlds(&config.radios, hub_file).unwrap();
-    let (hub, radios) = HubRadios::open(config, worlds, hub_file, None)
+/// World files in a new directory (`base.toml`, of `proxy-base`, and `worlds`), and a hub of
+/// `base.toml` alone, opened, with a fleet over it.
+async fn started_with(worlds: &[(&str, &str)]) -> (TempDir, HubRadios, Fleet) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "base.toml", &proxy_world(&["proxy-base"]));
+    for (file, text) in worlds {
+        write(dir.path(), file, text);
+    }
+    let hub_file = dir.path().join("hub.toml");
+    let config = hub_of(&["base.toml"]);
+    let worlds = load_worlds(&config.radios, &hub_file).unwrap();
+    let (hub, radios) = HubRadios::open(&config, worlds, &hub_file, None)
         .await
         .unwrap();
     let fleet = Fleet::builder().radios(radios).seed(7).build().unwrap();
-    (hub, fleet)
+    (dir, hub, fleet)
+}
+
+fn write(dir: &Path, file: &str, text: &str) {
+    std::fs::write(dir.join(file), text).unwrap();
+}
+
+/// A hub started on `base.toml`, reloaded with `pair.toml` added: a world whose second radio
+/// has the name of one the fleet already has. Returns the reload's error.
+async fn with_a_clashing_pair() -> (TempDir, HubRadios, Fleet, PartlyApplied) {
+    let pair = proxy_world(&["proxy-new", "proxy-base"]);
+    let (dir, mut hub, fleet) = started_with(&[("pair.toml", &pair)]).await;
+    let partly = hub
+        .apply(&fleet, &hub_of(&["base.toml", "pair.toml"]))
+        .await
+        .unwrap_err();
+    (dir, hub, fleet, partly)
 }
 
 /// The fleet's radio names, sorted.
@@ -62,14 +87,14 @@ async fn radio_names(fleet: &Fleet) -> Vec<String> {
 #[test]
 fn a_reload_whose_second_new_entry_fails_applies_the_other_two_and_names_it() {
     block_on_virtual_time(async {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
-        write("base.toml", &proxy_world(&["proxy-base"]));
-        write("a.toml", &proxy_world(&["proxy-a"]));
-        write("b.toml", "[[radios]]\nname = 3\n");
-        write("c.toml", &proxy_world(&["proxy-c"]));
-        let hub_file = dir.path().join("hub.toml");
-        let (mut hub, fleet) = start(&hub_of(&["base.toml"]), &hub_file).await;
+        let (a, c) = (proxy_world(&["proxy-a"]), proxy_world(&["proxy-c"]));
+        let bad = "[[radios]]\nname = 3\n";
+        let worlds = [
+            ("a.toml", a.as_str()),
+            ("b.toml", bad),
+            ("c.toml", c.as_str()),
+        ];
+        let (dir, mut hub, fleet) = started_with(&worlds).await;
 
         let three_more = hub_of(&["base.toml", "a.toml", "b.toml", "c.toml"]);
         let PartlyApplied { changes, error } = hub.apply(&fleet, &three_more).await.unwrap_err();
@@ -94,7 +119,7 @@ fn a_reload_whose_second_new_entry_fails_applies_the_other_two_and_names_it() {
         );
 
         // The same file again, with the world fixed: only the entry that failed is added.
-        write("b.toml", &proxy_world(&["proxy-b"]));
+        write(dir.path(), "b.toml", &proxy_world(&["proxy-b"]));
         let changes = hub.apply(&fleet, &three_more).await.unwrap();
         assert_eq!(
             changes,
@@ -128,18 +153,8 @@ fn a_reload_whose_second_new_entry_fails_applies_the_other_two_and_names_it() {
 #[test]
 fn an_entry_with_one_radio_refused_records_the_radios_that_made_it_in() {
     block_on_virtual_time(async {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
-        write("base.toml", &proxy_world(&["proxy-base"]));
-        // Its second radio has the name of one the fleet already has.
-        write("pair.toml", &proxy_world(&["proxy-new", "proxy-base"]));
-        let hub_file = dir.path().join("hub.toml");
-        let (mut hub, fleet) = start(&hub_of(&["base.toml"]), &hub_file).await;
-
-        let PartlyApplied { changes, error } = hub
-            .apply(&fleet, &hub_of(&["base.toml", "pair.toml"]))
-            .await
-            .unwrap_err();
+        let (_dir, mut hub, fleet, partly) = with_a_clashing_pair().await;
+        let PartlyApplied { changes, error } = partly;
         assert_eq!(changes.added, 1, "in part: {error}");
         assert!(
             error.starts_with("radio[1] (sim world pair.toml): ")
@@ -160,15 +175,7 @@ fn an_entry_with_one_radio_refused_records_the_radios_that_made_it_in() {
 #[test]
 fn an_entry_applied_in_part_is_opened_again_once_the_clash_is_gone() {
     block_on_virtual_time(async {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
-        write("base.toml", &proxy_world(&["proxy-base"]));
-        write("pair.toml", &proxy_world(&["proxy-new", "proxy-base"]));
-        let hub_file = dir.path().join("hub.toml");
-        let (mut hub, fleet) = start(&hub_of(&["base.toml"]), &hub_file).await;
-        hub.apply(&fleet, &hub_of(&["base.toml", "pair.toml"]))
-            .await
-            .unwrap_err();
+        let (_dir, mut hub, fleet, _) = with_a_clashing_pair().await;
 
         // base.toml leaves the file: its proxy-base goes, and the pair entry, incomplete, is
         // removed and opened again, this time with both of its radios.
