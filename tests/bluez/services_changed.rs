@@ -12,8 +12,7 @@ use bluefleet::fleet::{block_on_real_time, SubscriptionEvent};
 use bluefleet::model::{parse_uuid, Address};
 use bluefleet::Fleet;
 
-use crate::bed::{thermometer, within, MockBluez, TEMPERATURE};
-use crate::fleet::next;
+use crate::bed::{expect_reconnect, next, thermometer, within, MockBluez, TEMPERATURE};
 use crate::{radio, radios, request};
 
 const THERMO: &str = "D4:00:00:00:00:01";
@@ -81,14 +80,7 @@ fn the_fleet_rediscovers_recaches_and_resubscribes_after_a_change() {
             .shift_gatt_service(&format!("{}/service0010", thermo.device), 0x20)
             .await
             .unwrap();
-        assert!(matches!(
-            next(&mut subscription).await,
-            SubscriptionEvent::Disconnected { .. }
-        ));
-        assert_eq!(
-            next(&mut subscription).await,
-            SubscriptionEvent::Reconnected
-        );
+        expect_reconnect(&mut subscription).await;
         assert_eq!(cached_handle(), Some(0x21));
         // Notify is on at the new object: its values arrive.
         mock.notify(&format!("{service}/char0021"), &[7])
