@@ -13,21 +13,11 @@ use bluefleet::model::{parse_uuid, Address};
 use bluefleet::Fleet;
 
 use crate::bed::{expect_reconnect, next, thermometer, within, MockBluez, TEMPERATURE};
-use crate::{radio, radios, request};
-
-const THERMO: &str = "D4:00:00:00:00:01";
+use crate::{connected, radios, THERMO};
 
 #[tokio::test]
 async fn objects_replaced_under_a_connected_device_are_one_services_changed() {
-    let bed = MockBluez::start().await;
-    let mock = bed.control().await;
-    mock.add_adapter("hci0", "hub").await.unwrap();
-    let thermo = thermometer(&mock, "hci0", THERMO).await;
-    let radio = radio(&bed, "hci0").await;
-    let mut connection = radio
-        .connect(request(THERMO, Duration::from_secs(5)))
-        .await
-        .unwrap();
+    let (_bed, mock, thermo, mut connection) = connected().await;
     // Four objects go and four come: one report, once the burst is over.
     let service = format!("{}/service0010", thermo.device);
     mock.shift_gatt_service(&service, 0x20).await.unwrap();
