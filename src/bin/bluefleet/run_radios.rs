@@ -325,7 +325,7 @@ fn entry_failed(index: usize, entry: &RadioConfig, why: &str) -> String {
         }
         RadioConfig::Esphome { host, .. } => format!("esphome proxy {host}"),
     };
-    format!("radio[{index}] ({what}): {why}")
+    format!("radio[{index}] ({what}): {}", why.trim_end())
 }
 
 /// The radios of a simulation, asked for `mode`.

@@ -110,8 +110,8 @@ fn a_reload_whose_second_new_entry_fails_applies_the_other_two_and_names_it() {
             "only the bad entry is named: {error}"
         );
         assert!(
-            error.contains("expected a string"),
-            "and what is wrong in it: {error}"
+            error.contains("expected a string") && error.trim_end() == error,
+            "and what is wrong in it, on a line that ends there: {error:?}"
         );
         assert_eq!(
             radio_names(&fleet).await,
