@@ -8,8 +8,7 @@ use futures::StreamExt;
 use zbus::fdo::PropertiesProxy;
 
 use crate::bed::{thermometer, MockBluez, PATIENCE};
-
-const THERMO: &str = "D4:00:00:00:00:01";
+use crate::THERMO;
 
 /// Waits until the device's `Connected` is `wanted`, on the property's change signals.
 async fn connected_becomes(bed: &MockBluez, device: &str, wanted: bool) {
