@@ -231,6 +231,7 @@ impl HubRadios {
             (real, _) => Ok((crate::hub_radios::open(real, mode).await?, None)),
         }
     }
+
     /// Follows the BlueZ adapters the entries name (replacing an earlier follower): one that
     /// goes away is removed from the fleet, one of those names that appears is added with
     /// its entry's slots and scan mode. Without BlueZ entries, nothing is followed.
