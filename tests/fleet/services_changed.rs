@@ -12,6 +12,7 @@ use bluefleet::model::{uuid_from_u16, CharProps};
 use bluefleet::sim::world::{ServicesChange, SimCharacteristic, SimGatt, SimService};
 use bluefleet::sim::{DeviceSpec, RadioSpec, Simulation};
 use bluefleet::{Device, Fleet, Subscription};
+use tempfile::TempDir;
 
 use crate::support::*;
 
@@ -62,6 +63,22 @@ fn cached_counter_handle(dir: &Path) -> Option<u16> {
     table
         .find_characteristic(None, &counter())
         .map(|c| c.handle)
+}
+
+/// The counter device on one proxy (world and fleet seeded with `seed`), read once so its
+/// table is cached in the returned directory, then left until its idle link is released.
+async fn cached_then_idle(seed: u64) -> (TempDir, Simulation, Fleet, Device) {
+    let dir = tempfile::tempdir().unwrap();
+    let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+    let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), seed);
+    let fleet = fleet_with_cache(&simulation, dir.path(), seed);
+    run_for(Duration::from_secs(3)).await;
+    let device = fleet.device(addr(1)).await.unwrap();
+    device.read(counter()).await.unwrap();
+    assert_eq!(cached_counter_handle(dir.path()), Some(3));
+    run_for(Duration::from_secs(5)).await;
+    assert!(!device.status().state.is_connected(), "idle link released");
+    (dir, simulation, fleet, device)
 }
 
 /// Every event `subscription` yields within `within` of virtual time.
@@ -175,16 +192,7 @@ fn a_services_change_through_the_control_while_connected_is_picked_up_the_same_w
 #[test]
 fn a_services_change_while_disconnected_replaces_the_cache_on_the_next_connect() {
     block_on_virtual_time(async {
-        let dir = tempfile::tempdir().unwrap();
-        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
-        let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), 23);
-        let fleet = fleet_with_cache(&simulation, dir.path(), 23);
-        run_for(Duration::from_secs(3)).await;
-        let device = fleet.device(addr(1)).await.unwrap();
-        device.read(counter()).await.unwrap();
-        assert_eq!(cached_counter_handle(dir.path()), Some(3));
-        run_for(Duration::from_secs(5)).await;
-        assert!(!device.status().state.is_connected(), "idle link released");
+        let (dir, simulation, _fleet, device) = cached_then_idle(23).await;
         let told = simulation
             .control()
             .change_services(addr(1), updated_counter())
@@ -198,21 +206,6 @@ fn a_services_change_while_disconnected_replaces_the_cache_on_the_next_connect()
     });
 }
 
-/// A proxy and the counter device, read once (its table cached in a fresh directory) and its
-/// idle link released: the next connection offers the cached table.
-async fn cached_and_released(seed: u64) -> (tempfile::TempDir, Simulation, Fleet, Device) {
-    let dir = tempfile::tempdir().unwrap();
-    let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
-    let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), seed);
-    let fleet = fleet_with_cache(&simulation, dir.path(), seed);
-    run_for(Duration::from_secs(3)).await;
-    let device = fleet.device(addr(1)).await.unwrap();
-    device.read(counter()).await.unwrap();
-    run_for(Duration::from_secs(5)).await;
-    assert!(!device.status().state.is_connected(), "idle link released");
-    (dir, simulation, fleet, device)
-}
-
 /// A handle from the cached table that the device answers with ATT's Invalid Handle (0x01):
 /// the device changed its table and nobody told us. The fleet forgets the cache, reconnects
 /// with a fresh discovery (which writes the cache anew) and runs the read once more, so the
@@ -220,7 +213,7 @@ async fn cached_and_released(seed: u64) -> (tempfile::TempDir, Simulation, Fleet
 #[test]
 fn an_invalid_handle_on_a_cached_table_replaces_the_cache_and_retries_once() {
     block_on_virtual_time(async {
-        let (dir, simulation, _fleet, device) = cached_and_released(24).await;
+        let (dir, simulation, _fleet, device) = cached_then_idle(24).await;
 
         simulation
             .control()
@@ -259,7 +252,7 @@ fn an_invalid_handle_on_a_cached_table_replaces_the_cache_and_retries_once() {
 #[test]
 fn concurrent_reads_on_a_stale_cached_table_all_run_again_after_one_rediscovery() {
     block_on_virtual_time(async {
-        let (dir, simulation, _fleet, device) = cached_and_released(25).await;
+        let (dir, simulation, _fleet, device) = cached_then_idle(25).await;
 
         simulation
             .control()
@@ -290,7 +283,7 @@ fn concurrent_reads_on_a_stale_cached_table_all_run_again_after_one_rediscovery(
 #[test]
 fn an_invalid_handle_enabling_notify_on_a_cached_table_rediscovers_and_subscribes() {
     block_on_virtual_time(async {
-        let (_dir, simulation, _fleet, device) = cached_and_released(26).await;
+        let (_dir, simulation, _fleet, device) = cached_then_idle(26).await;
 
         simulation
             .control()
