@@ -86,26 +86,26 @@ use bluefleet::sim::World;
 /// One device's session: its connect time through each radio that reaches it, then its time
 /// on the link.
 #[derive(Clone, Debug)]
-struct Session {
-    connects: Vec<(usize, f64)>,
-    on_link: f64,
+pub(super) struct Session {
+    pub(super) connects: Vec<(usize, f64)>,
+    pub(super) on_link: f64,
 }
 
 /// One radio's capacity.
 #[derive(Clone, Copy, Debug)]
-struct Capacity {
-    slots: f64,
-    serialises: bool,
+pub(super) struct Capacity {
+    pub(super) slots: f64,
+    pub(super) serialises: bool,
     /// Slot-seconds no schedule can use while its serial gate fills the slots at the start and
     /// empties them at the end (module docs; 0 until `unavoidable_idle` is known to hold).
-    idle: f64,
+    pub(super) idle: f64,
 }
 
 /// The work of a batch of sessions, one per world device, in seconds.
 #[derive(Clone, Debug)]
-struct Work {
-    sessions: Vec<Session>,
-    radios: Vec<Capacity>,
+pub(super) struct Work {
+    pub(super) sessions: Vec<Session>,
+    pub(super) radios: Vec<Capacity>,
 }
 
 fn on_link(world: &World, device: usize) -> f64 {
@@ -146,7 +146,7 @@ pub fn drawn(world: &World, seed: u64) -> Duration {
 }
 
 /// The batch of `world` as the run with `seed` draws it.
-fn work_of(world: &World, seed: u64) -> Work {
+pub(super) fn work_of(world: &World, seed: u64) -> Work {
     let sessions = (0..world.devices.len())
         .map(|d| Session {
             connects: (0..world.radios.len())

@@ -7,7 +7,7 @@
 use super::workload::{measure_device_memory, run_ingest_workload, IngestWorkload};
 
 use super::rows::{median, percentile, Row, Target};
-use super::{sessions, spec_v1, throughput, Figure};
+use super::{clairvoyant, sessions, spec_v1, throughput, Figure};
 
 /// What a managed device (its actor, handle, link and one subscription) may cost. Design goal
 /// G5 claimed 4 KiB; a first measurement (7.1 KiB, taken after other figures had freed memory
@@ -273,9 +273,12 @@ fn memory(quick: bool) -> Vec<Row> {
 
 /// The makespan rows: judged against each seed's own lower bound (`bound::drawn`, from that
 /// seed's drawn connect times), with the older bound at mean connect latencies beside them as
-/// reference rows (a seed with quick draws could beat that one).
+/// reference rows (a seed with quick draws could beat that one), and the clairvoyant offline
+/// schedule ([`clairvoyant`]) over the bound and under bluefleet, as reference rows: how much
+/// of the ratio is the bound's slack.
 fn makespan(seeds: u64) -> Vec<Row> {
     struct Run {
+        seconds: Vec<f64>,
         drawn: Vec<f64>,
         expected: Vec<f64>,
         collisions: u64,
@@ -291,12 +294,26 @@ fn makespan(seeds: u64) -> Vec<Row> {
             })
             .collect();
         Run {
+            seconds: results.iter().map(|m| m.seconds).collect(),
             drawn: results.iter().map(|m| m.ratio).collect(),
             expected: results.iter().map(|m| m.over_expected).collect(),
             collisions: results.iter().map(|m| m.collisions).sum(),
         }
     };
     let (clean, faulty, baseline) = (run(false, false), run(true, false), run(false, true));
+    // The clairvoyant offline schedule of each seed's clean batch, under bluefleet's makespan
+    // and (through bluefleet's ratio, so the bound is not searched twice) over the bound.
+    let world = sessions::line_world(60, false);
+    let over_clairvoyant: Vec<f64> = (1..=seeds)
+        .zip(&clean.seconds)
+        .map(|(seed, ours)| ours / clairvoyant::makespan(&world, seed).as_secs_f64())
+        .collect();
+    let clairvoyant: Vec<f64> = clean
+        .drawn
+        .iter()
+        .zip(&over_clairvoyant)
+        .map(|(ours, over)| ours / over)
+        .collect();
     let clean_median = median(clean.drawn.clone());
     let baseline_median = median(baseline.drawn.clone());
     let mean_bound = |what: &str, value: f64| {
@@ -321,6 +338,26 @@ fn makespan(seeds: u64) -> Vec<Row> {
             "makespan / this seed's LB, 10% aborted/out-of-slots, median",
             median(faulty.drawn),
             1.30,
+        ),
+        Row::reference(
+            "clairvoyant schedule / this seed's LB, median",
+            median(clairvoyant.clone()),
+            "x",
+        ),
+        Row::reference(
+            "clairvoyant schedule / this seed's LB, p90",
+            percentile(clairvoyant, 0.9),
+            "x",
+        ),
+        Row::reference(
+            "bluefleet makespan / clairvoyant schedule, median",
+            median(over_clairvoyant.clone()),
+            "x",
+        ),
+        Row::reference(
+            "bluefleet makespan / clairvoyant schedule, p90",
+            percentile(over_clairvoyant, 0.9),
+            "x",
         ),
         mean_bound("median", median(clean.expected.clone())),
         mean_bound("p90", percentile(clean.expected, 0.9)),

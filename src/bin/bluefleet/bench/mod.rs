@@ -13,6 +13,7 @@
 
 mod bench_radio;
 mod bound;
+mod clairvoyant;
 mod figures;
 mod rows;
 mod sessions;

@@ -72,7 +72,8 @@ fn world_of(radios: Vec<RadioSpec>, devices: Vec<DeviceSpec>) -> World {
         .expect("the bench world is valid")
 }
 
-fn line_world(devices: usize, faults: bool) -> World {
+/// The makespan bench's world: `devices` sensors on [`line_radios`].
+pub(super) fn line_world(devices: usize, faults: bool) -> World {
     line_world_of(line_radios(faults), devices)
 }
 
@@ -97,6 +98,8 @@ fn start(world: World, seed: u64) -> (Simulation, Fleet) {
 
 /// Makespan and collisions of one seed, for bluefleet or the baseline.
 pub struct Makespan {
+    /// In seconds of virtual time.
+    pub seconds: f64,
     /// Over that seed's own lower bound ([`bound::drawn`]).
     pub ratio: f64,
     /// Over the bound at mean connect latencies ([`bound::expected`]; not a per-seed bound).
@@ -108,6 +111,7 @@ impl Makespan {
     fn of(elapsed: Duration, world: &World, seed: u64, collisions: u64) -> Self {
         let over = |bound: Duration| elapsed.as_secs_f64() / bound.as_secs_f64();
         Self {
+            seconds: elapsed.as_secs_f64(),
             ratio: over(bound::drawn(world, seed)),
             over_expected: over(bound::expected(world)),
             collisions,
