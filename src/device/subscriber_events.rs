@@ -23,7 +23,6 @@ pub(super) struct Events {
     missed: u64,
     /// Markers that found the queue full, coalesced, queued before anything else.
     held: Vec<SubscriptionEvent>,
-    sender_gone: bool,
 }
 
 impl Events {
@@ -35,7 +34,6 @@ impl Events {
             capacity: capacity.max(1),
             missed: 0,
             held: Vec::new(),
-            sender_gone: false,
         }
     }
 
@@ -108,18 +106,5 @@ impl Queue for Events {
             self.values -= 1;
         }
         Some(event)
-    }
-
-    fn ended(&self) -> bool {
-        self.sender_gone
-    }
-
-    fn senders_gone(&mut self) {
-        self.sender_gone = true;
-    }
-
-    fn receiver_gone(&mut self) {
-        self.items.clear();
-        self.held.clear();
     }
 }
