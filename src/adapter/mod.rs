@@ -39,6 +39,10 @@ pub enum AdvertBatch {
         /// The adverts, in the order heard.
         adverts: Vec<RawAdvert>,
     },
+    /// The radio of this entry went down: what it heard goes. Sent down the same mailbox as the
+    /// batches, so the forget lands after those heard before the `Down` and before any heard
+    /// once it is up again (a `Down` and an `Up` in one window used to forget both).
+    Forget(Arc<RadioEntry>),
 }
 
 /// Stop reading the radio: the actor stops and drops its event stream (fleet shutdown, or
@@ -76,11 +80,6 @@ pub struct AdapterActor {
     /// Adverts of the current coalescing window, not yet sent.
     pending_decoded: Vec<Advertisement>,
     pending_raw: Vec<RawAdvert>,
-    /// Batches sent to the Supervisor and not yet ingested.
-    in_flight: usize,
-    /// The radio went down: forget what it heard once the batches in flight are ingested (so
-    /// nothing it heard before going down lands after).
-    forget_when_ingested: bool,
     _stop_notice: StopNotice,
 }
 
@@ -102,8 +101,6 @@ impl AdapterActor {
             adverts,
             pending_decoded: Vec::new(),
             pending_raw: Vec::new(),
-            in_flight: 0,
-            forget_when_ingested: false,
         }
     }
 }
@@ -132,21 +129,15 @@ impl AdapterActor {
         } else {
             return;
         };
-        let ingested = self.adverts.send(batch);
-        self.in_flight += 1;
-        ctx.wait(
-            actix::fut::wrap_future::<_, Self>(ingested).map(|_, act, _| {
-                act.in_flight -= 1;
-                if act.in_flight == 0 && std::mem::take(&mut act.forget_when_ingested) {
-                    act.forget_heard();
-                }
-            }),
-        );
+        self.send_up(batch, ctx);
     }
 
-    /// A radio that is down hears nothing: its sightings leave the advert pipeline, so
-    /// `Fleet::heard` stops listing it and devices it heard best move to their strongest
-    /// remaining radio (`BestRadioChanged`). Adverts after it comes back up count afresh.
+    /// Sends one message to the Supervisor and reads the radio again only once it is handled.
+    fn send_up(&mut self, batch: AdvertBatch, ctx: &mut Context<Self>) {
+        let ingested = self.adverts.send(batch);
+        ctx.wait(actix::fut::wrap_future::<_, Self>(ingested).map(|_, _, _| ()));
+    }
+
     /// Whether this actor's entry is still the one registered under its name: a radio removed
     /// and added back (a replugged adapter) has a new entry, and the old actor, still draining
     /// its mailbox, must not mark the new one down or forget what it hears.
@@ -156,6 +147,10 @@ impl AdapterActor {
             .is_some_and(|registered| Arc::ptr_eq(&registered, &self.entry))
     }
 
+    /// A radio that is down hears nothing: its sightings leave the advert pipeline, so
+    /// `Fleet::heard` stops listing it and devices it heard best move to their strongest
+    /// remaining radio (`BestRadioChanged`). Adverts after it comes back up count afresh.
+    /// (A `Down` is forgotten by the Supervisor, in mailbox order: [`AdvertBatch::Forget`].)
     fn forget_heard(&self) {
         let mut events = Vec::new();
         self.shared
@@ -193,11 +188,9 @@ impl AdapterActor {
             RadioEvent::Down { reason } => {
                 tracing::warn!(%radio, %reason, "radio down");
                 self.shared.ledger.set_up(radio, false);
-                if self.in_flight == 0 {
-                    self.forget_heard();
-                } else {
-                    self.forget_when_ingested = true;
-                }
+                // In mailbox order: the batches of this window sent before the `Down` are
+                // ingested first, those after it (an `Up` may follow at once) after.
+                self.send_up(AdvertBatch::Forget(Arc::clone(&self.entry)), ctx);
             }
             RadioEvent::AdvertsDropped { count } => {
                 tracing::debug!(%radio, count, "adverts dropped: ingestion fell behind");

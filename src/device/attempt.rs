@@ -183,7 +183,6 @@ impl DeviceActor {
         let table = Arc::new(table);
         if !from_cache {
             self.shared.cache.put(self.address, Arc::clone(&table));
-            self.rediscovered = false;
         }
         let Connection { link, events } = connection;
         ctx.add_stream(events.map(move |event| LinkMessage { generation, event }));

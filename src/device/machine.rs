@@ -55,6 +55,14 @@ struct RadioWait {
     after: Option<ErrorKind>,
 }
 
+/// A timer the machine armed: when, and the number its event must carry to count (a timer
+/// cancelled or replaced in the same turn as it fired carries an older one).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct NumberedWait {
+    number: u64,
+    at: Instant,
+}
+
 /// Where the connection stands. The lease and the link live inside the phases that have them.
 #[derive(Debug)]
 enum Phase<L, K> {
@@ -105,15 +113,22 @@ pub(crate) struct DeviceMachine<L, K> {
     failures_in_row: u32,
     queue_place: Option<u64>,
     given_address_kind: Option<AddressKind>,
-    timer: Option<Instant>,
+    timer: Option<NumberedWait>,
+    /// The number of the last wait armed (machine or idle timer).
+    waits_armed: u64,
     /// Requests were failed during the current step (they no longer want a connection).
     failed_pending: bool,
     /// How long an unwanted link stays up.
     idle_after: Duration,
-    /// The idle timer: for which connection, and when.
-    idle: Option<(u64, Instant)>,
+    /// The idle timer: for which connection, and which wait.
+    idle: Option<(u64, NumberedWait)>,
     /// The connection whose disconnect was asked for and has not returned yet.
     closing: Option<u64>,
+    /// Connections up to this generation used a table found stale (the cache is forgotten
+    /// once for them, and operations that ran on them run once more).
+    stale_through: Option<u64>,
+    /// The last connection whose table came from a discovery (and went into the cache).
+    discovered_at: Option<u64>,
 }
 
 /// How a machine is set up.
@@ -152,10 +167,13 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
             queue_place: None,
             given_address_kind: None,
             timer: None,
+            waits_armed: 0,
             failed_pending: false,
             idle_after: config.idle_after,
             idle: None,
             closing: None,
+            stale_through: None,
+            discovered_at: None,
         }
     }
 
@@ -187,6 +205,23 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
             Phase::Connected { link, .. } => Some(link),
             _ => None,
         }
+    }
+
+    /// The link, while connected and not closing: the one operations may start on.
+    pub fn open_link(&self) -> Option<&K> {
+        match &self.phase {
+            Phase::Connected {
+                generation, link, ..
+            } if self.closing != Some(*generation) => Some(link),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection of `generation` used a cached table since found stale: an
+    /// operation that ran on it runs once more, on a link with a fresh discovery.
+    pub fn found_stale(&self, generation: u64) -> bool {
+        self.stale_through
+            .is_some_and(|through| generation <= through)
     }
 
     /// The radio of the running attempt or of the link.
@@ -239,13 +274,16 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
                 self.drive(inputs, &mut out);
                 self.consider_idle(inputs, &mut out);
             }
-            Event::IdleTimer => self.idle_timer_fired(inputs, &mut out),
+            Event::IdleTimer(number) => self.idle_timer_fired(number, inputs, &mut out),
             Event::ServicesChanged { generation } => {
                 self.services_changed(generation, inputs, &mut out)
             }
-            Event::Timer => {
-                self.timer = None;
-                self.drive(inputs, &mut out);
+            Event::StaleCache { generation } => self.stale_cache(generation, inputs, &mut out),
+            Event::Timer(number) => {
+                if self.timer.is_some_and(|armed| armed.number == number) {
+                    self.timer = None;
+                    self.drive(inputs, &mut out);
+                }
             }
             Event::Advert(advert) => self.advert(&advert, inputs, &mut out),
             Event::KeepConnected(keep) => self.set_keep_connected(keep, inputs, &mut out),
@@ -368,6 +406,9 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
                 took: now.saturating_duration_since(started),
             }));
         }
+        if !link.uses_cached_table() {
+            self.discovered_at = Some(generation);
+        }
         self.phase = Phase::Connected {
             radio: radio.clone(),
             generation,
@@ -388,9 +429,22 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
     }
 
     fn arm(&mut self, at: Instant, out: &mut Vec<Effect>) {
-        if self.timer != Some(at) {
-            self.timer = Some(at);
-            out.push(Effect::ArmTimer(at));
+        if self.timer.is_none_or(|armed| armed.at != at) {
+            let wait = self.next_wait(at);
+            self.timer = Some(wait);
+            out.push(Effect::ArmTimer {
+                at,
+                number: wait.number,
+            });
+        }
+    }
+
+    /// A wait at `at` with a number no earlier wait had.
+    fn next_wait(&mut self, at: Instant) -> NumberedWait {
+        self.waits_armed += 1;
+        NumberedWait {
+            number: self.waits_armed,
+            at,
         }
     }
 

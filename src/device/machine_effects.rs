@@ -59,7 +59,8 @@ impl DeviceActor {
     pub(super) fn decide(&mut self, event: Event<SlotLease, Box<UpLink>>) -> Vec<Effect> {
         // Requests whose caller gave up (timed out, dropped) no longer count, so a forgotten
         // read cannot keep a device connecting forever; requests running on the link do.
-        self.pending.retain(|request| !request.reply.is_closed());
+        self.pending
+            .retain(|queued| !queued.request.reply.is_closed());
         let requests = !self.pending.is_empty() || self.ops_in_flight > 0;
         let subscribed = self.subscribers().any_live();
         let shared = Arc::clone(&self.shared);
@@ -103,12 +104,13 @@ impl DeviceActor {
                     );
                 }
             }
-            Effect::ArmTimer(at) => {
+            Effect::ArmTimer { at, number } => {
                 self.cancel_timer(ctx, TimerKind::Machine);
                 let delay = at.saturating_duration_since(Instant::now());
-                self.timer = Some(ctx.run_later(delay, |act, ctx| {
-                    act.timer = None;
-                    act.step(Event::Timer, ctx);
+                // The number goes back with the event: the machine ignores a timer that fires
+                // in the turn it was replaced or cancelled in.
+                self.timer = Some(ctx.run_later(delay, move |act, ctx| {
+                    act.step(Event::Timer(number), ctx);
                 }));
             }
             Effect::FailPending(refusal) => {
@@ -143,12 +145,11 @@ impl DeviceActor {
                 self.subscribers()
                     .announce(&SubscriptionEvent::Disconnected { reason });
             }
-            Effect::ArmIdleTimer(at) => {
+            Effect::ArmIdleTimer { at, number } => {
                 self.cancel_timer(ctx, TimerKind::Idle);
                 let delay = at.saturating_duration_since(Instant::now());
-                self.idle_timer = Some(ctx.run_later(delay, |act, ctx| {
-                    act.idle_timer = None;
-                    act.step(Event::IdleTimer, ctx);
+                self.idle_timer = Some(ctx.run_later(delay, move |act, ctx| {
+                    act.step(Event::IdleTimer(number), ctx);
                 }));
             }
             Effect::CancelIdleTimer => self.cancel_timer(ctx, TimerKind::Idle),

@@ -29,6 +29,8 @@ pub(crate) trait LeaseHandle: fmt::Debug {
 pub(crate) trait LinkHandle: fmt::Debug {
     /// The backend said the link is over: dropping it must not disconnect again (bug 5).
     fn mark_ended(&mut self);
+    /// Whether the link's table is the cached one (discovery was skipped).
+    fn uses_cached_table(&self) -> bool;
 }
 
 /// What the slot ledger says of one radio now.
@@ -73,8 +75,9 @@ pub(crate) enum Event<L, K> {
     KeepConnected(bool),
     /// Requests or subscriptions came or went.
     DemandChanged,
-    /// The machine's timer fired.
-    Timer,
+    /// The machine's timer with this wait number fired (a number that is not the current
+    /// wait's is a timer cancelled or replaced in the same turn: ignored).
+    Timer(u64),
     /// The ledger granted a slot (and the radio's connect turn, which the actor keeps).
     Granted(L),
     /// The attempt of this generation connected and discovered the services.
@@ -100,12 +103,20 @@ pub(crate) enum Event<L, K> {
         /// The backend's words.
         detail: String,
     },
-    /// The idle timer fired.
-    IdleTimer,
+    /// The idle timer with this wait number fired (ignored unless it is the current one).
+    IdleTimer(u64),
     /// The services of the connection of this generation changed (a Service Changed
-    /// indication, or a cached table that lacks a characteristic): the cached table is wrong.
+    /// indication): the cached table is wrong.
     ServicesChanged {
         /// The connection's generation.
+        generation: u64,
+    },
+    /// An operation on the link of this generation found its cached table stale: a cached
+    /// handle the device answered with ATT's Invalid Handle, or a characteristic the cached
+    /// table lacks. The cache is forgotten once and the device rediscovers once; operations
+    /// that ran on the stale handles run once more (the actor asks `found_stale`).
+    StaleCache {
+        /// The generation of the connection the operation ran on.
         generation: u64,
     },
     /// Close the connection now but keep wanting one (a removed radio).
@@ -167,8 +178,13 @@ pub(crate) enum Effect {
         /// The connection's generation.
         generation: u64,
     },
-    /// Wake the machine (`Event::Timer`) at this instant; replaces the previous timer.
-    ArmTimer(Instant),
+    /// Wake the machine (`Event::Timer(number)`) at this instant; replaces the previous timer.
+    ArmTimer {
+        /// When.
+        at: Instant,
+        /// The wait's number, carried back by the event.
+        number: u64,
+    },
     /// Fail every request waiting for a connection.
     FailPending(Refusal),
     /// Refuse the keep-connected request that caused this step.
@@ -194,8 +210,14 @@ pub(crate) enum Effect {
         /// Why.
         reason: String,
     },
-    /// Wake the machine (`Event::IdleTimer`) at this instant; replaces the previous idle timer.
-    ArmIdleTimer(Instant),
+    /// Wake the machine (`Event::IdleTimer(number)`) at this instant; replaces the previous idle
+    /// timer.
+    ArmIdleTimer {
+        /// When.
+        at: Instant,
+        /// The wait's number, carried back by the event.
+        number: u64,
+    },
     /// Drop the idle timer.
     CancelIdleTimer,
     /// Forget the device's cached services.

@@ -58,17 +58,31 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
                 out.push(Effect::CancelIdleTimer);
             }
         } else if !armed {
-            let at = inputs.now + self.idle_after;
-            self.idle = Some((generation, at));
-            out.push(Effect::ArmIdleTimer(at));
+            let wait = self.next_wait(inputs.now + self.idle_after);
+            self.idle = Some((generation, wait));
+            out.push(Effect::ArmIdleTimer {
+                at: wait.at,
+                number: wait.number,
+            });
         }
     }
 
-    /// The idle timer fired: the link goes if still nothing wants it.
-    pub(super) fn idle_timer_fired(&mut self, inputs: &Inputs<'_>, out: &mut Vec<Effect>) {
-        let Some((armed_for, _)) = self.idle.take() else {
+    /// The idle timer numbered `number` fired: the link goes if still nothing wants it. A
+    /// timer cancelled (or replaced) in the turn it fired carries an older number and does
+    /// nothing: it belongs to a state that is gone.
+    pub(super) fn idle_timer_fired(
+        &mut self,
+        number: u64,
+        inputs: &Inputs<'_>,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some((armed_for, wait)) = self.idle else {
             return;
         };
+        if wait.number != number {
+            return;
+        }
+        self.idle = None;
         let current =
             matches!(self.phase, Phase::Connected { generation, .. } if generation == armed_for);
         if current && !self.wants(inputs) {
@@ -76,10 +90,10 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
         }
     }
 
-    /// The device's services changed (a Service Changed indication, or a cached table that
-    /// lacks a characteristic): the cache is forgotten and the link closed; the device still
-    /// wants its connection, so it reconnects with a fresh discovery, and each subscription is
-    /// enabled again on the handles that discovery finds.
+    /// The device's services changed (a Service Changed indication): the cache is forgotten
+    /// and the link closed; the device still wants its connection, so it reconnects with a
+    /// fresh discovery, and each subscription is enabled again on the handles that discovery
+    /// finds. Operations in flight on it count as run on a stale table.
     pub(super) fn services_changed(
         &mut self,
         generation: u64,
@@ -91,7 +105,38 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
         if !current || self.closing == Some(generation) {
             return;
         }
+        self.stale_through = Some(generation);
         out.push(Effect::ForgetCache);
         self.close(inputs, out);
+    }
+
+    /// An operation on the connection of `generation` found the cached table stale. Once per
+    /// finding: the cache is forgotten, and the connection up now (or the attempt under way)
+    /// closes if it used that table, so the device rediscovers once. Operations that ran on
+    /// the stale handles run once more (`found_stale`); a second Invalid Handle after the
+    /// fresh discovery is the device's answer and reaches the caller.
+    pub(super) fn stale_cache(
+        &mut self,
+        generation: u64,
+        inputs: &Inputs<'_>,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.found_stale(generation) {
+            return; // forgotten already: the rediscovery is under way or done
+        }
+        if self.discovered_at.is_some_and(|fresh| fresh > generation) {
+            // A later connection discovered afresh and cached what it found: nothing to forget.
+            self.stale_through = Some(generation);
+            return;
+        }
+        // Every connection since used the cached table: up to the latest attempt, all stale.
+        self.stale_through = Some(self.generation);
+        out.push(Effect::ForgetCache);
+        if matches!(
+            self.phase,
+            Phase::Connecting { .. } | Phase::Connected { .. }
+        ) {
+            self.close(inputs, out);
+        }
     }
 }

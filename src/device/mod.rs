@@ -98,6 +98,10 @@ impl LinkHandle for Box<UpLink> {
     fn mark_ended(&mut self) {
         self.ended = true;
     }
+
+    fn uses_cached_table(&self) -> bool {
+        self.from_cache
+    }
 }
 
 impl LeaseHandle for SlotLease {
@@ -143,10 +147,9 @@ pub struct DeviceActor {
     /// The machine's one timer.
     timer: Option<SpawnHandle>,
     idle_timer: Option<SpawnHandle>,
-    pending: VecDeque<Request>,
+    pending: VecDeque<ops::Queued>,
     ops_in_flight: usize,
     subscribers: SharedSubscribers,
-    rediscovered: bool,
     status: Arc<watch::Sender<DeviceStatus>>,
     /// Where the machine's memory goes when the actor is dropped.
     memory: SharedMemory,
@@ -215,7 +218,6 @@ impl DeviceActor {
             pending: VecDeque::new(),
             ops_in_flight: 0,
             subscribers,
-            rediscovered: false,
             status,
             memory,
             _stop_notice: StopNotice {

@@ -2,12 +2,13 @@
 //! subscriptions, which are intents: registered at once, enabled on every link.
 //!
 //! A request names a characteristic (by UUID, optionally its service, or by value handle); the
-//! table from discovery (or the cache) gives its handle. A UUID missing from a *cached* table may mean the cache is stale, so the device
-//! forgets the cache, reconnects with a fresh discovery once, and only then says
-//! `CharacteristicNotFound` (design §6). Likewise an operation on a cached handle that the
-//! device answers with ATT's Invalid Handle (0x01): the cache is forgotten, the device
-//! reconnects with discovery and the request runs once more. Requests whose caller gave up
-//! are skipped.
+//! table from discovery (or the cache) gives its handle. A UUID missing from a *cached* table
+//! may mean the cache is stale, and so does a cached handle the device answers with ATT's
+//! Invalid Handle (0x01): either is one `StaleCache` event for the machine, which forgets the
+//! cache and rediscovers once (design §6). Every request that failed on the stale handles —
+//! also one still in flight when the rediscovery closed its link — or waited for them runs
+//! once more on the fresh table; only then does the caller get `CharacteristicNotFound` or the
+//! device's error. Requests whose caller gave up are skipped.
 
 use std::sync::Arc;
 
@@ -22,6 +23,30 @@ use crate::error::{AttError, Error};
 use crate::model::{Address, CharProps, GattTable};
 
 type OpFuture = std::pin::Pin<Box<dyn std::future::Future<Output = crate::Result<Outcome>>>>;
+
+/// A request waiting for the link, and whether it already ran on a table found stale (then it
+/// runs once more, on a fresh discovery, and never a third time).
+#[derive(Debug)]
+pub(super) struct Queued {
+    pub(super) request: Request,
+    rerun: bool,
+}
+
+impl Queued {
+    fn new(request: Request) -> Self {
+        Self {
+            request,
+            rerun: false,
+        }
+    }
+
+    fn rerun(request: Request) -> Self {
+        Self {
+            request,
+            rerun: true,
+        }
+    }
+}
 
 /// The public error for a failed GATT operation: an ATT error response, a backend that cannot
 /// do this at all, or any other backend failure.
@@ -64,7 +89,7 @@ impl DeviceActor {
                 let id = registration.id();
                 let _ = request.reply.send(Ok(Outcome::Subscribed(registration)));
                 self.publish_subscriber_count();
-                if self.machine.link().is_some() {
+                if self.machine.open_link().is_some() {
                     self.enable_subscriptions(ctx);
                 } else {
                     self.subscribers().tell(id, SubscriptionEvent::Waiting);
@@ -72,8 +97,8 @@ impl DeviceActor {
                 }
             }
             _ => {
-                self.pending.push_back(request);
-                if self.machine.link().is_some() {
+                self.pending.push_back(Queued::new(request));
+                if self.machine.open_link().is_some() {
                     self.run_pending(ctx);
                 } else {
                     self.step(Event::DemandChanged, ctx);
@@ -89,52 +114,47 @@ impl DeviceActor {
 
     /// Fails every queued request.
     pub(super) fn fail_pending(&mut self, error: impl Fn(&'static str) -> Error) {
-        for request in self.pending.drain(..) {
+        for Queued { request, .. } in self.pending.drain(..) {
             let _ = request.reply.send(Err(error(request.operation.name())));
         }
     }
 
     pub(super) fn run_pending(&mut self, ctx: &mut Context<Self>) {
-        while let Some(request) = self.pending.pop_front() {
-            if request.reply.is_closed() {
+        while let Some(queued) = self.pending.pop_front() {
+            if queued.request.reply.is_closed() {
                 continue;
             }
-            let Some(up) = self.machine.link() else {
-                self.pending.push_front(request);
+            let Some(up) = self.machine.open_link() else {
+                self.pending.push_front(queued);
                 return;
             };
-            match self.prepare(&up.link, &up.table, &request.operation) {
-                Ok(future) => {
-                    // Handles from a cached table that the device answers "Invalid Handle"
-                    // mean the cache is stale; a fresh discovery is tried once.
-                    let cached = (up.from_cache && !self.rediscovered).then_some(up.generation);
-                    self.spawn_op(future, request, cached, ctx);
-                }
-                Err(Error::CharacteristicNotFound { .. })
-                    if up.from_cache && !self.rediscovered =>
-                {
-                    // The cache may be stale: forget it, reconnect with discovery, retry once.
+            let generation = up.generation;
+            // Handles from a cached table may be stale; a request runs on them once.
+            let on_cache = up.from_cache && !queued.rerun;
+            match self.prepare(&up.link, &up.table, &queued.request.operation) {
+                Ok(future) => self.spawn_op(future, queued, generation, on_cache, ctx),
+                Err(Error::CharacteristicNotFound { .. }) if on_cache => {
                     tracing::info!(address = %self.address, "cached services lack a characteristic; rediscovering");
-                    self.rediscovered = true;
-                    let generation = up.generation;
-                    self.pending.push_front(request);
-                    self.step(Event::ServicesChanged { generation }, ctx);
-                    return;
+                    self.pending.push_front(Queued::rerun(queued.request));
+                    // The link closes for the rediscovery: the loop stops at the next request.
+                    self.step(Event::StaleCache { generation }, ctx);
                 }
                 Err(error) => {
-                    let _ = request.reply.send(Err(error));
+                    let _ = queued.request.reply.send(Err(error));
                 }
             }
         }
     }
 
-    /// Runs one operation; `cached` is the link's generation when its table came from the
-    /// cache (and was not rediscovered yet).
+    /// Runs one operation on the link of `generation`; `on_cache` when its handles come from
+    /// the cached table and it did not run on a stale one before (an Invalid Handle then
+    /// means the cache is stale).
     fn spawn_op(
         &mut self,
         future: OpFuture,
-        request: Request,
-        cached: Option<u64>,
+        queued: Queued,
+        generation: u64,
+        on_cache: bool,
         ctx: &mut Context<Self>,
     ) {
         self.ops_in_flight += 1;
@@ -142,17 +162,24 @@ impl DeviceActor {
         self.step(Event::DemandChanged, ctx);
         ctx.spawn(future.into_actor(self).map(move |result, act, ctx| {
             act.ops_in_flight -= 1;
-            match (result, cached) {
-                (Err(error), Some(generation)) if is_invalid_handle(&error) && !act.rediscovered => {
-                    // The device changed its table without a Service Changed we saw: forget
-                    // the cache, reconnect with discovery, run the request again there.
-                    tracing::info!(address = %act.address, %error, "a cached handle is invalid; rediscovering");
-                    act.rediscovered = true;
-                    act.pending.push_front(request);
-                    act.step(Event::ServicesChanged { generation }, ctx);
+            match result {
+                Err(error) if !queued.rerun => {
+                    if on_cache && is_invalid_handle(&error) {
+                        // The device changed its table without a Service Changed we saw.
+                        tracing::info!(address = %act.address, %error, "a cached handle is invalid; rediscovering");
+                        act.step(Event::StaleCache { generation }, ctx);
+                    }
+                    if act.machine.found_stale(generation) {
+                        // Failed on stale handles (or died with the link the rediscovery
+                        // or a Service Changed closed): once more, on the fresh table.
+                        act.pending.push_back(Queued::rerun(queued.request));
+                        act.run_pending(ctx);
+                    } else {
+                        let _ = queued.request.reply.send(Err(error));
+                    }
                 }
-                (result, _) => {
-                    let _ = request.reply.send(result);
+                result => {
+                    let _ = queued.request.reply.send(result);
                 }
             }
             act.publish_subscriber_count();
@@ -263,12 +290,12 @@ impl DeviceActor {
     /// Enables notify for each subscription not yet tried on this link: one CCCD write per value
     /// handle, which later subscribers of the same handle join.
     fn enable_subscriptions(&mut self, ctx: &mut Context<Self>) {
-        let Some(up) = self.machine.link() else {
+        let Some(up) = self.machine.open_link() else {
             return;
         };
         let (link, table, generation) =
             (Arc::clone(&up.link), Arc::clone(&up.table), up.generation);
-        let stale_cache = up.from_cache && !self.rediscovered;
+        let from_cache = up.from_cache;
         let to_enable = self.subscribers().to_enable();
         for (id, target) in to_enable {
             let handle = match self.resolve(&table, &target) {
@@ -286,11 +313,11 @@ impl DeviceActor {
                     self.subscribers().failed(id, Arc::new(error));
                     continue;
                 }
-                Err(Error::CharacteristicNotFound { .. }) if stale_cache => {
-                    // The cache may be stale: forget it, reconnect with discovery, retry once.
+                Err(Error::CharacteristicNotFound { .. }) if from_cache => {
+                    // The cache may be stale: the subscription is enabled on the next link,
+                    // which discovers afresh (where a missing characteristic is an error).
                     tracing::info!(address = %self.address, %target, "cached services lack a subscribed characteristic; rediscovering");
-                    self.rediscovered = true;
-                    self.step(Event::ServicesChanged { generation }, ctx);
+                    self.step(Event::StaleCache { generation }, ctx);
                     return;
                 }
                 Err(error) => {
@@ -311,13 +338,19 @@ impl DeviceActor {
                     let link = Arc::clone(&link);
                     let address = self.address;
                     let enabling = async move { link.set_notify(handle, true).await };
-                    ctx.spawn(enabling.into_actor(self).map(move |result, act, _| {
+                    ctx.spawn(enabling.into_actor(self).map(move |result, act, ctx| {
                         let current = act
                             .machine
                             .link()
                             .is_some_and(|up| up.generation == generation);
                         if !current {
                             return; // that link is gone; the next one starts over
+                        }
+                        if from_cache && matches!(&result, Err(f) if f.att_status == Some(0x01)) {
+                            // A stale cached handle: the rediscovery's link enables it afresh.
+                            tracing::info!(%address, handle, "a cached handle is invalid; rediscovering");
+                            act.step(Event::StaleCache { generation }, ctx);
+                            return;
                         }
                         let result = result.map_err(|failure| {
                             tracing::warn!(%address, handle, %failure, "could not enable notify");

@@ -1,6 +1,7 @@
 //! One subscriber's queue: values bounded by its capacity, connection markers that are never
-//! lost (held back and coalesced while the queue is full) and the `Lagged(n)` owed after a
-//! drop. Kept apart from the fan-out in `subscribers.rs`, which only offers to it.
+//! lost (held back and coalesced while the queue is full, queued as soon as the subscriber
+//! takes something) and the `Lagged(n)` owed after a drop. Kept apart from the fan-out in
+//! `subscribers.rs`, which only offers to it.
 
 use std::collections::VecDeque;
 
@@ -104,6 +105,11 @@ impl Queue for Events {
         let event = self.items.pop_front()?;
         if matches!(event, SubscriptionEvent::Notification(_)) {
             self.values -= 1;
+        }
+        // A place is free: a marker held back while the queue was full goes in now, so a
+        // subscriber that lagged learns of a drop without waiting for another value.
+        if !self.held.is_empty() {
+            self.flush();
         }
         Some(event)
     }

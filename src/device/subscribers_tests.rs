@@ -186,20 +186,48 @@ fn a_lagging_subscriber_is_still_told_its_link_dropped_and_lagged_counts_values_
                 reason: "lost".into()
             },
             SubscriptionEvent::Reconnected,
-        ],
-        "the queue was full of values; the markers used their reserved places"
-    );
-    subs.deliver(7, &value(10));
-    assert_eq!(
-        drain(&mut rx),
-        vec![
+            // Held back while the queue was full, queued as places freed.
             SubscriptionEvent::Lagged(1),
             SubscriptionEvent::Disconnected {
                 reason: "lost again".into()
             },
             SubscriptionEvent::Reconnected,
-            SubscriptionEvent::Notification(value(10)),
-        ]
+        ],
+        "the queue was full of values; the markers used their reserved places, then freed ones"
+    );
+    subs.deliver(7, &value(10));
+    assert_eq!(
+        drain(&mut rx),
+        vec![SubscriptionEvent::Notification(value(10))]
+    );
+}
+
+/// A subscriber that lagged, whose link then dropped while its queue was full, learns of the
+/// drop as soon as it takes what is queued: the held `Disconnected` goes in when `pop` frees a
+/// place, not with the next value (which may never come: the link is down).
+#[test]
+fn a_held_drop_reaches_a_lagging_subscriber_without_another_value() {
+    let mut subs = Subscribers::default();
+    let (_, mut rx) = subscribed(&mut subs, 7, 1);
+    subs.deliver(7, &value(0));
+    subs.deliver(7, &value(1)); // dropped
+    for _ in 0..2 {
+        subs.announce(&SubscriptionEvent::Disconnected {
+            reason: "lost".into(),
+        });
+        subs.announce(&SubscriptionEvent::Reconnected);
+    }
+    subs.announce(&SubscriptionEvent::Disconnected {
+        reason: "gone".into(),
+    });
+    // No value follows: the link is down.
+    let seen = drain(&mut rx);
+    assert_eq!(
+        seen.last(),
+        Some(&SubscriptionEvent::Disconnected {
+            reason: "gone".into()
+        }),
+        "{seen:?}"
     );
 }
 

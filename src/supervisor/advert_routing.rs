@@ -1,5 +1,6 @@
 //! Advert routing: each batch from an adapter actor goes through the pipeline, then to the
 //! watchers it matches, the fleet-wide feed (while anyone listens) and managed devices' actors.
+//! A radio that went down is forgotten here too, in its place among its batches.
 //!
 //! The advert a consumer receives is built once per advert and shared (`Arc`): a hundred
 //! watchers of one device cost a hundred reference counts, not a hundred copies. An advert
@@ -78,6 +79,14 @@ impl Handler<AdvertBatch> for Supervisor {
                             route(ingested, &mut |_| advert.clone());
                         }
                     });
+                }
+                // A radio removed and added again has a new entry: the old one's forget is
+                // not the new one's.
+                AdvertBatch::Forget(entry) => {
+                    let registered = shared.radio(&entry.id);
+                    if registered.is_some_and(|r| Arc::ptr_eq(&r, entry)) {
+                        pipeline.forget_radio(&entry.id, &mut events);
+                    }
                 }
             }
         }

@@ -17,6 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use bluefleet::fleet::SubscriptionEvent;
+use bluefleet::Subscription;
 use futures::StreamExt;
 use tempfile::TempDir;
 use zbus::{fdo, Connection, Variant};
@@ -307,4 +309,23 @@ where
         Ok(None) => panic!("the stream ended before {what}"),
         Err(_) => panic!("timed out waiting for {what}"),
     }
+}
+
+/// The subscription's next event, within [`PATIENCE`].
+pub async fn next(subscription: &mut Subscription) -> SubscriptionEvent {
+    tokio::time::timeout(PATIENCE, subscription.recv())
+        .await
+        .expect("a subscription event in time")
+        .expect("the subscription is open")
+}
+
+/// The subscription's next two events are a link's gap: `Disconnected`, then `Reconnected`
+/// (notify is on again on the new link).
+pub async fn expect_reconnect(subscription: &mut Subscription) {
+    let dropped = next(subscription).await;
+    assert!(
+        matches!(dropped, SubscriptionEvent::Disconnected { .. }),
+        "the gap is marked first: {dropped:?}"
+    );
+    assert_eq!(next(subscription).await, SubscriptionEvent::Reconnected);
 }

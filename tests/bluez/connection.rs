@@ -8,25 +8,9 @@ use bluefleet::model::{uuid_from_u16, CharProps};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::bed::{thermometer, within, BluezMockProxy, MockBluez, Thermometer};
+use crate::bed::{thermometer, within, MockBluez};
 use crate::discovery::connect_outside_bluefleet;
-use crate::{radio, request};
-
-const THERMO: &str = "D4:00:00:00:00:01";
-
-/// A bed with hci0 and the thermometer, connected through the backend.
-async fn connected() -> (MockBluez, BluezMockProxy<'static>, Thermometer, Connection) {
-    let bed = MockBluez::start().await;
-    let mock = bed.control().await;
-    mock.add_adapter("hci0", "hub").await.unwrap();
-    let thermo = thermometer(&mock, "hci0", THERMO).await;
-    let radio = radio(&bed, "hci0").await;
-    let connection = radio
-        .connect(request(THERMO, Duration::from_secs(5)))
-        .await
-        .unwrap();
-    (bed, mock, thermo, connection)
-}
+use crate::{connected, request, THERMO};
 
 async fn disconnected(connection: &mut Connection) -> DisconnectCause {
     within(

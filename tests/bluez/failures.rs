@@ -7,19 +7,14 @@ use bluefleet::classify::classify;
 use bluefleet::ErrorKind::{self, Aborted, Generic, NotFound, OutOfSlots};
 use bytes::Bytes;
 
-use crate::bed::{thermometer, MockBluez};
-use crate::{radio, request};
+use crate::bed::MockBluez;
+use crate::{connected, radio, request, thermometer_bed, THERMO};
 
-const THERMO: &str = "D4:00:00:00:00:01";
 const ADAPTER: &str = "/org/bluez/hci0";
 
 #[tokio::test]
 async fn injected_connect_errors_arrive_classified() {
-    let bed = MockBluez::start().await;
-    let mock = bed.control().await;
-    mock.add_adapter("hci0", "hub").await.unwrap();
-    let thermo = thermometer(&mock, "hci0", THERMO).await;
-    let radio = radio(&bed, "hci0").await;
+    let (_bed, mock, thermo, radio) = thermometer_bed().await;
     let cases: [(&str, &str, ErrorKind); 8] = [
         (
             "org.bluez.Error.Failed",
@@ -89,11 +84,7 @@ async fn a_device_bluez_does_not_know_is_not_found() {
 
 #[tokio::test]
 async fn a_slow_connect_times_out_cleanly() {
-    let bed = MockBluez::start().await;
-    let mock = bed.control().await;
-    mock.add_adapter("hci0", "hub").await.unwrap();
-    let thermo = thermometer(&mock, "hci0", THERMO).await;
-    let radio = radio(&bed, "hci0").await;
+    let (_bed, mock, thermo, radio) = thermometer_bed().await;
     mock.set_connect_delay(&thermo.device, 30_000)
         .await
         .unwrap();
@@ -121,15 +112,7 @@ async fn a_slow_connect_times_out_cleanly() {
 
 #[tokio::test]
 async fn gatt_errors_keep_bluez_words_and_the_att_status() {
-    let bed = MockBluez::start().await;
-    let mock = bed.control().await;
-    mock.add_adapter("hci0", "hub").await.unwrap();
-    let thermo = thermometer(&mock, "hci0", THERMO).await;
-    let radio = radio(&bed, "hci0").await;
-    let connection = radio
-        .connect(request(THERMO, Duration::from_secs(5)))
-        .await
-        .unwrap();
+    let (_bed, mock, thermo, connection) = connected().await;
     let link = &connection.link;
 
     let not_permitted = "org.bluez.Error.NotPermitted";

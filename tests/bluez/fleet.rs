@@ -8,9 +8,9 @@ use bluefleet::backend::{Radio, WriteMode};
 use bluefleet::fleet::block_on_real_time;
 use bluefleet::fleet::SubscriptionEvent;
 use bluefleet::model::{parse_uuid, Address};
-use bluefleet::{Fleet, Subscription};
+use bluefleet::Fleet;
 
-use crate::bed::{thermometer, MockBluez, PATIENCE, TEMPERATURE};
+use crate::bed::{expect_reconnect, next, thermometer, MockBluez, TEMPERATURE};
 use crate::radios;
 
 pub async fn fleet_over(bed: &MockBluez) -> Fleet {
@@ -20,14 +20,6 @@ pub async fn fleet_over(bed: &MockBluez) -> Fleet {
         .connect_timeout(Duration::from_secs(5))
         .build()
         .unwrap()
-}
-
-/// The subscription's next event, within [`PATIENCE`].
-pub async fn next(subscription: &mut Subscription) -> SubscriptionEvent {
-    tokio::time::timeout(PATIENCE, subscription.recv())
-        .await
-        .expect("a subscription event in time")
-        .expect("the subscription is open")
 }
 
 #[test]
@@ -68,14 +60,7 @@ fn a_subscription_through_the_fleet_survives_a_link_drop() {
         );
 
         mock.drop_connection(&thermo.device).await.unwrap();
-        assert!(matches!(
-            next(&mut subscription).await,
-            SubscriptionEvent::Disconnected { .. }
-        ));
-        assert_eq!(
-            next(&mut subscription).await,
-            SubscriptionEvent::Reconnected
-        );
+        expect_reconnect(&mut subscription).await;
         mock.notify(&thermo.temperature, &[2]).await.unwrap();
         assert_eq!(
             next(&mut subscription).await,

@@ -38,6 +38,18 @@ async fn mode_until(
     }
 }
 
+/// A fleet over hci0 (reached through `conn`), asked to scan passively.
+async fn passive_fleet(conn: zbus::Connection) -> Fleet {
+    let radio = BluezRadio::open(conn, "hci0", &BluezConfig::default())
+        .await
+        .unwrap();
+    radio.set_scan_mode(ScanMode::Passive).unwrap();
+    Fleet::builder()
+        .radio(Arc::new(radio) as Arc<dyn Radio>)
+        .build()
+        .unwrap()
+}
+
 async fn discovering(bed: &MockBluez, adapter: &str) -> bool {
     let conn = bed.connection().await;
     let props = zbus::fdo::PropertiesProxy::builder(&conn)
@@ -64,14 +76,7 @@ fn passive_runs_through_a_registered_monitor_and_no_discovery() {
             .await
             .unwrap();
         let conn = bed.connection().await;
-        let radio = BluezRadio::open(conn.clone(), "hci0", &BluezConfig::default())
-            .await
-            .unwrap();
-        radio.set_scan_mode(ScanMode::Passive).unwrap();
-        let fleet = Fleet::builder()
-            .radio(Arc::new(radio) as Arc<dyn Radio>)
-            .build()
-            .unwrap();
+        let fleet = passive_fleet(conn.clone()).await;
         let report = mode_until(&fleet, "passive", |r| r.actual == Some(ScanMode::Passive)).await;
         assert_eq!(
             (report.wanted, report.note.as_deref()),
@@ -130,14 +135,7 @@ fn without_a_monitor_manager_passive_is_reported_unavailable_and_discovery_runs(
         let bed = MockBluez::start_with(r#"{"enable_monitor_api": false}"#).await;
         let mock = bed.control().await;
         let adapter = mock.add_adapter("hci0", "hub").await.unwrap();
-        let radio = BluezRadio::open(bed.connection().await, "hci0", &BluezConfig::default())
-            .await
-            .unwrap();
-        radio.set_scan_mode(ScanMode::Passive).unwrap();
-        let fleet = Fleet::builder()
-            .radio(Arc::new(radio) as Arc<dyn Radio>)
-            .build()
-            .unwrap();
+        let fleet = passive_fleet(bed.connection().await).await;
         let report = mode_until(&fleet, "a mode", |r| r.actual.is_some()).await;
         assert_eq!(report.actual, Some(ScanMode::Active), "{report:?}");
         let words = report.in_words();

@@ -12,23 +12,12 @@ use bluefleet::fleet::{block_on_real_time, SubscriptionEvent};
 use bluefleet::model::{parse_uuid, Address};
 use bluefleet::Fleet;
 
-use crate::bed::{thermometer, within, MockBluez, TEMPERATURE};
-use crate::fleet::next;
-use crate::{radio, radios, request};
-
-const THERMO: &str = "D4:00:00:00:00:01";
+use crate::bed::{expect_reconnect, next, thermometer, within, MockBluez, TEMPERATURE};
+use crate::{connected, radios, THERMO};
 
 #[tokio::test]
 async fn objects_replaced_under_a_connected_device_are_one_services_changed() {
-    let bed = MockBluez::start().await;
-    let mock = bed.control().await;
-    mock.add_adapter("hci0", "hub").await.unwrap();
-    let thermo = thermometer(&mock, "hci0", THERMO).await;
-    let radio = radio(&bed, "hci0").await;
-    let mut connection = radio
-        .connect(request(THERMO, Duration::from_secs(5)))
-        .await
-        .unwrap();
+    let (_bed, mock, thermo, mut connection) = connected().await;
     // Four objects go and four come: one report, once the burst is over.
     let service = format!("{}/service0010", thermo.device);
     mock.shift_gatt_service(&service, 0x20).await.unwrap();
@@ -81,14 +70,7 @@ fn the_fleet_rediscovers_recaches_and_resubscribes_after_a_change() {
             .shift_gatt_service(&format!("{}/service0010", thermo.device), 0x20)
             .await
             .unwrap();
-        assert!(matches!(
-            next(&mut subscription).await,
-            SubscriptionEvent::Disconnected { .. }
-        ));
-        assert_eq!(
-            next(&mut subscription).await,
-            SubscriptionEvent::Reconnected
-        );
+        expect_reconnect(&mut subscription).await;
         assert_eq!(cached_handle(), Some(0x21));
         // Notify is on at the new object: its values arrive.
         mock.notify(&format!("{service}/char0021"), &[7])

@@ -67,6 +67,12 @@ impl Daemon {
         }
     }
 
+    /// The next `reloaded` line (what the hub runs after a SIGHUP).
+    fn reloaded(&self) -> Value {
+        let lines = self.until("the reloaded line", |line| line["event"] == "reloaded");
+        lines.last().cloned().unwrap_or_default()
+    }
+
     fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .args([format!("-{name}"), self.child.id().to_string()])
@@ -219,8 +225,7 @@ fn sighup_removes_the_radios_and_releases_the_devices_gone_from_the_file() {
 
     std::fs::write(&hub, format!("seed = 5\n{a}{LIVING_ROOM}")).unwrap();
     daemon.signal("HUP");
-    let lines = daemon.until("the reloaded line", |line| line["event"] == "reloaded");
-    let running = lines.last().unwrap();
+    let running = daemon.reloaded();
     assert_eq!(
         running["radios"],
         serde_json::json!(["proxy-a"]),
@@ -235,5 +240,46 @@ fn sighup_removes_the_radios_and_releases_the_devices_gone_from_the_file() {
         "a living-room value after the reload",
         value_of("Living room"),
     );
+    daemon.terminate_cleanly();
+}
+
+#[test]
+fn a_reload_with_a_bad_radio_entry_applies_the_others_and_says_which_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
+    world("a.toml", &one_proxy_world("proxy-a"));
+    world("b.toml", "[[radios]]\nname = \"proxy-b\"\n");
+    world("c.toml", &one_proxy_world("proxy-c"));
+    let hub = dir.path().join("hub.toml");
+    let radio = |world: &str| format!("[[radio]]\nbackend = \"sim\"\nworld = \"{world}\"\n");
+    std::fs::write(&hub, format!("{}{LIVING_ROOM}", radio("a.toml"))).unwrap();
+    let mut daemon = Daemon::start(&hub);
+    daemon.until("a living-room value", value_of("Living room"));
+
+    let (a, b, c) = (radio("a.toml"), radio("b.toml"), radio("c.toml"));
+    std::fs::write(&hub, format!("{a}{b}{c}{LIVING_ROOM}")).unwrap();
+    daemon.signal("HUP");
+    let running = daemon.reloaded();
+    assert_eq!(
+        running["radios"],
+        serde_json::json!(["proxy-a", "proxy-c"]),
+        "{running}"
+    );
+    let not_applied = running["not_applied"].as_str().unwrap_or_default();
+    assert!(
+        not_applied.starts_with("radio[1] (sim world b.toml): ")
+            && !not_applied.contains("radio[2]"),
+        "{running}"
+    );
+
+    world("b.toml", &one_proxy_world("proxy-b"));
+    daemon.signal("HUP");
+    let running = daemon.reloaded();
+    assert_eq!(
+        running["radios"],
+        serde_json::json!(["proxy-a", "proxy-b", "proxy-c"]),
+        "{running}"
+    );
+    assert!(running["not_applied"].is_null(), "{running}");
     daemon.terminate_cleanly();
 }

@@ -224,3 +224,82 @@ fn a_radio_that_goes_down_no_longer_counts_as_hearing_its_devices() {
         assert!(lists(&heard, &near), "heard again once up: {heard:?}");
     });
 }
+
+/// A radio whose stream says, all at once: up, one advert, down, up, another advert (a proxy
+/// whose session dropped and came back within one coalescing window); then nothing more.
+#[derive(Debug)]
+struct BouncedRadio;
+
+#[async_trait]
+impl Radio for BouncedRadio {
+    fn id(&self) -> RadioId {
+        RadioId::new("bounced")
+    }
+
+    fn info(&self) -> RadioInfo {
+        RadioInfo {
+            kind: bluefleet::backend::RadioKind::EsphomeProxy,
+            slot_limit: 3,
+            reports_slots: false,
+        }
+    }
+
+    fn events(&self) -> BoxStream<'static, RadioEvent> {
+        let heard = |rssi_dbm| {
+            RadioEvent::Adverts(vec![bluefleet::Advertisement::from_data(
+                addr(1),
+                self.id(),
+                rssi_dbm,
+                tokio::time::Instant::now(),
+                bluefleet::model::AdvertData::default(),
+            )])
+        };
+        let script = vec![
+            RadioEvent::Up,
+            heard(-70),
+            RadioEvent::Down {
+                reason: "session lost".into(),
+            },
+            RadioEvent::Up,
+            heard(-60),
+        ];
+        futures::stream::iter(script)
+            .chain(futures::stream::pending())
+            .boxed()
+    }
+
+    async fn connect(&self, _: ConnectRequest) -> Result<Connection, Failure> {
+        Err(Failure::new(
+            bluefleet::FailureSource::Fleet,
+            bluefleet::FailureStage::Connect,
+            "not connectable in this test",
+        ))
+    }
+}
+
+/// Bug 2 of the lifecycle review: a `Down` and an `Up` within one batch window while a batch
+/// was in flight. The forget owed to the `Down` ran once every batch was ingested, so it also
+/// wiped what the radio heard after coming back up; now it is ordered among the batches.
+#[test]
+fn a_radio_down_and_up_within_one_window_keeps_what_it_heard_once_up() {
+    block_on_virtual_time(async {
+        let fleet = Fleet::builder()
+            .radios([Arc::new(BouncedRadio) as Arc<dyn Radio>])
+            .seed(9)
+            .build()
+            .unwrap();
+        run_for(Duration::from_secs(1)).await;
+        let heard = fleet.heard_device(&addr(1));
+        let radios = heard.as_ref().map(|h| h.radios.clone()).unwrap_or_default();
+        assert_eq!(
+            radios.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>(),
+            vec![RadioId::new("bounced")],
+            "heard after the radio came back: {heard:?}"
+        );
+        assert_eq!(
+            heard.and_then(|h| h.smoothed_rssi_dbm),
+            Some(-60.0),
+            "only the advert heard once up counts"
+        );
+    });
+}

@@ -11,7 +11,8 @@ use bluefleet::fleet::{block_on_virtual_time, SubscriptionEvent};
 use bluefleet::model::{uuid_from_u16, CharProps};
 use bluefleet::sim::world::{ServicesChange, SimCharacteristic, SimGatt, SimService};
 use bluefleet::sim::{DeviceSpec, RadioSpec, Simulation};
-use bluefleet::{Fleet, Subscription};
+use bluefleet::{Device, Fleet, Subscription};
+use tempfile::TempDir;
 
 use crate::support::*;
 
@@ -62,6 +63,22 @@ fn cached_counter_handle(dir: &Path) -> Option<u16> {
     table
         .find_characteristic(None, &counter())
         .map(|c| c.handle)
+}
+
+/// The counter device on one proxy (world and fleet seeded with `seed`), read once so its
+/// table is cached in the returned directory, then left until its idle link is released.
+async fn cached_then_idle(seed: u64) -> (TempDir, Simulation, Fleet, Device) {
+    let dir = tempfile::tempdir().unwrap();
+    let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
+    let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), seed);
+    let fleet = fleet_with_cache(&simulation, dir.path(), seed);
+    run_for(Duration::from_secs(3)).await;
+    let device = fleet.device(addr(1)).await.unwrap();
+    device.read(counter()).await.unwrap();
+    assert_eq!(cached_counter_handle(dir.path()), Some(3));
+    run_for(Duration::from_secs(5)).await;
+    assert!(!device.status().state.is_connected(), "idle link released");
+    (dir, simulation, fleet, device)
 }
 
 /// Every event `subscription` yields within `within` of virtual time.
@@ -175,16 +192,7 @@ fn a_services_change_through_the_control_while_connected_is_picked_up_the_same_w
 #[test]
 fn a_services_change_while_disconnected_replaces_the_cache_on_the_next_connect() {
     block_on_virtual_time(async {
-        let dir = tempfile::tempdir().unwrap();
-        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
-        let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), 23);
-        let fleet = fleet_with_cache(&simulation, dir.path(), 23);
-        run_for(Duration::from_secs(3)).await;
-        let device = fleet.device(addr(1)).await.unwrap();
-        device.read(counter()).await.unwrap();
-        assert_eq!(cached_counter_handle(dir.path()), Some(3));
-        run_for(Duration::from_secs(5)).await;
-        assert!(!device.status().state.is_connected(), "idle link released");
+        let (dir, simulation, _fleet, device) = cached_then_idle(23).await;
         let told = simulation
             .control()
             .change_services(addr(1), updated_counter())
@@ -205,15 +213,7 @@ fn a_services_change_while_disconnected_replaces_the_cache_on_the_next_connect()
 #[test]
 fn an_invalid_handle_on_a_cached_table_replaces_the_cache_and_retries_once() {
     block_on_virtual_time(async {
-        let dir = tempfile::tempdir().unwrap();
-        let radios = vec![RadioSpec::esphome_proxy("p1").at(0.0, 0.0)];
-        let simulation = Simulation::start(world(radios, vec![counter_device(vec![])]), 24);
-        let fleet = fleet_with_cache(&simulation, dir.path(), 24);
-        run_for(Duration::from_secs(3)).await;
-        let device = fleet.device(addr(1)).await.unwrap();
-        device.read(counter()).await.unwrap();
-        run_for(Duration::from_secs(5)).await;
-        assert!(!device.status().state.is_connected(), "idle link released");
+        let (dir, simulation, _fleet, device) = cached_then_idle(24).await;
 
         simulation
             .control()
@@ -241,5 +241,69 @@ fn an_invalid_handle_on_a_cached_table_replaces_the_cache_and_retries_once() {
             .unwrap();
         let error = device.read(counter()).await.unwrap_err();
         assert!(error.to_string().contains("Invalid Handle"), "{error}");
+    });
+}
+
+/// Bug 1 of the lifecycle review: several operations in flight on a stale cached table. Both
+/// reads get Invalid Handle; only the first was run again (the second reached its caller), and
+/// a naive requeue lost the other to the link the rediscovery closed. Now one stale-cache
+/// finding forgets the cache and rediscovers once, and every read that failed on the stale
+/// handles runs once more.
+#[test]
+fn concurrent_reads_on_a_stale_cached_table_all_run_again_after_one_rediscovery() {
+    block_on_virtual_time(async {
+        let (dir, simulation, _fleet, device) = cached_then_idle(25).await;
+
+        simulation
+            .control()
+            .fail_next_gatt(addr(1), 2, 0x01)
+            .unwrap();
+        let (first, second, third) = futures::join!(
+            device.read(counter()),
+            device.read(counter()),
+            device.read(counter())
+        );
+        assert!(first.is_ok(), "{first:?}");
+        assert!(second.is_ok(), "{second:?}");
+        assert!(third.is_ok(), "{third:?}");
+        let stats = simulation.stats();
+        let stats = stats.device(addr(1)).unwrap();
+        assert_eq!(
+            (stats.discoveries, stats.cache_hits),
+            (2, 1),
+            "one rediscovery for both findings: {stats:?}"
+        );
+        assert_eq!(cached_counter_handle(dir.path()), Some(3), "cached again");
+    });
+}
+
+/// The same finding when a subscription is enabled on a cached handle: the CCCD write gets
+/// Invalid Handle. The subscriber is not told `Failed` (the link used to stay up with notify
+/// off for good); the device rediscovers once and enables notify on the fresh table.
+#[test]
+fn an_invalid_handle_enabling_notify_on_a_cached_table_rediscovers_and_subscribes() {
+    block_on_virtual_time(async {
+        let (_dir, simulation, _fleet, device) = cached_then_idle(26).await;
+
+        simulation
+            .control()
+            .fail_next_gatt(addr(1), 1, 0x01)
+            .unwrap();
+        let mut subscription = device.subscribe(counter()).await.unwrap();
+        let events = events_for(&mut subscription, Duration::from_secs(10)).await;
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, SubscriptionEvent::Failed(_))),
+            "{events:?}"
+        );
+        let back = events
+            .iter()
+            .position(|e| *e == SubscriptionEvent::Reconnected)
+            .unwrap_or_else(|| panic!("never enabled: {events:?}"));
+        assert!(values(&events[back..]) >= 2, "{events:?}");
+        let stats = simulation.stats();
+        let stats = stats.device(addr(1)).unwrap();
+        assert_eq!((stats.discoveries, stats.cache_hits), (2, 1), "{stats:?}");
     });
 }

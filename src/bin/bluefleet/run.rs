@@ -240,16 +240,18 @@ impl Hub {
         systemd::reloading();
         match HubConfig::load(&self.path).map_err(|e| e.to_string()) {
             Ok(config) => {
-                match self.radios.apply(&self.fleet, &config).await {
-                    Ok(changes) => tracing::info!(
-                        added = changes.added,
-                        removed = changes.removed,
-                        "reload: radio entries applied"
-                    ),
-                    Err(error) => {
-                        tracing::error!(%error, "reload: a new radio could not be opened")
+                let (changes, not_applied) = match self.radios.apply(&self.fleet, &config).await {
+                    Ok(changes) => (changes, None),
+                    Err(partly) => {
+                        tracing::error!(error = %partly.error, "reload: radio entries not applied");
+                        (partly.changes, Some(partly.error))
                     }
-                }
+                };
+                tracing::info!(
+                    added = changes.added,
+                    removed = changes.removed,
+                    "reload: radio entries applied"
+                );
                 match self.devices.apply(&crate::mqtt::own_devices(&config)).await {
                     Ok(changes) => tracing::info!(
                         added = changes.added,
@@ -261,7 +263,7 @@ impl Hub {
                     Err(error) => tracing::error!(%error, "reload: devices not applied"),
                 }
                 self.config = config;
-                self.print_running().await;
+                self.print_running(not_applied).await;
             }
             Err(error) => {
                 tracing::error!(%error, "reload refused: keeping the running configuration")
@@ -270,8 +272,9 @@ impl Hub {
         systemd::reloaded(&self.status());
     }
 
-    /// Says which radios and managed devices the hub runs now (after a reload).
-    async fn print_running(&self) {
+    /// Says which radios and managed devices the hub runs now (after a reload), and which
+    /// radio entries of the file it could not apply.
+    async fn print_running(&self, not_applied: Option<String>) {
         let Ok(diagnostics) = self.fleet.diagnostics().await else {
             return;
         };
@@ -286,13 +289,17 @@ impl Hub {
             .map(|d| d.address.to_string())
             .collect();
         if self.json {
-            println!(
-                "{}",
-                serde_json::json!({"event": "reloaded", "radios": radios, "devices": devices})
-            );
+            let mut line =
+                serde_json::json!({"event": "reloaded", "radios": radios, "devices": devices});
+            if let Some(error) = not_applied {
+                line["not_applied"] = error.into();
+            }
+            println!("{line}");
         } else {
+            let not_applied =
+                not_applied.map_or_else(String::new, |e| format!("; not applied: {e}"));
             println!(
-                "reloaded: radios {}; devices {}",
+                "reloaded: radios {}; devices {}{not_applied}",
                 radios.join(", "),
                 devices.join(", ")
             );

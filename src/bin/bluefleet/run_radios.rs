@@ -7,6 +7,12 @@
 //! that did not change are not touched. BlueZ adapters the file lists are followed while the
 //! hub runs (`Fleet::follow_bluez_adapters`): one unplugged leaves the fleet, and comes back
 //! when it is plugged in again.
+//!
+//! A reload is applied entry by entry, so one bad entry (a world file that does not parse, a
+//! radio name the fleet already has) costs only that entry: the others are applied, and the
+//! error names each entry that failed. An entry is recorded with exactly the radios that made
+//! it into the fleet, so a later reload can always remove them; one that failed is tried again
+//! on the next reload.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,22 +23,39 @@ use bluefleet::model::RadioId;
 use bluefleet::sim::{SimControl, Simulation, World};
 use bluefleet::Fleet;
 
-/// One `[[radio]]` entry and what it opened.
+/// One `[[radio]]` entry and the radios of it that are in the fleet.
 struct Entry {
     config: RadioConfig,
+    /// Exactly the radios that made it into the fleet (a reload removes these).
     radios: Vec<RadioId>,
     /// The world of a simulated entry (dropping it stops the simulation).
     simulation: Option<Simulation>,
+    /// False when the fleet refused one of the entry's radios: the next reload removes the
+    /// radios that made it in and opens the entry again, as if it had changed.
+    complete: bool,
 }
 
 /// What one `apply` changed, in entries.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RadioChanges {
-    /// Entries opened and added.
+    /// Entries opened and added (in part, when the fleet refused one of their radios).
     pub added: usize,
     /// Entries whose radios were removed.
     pub removed: usize,
 }
+
+/// A reload that could not apply every entry: what it did change (that stays applied) and why
+/// the other entries failed.
+#[derive(Debug)]
+pub struct PartlyApplied {
+    /// The changes that worked.
+    pub changes: RadioChanges,
+    /// One line naming each entry that failed and why.
+    pub error: String,
+}
+
+/// The radios one entry opened, not yet in a fleet.
+type Opened = (Vec<Arc<dyn Radio>>, Option<Simulation>);
 
 /// The hub's radios, by entry.
 pub struct HubRadios {
@@ -47,7 +70,8 @@ pub struct HubRadios {
 
 impl HubRadios {
     /// Opens every entry of `config` (`worlds` are its simulated entries' worlds, in order)
-    /// and returns the radios for the fleet: simulated ones first, then real ones.
+    /// and returns the radios for the fleet: simulated ones first, then real ones. The first
+    /// entry that cannot be opened fails the start, named.
     pub async fn open(
         config: &HubConfig,
         worlds: Vec<World>,
@@ -63,26 +87,26 @@ impl HubRadios {
         };
         let mut worlds = worlds.into_iter();
         let (mut simulated, mut real) = (Vec::new(), Vec::new());
-        for entry in &config.radios {
-            let mode = scan_mode.unwrap_or(entry.scan_mode());
-            let (radios, simulation) = match entry {
-                RadioConfig::Sim { .. } => {
-                    let world = worlds.next().ok_or("a simulated radio without its world")?;
-                    let simulation = Simulation::start(world, config.seed);
-                    let radios = sim_radios(&simulation, mode)?;
-                    simulated.extend(radios.iter().cloned());
-                    (radios, Some(simulation))
-                }
-                real_entry => {
-                    let radios = crate::hub_radios::open(real_entry, mode).await?;
-                    real.extend(radios.iter().cloned());
-                    (radios, None)
-                }
+        for (index, entry) in config.radios.iter().enumerate() {
+            let world = match entry {
+                RadioConfig::Sim { .. } => worlds.next(),
+                _ => None,
             };
+            let (radios, simulation) = hub
+                .open_entry(entry, world, config.seed)
+                .await
+                .map_err(|why| entry_failed(index, entry, &why))?;
+            let into = if simulation.is_some() {
+                &mut simulated
+            } else {
+                &mut real
+            };
+            into.extend(radios.iter().cloned());
             hub.entries.push(Entry {
                 config: entry.clone(),
                 radios: radios.iter().map(|r| r.id()).collect(),
                 simulation,
+                complete: true,
             });
         }
         simulated.append(&mut real);
@@ -98,16 +122,18 @@ impl HubRadios {
     }
 
     /// Makes the fleet's radios equal to `config`'s entries. Removals are applied first, so
-    /// an entry changed in place (a new slot count) is reopened under the same names.
+    /// an entry changed in place (a new slot count) is reopened under the same names. An entry
+    /// that fails does not stop the others: every entry that can be applied is, the BlueZ
+    /// follower is refreshed when anything changed, and the failures come back together.
     pub async fn apply(
         &mut self,
         fleet: &Fleet,
         config: &HubConfig,
-    ) -> Result<RadioChanges, String> {
+    ) -> Result<RadioChanges, PartlyApplied> {
         let mut changes = RadioChanges::default();
         let (kept, gone): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut self.entries)
             .into_iter()
-            .partition(|entry| config.radios.contains(&entry.config));
+            .partition(|entry| entry.complete && config.radios.contains(&entry.config));
         self.entries = kept;
         for entry in gone {
             for radio in &entry.radios {
@@ -118,45 +144,92 @@ impl HubRadios {
             }
             changes.removed += 1;
         }
-        let added: Vec<RadioConfig> = config
+        let added: Vec<(usize, &RadioConfig)> = config
             .radios
             .iter()
-            .filter(|r| !self.entries.iter().any(|e| &e.config == *r))
-            .cloned()
+            .enumerate()
+            .filter(|(_, r)| !self.entries.iter().any(|e| &e.config == *r))
             .collect();
-        for entry in added {
-            let mode = self.scan_mode.unwrap_or(entry.scan_mode());
-            let (radios, simulation) = match &entry {
-                RadioConfig::Sim { .. } => {
-                    let world = load_worlds(std::slice::from_ref(&entry), &self.hub_file)?;
-                    let simulation = world
-                        .into_iter()
-                        .map(|w| Simulation::start(w, config.seed))
-                        .next();
-                    let radios = match &simulation {
-                        Some(simulation) => sim_radios(simulation, mode)?,
-                        None => Vec::new(),
-                    };
-                    (radios, simulation)
-                }
-                real => (crate::hub_radios::open(real, mode).await?, None),
-            };
-            let ids = radios.iter().map(|r| r.id()).collect();
-            for radio in radios {
-                tracing::info!(radio = %radio.id(), "reload: radio added");
-                fleet.add_radio(radio).await.map_err(|e| e.to_string())?;
+        let mut failures = Vec::new();
+        for (index, entry) in added {
+            let before = self.entries.len();
+            let outcome = self.add_entry(fleet, entry, config.seed).await;
+            if self.entries.len() > before {
+                changes.added += 1;
             }
-            self.entries.push(Entry {
-                config: entry,
-                radios: ids,
-                simulation,
-            });
-            changes.added += 1;
+            if let Err(why) = outcome {
+                failures.push(entry_failed(index, entry, &why));
+            }
         }
         if changes != RadioChanges::default() {
             self.follow_adapters(fleet).await;
         }
-        Ok(changes)
+        if failures.is_empty() {
+            return Ok(changes);
+        }
+        Err(PartlyApplied {
+            changes,
+            error: failures.join("; "),
+        })
+    }
+
+    /// Opens `entry` and adds its radios to the fleet one by one. The entry is recorded with
+    /// exactly the radios that made it in; when none did, it is not recorded, so the next
+    /// reload tries it again. The error says why the entry, or one of its radios, failed.
+    async fn add_entry(
+        &mut self,
+        fleet: &Fleet,
+        entry: &RadioConfig,
+        seed: u64,
+    ) -> Result<(), String> {
+        let world = match entry {
+            RadioConfig::Sim { world, .. } => Some(load_world(world, &self.hub_file)?),
+            _ => None,
+        };
+        let (radios, simulation) = self.open_entry(entry, world, seed).await?;
+        let (mut added, mut refused) = (Vec::new(), Vec::new());
+        for radio in radios {
+            let id = radio.id();
+            match fleet.add_radio(radio).await {
+                Ok(()) => {
+                    tracing::info!(radio = %id, "reload: radio added");
+                    added.push(id);
+                }
+                Err(error) => refused.push(error.to_string()),
+            }
+        }
+        if !added.is_empty() {
+            self.entries.push(Entry {
+                config: entry.clone(),
+                radios: added,
+                simulation,
+                complete: refused.is_empty(),
+            });
+        }
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(refused.join(", "))
+        }
+    }
+
+    /// The radios of `entry` (a simulated one from `world`, started with `seed`), asked for
+    /// the scan mode; nothing is added to a fleet yet.
+    async fn open_entry(
+        &self,
+        entry: &RadioConfig,
+        world: Option<World>,
+        seed: u64,
+    ) -> Result<Opened, String> {
+        let mode = self.scan_mode.unwrap_or(entry.scan_mode());
+        match (entry, world) {
+            (RadioConfig::Sim { .. }, Some(world)) => {
+                let simulation = Simulation::start(world, seed);
+                Ok((sim_radios(&simulation, mode)?, Some(simulation)))
+            }
+            (RadioConfig::Sim { .. }, None) => Err("its world was not loaded".into()),
+            (real, _) => Ok((crate::hub_radios::open(real, mode).await?, None)),
+        }
     }
 
     /// Follows the BlueZ adapters the entries name (replacing an earlier follower): one that
@@ -228,22 +301,32 @@ impl HubRadios {
 
 /// The worlds of the simulated radios; a world path is relative to the hub file.
 pub fn load_worlds(radios: &[RadioConfig], hub_file: &Path) -> Result<Vec<World>, String> {
-    let base = hub_file.parent().map(PathBuf::from).unwrap_or_default();
     radios
         .iter()
         .filter_map(|r| match r {
-            RadioConfig::Sim { world, .. } => {
-                // A file beside the hub file, else a path as given or a built-in world's name.
-                let beside = base.join(world);
-                Some(crate::worlds::load(if beside.exists() {
-                    &beside
-                } else {
-                    world
-                }))
-            }
+            RadioConfig::Sim { world, .. } => Some(load_world(world, hub_file)),
             _ => None,
         })
         .collect()
+}
+
+/// A file beside the hub file, else a path as given or a built-in world's name.
+fn load_world(world: &Path, hub_file: &Path) -> Result<World, String> {
+    let beside = hub_file.parent().unwrap_or(Path::new("")).join(world);
+    crate::worlds::load(if beside.exists() { &beside } else { world })
+}
+
+/// `radio[index]` (as the file checks name entries) and what it is, with why it failed.
+fn entry_failed(index: usize, entry: &RadioConfig, why: &str) -> String {
+    let what = match entry {
+        RadioConfig::Sim { world, .. } => format!("sim world {}", world.display()),
+        RadioConfig::Bluez { adapter, .. } => format!("bluez adapter {adapter}"),
+        RadioConfig::Btleplug { adapter, .. } => {
+            format!("btleplug adapter {}", adapter.as_deref().unwrap_or("(any)"))
+        }
+        RadioConfig::Esphome { host, .. } => format!("esphome proxy {host}"),
+    };
+    format!("radio[{index}] ({what}): {}", why.trim_end())
 }
 
 /// The radios of a simulation, asked for `mode`.
@@ -254,3 +337,7 @@ fn sim_radios(simulation: &Simulation, mode: ScanMode) -> Result<Vec<Arc<dyn Rad
     }
     Ok(radios)
 }
+
+#[cfg(test)]
+#[path = "run_radios_tests.rs"]
+mod tests;

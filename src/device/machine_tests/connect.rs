@@ -127,7 +127,7 @@ fn a_link_the_backend_ended_is_not_disconnected_again() {
     )));
     // Closing by ourselves: exactly one disconnect; the lease stays until it returns.
     b.advance(Duration::from_secs(1));
-    b.feed(Event::Timer);
+    b.fire_timer();
     b.grant("p1");
     let (_, ended) = b.connect();
     let effects = b.feed(Event::Disconnect);
@@ -163,7 +163,7 @@ fn a_slow_attempt_is_never_cut_short_by_the_machine() {
     b.grant("p1");
     for _ in 0..30 {
         b.advance(Duration::from_secs(1));
-        let effects = b.feed(Event::Timer);
+        let effects = b.fire_timer();
         assert!(effects.is_empty(), "{effects:?}");
         b.heard("p1", -60, Some(true));
     }
@@ -191,7 +191,7 @@ fn a_failed_device_keeps_its_place_in_line_and_a_connected_one_does_not() {
     b.connect();
     b.link_ended(DisconnectCause::LinkLost);
     b.advance(Duration::from_secs(1));
-    let effects = b.feed(Event::Timer);
+    let effects = b.fire_timer();
     assert!(has(&effects, |e| matches!(
         e,
         Effect::JoinQueue { place: None, .. }

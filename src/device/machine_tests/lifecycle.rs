@@ -17,10 +17,26 @@ fn idle_timers(effects: &[Effect]) -> Vec<Instant> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::ArmIdleTimer(at) => Some(*at),
+            Effect::ArmIdleTimer { at, .. } => Some(*at),
             _ => None,
         })
         .collect()
+}
+
+/// `effects` armed the idle timer once, for the idle timeout from now.
+fn assert_idle_armed(b: &Bench, effects: &[Effect]) {
+    assert_eq!(
+        idle_timers(effects),
+        vec![b.now + IDLE_AFTER],
+        "{effects:?}"
+    );
+}
+
+/// The idle timeout passes and the armed idle timer fires: the link of `generation` (and only
+/// it) is asked to disconnect.
+fn assert_idle_disconnect(b: &mut Bench, generation: u64) {
+    b.advance(IDLE_AFTER);
+    assert_eq!(b.fire_idle_timer(), vec![Effect::Disconnect { generation }]);
 }
 
 #[test]
@@ -35,7 +51,7 @@ fn an_unwanted_link_goes_after_the_idle_timeout_and_only_then() {
     // The request is done: the timer is armed once, however often demand is looked at.
     b.requests = false;
     let effects = b.feed(Event::DemandChanged);
-    assert_eq!(idle_timers(&effects), vec![b.now + IDLE_AFTER]);
+    assert_idle_armed(&b, &effects);
     assert!(idle_timers(&b.feed(Event::DemandChanged)).is_empty());
     // An operation in flight is demand again: the timer goes; when it is done, it comes back.
     b.advance(Duration::from_secs(10));
@@ -43,14 +59,10 @@ fn an_unwanted_link_goes_after_the_idle_timeout_and_only_then() {
     assert_eq!(b.feed(Event::DemandChanged), vec![Effect::CancelIdleTimer]);
     b.requests = false;
     let effects = b.feed(Event::DemandChanged);
-    assert_eq!(idle_timers(&effects), vec![b.now + IDLE_AFTER]);
-    b.advance(IDLE_AFTER);
-    assert_eq!(
-        b.feed(Event::IdleTimer),
-        vec![Effect::Disconnect { generation: 1 }]
-    );
+    assert_idle_armed(&b, &effects);
+    assert_idle_disconnect(&mut b, 1);
     // A second firing (or a second close) asks for no second disconnect.
-    assert!(b.feed(Event::IdleTimer).is_empty());
+    assert!(b.fire_idle_timer().is_empty());
     assert!(b.feed(Event::Close).is_empty());
     let effects = b.link_ended(DisconnectCause::Requested);
     assert_eq!(published(&effects), Some(DeviceState::Idle));
@@ -66,11 +78,11 @@ fn an_idle_timer_that_fires_while_the_link_is_wanted_again_keeps_it() {
     // A subscription came (no demand event while connected): the timer finds it wanted.
     b.subscribed = true;
     b.advance(IDLE_AFTER);
-    assert!(b.feed(Event::IdleTimer).is_empty());
+    assert!(b.fire_idle_timer().is_empty());
     // Dropped later: the timer is armed again, from then.
     b.subscribed = false;
     let effects = b.feed(Event::DemandChanged);
-    assert_eq!(idle_timers(&effects), vec![b.now + IDLE_AFTER]);
+    assert_idle_armed(&b, &effects);
 }
 
 #[test]
@@ -82,7 +94,7 @@ fn a_kept_connection_never_arms_the_idle_timer_until_released() {
     let (effects, _) = b.connect();
     assert!(idle_timers(&effects).is_empty());
     let effects = b.feed(Event::KeepConnected(false));
-    assert_eq!(idle_timers(&effects), vec![b.now + IDLE_AFTER]);
+    assert_idle_armed(&b, &effects);
 }
 
 /// Bug 8 at machine level: a machine that took over a crashed actor's memory, connected for a
@@ -101,12 +113,48 @@ fn a_restarted_machine_releases_the_link_when_the_last_subscription_goes() {
     b.connect();
     b.subscribed = false;
     let effects = b.feed(Event::DemandChanged);
-    assert_eq!(idle_timers(&effects), vec![b.now + IDLE_AFTER]);
-    b.advance(IDLE_AFTER);
-    assert_eq!(
-        b.feed(Event::IdleTimer),
-        vec![Effect::Disconnect { generation: 1 }]
-    );
+    assert_idle_armed(&b, &effects);
+    assert_idle_disconnect(&mut b, 1);
+}
+
+/// Bug 4 (numbered waits): an idle timer cancelled and armed again can still fire in the turn
+/// it was cancelled in. Its event carries the old wait's number, and the machine ignores it:
+/// the link the new timer stands for stays up until that timer fires.
+#[test]
+fn an_idle_timer_replaced_in_the_turn_it_fired_does_nothing() {
+    let mut b = Bench::new(&["p1"]);
+    connected_on_demand(&mut b);
+    b.requests = false;
+    b.feed(Event::DemandChanged);
+    let stale = b.idle_timer;
+    b.advance(IDLE_AFTER / 2);
+    b.requests = true;
+    assert_eq!(b.feed(Event::DemandChanged), vec![Effect::CancelIdleTimer]);
+    b.requests = false;
+    let effects = b.feed(Event::DemandChanged);
+    assert_idle_armed(&b, &effects);
+    // The first timer's deadline: it fires although it was cancelled.
+    b.advance(IDLE_AFTER / 2);
+    assert!(b.feed(Event::IdleTimer(stale)).is_empty());
+    assert_idle_disconnect(&mut b, 1);
+}
+
+/// Bug 4 for the machine's timer: a backoff timer replaced by a later wait fires anyway; its
+/// event carries the old number and changes nothing (no drive, no re-arm, no publish).
+#[test]
+fn a_machine_timer_replaced_in_the_turn_it_fired_does_nothing() {
+    let mut b = Bench::new(&["p1"]);
+    b.heard("p1", -60, Some(true));
+    b.feed(Event::KeepConnected(true));
+    b.grant("p1");
+    b.fail(ABORTED);
+    let stale = b.timer;
+    b.advance(Duration::from_millis(250));
+    let effects = b.fire_timer();
+    assert_eq!(joins(&effects), vec![vec![r("p1")]], "{effects:?}");
+    assert_ne!(b.timer, stale, "queued: the detour wait is armed");
+    assert!(b.feed(Event::Timer(stale)).is_empty());
+    assert!(b.feed(Event::Timer(0)).is_empty(), "never armed");
 }
 
 #[test]
@@ -147,7 +195,7 @@ fn backing_off(b: &mut Bench, failures: usize) -> Duration {
     for n in 0..failures {
         if n > 0 {
             b.advance(remaining);
-            b.feed(Event::Timer);
+            b.fire_timer();
         }
         b.grant("p1");
         let effects = b.fail(ABORTED);
@@ -185,7 +233,7 @@ fn a_machine_that_takes_over_the_memory_waits_out_the_backoff() {
     );
     // The next failure grows the remembered envelope (4 s), not a fresh one (250 ms).
     restarted.advance(Duration::from_millis(1500));
-    restarted.feed(Event::Timer);
+    restarted.fire_timer();
     restarted.grant("p1");
     let effects = restarted.fail(ABORTED);
     assert!(matches!(

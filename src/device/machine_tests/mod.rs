@@ -33,11 +33,16 @@ impl LeaseHandle for Lease {
 #[derive(Debug)]
 struct TestLink {
     ended: Rc<Cell<bool>>,
+    from_cache: bool,
 }
 
 impl LinkHandle for TestLink {
     fn mark_ended(&mut self) {
         self.ended.set(true);
+    }
+
+    fn uses_cached_table(&self) -> bool {
+        self.from_cache
     }
 }
 
@@ -65,6 +70,11 @@ struct Bench {
     requests: bool,
     subscribed: bool,
     generation: u64,
+    /// The numbers of the last machine and idle timers armed.
+    timer: u64,
+    idle_timer: u64,
+    /// Whether the links `connect` makes use the cached table.
+    links_from_cache: bool,
 }
 
 impl Bench {
@@ -97,6 +107,9 @@ impl Bench {
             requests: false,
             subscribed: false,
             generation: 0,
+            timer: 0,
+            idle_timer: 0,
+            links_from_cache: false,
         }
     }
 
@@ -113,11 +126,24 @@ impl Bench {
             if let Effect::StartAttempt { generation, .. } = effect {
                 self.generation = *generation;
             }
-            if let Effect::JoinQueue { .. } = effect {
-                self.machine.hold_place(7);
+            match effect {
+                Effect::JoinQueue { .. } => self.machine.hold_place(7),
+                Effect::ArmTimer { number, .. } => self.timer = *number,
+                Effect::ArmIdleTimer { number, .. } => self.idle_timer = *number,
+                _ => {}
             }
         }
         effects
+    }
+
+    /// The last machine timer armed fires.
+    fn fire_timer(&mut self) -> Vec<Effect> {
+        self.feed(Event::Timer(self.timer))
+    }
+
+    /// The last idle timer armed fires.
+    fn fire_idle_timer(&mut self) -> Vec<Effect> {
+        self.feed(Event::IdleTimer(self.idle_timer))
     }
 
     fn advance(&mut self, by: Duration) {
@@ -151,6 +177,7 @@ impl Bench {
         let ended = Rc::new(Cell::new(false));
         let link = TestLink {
             ended: Rc::clone(&ended),
+            from_cache: self.links_from_cache,
         };
         let generation = self.generation;
         (self.feed(Event::Connected { generation, link }), ended)
@@ -203,6 +230,7 @@ const ABORTED: &str = "le-connection-abort-by-local";
 /// How long the benches' on-demand links stay up unwanted.
 const IDLE_AFTER: Duration = Duration::from_secs(30);
 
+mod cache;
 mod connect;
 mod lifecycle;
 mod retry;

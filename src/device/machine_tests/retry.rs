@@ -12,7 +12,7 @@ fn failures_through_a_far_proxy_do_not_delay_the_near_one() {
     b.heard("far", -62, Some(true));
     b.feed(Event::KeepConnected(true));
     b.set_up("near", false);
-    b.feed(Event::Timer);
+    b.fire_timer();
     for _ in 0..6 {
         b.grant("far");
         let effects = b.fail(ABORTED);
@@ -27,7 +27,7 @@ fn failures_through_a_far_proxy_do_not_delay_the_near_one() {
             panic!("not backing off: {effects:?}");
         };
         b.advance(remaining);
-        b.feed(Event::Timer);
+        b.fire_timer();
     }
     b.grant("far");
     let effects = b.fail(ABORTED);
@@ -60,9 +60,12 @@ fn the_detour_to_a_weak_radio_opens_after_the_detour_wait() {
     let effects = b.feed(Event::KeepConnected(true));
     assert_eq!(joins(&effects), vec![vec![r("good")]]);
     let detour_at = b.now + ChoicePolicy::default().detour_after;
-    assert!(has(&effects, |e| *e == Effect::ArmTimer(detour_at)));
+    assert!(has(
+        &effects,
+        |e| matches!(e, Effect::ArmTimer { at, .. } if *at == detour_at)
+    ));
     b.now = detour_at;
-    let effects = b.feed(Event::Timer);
+    let effects = b.fire_timer();
     assert_eq!(joins(&effects), vec![vec![r("good"), r("weak")]]);
 }
 
@@ -82,7 +85,7 @@ fn not_found_waits_for_a_fresh_advert() {
         })
     );
     b.advance(Duration::from_secs(1));
-    assert!(joins(&b.feed(Event::Timer)).is_empty());
+    assert!(joins(&b.fire_timer()).is_empty());
     let effects = b.heard("p1", -60, Some(true));
     assert_eq!(joins(&effects), vec![vec![r("p1")]]);
 }
@@ -109,7 +112,7 @@ fn a_request_fails_after_its_attempt_budget_and_the_device_goes_idle() {
                 panic!("not backing off: {effects:?}");
             };
             b.advance(remaining);
-            b.feed(Event::Timer);
+            b.fire_timer();
         } else {
             assert!(has(&effects, |e| matches!(
                 e,
