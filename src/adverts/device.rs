@@ -2,10 +2,10 @@
 //!
 //! Owns, per device: the merged advert, one [`RadioSighting`] per radio that heard it (last and
 //! smoothed RSSI, last seen: what the Supervisor's radio choice reads), the best radio, the RSSI
-//! statistics, the learned interval and the proximity zone. All of it is plain data: 216 bytes
-//! inline, 40 per radio that heard it, plus the payload values (about 300 bytes for a typical
-//! sensor, 370 resident with allocator overhead), so an advertising-only device never needs an
-//! actor.
+//! statistics, the learned interval and the proximity zone. All of it is plain data: 192 bytes
+//! inline (its lists are exactly-sized boxed slices, not `Vec`s), 40 per radio that heard it,
+//! plus the payload values in one buffer per kind, so an advertising-only device never needs
+//! an actor.
 //!
 //! Best radio, with hysteresis: a challenger takes over only when its smoothed RSSI beats the
 //! best radio's by `switch_margin_db` after `switch_min_samples` readings, or when the best
@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::availability::IntervalLearner;
+use super::exact_list;
 use super::hashing::PayloadFingerprint;
 use super::merge::MergedAdvert;
 use super::proximity::{next_zone, Zone};
@@ -103,7 +104,7 @@ pub struct DeviceView {
     /// others) is older content and must not roll the merged view back.
     content_heard_us: u64,
     pub(crate) merged: MergedAdvert,
-    pub(crate) sightings: Vec<RadioSighting>,
+    pub(crate) sightings: Box<[RadioSighting]>,
     stats: RssiStats,
     pub(crate) interval: IntervalLearner,
     first_seen: Instant,
@@ -123,7 +124,7 @@ impl DeviceView {
             settled: false,
             content_heard_us: 0,
             merged: MergedAdvert::default(),
-            sightings: Vec::new(),
+            sightings: Box::default(),
             stats: RssiStats::default(),
             interval: IntervalLearner::default(),
             first_seen: advert.seen_at,
@@ -152,15 +153,17 @@ impl DeviceView {
             Some(position) => position,
             None => {
                 fresh = true;
-                self.sightings.reserve_exact(1);
-                self.sightings.push(RadioSighting {
-                    radio,
-                    samples: 0,
-                    last_rssi_dbm: None,
-                    smoothed_rssi_dbm: None,
-                    last_seen: advert.seen_at,
-                    last_payload: payload,
-                });
+                exact_list::push(
+                    &mut self.sightings,
+                    RadioSighting {
+                        radio,
+                        samples: 0,
+                        last_rssi_dbm: None,
+                        smoothed_rssi_dbm: None,
+                        last_seen: advert.seen_at,
+                        last_payload: payload,
+                    },
+                );
                 self.sightings.len() - 1
             }
         };
@@ -260,7 +263,7 @@ impl DeviceView {
     /// Forgets what `radio` heard; if it was the best radio, the strongest remaining one takes
     /// over. Returns the new best radio when it changed.
     pub(crate) fn forget_radio(&mut self, radio: RadioIndex) -> Option<RadioIndex> {
-        self.sightings.retain(|s| s.radio != radio);
+        exact_list::retain(&mut self.sightings, |s| s.radio != radio);
         if radio != self.best_radio {
             return None;
         }
@@ -277,8 +280,9 @@ impl DeviceView {
     /// Drops other radios' sightings older than `max_age`; the best radio's is kept.
     pub(crate) fn prune_sightings(&mut self, now: Instant, max_age: Duration) {
         let best = self.best_radio;
-        self.sightings
-            .retain(|s| s.radio == best || now.saturating_duration_since(s.last_seen) <= max_age);
+        exact_list::retain(&mut self.sightings, |s| {
+            s.radio == best || now.saturating_duration_since(s.last_seen) <= max_age
+        });
     }
 
     fn best_sighting(&self) -> Option<&RadioSighting> {
@@ -342,6 +346,6 @@ impl DeviceView {
 
     /// Heap bytes owned by this view, excluding its own box.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.merged.heap_bytes() + self.sightings.capacity() * std::mem::size_of::<RadioSighting>()
+        self.merged.heap_bytes() + std::mem::size_of_val(&*self.sightings)
     }
 }

@@ -1,8 +1,9 @@
 //! The merged view of what a device advertised: [`MergedAdvert`].
 //!
-//! Owns the union of every advert and scan response a device sent, in a compact form: boxed
-//! slices in small vectors instead of `BTreeMap`s, whose first node alone costs 300–450 bytes
-//! and would break the "a few hundred bytes per advertising device" budget (performance
+//! Owns the union of every advert and scan response a device sent, in a compact form:
+//! manufacturer and service data each in one packed buffer (`packed_map.rs`), service
+//! UUIDs in an exactly-sized list, instead of `BTreeMap`s, whose first node alone costs 300–450
+//! bytes and would break the "a few hundred bytes per advertising device" budget (performance
 //! anchors G5). Lookups are linear, which is fastest at the one to three entries a real advert
 //! carries.
 //!
@@ -14,15 +15,17 @@
 
 use uuid::Uuid;
 
+use super::exact_list;
+use super::packed_map::PackedMap;
 use crate::model::AdvertData;
 
 /// The union of a device's adverts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MergedAdvert {
     name: Option<Box<str>>,
-    manufacturer_data: Vec<(u16, Box<[u8]>)>,
-    service_data: Vec<(Uuid, Box<[u8]>)>,
-    service_uuids: Vec<Uuid>,
+    manufacturer_data: PackedMap<u16>,
+    service_data: PackedMap<Uuid>,
+    service_uuids: Box<[Uuid]>,
     tx_power_dbm: Option<i8>,
     flags: Option<u8>,
 }
@@ -35,14 +38,14 @@ impl MergedAdvert {
             changed |= self.merge_name(name);
         }
         for (company, bytes) in &newer.manufacturer_data {
-            changed |= upsert(&mut self.manufacturer_data, *company, bytes);
+            changed |= self.manufacturer_data.upsert(*company, bytes);
         }
         for (uuid, bytes) in &newer.service_data {
-            changed |= upsert(&mut self.service_data, *uuid, bytes);
+            changed |= self.service_data.upsert(*uuid, bytes);
         }
         for uuid in &newer.service_uuids {
             if !self.service_uuids.contains(uuid) {
-                self.service_uuids.push(*uuid);
+                exact_list::push(&mut self.service_uuids, *uuid);
                 changed = true;
             }
         }
@@ -75,22 +78,22 @@ impl MergedAdvert {
 
     /// Manufacturer data of one company.
     pub fn manufacturer_data(&self, company: u16) -> Option<&[u8]> {
-        find(&self.manufacturer_data, &company)
+        self.manufacturer_data.get(&company)
     }
 
     /// Service data of one service.
     pub fn service_data(&self, uuid: &Uuid) -> Option<&[u8]> {
-        find(&self.service_data, uuid)
+        self.service_data.get(uuid)
     }
 
     /// The companies it sent manufacturer data for, in first-seen order.
     pub fn manufacturer_ids(&self) -> impl Iterator<Item = u16> + '_ {
-        self.manufacturer_data.iter().map(|(company, _)| *company)
+        self.manufacturer_data.keys()
     }
 
     /// The services it sent data for, in first-seen order.
-    pub fn service_data_uuids(&self) -> impl Iterator<Item = &Uuid> + '_ {
-        self.service_data.iter().map(|(uuid, _)| uuid)
+    pub fn service_data_uuids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.service_data.keys()
     }
 
     /// Every service UUID advertised, in first-seen order.
@@ -115,14 +118,14 @@ impl MergedAdvert {
             manufacturer_data: self
                 .manufacturer_data
                 .iter()
-                .map(|(company, bytes)| (*company, bytes.to_vec()))
+                .map(|(company, bytes)| (company, bytes.to_vec()))
                 .collect(),
             service_data: self
                 .service_data
                 .iter()
-                .map(|(uuid, bytes)| (*uuid, bytes.to_vec()))
+                .map(|(uuid, bytes)| (uuid, bytes.to_vec()))
                 .collect(),
-            service_uuids: self.service_uuids.clone(),
+            service_uuids: self.service_uuids.to_vec(),
             tx_power_dbm: self.tx_power_dbm,
             flags: self.flags,
         }
@@ -131,40 +134,9 @@ impl MergedAdvert {
     /// Heap bytes held (the allocations' requested sizes, without allocator overhead).
     pub fn heap_bytes(&self) -> usize {
         self.name.as_deref().map_or(0, str::len)
-            + self.manufacturer_data.capacity() * std::mem::size_of::<(u16, Box<[u8]>)>()
-            + value_bytes(&self.manufacturer_data)
-            + self.service_data.capacity() * std::mem::size_of::<(Uuid, Box<[u8]>)>()
-            + value_bytes(&self.service_data)
-            + self.service_uuids.capacity() * std::mem::size_of::<Uuid>()
-    }
-}
-
-fn value_bytes<K>(entries: &[(K, Box<[u8]>)]) -> usize {
-    entries.iter().map(|(_, value)| value.len()).sum()
-}
-
-fn find<'a, K: PartialEq>(entries: &'a [(K, Box<[u8]>)], key: &K) -> Option<&'a [u8]> {
-    entries.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
-}
-
-/// Sets `key` to `bytes`; copies in place when the length is unchanged. Returns whether the
-/// value changed.
-fn upsert<K: PartialEq>(entries: &mut Vec<(K, Box<[u8]>)>, key: K, bytes: &[u8]) -> bool {
-    match entries.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, value)) if **value == *bytes => false,
-        Some((_, value)) if value.len() == bytes.len() => {
-            value.copy_from_slice(bytes);
-            true
-        }
-        Some((_, value)) => {
-            *value = bytes.into();
-            true
-        }
-        None => {
-            entries.reserve_exact(1);
-            entries.push((key, bytes.into()));
-            true
-        }
+            + self.manufacturer_data.heap_bytes()
+            + self.service_data.heap_bytes()
+            + std::mem::size_of_val(&*self.service_uuids)
     }
 }
 

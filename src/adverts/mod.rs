@@ -22,10 +22,12 @@ pub mod availability;
 pub mod beacon;
 mod device;
 mod events;
+mod exact_list;
 pub mod filter;
 mod hashing;
 mod ingest;
 pub mod merge;
+mod packed_map;
 pub mod proximity;
 pub mod rssi;
 #[cfg(test)]

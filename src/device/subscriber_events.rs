@@ -24,7 +24,6 @@ pub(super) struct Events {
     missed: u64,
     /// Markers that found the queue full, coalesced, queued before anything else.
     held: Vec<SubscriptionEvent>,
-    sender_gone: bool,
 }
 
 impl Events {
@@ -36,7 +35,6 @@ impl Events {
             capacity: capacity.max(1),
             missed: 0,
             held: Vec::new(),
-            sender_gone: false,
         }
     }
 
@@ -114,18 +112,5 @@ impl Queue for Events {
             self.flush();
         }
         Some(event)
-    }
-
-    fn ended(&self) -> bool {
-        self.sender_gone
-    }
-
-    fn senders_gone(&mut self) {
-        self.sender_gone = true;
-    }
-
-    fn receiver_gone(&mut self) {
-        self.items.clear();
-        self.held.clear();
     }
 }

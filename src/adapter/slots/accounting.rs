@@ -95,7 +95,10 @@ impl SlotLedger {
     /// Where a device holds a slot, if anywhere.
     #[cfg(test)]
     pub fn holder(&self, address: &Address) -> Option<RadioId> {
-        self.lock().holder.get(address).cloned()
+        self.lock()
+            .holder
+            .get(address)
+            .map(|(radio, _)| radio.clone())
     }
 
     /// Total slots held across all radios.

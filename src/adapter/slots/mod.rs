@@ -141,7 +141,8 @@ struct Waiter {
 #[derive(Debug, Default)]
 struct LedgerState {
     radios: BTreeMap<RadioId, RadioSlots>,
-    holder: BTreeMap<Address, RadioId>,
+    /// Where each device holds its slot, and the lease's id (it outlives a removed radio's row).
+    holder: BTreeMap<Address, (RadioId, u64)>,
     /// Tickets by number: the FIFO.
     waiters: BTreeMap<u64, Waiter>,
     next_id: u64,
@@ -195,14 +196,10 @@ impl SlotLedger {
         self.dispatch();
     }
 
-    /// Forgets a radio: no ticket is granted on it again. Leases on it release as usual.
+    /// Forgets a radio: its row leaves the listings and no ticket is granted on it again.
+    /// Leases on it still release as usual (until then their devices hold no other slot).
     pub fn remove_radio(&self, radio: &RadioId) {
-        let mut state = self.lock();
-        if let Some(slots) = state.radios.get_mut(radio) {
-            slots.up = false;
-            slots.foreign.clear();
-            slots.foreign_unnamed = 0;
-        }
+        self.lock().radios.remove(radio);
     }
 
     /// Marks a radio up or down. Down drops what the radio reported; leases stay until their
@@ -243,7 +240,7 @@ impl SlotLedger {
         let (reply, granted) = oneshot::channel();
         let number = {
             let mut state = self.lock();
-            if let Some(holder) = state.holder.get(&address) {
+            if let Some((holder, _)) = state.holder.get(&address) {
                 return Err(LeaseRefused::AlreadyHeld {
                     address,
                     radio: holder.clone(),
@@ -279,7 +276,7 @@ impl SlotLedger {
     #[cfg(test)]
     pub fn try_lease(&self, radio: &RadioId, address: Address) -> Result<SlotLease, LeaseRefused> {
         let mut state = self.lock();
-        if let Some(holder) = state.holder.get(&address) {
+        if let Some((holder, _)) = state.holder.get(&address) {
             return Err(LeaseRefused::AlreadyHeld {
                 address,
                 radio: holder.clone(),
@@ -316,7 +313,7 @@ impl SlotLedger {
             slots.held.insert(address, Held { id, phase });
             slots.foreign.remove(&address);
         }
-        state.holder.insert(address, radio.clone());
+        state.holder.insert(address, (radio.clone(), id));
     }
 
     /// Grants every free radio a waiter, until no waiter accepts a free radio: the head of the
@@ -417,13 +414,16 @@ impl SlotLedger {
     fn release(&self, radio: &RadioId, address: Address, id: u64) {
         let released = {
             let mut state = self.lock();
-            let Some(slots) = state.radios.get_mut(radio) else {
-                return;
-            };
-            let ours = slots.held.get(&address).is_some_and(|h| h.id == id);
+            let ours = state
+                .holder
+                .get(&address)
+                .is_some_and(|(r, held)| r == radio && *held == id);
             if ours {
-                slots.held.remove(&address);
                 state.holder.remove(&address);
+                // The row is gone if the radio was removed while the lease was held.
+                if let Some(slots) = state.radios.get_mut(radio) {
+                    slots.held.remove(&address);
+                }
             }
             ours
         };

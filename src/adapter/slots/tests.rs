@@ -466,3 +466,23 @@ fn random_operations_keep_the_fairness_bound_and_grant_at_the_head_of_each_radio
         }
     }
 }
+
+#[test]
+fn a_removed_radio_leaves_the_usage_and_a_lease_outliving_it_still_releases() {
+    let l = ledger(&[("p1", 2), ("p2", 2)]);
+    let (p1, p2) = (RadioId::new("p1"), RadioId::new("p2"));
+    let lease = l.try_lease(&p1, addr(1)).unwrap();
+    l.remove_radio(&p1);
+    let rows: Vec<RadioId> = l.usage().into_iter().map(|u| u.radio).collect();
+    assert_eq!(rows, vec![p2.clone()]);
+    assert!(!l.is_up(&p1));
+    // The device still holds its slot until the lease goes, then may lease elsewhere.
+    assert_eq!(l.holder(&addr(1)), Some(p1.clone()));
+    drop(lease);
+    assert_eq!(l.total_held(), 0);
+    let _elsewhere = l.try_lease(&p2, addr(1)).unwrap();
+    // Re-added under the same name, the radio starts empty.
+    l.add_radio(&p1, 2);
+    l.set_up(&p1, true);
+    assert_eq!(l.free(&p1), 2);
+}

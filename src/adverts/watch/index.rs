@@ -161,7 +161,7 @@ impl MatcherIndex {
         }
         if !self.by_service_data.is_empty() {
             for uuid in advert.service_data_uuids() {
-                each(self.by_service_data.get(uuid));
+                each(self.by_service_data.get(&uuid));
             }
         }
         if !self.by_service.is_empty() {

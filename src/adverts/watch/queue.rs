@@ -39,7 +39,6 @@ pub(crate) struct WatchQueue<T> {
     markers: usize,
     /// Items dropped since the last `Lagged` marker was queued.
     missed: u64,
-    sender_gone: bool,
 }
 
 impl<T> WatchQueue<T> {
@@ -70,18 +69,6 @@ impl<T: Send + 'static> Queue for WatchQueue<T> {
         }
         Some(item)
     }
-
-    fn ended(&self) -> bool {
-        self.sender_gone
-    }
-
-    fn senders_gone(&mut self) {
-        self.sender_gone = true;
-    }
-
-    fn receiver_gone(&mut self) {
-        self.items.clear();
-    }
 }
 
 /// The Supervisor's end: offers items, never waits.
@@ -105,7 +92,6 @@ pub(crate) fn watch_queue<T: Send + 'static>(
         items: VecDeque::new(),
         markers: 0,
         missed: 0,
-        sender_gone: false,
     });
     (WatchSender { sender }, WatchReceiver { receiver })
 }

@@ -35,13 +35,15 @@ pub(crate) trait Queue: Send + 'static {
     type Item: Send + 'static;
     /// The next item for the consumer, if one is ready.
     fn pop(&mut self) -> Option<Self::Item>;
-    /// Nothing more will ever come (checked when `pop` has nothing).
-    fn ended(&self) -> bool;
-    /// The last sender is gone: whatever must still be said is queued now.
-    fn senders_gone(&mut self);
-    /// The consumer is gone: what it will never read may be freed now (else it goes with the
-    /// last sender).
-    fn receiver_gone(&mut self) {}
+    /// The queue said its last word while senders remain (checked when `pop` has nothing);
+    /// once every sender is gone the stream ends after what is queued anyway, so a queue
+    /// without a final word of its own keeps this default.
+    fn ended(&self) -> bool {
+        false
+    }
+    /// The last sender is gone: whatever must still be said is queued now (nothing, by
+    /// default).
+    fn senders_gone(&mut self) {}
 }
 
 struct State<Q> {
@@ -55,6 +57,14 @@ struct State<Q> {
     closers: Vec<Waker>,
     senders: usize,
     receiver_alive: bool,
+}
+
+impl<Q: Queue> State<Q> {
+    /// Nothing more will come: every sender is gone, or the queue said its last word (asked
+    /// when `pop` has nothing).
+    fn ended(&self) -> bool {
+        self.senders == 0 || self.queue.ended()
+    }
 }
 
 struct Channel<Q> {
@@ -189,7 +199,7 @@ impl<Q: Queue> Receiver<Q> {
         if let Some(item) = state.queue.pop() {
             return Poll::Ready(Some(item));
         }
-        if state.queue.ended() {
+        if state.ended() {
             return Poll::Ready(None);
         }
         match &mut state.waker {
@@ -206,7 +216,7 @@ impl<Q: Queue> Receiver<Q> {
         let mut state = self.channel.lock();
         match state.queue.pop() {
             Some(item) => Poll::Ready(Some(item)),
-            None if state.queue.ended() => Poll::Ready(None),
+            None if state.ended() => Poll::Ready(None),
             None => Poll::Pending,
         }
     }
@@ -225,7 +235,8 @@ impl<Q: Queue> Drop for Receiver<Q> {
         let closers = {
             let mut state = self.channel.lock();
             state.receiver_alive = false;
-            state.queue.receiver_gone();
+            // What the consumer will never read is freed now, not with the last sender.
+            while state.queue.pop().is_some() {}
             std::mem::take(&mut state.closers)
         };
         closers.into_iter().for_each(Waker::wake);

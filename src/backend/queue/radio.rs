@@ -27,7 +27,6 @@ struct RadioQueue {
     /// Adverts dropped and not yet announced.
     dropped: u64,
     dropped_total: u64,
-    closed: bool,
 }
 
 fn advert_count(event: &RadioEvent) -> Option<usize> {
@@ -82,14 +81,6 @@ impl Queue for RadioQueue {
         let event = self.queued.pop_front()?;
         self.adverts -= advert_count(&event).unwrap_or(0);
         Some(event)
-    }
-
-    fn ended(&self) -> bool {
-        self.closed
-    }
-
-    fn senders_gone(&mut self) {
-        self.closed = true;
     }
 }
 

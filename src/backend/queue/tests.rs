@@ -154,3 +154,41 @@ fn a_full_radio_drops_the_oldest_adverts_and_keeps_every_state_in_order() {
     drop(tx);
     assert_eq!(rx.next().now_or_never(), Some(None), "the stream ends");
 }
+
+/// A queue of shared items with no final word of its own (the shape of the watcher and
+/// subscriber queues): only `pop`, the trait's defaults for the rest.
+struct Plain(std::collections::VecDeque<std::sync::Arc<u8>>);
+
+impl super::Queue for Plain {
+    type Item = std::sync::Arc<u8>;
+
+    fn pop(&mut self) -> Option<Self::Item> {
+        self.0.pop_front()
+    }
+}
+
+#[test]
+fn a_plain_queue_ends_after_its_items_when_the_senders_go_and_frees_them_when_the_consumer_goes() {
+    let item = std::sync::Arc::new(7u8);
+    let (tx, mut rx) = super::channel(Plain(Default::default()));
+    let second = tx.clone();
+    for sender in [&tx, &second] {
+        sender.push(|q| q.0.push_back(std::sync::Arc::clone(&item)));
+    }
+    drop(tx);
+    assert!(rx.try_recv().is_ready(), "a sender is left: items flow");
+    drop(second);
+    assert_eq!(rx.try_recv(), std::task::Poll::Ready(Some(item.clone())));
+    assert_eq!(rx.try_recv(), std::task::Poll::Ready(None), "then the end");
+
+    let (tx, rx) = super::channel(Plain(Default::default()));
+    tx.push(|q| q.0.push_back(std::sync::Arc::clone(&item)));
+    assert_eq!(std::sync::Arc::strong_count(&item), 2);
+    drop(rx);
+    assert_eq!(
+        std::sync::Arc::strong_count(&item),
+        1,
+        "queued items are freed with the consumer, not with the last sender"
+    );
+    assert_eq!(tx.push(|_| ()), None);
+}

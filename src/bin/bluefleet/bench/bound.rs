@@ -42,9 +42,40 @@
 //! on the gate and slots of the radios reaching one group of devices alone give Hall's
 //! condition of [`expected`]; mixed weights say that radios of one group bind differently.
 //!
+//! # Idle slots at both ends
+//! The slot inequality above lets a radio use all k(r) slots from time 0 to T. A radio whose
+//! gate runs one connect at a time cannot: its slots fill one connect after another and empty
+//! one connect after another. Take a schedule that finishes within T and a serialising radio r
+//! with k slots that reaches N ≥ k devices; let P_j be the sum of the j quickest connects
+//! c(d,r) among those N (P_0 = 0), and Δs the largest minus the shortest session s(d) among
+//! them. Say r serves n devices (n ≤ N, any n). Their slot time Σ_{D(r)} (c(d,r) + s(d)) is the
+//! integral over [0, T] of occ(t), the number of them holding a slot at t (their connect
+//! started, their session not ended), and occ(t) ≤ k.
+//! - Start: the served connects run one after another, so the i-th to start does so no earlier
+//!   than the i − 1 before it took, at least P_{i−1}. So occ(t) < j whenever t < P_{j−1}
+//!   (only connects started by t count; for j > n that holds anyway, as occ ≤ n).
+//! - End: order the served devices by when their connect ends, latest first. The i − 1 connects
+//!   ending after the i-th lie between its end and the last one's, so the i-th ends at least
+//!   P_{i−1} before the last, and the last ends by T − s of its device. Its session ends by
+//!   T − P_{i−1} + Δs. So occ(t) < j whenever t ≥ T − P_{j−1} + Δs.
+//! - k − min(k, occ(t)) = Σ_{j=1..k} [occ(t) < j]. When T ≥ 2·P_{k−1}, no t meets both
+//!   conditions of one j (P_{j−1} ≤ T − P_{j−1} + Δs) and P_j ≤ T, so integrating each j's two
+//!   over [0, T] gives P_{j−1} and (P_{j−1} − Δs)⁺: the slot time is at most
+//!   k·T − idle(r), idle(r) = Σ_{j<k} P_j + Σ_{j<k} (P_j − Δs)⁺.
+//!
+//! That condition holds for every schedule once the plain bound (the certificate without idle)
+//! is at least 2·P_{k−1}, as no schedule beats the plain bound. So [`drawn`] first finds
+//! the plain bound, then subtracts that idle, `idle(r)`, from each such radio's slot
+//! inequality (Σ_{D(r)} (c + s) ≤ k(r)·T − idle(r)) and searches the weights again:
+//!   T ≥ (Σ_d m(d) + s₀·Σ_r α(r) + Σ_r β(r)·idle(r)) / Σ_r (α(r) + β(r)k(r)).
+//! Radios without a serial gate, reaching fewer devices than they have slots, or failing the
+//! condition keep idle 0. Failed attempts and waits only add to what the served connects need,
+//! so they change none of this. `bound_tests.rs` checks the result against a brute-force
+//! optimum on small worlds.
+//!
 //! What it leaves out (so a schedule may sit above it and still be perfect): that a device
-//! goes to one radio whole (the relaxation is fractional), and any time between one step and
-//! the next.
+//! goes to one radio whole (the relaxation is fractional), that a radio's gate and slots bind
+//! together, and any time between one step and the next.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -65,6 +96,9 @@ struct Session {
 struct Capacity {
     slots: f64,
     serialises: bool,
+    /// Slot-seconds no schedule can use while its serial gate fills the slots at the start and
+    /// empties them at the end (module docs; 0 until `unavoidable_idle` is known to hold).
+    idle: f64,
 }
 
 /// The work of a batch of sessions, one per world device, in seconds.
@@ -86,6 +120,7 @@ fn capacities(world: &World) -> Vec<Capacity> {
         .map(|r| Capacity {
             slots: r.slot_limit as f64,
             serialises: r.serialises_attempts,
+            idle: 0.0,
         })
         .collect()
 }
@@ -98,6 +133,20 @@ fn capacities(world: &World) -> Vec<Capacity> {
 /// If a radio draws its latency per attempt (the draws would then depend on the schedule) or
 /// a device is reached by no radio (no schedule finishes).
 pub fn drawn(world: &World, seed: u64) -> Duration {
+    let mut work = work_of(world, seed);
+    // Every schedule takes at least `plain`, which is what the idle of each radio needs.
+    let plain = best_certificate(&work);
+    let idle: Vec<f64> = (0..work.radios.len())
+        .map(|r| unavoidable_idle(&work, r, plain))
+        .collect();
+    for (capacity, idle) in work.radios.iter_mut().zip(idle) {
+        capacity.idle = idle;
+    }
+    Duration::from_secs_f64(best_certificate(&work).max(plain))
+}
+
+/// The batch of `world` as the run with `seed` draws it.
+fn work_of(world: &World, seed: u64) -> Work {
     let sessions = (0..world.devices.len())
         .map(|d| Session {
             connects: (0..world.radios.len())
@@ -112,11 +161,53 @@ pub fn drawn(world: &World, seed: u64) -> Duration {
             on_link: on_link(world, d),
         })
         .collect();
-    let work = Work {
+    Work {
         sessions,
         radios: capacities(world),
-    };
-    Duration::from_secs_f64(best_certificate(&work))
+    }
+}
+
+/// The slot-seconds radio `r` cannot use in any schedule that takes at least `at_least`
+/// (module docs, "Idle slots at both ends"): Σ_{j<k} P_j at the start and Σ_{j<k} (P_j − Δs)⁺
+/// at the end, with P_j the sum of the j quickest connects through `r` and Δs the spread of
+/// the sessions of the devices it reaches. 0 for a radio without a serial gate, one that
+/// reaches fewer devices than it has slots, or one whose two ends might overlap.
+fn unavoidable_idle(work: &Work, r: usize, at_least: f64) -> f64 {
+    let capacity = work.radios[r];
+    if !capacity.serialises {
+        return 0.0;
+    }
+    let reached: Vec<&Session> = work
+        .sessions
+        .iter()
+        .filter(|s| s.connects.iter().any(|(radio, _)| *radio == r))
+        .collect();
+    let slots = capacity.slots as usize;
+    if slots == 0 || reached.len() < slots {
+        return 0.0;
+    }
+    let mut connects: Vec<f64> = reached
+        .iter()
+        .flat_map(|s| s.connects.iter().filter(|(radio, _)| *radio == r))
+        .map(|(_, c)| *c)
+        .collect();
+    connects.sort_by(f64::total_cmp);
+    let on_link = reached.iter().map(|s| s.on_link);
+    let spread =
+        on_link.clone().fold(f64::NEG_INFINITY, f64::max) - on_link.fold(f64::INFINITY, f64::min);
+    let prefix: Vec<f64> = connects
+        .iter()
+        .take(slots - 1)
+        .scan(0.0, |sum, c| {
+            *sum += c;
+            Some(*sum)
+        })
+        .collect();
+    let widest = prefix.last().copied().unwrap_or(0.0);
+    if 2.0 * widest > at_least {
+        return 0.0;
+    }
+    prefix.iter().map(|p| p + (p - spread).max(0.0)).sum()
 }
 
 /// The lower bound of [`drawn`] for weights (α, β) per radio (module docs).
@@ -137,6 +228,11 @@ fn certificate(work: &Work, weights: &[(f64, f64)]) -> f64 {
         })
         .sum();
     let gates: f64 = weights.iter().map(|w| w.0).sum();
+    let idle: f64 = weights
+        .iter()
+        .zip(&work.radios)
+        .map(|(w, r)| w.1 * r.idle)
+        .sum();
     let offered: f64 = weights
         .iter()
         .zip(&work.radios)
@@ -145,7 +241,7 @@ fn certificate(work: &Work, weights: &[(f64, f64)]) -> f64 {
     if offered <= 0.0 {
         return 0.0;
     }
-    (used + shortest * gates) / offered
+    (used + shortest * gates + idle) / offered
 }
 
 /// The best certificate a deterministic search finds: a climb from the gates, the slots, or
