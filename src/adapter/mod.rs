@@ -14,6 +14,9 @@
 pub mod gate;
 pub mod slots;
 
+#[cfg(test)]
+mod outbox_tests;
+
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -80,6 +83,9 @@ pub struct AdapterActor {
     /// Adverts of the current coalescing window, not yet sent.
     pending_decoded: Vec<Advertisement>,
     pending_raw: Vec<RawAdvert>,
+    /// The window's messages for the Supervisor, in the order made; sent one after another
+    /// once the window is read.
+    outbox: Vec<AdvertBatch>,
     _stop_notice: StopNotice,
 }
 
@@ -101,6 +107,7 @@ impl AdapterActor {
             adverts,
             pending_decoded: Vec::new(),
             pending_raw: Vec::new(),
+            outbox: Vec::new(),
         }
     }
 }
@@ -114,11 +121,9 @@ impl Actor for AdapterActor {
 }
 
 impl AdapterActor {
-    /// Sends the adverts of the window so far (the kinds are flushed whenever they
-    /// alternate, so this keeps the order heard). The actor then waits until the Supervisor
-    /// has ingested them before it reads its radio again: at most one batch per radio is in
-    /// flight, so a radio faster than ingestion queues in its backend, not in memory here.
-    fn flush(&mut self, ctx: &mut Context<Self>) {
+    /// Queues the adverts of the window so far (the kinds are flushed whenever they
+    /// alternate, so this keeps the order heard).
+    fn flush(&mut self) {
         let batch = if !self.pending_decoded.is_empty() {
             AdvertBatch::Decoded(std::mem::take(&mut self.pending_decoded))
         } else if !self.pending_raw.is_empty() {
@@ -129,13 +134,27 @@ impl AdapterActor {
         } else {
             return;
         };
-        self.send_up(batch, ctx);
+        self.outbox.push(batch);
     }
 
-    /// Sends one message to the Supervisor and reads the radio again only once it is handled.
-    fn send_up(&mut self, batch: AdvertBatch, ctx: &mut Context<Self>) {
-        let ingested = self.adverts.send(batch);
-        ctx.wait(actix::fut::wrap_future::<_, Self>(ingested).map(|_, _, _| ()));
+    /// Sends the window's messages to the Supervisor one after another, each once the one
+    /// before is handled, and reads the radio again only when all are: at most one message per
+    /// radio is in flight, so a radio faster than ingestion queues in its backend, not in memory
+    /// here. One future for them all, because actix polls an actor's waits newest first: with
+    /// a wait per message and the Supervisor's mailbox full, a later one went in first (a
+    /// `Forget` behind the adverts heard once the radio was up again).
+    fn send_outbox(&mut self, ctx: &mut Context<Self>) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let outgoing = std::mem::take(&mut self.outbox);
+        let adverts = self.adverts.clone();
+        let in_order = async move {
+            for message in outgoing {
+                let _ = adverts.send(message).await;
+            }
+        };
+        ctx.wait(actix::fut::wrap_future::<_, Self>(in_order));
     }
 
     /// Whether this actor's entry is still the one registered under its name: a radio removed
@@ -163,18 +182,18 @@ impl AdapterActor {
         }
     }
 
-    fn handle_event(&mut self, event: RadioEvent, ctx: &mut Context<Self>) {
+    fn handle_event(&mut self, event: RadioEvent) {
         let radio = &self.entry.id;
         match event {
             RadioEvent::Adverts(mut batch) => {
                 if !self.pending_raw.is_empty() {
-                    self.flush(ctx);
+                    self.flush();
                 }
                 self.pending_decoded.append(&mut batch);
             }
             RadioEvent::RawAdverts(mut batch) => {
                 if !self.pending_decoded.is_empty() {
-                    self.flush(ctx);
+                    self.flush();
                 }
                 self.pending_raw.append(&mut batch);
             }
@@ -190,7 +209,8 @@ impl AdapterActor {
                 self.shared.ledger.set_up(radio, false);
                 // In mailbox order: the batches of this window sent before the `Down` are
                 // ingested first, those after it (an `Up` may follow at once) after.
-                self.send_up(AdvertBatch::Forget(Arc::clone(&self.entry)), ctx);
+                self.outbox
+                    .push(AdvertBatch::Forget(Arc::clone(&self.entry)));
             }
             RadioEvent::AdvertsDropped { count } => {
                 tracing::debug!(%radio, count, "adverts dropped: ingestion fell behind");
@@ -229,11 +249,12 @@ impl StreamHandler<Vec<RadioEvent>> for AdapterActor {
         self.pending_raw.reserve(raw);
         for event in events {
             if !matches!(event, RadioEvent::Adverts(_) | RadioEvent::RawAdverts(_)) {
-                self.flush(ctx);
+                self.flush();
             }
-            self.handle_event(event, ctx);
+            self.handle_event(event);
         }
-        self.flush(ctx);
+        self.flush();
+        self.send_outbox(ctx);
     }
 
     fn finished(&mut self, ctx: &mut Self::Context) {
