@@ -16,7 +16,6 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::{AdapterActor, AdapterActorStopped, AdvertBatch};
-use crate::adapter::gate::ConnectGate;
 use crate::backend::{
     ConnectRequest, Connection, Failure, FailureSource, FailureStage, Radio, RadioEvent, RadioInfo,
     RadioKind,
@@ -24,7 +23,7 @@ use crate::backend::{
 use crate::cache::ServiceCache;
 use crate::fleet::block_on_virtual_time;
 use crate::model::{Address, AdvertData, Advertisement, RadioId};
-use crate::shared::{FleetConfig, RadioEntry, Shared};
+use crate::shared::{FleetConfig, Shared};
 
 /// A radio that says, in one window: an advert at -70, down, up, an advert at -60.
 #[derive(Debug)]
@@ -115,18 +114,7 @@ impl Handler<AdapterActorStopped> for Recorder {
 fn a_full_supervisor_mailbox_takes_a_window_in_the_order_heard() {
     block_on_virtual_time(async {
         let shared = Shared::new(FleetConfig::default(), ServiceCache::in_memory());
-        let radio: Arc<dyn Radio> = Arc::new(BouncingRadio);
-        let id = radio.id();
-        let info = radio.info();
-        shared.ledger.add_radio(&id, info.slot_limit);
-        let entry = Arc::new(RadioEntry {
-            id: id.clone(),
-            radio,
-            info,
-            gate: Arc::new(ConnectGate::default()),
-            adverts_dropped: Default::default(),
-        });
-        shared.radios.insert(id, Arc::clone(&entry));
+        let entry = shared.register_radio(Arc::new(BouncingRadio));
         let said = Arc::new(Mutex::new(Vec::new()));
         let recorder = Recorder(Arc::clone(&said)).start();
         let _adapter = AdapterActor::new(

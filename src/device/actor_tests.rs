@@ -16,12 +16,11 @@ use tokio::time::Instant;
 use super::messages::AdvertSeen;
 use super::state::{DeviceState, WaitReason};
 use super::{DeviceActor, DeviceActorStopped, SharedMemory, SharedSubscribers};
-use crate::adapter::gate::ConnectGate;
 use crate::backend::sim::{RadioSpec, Simulation, World};
 use crate::cache::ServiceCache;
 use crate::fleet::block_on_virtual_time;
 use crate::model::{Address, AdvertData, Advertisement, RadioId};
-use crate::shared::{FleetConfig, RadioEntry, Shared};
+use crate::shared::{FleetConfig, Shared};
 
 /// Stands in for the Supervisor: hears that a device actor stopped, and does nothing.
 struct NoSupervisor;
@@ -42,19 +41,11 @@ fn device() -> Address {
 
 /// A one-slot radio registered in `shared` as the Supervisor would, up.
 fn register(shared: &Shared, simulation: &Simulation) -> RadioId {
-    let radio = simulation.radios().remove(0);
-    let id = radio.id();
-    let info = radio.info();
-    shared.ledger.add_radio(&id, info.slot_limit);
+    let id = shared
+        .register_radio(simulation.radios().remove(0))
+        .id
+        .clone();
     shared.ledger.set_up(&id, true);
-    let entry = RadioEntry {
-        id: id.clone(),
-        radio,
-        info,
-        gate: Arc::new(ConnectGate::default()),
-        adverts_dropped: Default::default(),
-    };
-    shared.radios.insert(id.clone(), Arc::new(entry));
     id
 }
 

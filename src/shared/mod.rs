@@ -109,6 +109,23 @@ impl Shared {
         })
     }
 
+    /// Registers `radio` (its ledger row, a fresh connect gate) and returns its entry. The
+    /// caller checks the name is free and starts the radio's adapter actor.
+    pub(crate) fn register_radio(&self, radio: Arc<dyn Radio>) -> Arc<RadioEntry> {
+        let id = radio.id();
+        let info = radio.info();
+        self.ledger.add_radio(&id, info.slot_limit);
+        let entry = Arc::new(RadioEntry {
+            id: id.clone(),
+            radio,
+            info,
+            gate: Arc::new(ConnectGate::default()),
+            adverts_dropped: AtomicU64::new(0),
+        });
+        self.radios.insert(id, Arc::clone(&entry));
+        entry
+    }
+
     /// A radio by name.
     pub(crate) fn radio(&self, id: &RadioId) -> Option<Arc<RadioEntry>> {
         self.radios.get(id).map(|e| Arc::clone(e.value()))

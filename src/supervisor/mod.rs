@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::adapter::gate::ConnectGate;
 use crate::adapter::{AdapterActor, AdapterActorStopped};
 use crate::adverts::AdvertEvent;
 #[cfg(feature = "testing")]
@@ -162,16 +161,7 @@ impl Handler<AddRadio> for Supervisor {
                 "a radio with this name is already registered",
             ));
         }
-        let info = radio.info();
-        self.shared.ledger.add_radio(&id, info.slot_limit);
-        let entry = Arc::new(RadioEntry {
-            id: id.clone(),
-            radio,
-            info,
-            gate: Arc::new(ConnectGate::default()),
-            adverts_dropped: Default::default(),
-        });
-        self.shared.radios.insert(id, Arc::clone(&entry));
+        let entry = self.shared.register_radio(radio);
         self.start_adapter(entry, ctx);
         Ok(())
     }
