@@ -134,7 +134,7 @@ impl AdvertPipeline {
         if let Some((from, to)) = heard.zone_change {
             events.push(AdvertEvent::ZoneChanged { address, from, to });
         }
-        let stale = !appeared && device.is_stale(signal.seen_at);
+        let stale = !appeared && device.is_stale(heard.at_ns);
         if stale || (!appeared && (heard.repeat_from_radio || device.is_repeat(fingerprint))) {
             if stale {
                 summary.stale += 1;
@@ -163,7 +163,7 @@ impl AdvertPipeline {
                 })
             }
         };
-        let changed = device.merge_payload(fingerprint, signal.seen_at, data);
+        let changed = device.merge_payload(fingerprint, heard.at_ns, data);
         if changed {
             summary.changed += 1;
             if !appeared {

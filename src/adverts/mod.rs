@@ -199,13 +199,13 @@ impl AdvertPipeline {
         let best = device.map(|device| device.best_radio);
         device
             .into_iter()
-            .flat_map(|device| device.sightings.iter())
-            .filter_map(move |sighting| {
+            .flat_map(|device| device.sightings.iter().map(move |s| (device, s)))
+            .filter_map(move |(device, sighting)| {
                 Some(RadioHeard {
                     radio: self.radios.get(usize::from(sighting.radio))?,
                     smoothed_rssi_dbm: sighting.smoothed_rssi_dbm,
                     last_rssi_dbm: sighting.last_rssi_dbm,
-                    last_seen: sighting.last_seen,
+                    last_seen: device.last_seen_by(sighting),
                     is_best: Some(sighting.radio) == best,
                 })
             })

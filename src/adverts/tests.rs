@@ -263,7 +263,9 @@ fn radios_heard_lists_smoothed_rssi_and_last_seen_per_radio() {
     let mut h = Harness::new();
     h.hear("proxy-a", -60, 0.0, PAYLOAD_A);
     h.hear("proxy-a", -70, 1.0, PAYLOAD_A);
-    h.hear("proxy-b", -80, 1.5, PAYLOAD_A);
+    h.hear("proxy-b", -80, 1.500_000_007, PAYLOAD_A);
+    // A copy that lagged behind leaves the radio's last time alone.
+    h.hear("proxy-b", -80, 1.2, PAYLOAD_A);
     let heard: Vec<_> = h.pipeline.radios_heard(&address()).collect();
     assert_eq!(heard.len(), 2);
     assert_eq!(heard[0].radio.as_str(), "proxy-a");
@@ -271,6 +273,8 @@ fn radios_heard_lists_smoothed_rssi_and_last_seen_per_radio() {
     assert_eq!(heard[0].last_seen, h.at(1.0));
     assert!(heard[0].is_best && !heard[1].is_best);
     assert_eq!(heard[1].last_rssi_dbm, Some(-80));
+    // Kept to the nanosecond (as an offset from the device's first time).
+    assert_eq!(heard[1].last_seen, h.at(1.500_000_007));
     // A radio that went down is forgotten and the other one takes over.
     let mut events = Vec::new();
     h.pipeline
@@ -360,6 +364,7 @@ fn a_device_view_stays_small_enough_for_the_memory_budget() {
     // the budget per advertising device is 512 with payload and maps.
     let size = std::mem::size_of::<DeviceView>();
     assert!(size <= 192, "{size} bytes");
-    // 32 for signal and time, 8 for the radio's last payload fingerprint (dedup before decode).
-    assert_eq!(std::mem::size_of::<device::RadioSighting>(), 40);
+    // 24 for signal and time (the time as u64 nanoseconds, not a 16-byte `Instant`), 8 for the
+    // radio's last payload fingerprint (dedup before decode).
+    assert_eq!(std::mem::size_of::<device::RadioSighting>(), 32);
 }
