@@ -26,6 +26,7 @@ pub use device::Device;
 pub use handle::Fleet;
 pub use subscription::{Subscription, SubscriptionEvent, TryRecvError};
 pub use virtual_time::{block_on_real_time, block_on_virtual_time};
+pub use watching::AdvertCallback;
 
 #[allow(dead_code)]
 fn assert_handles_are_thread_safe() {

@@ -9,6 +9,7 @@
 //! not a subscription, and never an early retry. Slots need no cleanup here: leases
 //! were dropped with the actor.
 
+pub(crate) mod advert_callbacks;
 mod advert_routing;
 pub mod diagnostics;
 pub mod heard;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::adapter::{AdapterActor, AdapterActorStopped};
+use crate::adverts::watch::CallbackWork;
 use crate::adverts::AdvertEvent;
 #[cfg(feature = "testing")]
 use crate::device::messages::Crash;
@@ -58,6 +60,8 @@ pub struct Supervisor {
     devices: BTreeMap<Address, ManagedDevice>,
     /// Reused between batches so ingesting allocates nothing for events.
     event_buffer: Vec<AdvertEvent>,
+    /// Reused between batches: advert callbacks' deliveries and the callbacks lent for them.
+    callback_work: CallbackWork,
     stopping: bool,
 }
 
@@ -69,6 +73,7 @@ impl Supervisor {
             adapters: BTreeMap::new(),
             devices: BTreeMap::new(),
             event_buffer: Vec::new(),
+            callback_work: CallbackWork::default(),
             stopping: false,
         }
     }

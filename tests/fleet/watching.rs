@@ -70,3 +70,128 @@ fn a_feed_consumer_that_falls_behind_is_told_how_much_it_missed() {
         fleet.shutdown().await.unwrap();
     });
 }
+
+/// What one callback received, in order.
+type Calls = std::sync::Arc<std::sync::Mutex<Vec<(bluefleet::Address, i16)>>>;
+
+fn recording(calls: &Calls) -> impl FnMut(&bluefleet::model::Advertisement) + Send + 'static {
+    let calls = std::sync::Arc::clone(calls);
+    move |advert| {
+        calls
+            .lock()
+            .unwrap()
+            .push((advert.address, advert.rssi_dbm))
+    }
+}
+
+#[test]
+fn a_callback_gets_what_a_stream_of_the_same_matcher_gets_in_the_same_order() {
+    block_on_virtual_time(async {
+        let devices = (1..=6).map(|n| env_sensor(n, 1.0, f64::from(n))).collect();
+        let radios = vec![
+            RadioSpec::esphome_proxy("p"),
+            RadioSpec::local_controller("hci0"),
+        ];
+        let (_sim, fleet) = start(world(radios, devices), 7);
+        run_for(Duration::from_secs(2)).await;
+        // The first advert of each of the six (their content never changes), then every copy
+        // of one device from both radios.
+        for (matcher, at_least) in [
+            (AdvertMatcher::any().local_name_prefix("sensor-"), 6),
+            (AdvertMatcher::address(addr(3)).every_copy(), 20),
+        ] {
+            let calls = Calls::default();
+            let mut stream = fleet.watch(matcher.clone());
+            let _callback = fleet.register_callback(matcher, recording(&calls));
+            run_for(Duration::from_secs(20)).await;
+            let mut streamed = Vec::new();
+            while let Some(item) = stream.try_recv() {
+                match item {
+                    Watched::Item(advert) => streamed.push((advert.address, advert.rssi_dbm)),
+                    Watched::Lagged(n) => panic!("the stream lagged by {n}"),
+                }
+            }
+            assert!(
+                streamed.len() >= at_least,
+                "only {} adverts",
+                streamed.len()
+            );
+            assert_eq!(*calls.lock().unwrap(), streamed);
+        }
+        fleet.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn a_dropped_callback_is_not_called_again_and_a_callback_may_use_the_fleet() {
+    block_on_virtual_time(async {
+        let devices = (1..=4).map(|n| env_sensor(n, 1.0, f64::from(n))).collect();
+        let (_sim, fleet) = start(world(vec![RadioSpec::local_controller("hci0")], devices), 3);
+        run_for(Duration::from_secs(2)).await;
+        let calls = Calls::default();
+        let inner_calls = Calls::default();
+        let nested = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let unheard = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let callback = {
+            let (fleet, nested, inner_calls) = (fleet.clone(), nested.clone(), inner_calls.clone());
+            let unheard = unheard.clone();
+            let mut record = recording(&calls);
+            fleet
+                .clone()
+                .register_callback(AdvertMatcher::any().every_copy(), move |advert| {
+                    record(advert);
+                    // The fleet's locks are free here: reading it and registering do not deadlock.
+                    if !fleet.heard().iter().any(|d| d.address == advert.address) {
+                        unheard.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    let mut nested = nested.lock().unwrap();
+                    if nested.is_empty() {
+                        let matcher = AdvertMatcher::address(advert.address).every_copy();
+                        nested.push(fleet.register_callback(matcher, recording(&inner_calls)));
+                    }
+                })
+        };
+        run_for(Duration::from_secs(5)).await;
+        let before = calls.lock().unwrap().len();
+        assert!(before > 4, "{before} calls");
+        assert!(!inner_calls.lock().unwrap().is_empty());
+        assert_eq!(unheard.load(std::sync::atomic::Ordering::Relaxed), 0);
+        drop(callback);
+        nested.lock().unwrap().clear();
+        let inner_before = inner_calls.lock().unwrap().len();
+        run_for(Duration::from_secs(5)).await;
+        assert_eq!(calls.lock().unwrap().len(), before);
+        assert_eq!(inner_calls.lock().unwrap().len(), inner_before);
+        assert_eq!(fleet.diagnostics().await.unwrap().watchers.watchers, 0);
+        fleet.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn a_panicking_callback_is_removed_and_counted_and_the_others_go_on() {
+    block_on_virtual_time(async {
+        let devices = (1..=4).map(|n| env_sensor(n, 1.0, f64::from(n))).collect();
+        let (_sim, fleet) = start(world(vec![RadioSpec::local_controller("hci0")], devices), 5);
+        let calls = Calls::default();
+        let _healthy =
+            fleet.register_callback(AdvertMatcher::any().every_copy(), recording(&calls));
+        let mut record = recording(&Calls::default());
+        let mut seen = 0;
+        let _buggy = fleet.register_callback(AdvertMatcher::any().every_copy(), move |advert| {
+            record(advert);
+            seen += 1;
+            assert!(seen < 3, "a hub's bug");
+        });
+        run_for(Duration::from_secs(5)).await;
+        let diagnostics = fleet.diagnostics().await.unwrap();
+        assert_eq!(diagnostics.watchers.callbacks_panicked, 1);
+        assert_eq!(diagnostics.watchers.watchers, 1);
+        let before = calls.lock().unwrap().len();
+        run_for(Duration::from_secs(5)).await;
+        assert!(
+            calls.lock().unwrap().len() > before,
+            "the healthy callback stopped"
+        );
+        fleet.shutdown().await.unwrap();
+    });
+}

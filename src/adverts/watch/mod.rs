@@ -7,6 +7,7 @@
 //! of the fleet yields [`Watched`], so a consumer that fell behind is told how much it missed
 //! instead of losing adverts silently.
 
+mod callback;
 mod index;
 mod matcher;
 mod queue;
@@ -15,6 +16,7 @@ mod stream;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use callback::{CallbackKey, CallbackWork};
 pub use matcher::{AdvertMatcher, Copies, NameMatch};
 pub use registry::{WatchCounters, Watchers};
 pub use stream::AdvertWatch;

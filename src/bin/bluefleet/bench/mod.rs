@@ -73,6 +73,9 @@ pub struct Args {
     /// Who watches during `spec-v1` (the spec's 751 watchers unless told).
     #[arg(long, value_enum, default_value = "spec")]
     watchers: spec_v1::WatcherSet,
+    /// How `spec-v1`'s watchers take their adverts.
+    #[arg(long, value_enum, default_value = "streams")]
+    consumers: spec_v1::Consumers,
 }
 
 fn anchor_digests(
@@ -143,7 +146,7 @@ pub fn run(args: Args) -> Result<(), String> {
     if args.figure == Some(Figure::SpecV1) {
         let (digests, source) = anchor_digests(args.anchor.as_deref())?;
         let (workload, verified) = spec_v1::prepare(args.adverts, &digests, &source)?;
-        let report = spec_v1::run(workload, verified, args.watchers);
+        let report = spec_v1::run(workload, verified, args.watchers, args.consumers);
         if args.json {
             return print_json(&report);
         }

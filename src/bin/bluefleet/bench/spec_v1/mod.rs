@@ -11,8 +11,7 @@
 mod radio;
 pub mod workload;
 
-use std::cell::Cell;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +50,8 @@ pub struct SpecReport {
     pub rss_before_ingest_mib: f64,
     pub threads: usize,
     pub watchers: usize,
+    /// How the watchers take their adverts.
+    pub consumers: Consumers,
     /// Adverts the watchers received (habluetooth's "callbacks dispatched").
     pub delivered: u64,
     /// Adverts watchers lost to full queues (must be 0).
@@ -105,6 +106,16 @@ pub enum WatcherSet {
     Any,
 }
 
+/// How each watcher takes its adverts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Consumers {
+    /// `Fleet::watch`: a stream each, read by a task of its own.
+    Streams,
+    /// `Fleet::register_callback`: a callback each, called by the fleet.
+    Callbacks,
+}
+
 /// Generates the first `n` records of spec v1 (before any clock), refusing when the stream's
 /// digest disagrees with `digests` (from `source`: the built-in table or the anchor's README).
 pub fn prepare(
@@ -129,9 +140,15 @@ pub fn thread_cpu_seconds() -> Option<f64> {
     Some(ns / 1e9)
 }
 
-/// Replays `workload` once through a fresh fleet with `set` watching. Taken by value so a
-/// single run holds the records once (its peak RSS is compared with habluetooth's).
-pub fn run(workload: Workload, sha256_verified: bool, set: WatcherSet) -> SpecReport {
+/// Replays `workload` once through a fresh fleet with `set` watching, as `consumers`. Taken
+/// by value so a single run holds the records once (its peak RSS is compared with
+/// habluetooth's).
+pub fn run(
+    workload: Workload,
+    sha256_verified: bool,
+    set: WatcherSet,
+    consumers: Consumers,
+) -> SpecReport {
     let Workload {
         by_scanner,
         payloads,
@@ -165,7 +182,7 @@ pub fn run(workload: Workload, sha256_verified: bool, set: WatcherSet) -> SpecRe
             .subscription_capacity(WATCH_QUEUE)
             .build()
             .expect("fleet");
-        let received = Rc::new(Cell::new(0u64));
+        let received = Arc::new(AtomicU64::new(0));
         let per_address = |d: usize| AdvertMatcher::address(Address::new(device_address(d)));
         let matchers: Vec<AdvertMatcher> = match set {
             WatcherSet::Spec => (0..DEVICES)
@@ -178,17 +195,28 @@ pub fn run(workload: Workload, sha256_verified: bool, set: WatcherSet) -> SpecRe
             WatcherSet::Any => vec![AdvertMatcher::any()],
         };
         let watchers = matchers.len();
+        let mut callbacks = Vec::new();
         for matcher in matchers {
-            let mut watch = fleet.watch(matcher);
-            let received = Rc::clone(&received);
-            actix::spawn(async move {
-                while let Some(item) = watch.recv().await {
-                    if let Watched::Item(advert) = item {
-                        std::hint::black_box(advert.rssi_dbm);
-                        received.set(received.get() + 1);
-                    }
+            let received = Arc::clone(&received);
+            match consumers {
+                Consumers::Streams => {
+                    let mut watch = fleet.watch(matcher);
+                    actix::spawn(async move {
+                        while let Some(item) = watch.recv().await {
+                            if let Watched::Item(advert) = item {
+                                std::hint::black_box(advert.rssi_dbm);
+                                received.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    });
                 }
-            });
+                Consumers::Callbacks => {
+                    callbacks.push(fleet.register_callback(matcher, move |advert| {
+                        std::hint::black_box(advert.rssi_dbm);
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }))
+                }
+            }
         }
         tokio::time::sleep(Duration::from_millis(50)).await; // radios up, watchers parked
         let rss_before = status_kib("VmRSS:").unwrap_or(0.0);
@@ -210,7 +238,9 @@ pub fn run(workload: Workload, sha256_verified: bool, set: WatcherSet) -> SpecRe
             let diagnostics = fleet.diagnostics().await.expect("diagnostics");
             let now = Instant::now();
             let queued = diagnostics.watchers.delivered;
-            if diagnostics.adverts_ingested >= records as u64 && received.get() >= queued {
+            if diagnostics.adverts_ingested >= records as u64
+                && received.load(Ordering::Relaxed) >= queued
+            {
                 break (diagnostics, now);
             }
             tokio::task::yield_now().await;
@@ -233,7 +263,8 @@ pub fn run(workload: Workload, sha256_verified: bool, set: WatcherSet) -> SpecRe
             rss_before_ingest_mib: rss_before / 1024.0,
             threads: threads(),
             watchers,
-            delivered: received.get(),
+            consumers,
+            delivered: received.load(Ordering::Relaxed),
             lost: diagnostics.watchers.lost,
             devices_heard: heard.len(),
             heard_by_several_radios: heard.iter().filter(|d| d.radios.len() > 1).count(),
@@ -242,6 +273,7 @@ pub fn run(workload: Workload, sha256_verified: bool, set: WatcherSet) -> SpecRe
             decoded: diagnostics.advert_totals.decoded,
             malformed: diagnostics.advert_totals.malformed,
         };
+        drop(callbacks);
         fleet.shutdown().await.ok();
         report
     })
@@ -251,7 +283,7 @@ pub fn run(workload: Workload, sha256_verified: bool, set: WatcherSet) -> SpecRe
 pub fn print(report: &SpecReport) {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
-        "bluefleet spec-v1: {} adverts (sha256 {} {}), 4 radios, {} watchers, {cores} core(s), ingestion on {} thread(s)",
+        "bluefleet spec-v1: {} adverts (sha256 {} {}), 4 radios, {} watchers ({:?}), {cores} core(s), ingestion on {} thread(s)",
         report.advertisements,
         &report.sha256[..16],
         if report.sha256_verified {
@@ -260,6 +292,7 @@ pub fn print(report: &SpecReport) {
             "(no digest for this length)"
         },
         report.watchers,
+        report.consumers,
         report.threads,
     );
     println!(
