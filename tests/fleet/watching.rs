@@ -122,11 +122,19 @@ fn a_callback_gets_what_a_stream_of_the_same_matcher_gets_in_the_same_order() {
     });
 }
 
+/// Four sensors heard by one local controller.
+fn four_sensors_on_one_controller(seed: u64) -> (bluefleet::sim::Simulation, bluefleet::Fleet) {
+    let devices = (1..=4).map(|n| env_sensor(n, 1.0, f64::from(n))).collect();
+    start(
+        world(vec![RadioSpec::local_controller("hci0")], devices),
+        seed,
+    )
+}
+
 #[test]
 fn a_dropped_callback_is_not_called_again_and_a_callback_may_use_the_fleet() {
     block_on_virtual_time(async {
-        let devices = (1..=4).map(|n| env_sensor(n, 1.0, f64::from(n))).collect();
-        let (_sim, fleet) = start(world(vec![RadioSpec::local_controller("hci0")], devices), 3);
+        let (_sim, fleet) = four_sensors_on_one_controller(3);
         run_for(Duration::from_secs(2)).await;
         let calls = Calls::default();
         let inner_calls = Calls::default();
@@ -170,8 +178,7 @@ fn a_dropped_callback_is_not_called_again_and_a_callback_may_use_the_fleet() {
 #[test]
 fn a_panicking_callback_is_removed_and_counted_and_the_others_go_on() {
     block_on_virtual_time(async {
-        let devices = (1..=4).map(|n| env_sensor(n, 1.0, f64::from(n))).collect();
-        let (_sim, fleet) = start(world(vec![RadioSpec::local_controller("hci0")], devices), 5);
+        let (_sim, fleet) = four_sensors_on_one_controller(5);
         let calls = Calls::default();
         let _healthy =
             fleet.register_callback(AdvertMatcher::any().every_copy(), recording(&calls));

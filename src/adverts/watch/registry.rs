@@ -174,14 +174,22 @@ impl Watchers {
         id
     }
 
+    /// The callback place of watcher `watcher`, if that slot still holds that callback
+    /// watcher (a slot reused by another watcher has another key).
+    fn callback_of(&mut self, watcher: CallbackKey) -> Option<&mut Option<Callback>> {
+        match self.slots.get_mut(watcher.id) {
+            Some(Some(Watcher {
+                sink: Sink::Callback { key, callback },
+                ..
+            })) if *key == watcher.key => Some(callback),
+            _ => None,
+        }
+    }
+
     /// Removes a callback watcher (its guard was dropped). A callback lent out now is dropped
     /// when it is given back.
     pub(crate) fn remove_callback(&mut self, watcher: CallbackKey) {
-        let is_it = matches!(
-            self.slots.get(watcher.id),
-            Some(Some(Watcher { sink: Sink::Callback { key, .. }, .. })) if *key == watcher.key
-        );
-        if is_it {
+        if self.callback_of(watcher).is_some() {
             self.pending.retain(|(to, _)| *to != watcher);
             self.closed.push(watcher.id);
             self.remove_closed();
@@ -198,15 +206,7 @@ impl Watchers {
         work.lent.sort_unstable_by_key(|(key, _)| *key);
         work.lent.dedup_by_key(|(key, _)| *key);
         for (watcher, lent) in &mut work.lent {
-            if let Some(Some(Watcher {
-                sink: Sink::Callback { key, callback },
-                ..
-            })) = self.slots.get_mut(watcher.id)
-            {
-                if *key == watcher.key {
-                    *lent = callback.take();
-                }
-            }
+            *lent = self.callback_of(*watcher).and_then(Option::take);
         }
     }
 
@@ -215,16 +215,9 @@ impl Watchers {
     pub(crate) fn give_back(&mut self, work: &mut CallbackWork, panicked: u64) {
         self.counters.callbacks_panicked += panicked;
         for (watcher, lent) in work.lent.drain(..) {
-            let Some(Some(Watcher {
-                sink: Sink::Callback { key, callback },
-                ..
-            })) = self.slots.get_mut(watcher.id)
-            else {
+            let Some(callback) = self.callback_of(watcher) else {
                 continue;
             };
-            if *key != watcher.key {
-                continue;
-            }
             match lent {
                 Some(lent) => *callback = Some(lent),
                 None => self.closed.push(watcher.id),
