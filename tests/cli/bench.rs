@@ -1,5 +1,7 @@
-//! `bluefleet bench spec-v1`: the workload is checked against the anchor's digests before any
-//! clock starts, and a stream that is not spec v1 is refused rather than measured.
+//! `bluefleet bench`: spec-v1's workload is checked against the anchor's digests before any
+//! clock starts (a stream that is not spec v1 is refused rather than measured), the watcher
+//! arms run in child processes, `--check` agrees with the rows, and docs/performance.md is
+//! what its committed JSON generates.
 
 use super::{bluefleet, fails_clearly, json};
 
@@ -91,6 +93,39 @@ fn bench_check_exits_non_zero_exactly_when_a_row_missed() {
         (requests["value"].as_f64(), requests["kind"].as_str()),
         (Some(0.0), Some("check"))
     );
+}
+
+/// `bench watchers` runs each arm in a child process of the binary and reads its report back:
+/// every arm delivers, the per-address arms deliver what one watcher of every device does,
+/// nothing is lost, and each cost is a real measurement.
+#[test]
+fn bench_watchers_measures_every_arm_in_a_child_process() {
+    let report = json(&["bench", "watchers", "--quick", "--json"]);
+    let rows = report["figures"].as_array().unwrap();
+    let value = |figure: &str| {
+        rows.iter()
+            .find(|r| r["figure"] == figure)
+            .and_then(|r| r["value"].as_f64())
+            .unwrap_or_else(|| panic!("no row {figure:?} in {rows:?}"))
+    };
+    let per_address = value("spec-v1 adverts delivered, 1,000 per-address streams");
+    assert!(per_address > 0.0);
+    assert_eq!(
+        per_address,
+        value("spec-v1 adverts delivered, 1 stream of every device")
+    );
+    assert_eq!(
+        per_address,
+        value("spec-v1 adverts delivered, 1,000 per-address callbacks")
+    );
+    assert!(value("spec-v1 adverts delivered, 751 watchers (habluetooth: 41,871 per 1M)") > 0.0);
+    for row in rows.iter().filter(|r| r["kind"] == "check") {
+        assert_eq!(row["pass"], true, "{row}");
+    }
+    for row in rows.iter().filter(|r| r["unit"] == "us") {
+        let cost = row["value"].as_f64().unwrap();
+        assert!(cost.is_finite() && cost > 0.0, "{row}");
+    }
 }
 
 fn performance_doc(args: &[&str]) -> std::process::Output {

@@ -1,8 +1,10 @@
 //! Each figure of `bluefleet bench`: its workloads measured once, then its rows.
 //!
 //! Every value is measured once and its row made from it ([`super::rows`]), so value and verdict
-//! always come from the same run. A/B comparisons (stalled subscriber, 1 against 1,000
-//! watchers) alternate A B A B inside this one process, so both sides see the same machine.
+//! always come from the same run. A/B comparisons alternate A B A B, so both sides see the same
+//! machine: the stalled subscriber inside this one process, the watcher arms (1 against 1,000
+//! watchers) each in a fresh process of its own ([`spec_v1::fresh_process`]), so no arm starts
+//! in the heap another arm left.
 
 use super::workload::{measure_device_memory, run_ingest_workload, IngestWorkload};
 
@@ -110,25 +112,15 @@ struct WatcherArm {
 }
 
 /// Spec v1 with the spec's watchers once (throughput, loss), then 1 and 1,000 per-address
-/// watchers, as streams and as callbacks, alternated round after round: CPU time per advert,
-/// medians compared. Seven rounds, because one run's CPU time moved by up to ±25 % from run
-/// to run of the same code on this 2-core VM (the same instructions: callgrind's counts agree
-/// to 0.1 %).
+/// watchers, as streams and as callbacks, alternated round after round, every run in a fresh
+/// process: CPU time per advert, medians compared. Seven rounds, because one run's CPU time
+/// moved by up to ±25 % from run to run of the same code on this 2-core VM (the same
+/// instructions: callgrind's counts agree to 0.1 %).
 fn watchers(quick: bool) -> Result<Vec<Row>, String> {
-    use spec_v1::{Consumers, WatcherSet};
+    use spec_v1::{fresh_process, Consumers, WatcherSet};
     let n = if quick { 50_000 } else { 1_000_000 };
-    let rounds = if quick { 3 } else { 5 };
-    let (workload, verified) = spec_v1::prepare(
-        n,
-        &spec_v1::workload::known_digests(),
-        "the built-in spec-v1 table",
-    )?;
-    let spec = spec_v1::run(
-        workload.clone(),
-        verified,
-        WatcherSet::Spec,
-        Consumers::Streams,
-    );
+    let rounds = if quick { 3 } else { 7 };
+    let spec = fresh_process::run(n, WatcherSet::Spec, Consumers::Streams)?;
     let mut lost = spec.lost;
     let mut arms: Vec<WatcherArm> = [
         (WatcherSet::One, Consumers::Streams),
@@ -146,13 +138,13 @@ fn watchers(quick: bool) -> Result<Vec<Row>, String> {
     })
     .collect();
     for round in 0..rounds {
-        // A B C … then … C B A: no arm always runs in the heap the same other arm left.
+        // A B C … then … C B A: no arm always runs right after the same other arm.
         let mut order: Vec<&mut WatcherArm> = arms.iter_mut().collect();
         if round % 2 == 1 {
             order.reverse();
         }
         for arm in order {
-            let report = spec_v1::run(workload.clone(), verified, arm.set, arm.consumers);
+            let report = fresh_process::run(n, arm.set, arm.consumers)?;
             lost += report.lost;
             arm.delivered = report.delivered;
             let seconds = report.cpu_seconds.unwrap_or(report.ingest_seconds);

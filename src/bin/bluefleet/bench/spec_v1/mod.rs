@@ -8,6 +8,7 @@
 //! holds its last advert. Decoding the raw AD bytes is inside the clock. Everything (radios,
 //! actors, watchers) runs on this one thread, so the figure is one core's.
 
+pub mod fresh_process;
 mod radio;
 pub mod workload;
 
@@ -19,7 +20,7 @@ use bluefleet::adverts::watch::{AdvertMatcher, Watched};
 use bluefleet::backend::{Radio, RadioKind};
 use bluefleet::fleet::block_on_real_time;
 use bluefleet::{Address, Fleet};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use radio::{Replay, SpecRadio};
@@ -33,7 +34,7 @@ const RADIOS: [(&str, RadioKind, usize, usize); 4] = [
 ];
 
 /// What one run measured.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SpecReport {
     pub advertisements: usize,
     pub sha256: String,
@@ -107,7 +108,7 @@ pub enum WatcherSet {
 }
 
 /// How each watcher takes its adverts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Consumers {
     /// `Fleet::watch`: a stream each, read by a task of its own.
