@@ -9,7 +9,7 @@
 use super::workload::{measure_device_memory, run_ingest_workload, IngestWorkload};
 
 use super::rows::{median, percentile, Row, Target};
-use super::{clairvoyant, sessions, spec_v1, throughput, Figure};
+use super::{clairvoyant, online, sessions, spec_v1, throughput, Figure};
 
 /// What a managed device (its actor, handle, link and one subscription) may cost. Design goal
 /// G5 claimed 4 KiB; a first measurement (7.1 KiB, taken after other figures had freed memory
@@ -366,6 +366,36 @@ fn makespan(seeds: u64) -> Vec<Row> {
         .zip(&over_clairvoyant)
         .map(|(ours, over)| ours / over)
         .collect();
+    // Online schedules of the same batches (draws hidden until each connect ends), every
+    // service order of every seed pooled, over the seed's bound (from bluefleet's ratio).
+    let online = |scheduler: online::Scheduler| -> Vec<f64> {
+        (1..=seeds)
+            .zip(clean.seconds.iter().zip(&clean.drawn))
+            .flat_map(|(seed, (seconds, ratio))| {
+                let bound = seconds / ratio;
+                online::makespans(&world, seed, scheduler)
+                    .into_iter()
+                    .map(move |m| m / bound)
+            })
+            .collect()
+    };
+    let online_rows = |name: &str, scheduler| {
+        let ratios = online(scheduler);
+        [
+            Row::reference(
+                format!("online model, {name} / this seed's LB, median"),
+                median(ratios.clone()),
+                "x",
+            ),
+            Row::reference(
+                format!("online model, {name} / this seed's LB, p90"),
+                percentile(ratios, 0.9),
+                "x",
+            ),
+        ]
+    };
+    let balance = online_rows("balance", online::Scheduler::Balance);
+    let lookahead = online_rows("one-step lookahead", online::Scheduler::Lookahead);
     let clean_median = median(clean.drawn.clone());
     let baseline_median = median(baseline.drawn.clone());
     let mean_bound = |what: &str, value: f64| {
@@ -411,6 +441,11 @@ fn makespan(seeds: u64) -> Vec<Row> {
             percentile(over_clairvoyant, 0.9),
             "x",
         ),
+    ]
+    .into_iter()
+    .chain(balance)
+    .chain(lookahead)
+    .chain([
         mean_bound("median", median(clean.expected.clone())),
         mean_bound("p90", percentile(clean.expected, 0.9)),
         mean_bound("10% faults, median", median(faulty.expected)),
@@ -434,7 +469,8 @@ fn makespan(seeds: u64) -> Vec<Row> {
             baseline.collisions as f64,
             "count",
         ),
-    ]
+    ])
+    .collect()
 }
 
 fn storm(seeds: u64) -> Vec<Row> {

@@ -15,6 +15,7 @@ mod bench_radio;
 mod bound;
 mod clairvoyant;
 mod figures;
+mod online;
 mod rows;
 mod sessions;
 mod spec_v1;
