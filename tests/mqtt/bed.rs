@@ -6,10 +6,14 @@ use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// Topics the watchers probe their own subscription with; no watcher passes them on.
+const PROBE_PREFIX: &str = "bluefleet-test/probe/";
 
 /// Where Debian puts the broker.
 const MOSQUITTO: [&str; 2] = ["/usr/sbin/mosquitto", "mosquitto"];
@@ -132,7 +136,16 @@ impl Broker {
     }
 
     /// A subscriber on `filter` (MQTT 5), printing retain flag, topic, correlation data, payload.
+    /// It returns once the broker has the subscription: it also subscribes to a probe topic of
+    /// its own and publishes to it until the probe comes back, so a message published after
+    /// this returns cannot be missed (mosquitto_sub says nothing when it has subscribed).
     pub fn watch(&self, filter: &str) -> Watch {
+        static PROBES: AtomicU64 = AtomicU64::new(0);
+        let probe = format!(
+            "{PROBE_PREFIX}{}-{}",
+            std::process::id(),
+            PROBES.fetch_add(1, Ordering::Relaxed)
+        );
         let mut child = Command::new("mosquitto_sub")
             .args([
                 "-h",
@@ -142,13 +155,15 @@ impl Broker {
                 "-V",
                 "mqttv5",
             ])
-            .args(["-t", filter, "-F", "%r\x1f%t\x1f%D\x1f%p"])
+            .args(["-t", filter, "-t", &probe, "-F", "%r\x1f%t\x1f%D\x1f%p"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto_sub starts");
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
+        let (ready_tx, ready) = mpsc::channel();
+        let own_probe = probe.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let mut parts = line.splitn(4, '\x1f');
@@ -158,11 +173,28 @@ impl Broker {
                     correlation: parts.next().unwrap_or_default().to_string(),
                     payload: parts.next().unwrap_or_default().to_string(),
                 };
+                if seen.topic.starts_with(PROBE_PREFIX) {
+                    if seen.topic == own_probe {
+                        let _ = ready_tx.send(());
+                    }
+                    continue;
+                }
                 if tx.send(seen).is_err() {
                     return;
                 }
             }
         });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.publish(&probe, "", &[], true);
+            if ready.recv_timeout(Duration::from_millis(250)).is_ok() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto_sub on {filter} did not subscribe within 20 s"
+            );
+        }
         Watch { child, rx }
     }
 
