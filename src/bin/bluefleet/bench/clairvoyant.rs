@@ -53,7 +53,7 @@ pub fn makespan(world: &World, seed: u64) -> Duration {
 }
 
 /// Connect time of each device through each radio (`None`: that radio does not reach it).
-fn connect_table(work: &Work) -> Vec<Vec<Option<f64>>> {
+pub(super) fn connect_table(work: &Work) -> Vec<Vec<Option<f64>>> {
     work.sessions
         .iter()
         .map(|session| {

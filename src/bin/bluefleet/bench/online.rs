@@ -43,7 +43,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::bound::{work_of, Work};
-use super::clairvoyant::{check, Placement};
+use super::clairvoyant::{check, connect_table, Placement};
 
 /// Service orders each scheduler runs in: the world's device order, then seeded shuffles
 /// within each group.
@@ -121,12 +121,7 @@ impl<'a> Batch<'a> {
             .zip(&ranges)
             .map(|(capacity, (min, max))| {
                 let connect = (min + max) / 2.0;
-                let slots = capacity.slots / (connect + on_link);
-                if capacity.serialises {
-                    slots.min(1.0 / connect)
-                } else {
-                    slots
-                }
+                (capacity.slots / (connect + on_link)).min(1.0 / connect)
             })
             .collect();
         Self {
@@ -136,20 +131,6 @@ impl<'a> Batch<'a> {
             group_of,
             paces,
         }
-    }
-
-    fn table(&self) -> Table {
-        self.work
-            .sessions
-            .iter()
-            .map(|session| {
-                let mut row = vec![None; self.work.radios.len()];
-                for (radio, connect) in &session.connects {
-                    row[*radio] = Some(*connect);
-                }
-                row
-            })
-            .collect()
     }
 
     /// When a balanced split of `counts` waiting devices per group over the radios ends: the
@@ -191,11 +172,10 @@ struct State {
     gate_free: Vec<f64>,
     /// Per radio: (session end, device) of every slot held.
     held: Vec<Vec<(f64, usize)>>,
-    /// Radios that chose to wait at `now`.
-    passed: Vec<bool>,
     /// Per radio: it starts nothing before this (a hold).
     idle_until: Vec<f64>,
-    /// Per radio: when it last chose to wait; at the next event it chooses after the others.
+    /// Per radio: when it chose to wait. It starts nothing for the rest of that moment, and
+    /// at the next one it chooses after the other radios.
     waited_at: Vec<Option<f64>>,
     placements: Vec<Placement>,
 }
@@ -213,7 +193,6 @@ impl State {
             running: vec![None; radios],
             gate_free: vec![0.0; radios],
             held: vec![Vec::new(); radios],
-            passed: vec![false; radios],
             idle_until: vec![0.0; radios],
             waited_at: vec![None; radios],
             placements: Vec::new(),
@@ -239,10 +218,9 @@ fn run(batch: &Batch<'_>, table: &Table, state: &mut State, decide: &mut Decide<
             for (radio, capacity) in batch.work.radios.iter().enumerate() {
                 let now = state.now;
                 state.held[radio].retain(|(end, _)| *end > now);
-                let gate_busy = capacity.serialises && state.gate_free[radio] > now;
+                let gate_busy = state.gate_free[radio] > now;
                 let full = state.held[radio].len() as f64 >= capacity.slots;
-                let deferred = state.waited_at[radio].is_some_and(|at| at < now);
-                let skip = state.passed[radio] || state.idle_until[radio] > now || deferred;
+                let skip = state.waited_at[radio].is_some() || state.idle_until[radio] > now;
                 if gate_busy || full || skip {
                     continue;
                 }
@@ -254,7 +232,6 @@ fn run(batch: &Batch<'_>, table: &Table, state: &mut State, decide: &mut Decide<
                 }
                 let group = match decide(state, radio, &groups, may_wait) {
                     Choice::Wait => {
-                        state.passed[radio] = true;
                         state.waited_at[radio] = Some(now);
                         continue;
                     }
@@ -305,8 +282,8 @@ fn run(batch: &Batch<'_>, table: &Table, state: &mut State, decide: &mut Decide<
                 .map(|(end, _)| *end)
                 .fold(state.now, f64::max);
         }
-        state.passed.iter_mut().for_each(|p| *p = false);
-        // Every free radio waited and nothing is in flight: waiting again would never end.
+        // Every free radio waited and nothing is in flight: waiting again would never end, so
+        // they choose again at this moment, without waiting.
         assert!(
             may_wait || next.is_finite(),
             "devices wait that no radio can serve"
@@ -314,6 +291,8 @@ fn run(batch: &Batch<'_>, table: &Table, state: &mut State, decide: &mut Decide<
         may_wait = next.is_finite();
         if may_wait {
             state.now = next;
+        } else {
+            state.waited_at.iter_mut().for_each(|w| *w = None);
         }
     }
 }
@@ -447,7 +426,7 @@ pub(super) fn schedule(
     scheduler: Scheduler,
     seed: u64,
 ) -> Vec<Placement> {
-    let truth = batch.table();
+    let truth = connect_table(batch.work);
     let mut rank = vec![0; order.len()];
     for (place, device) in order.iter().enumerate() {
         rank[*device] = place;

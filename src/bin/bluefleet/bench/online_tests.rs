@@ -158,7 +158,7 @@ fn sampled_futures_depend_only_on_what_is_known() {
         }
         balance(&batch, s, groups, &rank)
     };
-    let truth = batch.table();
+    let truth = connect_table(batch.work);
     run(
         &batch,
         &truth,
