@@ -21,7 +21,8 @@ impl World {
     /// per attempt (or either index is out of range).
     ///
     /// One share of the radio's range per (seed, device, connection), the same on every such
-    /// radio: a device that is quick to connect is quick everywhere.
+    /// radio: a device that is quick to connect is quick everywhere. The share is the device's
+    /// own moved by the connection's offset (the variant's docs).
     pub fn drawn_connect_latency(
         &self,
         seed: u64,
@@ -30,13 +31,17 @@ impl World {
         connection: u64,
     ) -> Option<Duration> {
         let spec = self.radios.get(radio)?;
-        if spec.latency_draw != LatencyDraw::PerDeviceConnection || device >= self.devices.len() {
+        let LatencyDraw::PerDeviceConnection { jitter_percent } = spec.latency_draw else {
+            return None;
+        };
+        if device >= self.devices.len() {
             return None;
         }
+        let own: f64 = stream(seed, domain::DEVICE_LATENCY, device as u64).gen_range(0.0..=1.0);
         let mut rng = stream(seed, domain::CONNECT, ((device as u64) << 24) | connection);
-        let share: f64 = rng.gen_range(0.0..=1.0);
+        let offset: f64 = rng.gen_range(-0.5..=0.5) * f64::from(jitter_percent.min(100)) / 100.0;
         let range = spec.connect_latency;
-        Some(range.min + (range.max - range.min).mul_f64(share))
+        Some(range.min + (range.max - range.min).mul_f64(reflect_into_unit(own + offset)))
     }
 
     /// Whether radio `radio` can reach device `device` at `at` (virtual time since start) as
@@ -65,6 +70,18 @@ impl World {
     }
 }
 
+/// `x` folded into [0, 1] by reflection at both ends. A uniform share plus any independent
+/// offset, reflected so, is uniform again: the share's density, mirrored at every integer, is
+/// flat on the whole line, and so is anything added to it.
+fn reflect_into_unit(x: f64) -> f64 {
+    let folded = x.rem_euclid(2.0);
+    if folded > 1.0 {
+        2.0 - folded
+    } else {
+        folded
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,7 +103,7 @@ mod tests {
 
     #[test]
     fn a_per_device_draw_is_one_share_of_each_radios_range() {
-        let world = world(LatencyDraw::PerDeviceConnection);
+        let world = world(LatencyDraw::PerDeviceConnection { jitter_percent: 30 });
         let proxy = world.drawn_connect_latency(7, 0, 0, 0).unwrap();
         let local = world.drawn_connect_latency(7, 1, 0, 0).unwrap();
         let share = |d: Duration, min: u64, max: u64| {
@@ -113,7 +130,7 @@ mod tests {
         use crate::model::AddressKind;
         use crate::sim::{run_virtual, Simulation};
         use crate::ErrorKind;
-        let world = world(LatencyDraw::PerDeviceConnection);
+        let world = world(LatencyDraw::PerDeviceConnection { jitter_percent: 30 });
         let first = world.drawn_connect_latency(5, 0, 0, 0).unwrap();
         let second = world.drawn_connect_latency(5, 0, 0, 1).unwrap();
         let taken = run_virtual(async move {
@@ -149,6 +166,50 @@ mod tests {
         assert!(
             within(taken[0].0, first) && within(taken[1].0, first) && within(taken[2].0, second),
             "{taken:?} against {first:?}, {second:?}"
+        );
+    }
+
+    /// A device keeps its own share from connection to connection, within the jitter, and
+    /// over many devices the shares still cover the range evenly.
+    #[test]
+    fn a_device_keeps_its_share_within_the_jitter_and_shares_stay_uniform() {
+        let share = |world: &World, seed: u64, connection: u64| {
+            let d = world.drawn_connect_latency(seed, 0, 0, connection).unwrap();
+            (d.as_secs_f64() * 1e3 - 150.0) / 450.0
+        };
+        let fixed = world(LatencyDraw::PerDeviceConnection { jitter_percent: 0 });
+        let jittered = world(LatencyDraw::PerDeviceConnection { jitter_percent: 30 });
+        let free = world(LatencyDraw::PerDeviceConnection {
+            jitter_percent: 100,
+        });
+        let mut quarters = [0usize; 4];
+        let (mut near, mut far) = (0.0_f64, 0.0_f64);
+        for seed in 0..4000 {
+            assert!((share(&fixed, seed, 0) - share(&fixed, seed, 5)).abs() < 1e-6);
+            let (first, later) = (share(&jittered, seed, 0), share(&jittered, seed, 1));
+            assert!(
+                (first - later).abs() <= 0.3 + 1e-6,
+                "seed {seed}: {first} {later}"
+            );
+            near += (first - later).abs();
+            far += (share(&free, seed, 0) - share(&free, seed, 1)).abs();
+            quarters[((later * 4.0) as usize).min(3)] += 1;
+        }
+        for count in quarters {
+            assert!((900..=1100).contains(&count), "{quarters:?}");
+        }
+        assert!(
+            near < far / 2.0,
+            "jitter 30 % strays less: {near} against {far}"
+        );
+        let mut bad = jittered.clone();
+        bad.radios[0].latency_draw = LatencyDraw::PerDeviceConnection {
+            jitter_percent: 101,
+        };
+        let refused = bad.validate().unwrap_err().to_string();
+        assert!(
+            refused.contains("radios[0].latency_draw.jitter_percent"),
+            "{refused}"
         );
     }
 

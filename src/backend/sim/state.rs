@@ -31,6 +31,7 @@ pub(crate) mod domain {
     pub const ADVERTS: u64 = 2;
     pub const LINK: u64 = 3;
     pub const CONNECT: u64 = 4;
+    pub const DEVICE_LATENCY: u64 = 5;
 }
 
 /// The random stream for (seed, domain, index).

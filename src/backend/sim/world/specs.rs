@@ -105,8 +105,17 @@ pub enum LatencyDraw {
     /// connects, on every radio drawing this way: the share is drawn from (seed, device, n)
     /// alone, so no order of attempts changes it ([`super::World::drawn_connect_latency`]
     /// tells it without running the world). Real connect times follow the device (its
-    /// advertising interval) more than the order a radio is asked in.
-    PerDeviceConnection,
+    /// advertising interval, where it stands) more than the order a radio is asked in, and
+    /// they last: a device that was slow to connect yesterday is slow today. So the share is
+    /// the device's own (drawn from (seed, device)) moved by a fresh offset per connection,
+    /// and only the offset is new each time.
+    PerDeviceConnection {
+        /// The width of the fresh offset, in percent of the range: each connection's share
+        /// is the device's own plus an offset uniform within ±`jitter_percent`/2 %, reflected
+        /// at the range's ends (so every connection's share is still uniform over the range).
+        /// 0: every connection of a device takes the same time; at most 100.
+        jitter_percent: u8,
+    },
 }
 
 /// Probability, per connection attempt, that it fails with each class (drawn in this order

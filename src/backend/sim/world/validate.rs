@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{DeviceSpec, RadioSpec, Route, SimGatt, Window, World, WorldError};
+use super::{DeviceSpec, LatencyDraw, RadioSpec, Route, SimGatt, Window, World, WorldError};
 use crate::model::CharProps;
 
 type Checked = Result<(), WorldError>;
@@ -96,6 +96,14 @@ fn radio(at: &str, r: &RadioSpec) -> Checked {
     }
     if r.connect_timeout.is_zero() {
         return fail(format!("{at}.connect_timeout"), "must be longer than zero");
+    }
+    if let LatencyDraw::PerDeviceConnection { jitter_percent } = r.latency_draw {
+        if jitter_percent > 100 {
+            return fail(
+                format!("{at}.latency_draw.jitter_percent"),
+                format!("{jitter_percent} is above 100 (the whole range)"),
+            );
+        }
     }
     let f = r.faults;
     for (name, p) in [

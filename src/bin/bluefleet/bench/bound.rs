@@ -17,12 +17,14 @@
 //! pays a further connect; the argument below does not cover it.) That connection goes
 //! through one radio r that reaches the device ([`World::reaches`]). Nothing makes it cheaper
 //! than this (a failed attempt, a refusal, a retry or a wait only adds to what follows):
-//! - its connect takes c(d,r), the latency the world draws for the device's first connection
-//!   through r; every attempt until that connection draws the same, so no order of attempts
-//!   or choice of which attempt to let fail changes it;
+//! - its connect takes c(d,r), the latency the world draws for the connection the batch makes
+//!   through r (the device's first, or the n-th in a later [`Batch::Again`]); every attempt
+//!   until that connection draws the same, so no order of attempts or choice of which attempt
+//!   to let fail changes it;
 //! - its session then takes s(d) on the link: discovery (`discovery_requests` round trips of
 //!   its connection interval; nothing is cached before a device's first connection) and the
-//!   read (one round trip);
+//!   read (one round trip). In a later batch the hub has the services cached, and s(d) is the
+//!   read alone (taking less than a run may spend only lowers the bound);
 //! - so, for every radio r, with D(r) the devices it serves:
 //!   (gate) a radio that serialises attempts runs one connect at a time, so its last connect
 //!   ends no earlier than Σ_{D(r)} c(d,r), and a session follows it: Σ_{D(r)} c(d,r) ≤ T − s₀,
@@ -108,9 +110,26 @@ pub(super) struct Work {
     pub(super) radios: Vec<Capacity>,
 }
 
-fn on_link(world: &World, device: usize) -> f64 {
+/// Which connection of each device a batch makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// Every device's first: nothing is cached, every session discovers.
+    First,
+    /// Device d's connection number `connections[d]` (0 for its first), with its services
+    /// cached by an earlier one: the session is the read alone.
+    Again {
+        /// Per world device.
+        connections: Vec<u64>,
+    },
+}
+
+fn on_link(world: &World, device: usize, batch: &Batch) -> f64 {
     let spec = &world.devices[device];
-    spec.connection_interval.as_secs_f64() * f64::from(spec.discovery_requests + 1)
+    let discovery = match batch {
+        Batch::First => spec.discovery_requests,
+        Batch::Again { .. } => 0,
+    };
+    spec.connection_interval.as_secs_f64() * f64::from(discovery + 1)
 }
 
 fn capacities(world: &World) -> Vec<Capacity> {
@@ -130,10 +149,11 @@ fn capacities(world: &World) -> Vec<Capacity> {
 /// reached as they stand at the start; the bench's devices neither move nor sleep.
 ///
 /// # Panics
-/// If a radio draws its latency per attempt (the draws would then depend on the schedule) or
-/// a device is reached by no radio (no schedule finishes).
-pub fn drawn(world: &World, seed: u64) -> Duration {
-    let mut work = work_of(world, seed);
+/// If a radio draws its latency per attempt (the draws would then depend on the schedule), a
+/// device is reached by no radio (no schedule finishes), or `batch` names fewer devices than
+/// the world has.
+pub fn drawn(world: &World, seed: u64, batch: &Batch) -> Duration {
+    let mut work = work_of(world, seed, batch);
     // Every schedule takes at least `plain`, which is what the idle of each radio needs.
     let plain = best_certificate(&work);
     let idle: Vec<f64> = (0..work.radios.len())
@@ -145,20 +165,24 @@ pub fn drawn(world: &World, seed: u64) -> Duration {
     Duration::from_secs_f64(best_certificate(&work).max(plain))
 }
 
-/// The batch of `world` as the run with `seed` draws it.
-pub(super) fn work_of(world: &World, seed: u64) -> Work {
+/// `batch` of `world` as the run with `seed` draws it.
+pub(super) fn work_of(world: &World, seed: u64, batch: &Batch) -> Work {
+    let connection = |d: usize| match batch {
+        Batch::First => 0,
+        Batch::Again { connections } => connections[d],
+    };
     let sessions = (0..world.devices.len())
         .map(|d| Session {
             connects: (0..world.radios.len())
                 .filter(|r| world.reaches(d, *r, Duration::ZERO))
                 .map(|r| {
                     let connect = world
-                        .drawn_connect_latency(seed, r, d, 0)
+                        .drawn_connect_latency(seed, r, d, connection(d))
                         .expect("every radio of the bench draws per device connection");
                     (r, connect.as_secs_f64())
                 })
                 .collect(),
-            on_link: on_link(world, d),
+            on_link: on_link(world, d, batch),
         })
         .collect();
     Work {
@@ -330,7 +354,7 @@ fn mean(latency: &LatencyRange) -> f64 {
 /// of devices fits on the radios that reach them: Σ n over the set ≤ Σ cap_r over those radios
 /// (Hall's condition). The bound is the least such T (bisection).
 pub fn expected(world: &World) -> Duration {
-    let session = on_link(world, 0);
+    let session = on_link(world, 0, &Batch::First);
     let radios: Vec<(f64, f64)> = world
         .radios
         .iter()

@@ -7,7 +7,7 @@ use bluefleet::sim::world::{LatencyDraw, LatencyRange};
 use bluefleet::sim::{DeviceSpec, RadioSpec, World};
 use bluefleet::Address;
 
-use super::{best_certificate, drawn, expected, on_link, work_of};
+use super::{best_certificate, drawn, expected, on_link, work_of, Batch};
 
 /// Discovery (25 round trips of 30 ms) and one read.
 const SESSION: Duration = Duration::from_millis(26 * 30);
@@ -15,7 +15,7 @@ const SESSION: Duration = Duration::from_millis(26 * 30);
 fn radio(name: &str, slots: usize, connect: LatencyRange, x: f64) -> RadioSpec {
     let mut spec = RadioSpec::esphome_proxy(name).slots(slots).at(x, 0.0);
     spec.connect_latency = connect;
-    spec.latency_draw = LatencyDraw::PerDeviceConnection;
+    spec.latency_draw = LatencyDraw::PerDeviceConnection { jitter_percent: 30 };
     spec
 }
 
@@ -54,7 +54,7 @@ fn close(a: Duration, b: Duration) -> bool {
 fn one_radio_with_one_slot_runs_the_sessions_back_to_back() {
     let world = world(vec![radio("p1", 1, fixed(400), 0.0)], 3);
     let optimum = (Duration::from_millis(400) + SESSION) * 3;
-    for bound in [drawn(&world, 1), expected(&world)] {
+    for bound in [drawn(&world, 1, &Batch::First), expected(&world)] {
         assert!(close(bound, optimum), "{bound:?} against {optimum:?}");
     }
 }
@@ -64,7 +64,7 @@ fn one_radio_with_one_slot_runs_the_sessions_back_to_back() {
 fn many_slots_leave_the_serial_connects_as_the_bound() {
     let world = world(vec![radio("p1", 10, fixed(400), 0.0)], 3);
     let optimum = Duration::from_millis(1200) + SESSION;
-    for bound in [drawn(&world, 1), expected(&world)] {
+    for bound in [drawn(&world, 1, &Batch::First), expected(&world)] {
         assert!(close(bound, optimum), "{bound:?} against {optimum:?}");
     }
 }
@@ -81,7 +81,11 @@ fn devices_only_one_radio_reaches_cannot_use_the_others() {
         ],
         4,
     );
-    assert!(close(drawn(&apart, 1), one * 4), "{:?}", drawn(&apart, 1));
+    assert!(
+        close(drawn(&apart, 1, &Batch::First), one * 4),
+        "{:?}",
+        drawn(&apart, 1, &Batch::First)
+    );
     let beside = world(
         vec![
             radio("p1", 1, fixed(400), 0.0),
@@ -89,7 +93,11 @@ fn devices_only_one_radio_reaches_cannot_use_the_others() {
         ],
         4,
     );
-    assert!(close(drawn(&beside, 1), one * 2), "{:?}", drawn(&beside, 1));
+    assert!(
+        close(drawn(&beside, 1, &Batch::First), one * 2),
+        "{:?}",
+        drawn(&beside, 1, &Batch::First)
+    );
 }
 
 /// With drawn connect times the bound follows each seed's draws: the 1-slot radio's bound is
@@ -105,13 +113,36 @@ fn the_drawn_bound_adds_up_the_seeds_own_connects() {
         let connects: Duration = (0..5)
             .map(|d| world.drawn_connect_latency(seed, 0, d, 0).unwrap())
             .sum();
-        let bound = drawn(&world, seed);
+        let bound = drawn(&world, seed, &Batch::First);
         assert!(
             close(bound, connects + SESSION * 5),
             "seed {seed}: {bound:?}"
         );
     }
-    assert_ne!(drawn(&world, 1), drawn(&world, 2));
+    assert_ne!(
+        drawn(&world, 1, &Batch::First),
+        drawn(&world, 2, &Batch::First)
+    );
+}
+
+/// A later batch draws the connection each device makes then (here: device d's d-th), and its
+/// sessions are the read alone (services cached): on one slot, those connects plus one read
+/// each.
+#[test]
+fn a_later_batch_draws_its_own_connections_with_cached_sessions() {
+    let range = LatencyRange {
+        min: Duration::from_millis(150),
+        max: Duration::from_millis(600),
+    };
+    let world = world(vec![radio("p1", 1, range, 0.0)], 5);
+    let read = Duration::from_millis(30);
+    let connections: Vec<u64> = (0..5).collect();
+    let connects: Duration = (0..5)
+        .map(|d| world.drawn_connect_latency(4, 0, d, d as u64).unwrap())
+        .sum();
+    let again = drawn(&world, 4, &Batch::Again { connections });
+    assert!(close(again, connects + read * 5), "{again:?}");
+    assert!(again < drawn(&world, 4, &Batch::First));
 }
 
 /// Where every device's draw is its radio's mean (min = max), the two bounds are the same
@@ -122,11 +153,11 @@ fn the_search_finds_the_exact_bound_where_draws_are_the_mean() {
     let mut radios = super::super::sessions::line_radios(false);
     for r in &mut radios {
         r.connect_latency = fixed(mean_ms(&r.connect_latency));
-        r.latency_draw = LatencyDraw::PerDeviceConnection;
+        r.latency_draw = LatencyDraw::PerDeviceConnection { jitter_percent: 30 };
     }
     let world = super::super::sessions::line_world_of(radios, 60);
     // The plain certificate (no idle slots at the ends) is the programme `expected` solves.
-    let search = Duration::from_secs_f64(best_certificate(&work_of(&world, 1)));
+    let search = Duration::from_secs_f64(best_certificate(&work_of(&world, 1, &Batch::First)));
     let exact = expected(&world);
     let gap = (search.as_secs_f64() / exact.as_secs_f64() - 1.0).abs();
     assert!(gap < 1e-3, "search {search:?}, exact {exact:?}");
@@ -144,9 +175,9 @@ fn a_serial_gate_leaves_slots_idle_at_both_ends() {
     let world = world(vec![radio("p1", 2, fixed(400), 0.0)], 4);
     let optimum = Duration::from_millis(2760);
     assert!(close(brute_force_optimum(&world, 1), optimum));
-    let plain = Duration::from_secs_f64(best_certificate(&work_of(&world, 1)));
+    let plain = Duration::from_secs_f64(best_certificate(&work_of(&world, 1, &Batch::First)));
     assert!(plain < optimum - Duration::from_millis(300), "{plain:?}");
-    let bound = drawn(&world, 1);
+    let bound = drawn(&world, 1, &Batch::First);
     assert!(close(bound, optimum), "{bound:?} against {optimum:?}");
 }
 
@@ -182,13 +213,16 @@ fn the_bound_never_exceeds_the_optimum_of_small_worlds() {
     let mut raised = 0;
     for (w, world) in worlds.iter().enumerate() {
         for seed in 1..=12 {
-            let (bound, optimum) = (drawn(world, seed), brute_force_optimum(world, seed));
+            let (bound, optimum) = (
+                drawn(world, seed, &Batch::First),
+                brute_force_optimum(world, seed),
+            );
             assert!(
                 bound <= optimum + Duration::from_micros(1),
                 "world {w}, seed {seed}: bound {bound:?} above the optimum {optimum:?}"
             );
             tight += usize::from(optimum.as_secs_f64() / bound.as_secs_f64() < 1.05);
-            let plain = best_certificate(&work_of(world, seed));
+            let plain = best_certificate(&work_of(world, seed, &Batch::First));
             raised += usize::from(bound.as_secs_f64() > plain + 1e-6);
         }
     }
@@ -255,7 +289,7 @@ fn best_order(world: &World, seed: u64, r: usize, served: &[usize]) -> f64 {
                 .unwrap();
             let start = slots[slot].max(if spec.serialises_attempts { gate } else { 0.0 });
             gate = start + connect;
-            slots[slot] = gate + on_link(world, d);
+            slots[slot] = gate + on_link(world, d, &Batch::First);
             end = end.max(slots[slot]);
         }
         end

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use bluefleet::sim::World;
 
-use super::bound::{work_of, Work};
+use super::bound::{work_of, Batch, Work};
 
 /// Passes of the local search at most (a pass tries every move and every swap once).
 const PASSES: usize = 30;
@@ -40,13 +40,13 @@ pub(super) struct Placement {
     pub(super) start: f64,
 }
 
-/// The makespan of the clairvoyant schedule of `world`'s batch in the run with `seed`.
+/// The makespan of the clairvoyant schedule of `batch` of `world` in the run with `seed`.
 ///
 /// # Panics
 /// As [`super::bound::drawn`] does (a radio drawing per attempt, a device no radio reaches), or
 /// if the schedule fails [`check`] (a bug here).
-pub fn makespan(world: &World, seed: u64) -> Duration {
-    let work = work_of(world, seed);
+pub fn makespan(world: &World, seed: u64, batch: &Batch) -> Duration {
+    let work = work_of(world, seed, batch);
     let placements = schedule(&work);
     let seconds = check(&work, &placements).expect("the clairvoyant schedule is feasible");
     Duration::from_secs_f64(seconds)

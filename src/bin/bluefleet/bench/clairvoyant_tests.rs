@@ -7,7 +7,7 @@ use bluefleet::sim::world::{LatencyDraw, LatencyRange};
 use bluefleet::sim::{DeviceSpec, RadioSpec, World};
 use bluefleet::Address;
 
-use super::super::bound::{drawn, Capacity, Session, Work};
+use super::super::bound::{drawn, Batch, Capacity, Session, Work};
 use super::super::sessions::line_world;
 use super::{check, makespan, schedule, Placement};
 
@@ -109,7 +109,7 @@ fn fixed_radio(slots: usize, ms: u64) -> RadioSpec {
         min: latency,
         max: latency,
     };
-    spec.latency_draw = LatencyDraw::PerDeviceConnection;
+    spec.latency_draw = LatencyDraw::PerDeviceConnection { jitter_percent: 30 };
     spec
 }
 
@@ -135,7 +135,7 @@ fn the_schedule_meets_known_optima() {
         (one_radio_world(2, 4), Duration::from_millis(2760)),
     ];
     for (world, optimum) in cases {
-        let found = makespan(&world, 1);
+        let found = makespan(&world, 1, &Batch::First);
         assert!(
             found.abs_diff(optimum) < Duration::from_millis(1),
             "{found:?} against {optimum:?}"
@@ -149,7 +149,10 @@ fn the_schedule_meets_known_optima() {
 fn no_clairvoyant_schedule_beats_its_seeds_lower_bound() {
     let world = line_world(60, false);
     for seed in 1..=4 {
-        let (found, bound) = (makespan(&world, seed), drawn(&world, seed));
+        let (found, bound) = (
+            makespan(&world, seed, &Batch::First),
+            drawn(&world, seed, &Batch::First),
+        );
         assert!(found >= bound, "seed {seed}: {found:?} below {bound:?}");
         let ratio = found.as_secs_f64() / bound.as_secs_f64();
         assert!(ratio < 1.10, "seed {seed}: {ratio}");

@@ -9,7 +9,7 @@
 use super::workload::{measure_device_memory, run_ingest_workload, IngestWorkload};
 
 use super::rows::{median, percentile, Row, Target};
-use super::{clairvoyant, online, sessions, spec_v1, throughput, Figure};
+use super::{bound, clairvoyant, online, sessions, spec_v1, throughput, Figure};
 
 /// What a managed device (its actor, handle, link and one subscription) may cost. Design goal
 /// G5 claimed 4 KiB; a first measurement (7.1 KiB, taken after other figures had freed memory
@@ -324,80 +324,87 @@ fn memory(quick: bool) -> Vec<Row> {
 }
 
 /// The makespan rows: judged against each seed's own lower bound (`bound::drawn`, from that
-/// seed's drawn connect times), with the older bound at mean connect latencies beside them as
-/// reference rows (a seed with quick draws could beat that one), and the clairvoyant offline
-/// schedule ([`clairvoyant`]) over the bound and under bluefleet, as reference rows: how much
-/// of the ratio is the bound's slack.
+/// seed's drawn connect times), for the first batch (every device new to the hub) and the
+/// second (the same devices again, services cached and connect times learned), with the older
+/// bound at mean connect latencies, the clairvoyant offline schedule ([`clairvoyant`]: how much
+/// of the ratio is the bound's slack), online model schedulers and the second batch without
+/// the learned connect times beside them as reference rows.
 fn makespan(seeds: u64) -> Vec<Row> {
-    struct Run {
-        seconds: Vec<f64>,
-        drawn: Vec<f64>,
-        expected: Vec<f64>,
-        collisions: u64,
-    }
-    let run = |faults: bool, baseline: bool| -> Run {
-        let results: Vec<_> = (1..=seeds)
-            .map(|seed| {
-                if baseline {
-                    sessions::baseline_makespan(seed, faults)
-                } else {
-                    sessions::bluefleet_makespan(seed, faults)
-                }
-            })
-            .collect();
-        Run {
-            seconds: results.iter().map(|m| m.seconds).collect(),
-            drawn: results.iter().map(|m| m.ratio).collect(),
-            expected: results.iter().map(|m| m.over_expected).collect(),
-            collisions: results.iter().map(|m| m.collisions).sum(),
-        }
+    use sessions::Memory;
+    let seed_list = || 1..=seeds;
+    let runs = |faults: bool, memory: Memory| -> Vec<sessions::Batches> {
+        seed_list()
+            .map(|seed| sessions::bluefleet_makespan(seed, faults, memory))
+            .collect()
     };
-    let (clean, faulty, baseline) = (run(false, false), run(true, false), run(false, true));
-    // The clairvoyant offline schedule of each seed's clean batch, under bluefleet's makespan
+    let (clean, faulty, cache_only) = (
+        runs(false, Memory::Kept),
+        runs(true, Memory::Kept),
+        runs(false, Memory::CacheOnly),
+    );
+    let baseline: Vec<_> = seed_list()
+        .map(|seed| sessions::baseline_makespan(seed, false))
+        .collect();
+    let first =
+        |runs: &[sessions::Batches]| -> Vec<f64> { runs.iter().map(|r| r.first.ratio).collect() };
+    let again =
+        |runs: &[sessions::Batches]| -> Vec<f64> { runs.iter().map(|r| r.again.ratio).collect() };
+    // What the hub remembers changes nothing before the second batch: the first batches agree.
+    let first_batches_differing = clean
+        .iter()
+        .zip(&cache_only)
+        .filter(|(kept, forgotten)| kept.first.seconds != forgotten.first.seconds)
+        .count() as u64;
+    // The clairvoyant offline schedule of each seed's clean batches, under bluefleet's makespan
     // and (through bluefleet's ratio, so the bound is not searched twice) over the bound.
     let world = sessions::line_world(60, false);
-    let over_clairvoyant: Vec<f64> = (1..=seeds)
-        .zip(&clean.seconds)
-        .map(|(seed, ours)| ours / clairvoyant::makespan(&world, seed).as_secs_f64())
-        .collect();
-    let clairvoyant: Vec<f64> = clean
-        .drawn
-        .iter()
-        .zip(&over_clairvoyant)
-        .map(|(ours, over)| ours / over)
-        .collect();
-    // Online schedules of the same batches (draws hidden until each connect ends), every
+    let clairvoyant_of = |again: bool| -> (Vec<f64>, Vec<f64>) {
+        seed_list()
+            .zip(&clean)
+            .map(|(seed, run)| {
+                let (ours, batch) = if again {
+                    (&run.again, run.again_batch.clone())
+                } else {
+                    (&run.first, bound::Batch::First)
+                };
+                let schedule = clairvoyant::makespan(&world, seed, &batch).as_secs_f64();
+                let over = ours.seconds / schedule;
+                (over, ours.ratio / over)
+            })
+            .unzip()
+    };
+    let (over_clairvoyant, clairvoyant) = clairvoyant_of(false);
+    let (again_over_clairvoyant, again_clairvoyant) = clairvoyant_of(true);
+    // Online schedules of the same first batches (draws hidden until each connect ends), every
     // service order of every seed pooled, over the seed's bound (from bluefleet's ratio).
     let online = |scheduler: online::Scheduler| -> Vec<f64> {
-        (1..=seeds)
-            .zip(clean.seconds.iter().zip(&clean.drawn))
-            .flat_map(|(seed, (seconds, ratio))| {
-                let bound = seconds / ratio;
+        seed_list()
+            .zip(&clean)
+            .flat_map(|(seed, run)| {
+                let bound = run.first.seconds / run.first.ratio;
                 online::makespans(&world, seed, scheduler)
                     .into_iter()
                     .map(move |m| m / bound)
             })
             .collect()
     };
-    let online_rows = |name: &str, scheduler| {
-        let ratios = online(scheduler);
+    let spread = |name: &str, ratios: Vec<f64>| {
         [
-            Row::reference(
-                format!("online model, {name} / this seed's LB, median"),
-                median(ratios.clone()),
-                "x",
-            ),
-            Row::reference(
-                format!("online model, {name} / this seed's LB, p90"),
-                percentile(ratios, 0.9),
-                "x",
-            ),
+            Row::reference(format!("{name}, median"), median(ratios.clone()), "x"),
+            Row::reference(format!("{name}, p90"), percentile(ratios, 0.9), "x"),
         ]
     };
-    let balance = online_rows("balance", online::Scheduler::Balance);
-    let lookahead = online_rows("one-step lookahead", online::Scheduler::Lookahead);
-    let clean_median = median(clean.drawn.clone());
-    let baseline_median = median(baseline.drawn.clone());
+    let online_rows = |name: &str, scheduler| {
+        spread(
+            &format!("online model, {name} / this seed's LB"),
+            online(scheduler),
+        )
+    };
+    let clean_median = median(first(&clean));
+    let baseline_median = median(baseline.iter().map(|(m, _)| m.ratio).collect());
+    let over_expected = |runs: &[sessions::Batches]| -> Vec<f64> {
+        runs.iter().map(|r| r.first_over_expected).collect()
+    };
     let mean_bound = |what: &str, value: f64| {
         Row::reference(
             format!("makespan / LB at mean connect latency (not per seed), {what}"),
@@ -405,6 +412,9 @@ fn makespan(seeds: u64) -> Vec<Row> {
             "x",
         )
     };
+    let collisions: u64 = clean.iter().chain(&faulty).map(|r| r.collisions).sum();
+    let baseline_collisions: u64 = baseline.iter().map(|(_, c)| c).sum();
+    let again_figure = "again (services cached, connect times learned) / its LB";
     vec![
         ratio_at_most(
             "makespan / this seed's LB (its drawn connects), median",
@@ -413,42 +423,69 @@ fn makespan(seeds: u64) -> Vec<Row> {
         ),
         ratio_at_most(
             "makespan / this seed's LB (its drawn connects), p90",
-            percentile(clean.drawn, 0.9),
+            percentile(first(&clean), 0.9),
             1.15,
         ),
         ratio_at_most(
             "makespan / this seed's LB, 10% aborted/out-of-slots, median",
-            median(faulty.drawn),
+            median(first(&faulty)),
             1.30,
         ),
-        Row::reference(
-            "clairvoyant schedule / this seed's LB, median",
-            median(clairvoyant.clone()),
-            "x",
+        ratio_at_most(
+            &format!("{again_figure}, median"),
+            median(again(&clean)),
+            1.10,
         ),
-        Row::reference(
-            "clairvoyant schedule / this seed's LB, p90",
-            percentile(clairvoyant, 0.9),
-            "x",
+        ratio_at_most(
+            &format!("{again_figure}, p90"),
+            percentile(again(&clean), 0.9),
+            1.15,
         ),
-        Row::reference(
-            "bluefleet makespan / clairvoyant schedule, median",
-            median(over_clairvoyant.clone()),
-            "x",
+        ratio_at_most(
+            &format!("{again_figure}, 10% aborted/out-of-slots, median"),
+            median(again(&faulty)),
+            1.30,
         ),
-        Row::reference(
-            "bluefleet makespan / clairvoyant schedule, p90",
-            percentile(over_clairvoyant, 0.9),
-            "x",
+        none(
+            "first batches that differ with and without memory (same seeds)",
+            first_batches_differing,
         ),
     ]
     .into_iter()
-    .chain(balance)
-    .chain(lookahead)
+    .chain(spread(
+        "again, connect times forgotten (cache only) / its LB",
+        again(&cache_only),
+    ))
+    .chain(spread(
+        "again, learned / forgotten, paired per seed",
+        clean
+            .iter()
+            .zip(&cache_only)
+            .map(|(kept, forgotten)| kept.again.seconds / forgotten.again.seconds)
+            .collect(),
+    ))
+    .chain(spread("clairvoyant schedule / this seed's LB", clairvoyant))
+    .chain(spread(
+        "bluefleet makespan / clairvoyant schedule",
+        over_clairvoyant,
+    ))
+    .chain(spread(
+        "again, clairvoyant schedule / its LB",
+        again_clairvoyant,
+    ))
+    .chain(spread(
+        "again, bluefleet / clairvoyant schedule",
+        again_over_clairvoyant,
+    ))
+    .chain(online_rows("balance", online::Scheduler::Balance))
+    .chain(online_rows(
+        "one-step lookahead",
+        online::Scheduler::Lookahead,
+    ))
     .chain([
-        mean_bound("median", median(clean.expected.clone())),
-        mean_bound("p90", percentile(clean.expected, 0.9)),
-        mean_bound("10% faults, median", median(faulty.expected)),
+        mean_bound("median", median(over_expected(&clean))),
+        mean_bound("p90", percentile(over_expected(&clean), 0.9)),
+        mean_bound("10% faults, median", median(over_expected(&faulty))),
         Row::performance(
             "shorter than the per-device retry baseline",
             (1.0 - clean_median / baseline_median) * 100.0,
@@ -460,13 +497,10 @@ fn makespan(seeds: u64) -> Vec<Row> {
             baseline_median,
             "x",
         ),
-        none(
-            "concurrent attempts on one radio (bluefleet)",
-            clean.collisions + faulty.collisions,
-        ),
+        none("concurrent attempts on one radio (bluefleet)", collisions),
         Row::reference(
             "concurrent attempts refused (baseline)",
-            baseline.collisions as f64,
+            baseline_collisions as f64,
             "count",
         ),
     ])

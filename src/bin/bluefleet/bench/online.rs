@@ -42,7 +42,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::bound::{work_of, Work};
+use super::bound::{self, work_of, Work};
 use super::clairvoyant::{check, connect_table, Placement};
 
 /// Service orders each scheduler runs in: the world's device order, then seeded shuffles
@@ -452,7 +452,7 @@ pub(super) fn schedule(
 /// # Panics
 /// As [`super::bound::drawn`] does, or if a schedule fails [`check`] (a bug here).
 pub fn makespans(world: &World, seed: u64, scheduler: Scheduler) -> Vec<f64> {
-    let work = work_of(world, seed);
+    let work = work_of(world, seed, &bound::Batch::First);
     let batch = Batch::new(&work, ranges_of(world));
     (0..ORDERS)
         .map(|o| {

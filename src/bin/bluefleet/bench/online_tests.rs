@@ -1,4 +1,4 @@
-use super::super::bound::{drawn, Capacity, Session};
+use super::super::bound::{self, drawn, Capacity, Session};
 use super::super::sessions::line_world;
 use super::*;
 
@@ -16,7 +16,7 @@ fn capacity(slots: f64) -> Capacity {
 fn online_schedules_are_feasible_and_never_beat_the_bound() {
     let world = line_world(60, false);
     for seed in 1..=2 {
-        let bound = drawn(&world, seed).as_secs_f64();
+        let bound = drawn(&world, seed, &bound::Batch::First).as_secs_f64();
         for scheduler in [Scheduler::Balance, Scheduler::Lookahead] {
             let runs = makespans(&world, seed, scheduler);
             assert_eq!(runs.len() as u64, ORDERS);
@@ -36,7 +36,7 @@ fn online_schedules_are_feasible_and_never_beat_the_bound() {
 #[test]
 fn a_draw_changes_nothing_decided_before_its_connect_ends() {
     let world = line_world(60, false);
-    let work = work_of(&world, 3);
+    let work = work_of(&world, 3, &bound::Batch::First);
     let ranges = ranges_of(&world);
     let order: Vec<usize> = (0..work.sessions.len()).collect();
     for scheduler in [Scheduler::Balance, Scheduler::Lookahead] {
@@ -145,7 +145,7 @@ fn the_balanced_finish_is_the_tightest_set_of_groups() {
 #[test]
 fn sampled_futures_depend_only_on_what_is_known() {
     let world = line_world(60, false);
-    let work = work_of(&world, 5);
+    let work = work_of(&world, 5, &bound::Batch::First);
     let ranges = ranges_of(&world);
     let batch = Batch::new(&work, ranges.clone());
     let order: Vec<usize> = (0..work.sessions.len()).collect();
