@@ -95,7 +95,11 @@ impl DeviceActor {
                 )),
             };
             drop(running);
-            drop(turn);
+            if connected.is_ok() {
+                turn.end_connected();
+            } else {
+                drop(turn);
+            }
             // Closed actively if the attempt is dropped mid-discovery (cancelled, or the actor
             // crashed): left to the radio, the slot would stay taken there for a supervision
             // timeout after our lease was already given to someone else.

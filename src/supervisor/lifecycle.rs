@@ -80,6 +80,7 @@ impl Handler<ReleaseDevice> for Supervisor {
                 // Not managed again meanwhile: forget its status too.
                 if !act.devices.contains_key(&address) {
                     act.shared.device_states.remove(&address);
+                    act.shared.ledger.forget_device(&address);
                 }
             }),
         )

@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use bluefleet::fleet::block_on_virtual_time;
+use bluefleet::fleet::{block_on_virtual_time, AttemptEvent};
+use bluefleet::sim::world::LatencyDraw;
 use bluefleet::sim::RadioSpec;
 use bluefleet::ErrorKind;
+use futures::StreamExt;
 
 use crate::support::*;
 
@@ -97,5 +99,70 @@ fn a_failed_attempt_gives_its_slot_back_at_once() {
         assert_eq!(radio.successes, 1);
         assert_eq!(device.status().failed_attempts, 2);
         check_slot_invariants(&simulation, &fleet);
+    });
+}
+
+/// What the ledger learns from each successful connect orders the next batch: with every slot
+/// taken, the waiting devices go slowest first by their last connect time (the wiring from a
+/// connect that succeeded, through the ledger, to the grant order).
+#[test]
+fn known_devices_waiting_together_are_served_slowest_first() {
+    block_on_virtual_time(async {
+        let mut proxy = RadioSpec::esphome_proxy("p1").at(0.0, 0.0).slots(1);
+        // No jitter: every connection of a device takes the same time.
+        proxy.latency_draw = LatencyDraw::PerDeviceConnection { jitter_percent: 0 };
+        let devices = (1..=5)
+            .map(|n| env_sensor(n, 1.0 + f64::from(n) * 0.2, 0.0))
+            .collect();
+        let world = world(vec![proxy], devices);
+        let seed = 17;
+        let took = |n: u8| {
+            world
+                .drawn_connect_latency(seed, 0, usize::from(n - 1), 0)
+                .unwrap()
+        };
+        let (_simulation, fleet) = start(world.clone(), seed);
+        run_for(Duration::from_secs(3)).await;
+        for n in 1..=5 {
+            connect_device(&fleet, n).await;
+            fleet
+                .device(addr(n))
+                .await
+                .unwrap()
+                .disconnect()
+                .await
+                .unwrap();
+        }
+        let mut events = Box::pin(fleet.attempt_events());
+        let reads = (1..=5).map(|n| {
+            let fleet = fleet.clone();
+            async move {
+                let device = fleet.device(addr(n)).await.unwrap();
+                let read = device.read(temperature()).await.map(|_| ());
+                device.disconnect().await.unwrap();
+                read
+            }
+        });
+        for read in futures::future::join_all(reads).await {
+            read.unwrap();
+        }
+        let mut started = Vec::new();
+        while let Some(Some(event)) = futures::FutureExt::now_or_never(events.next()) {
+            if let AttemptEvent::Started { device, .. } = event {
+                started.push(device);
+            }
+        }
+        assert_eq!(started.len(), 5, "{started:?}");
+        // The first found the radio free; the other four waited for it.
+        let waited: Vec<u8> = started[1..].iter().map(|a| a.bytes()[5]).collect();
+        let mut slowest_first = waited.clone();
+        slowest_first.sort_by_key(|n| std::cmp::Reverse(took(*n)));
+        let mut in_line = waited.clone();
+        in_line.sort();
+        assert_ne!(
+            slowest_first, in_line,
+            "the seed must tell the orders apart"
+        );
+        assert_eq!(waited, slowest_first);
     });
 }

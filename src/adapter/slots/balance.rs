@@ -7,11 +7,20 @@
 //! still waiting over the radios each waiter accepts, and a freed radio serves the group of
 //! waiters that the split leans on it most for (oldest first within the group).
 //!
-//! The split: waiters with the same set of acceptable radios form a group. Each group's count
-//! is spread over its radios, starting evenly, then repeatedly re-spread in proportion to
+//! The split: waiters with the same set of acceptable radios form a group. Each group's work
+//! (its waiters, each weighed by how slow it was to connect last time, `connect_times.rs`; a
+//! device never connected weighs 1) is spread over its radios, starting evenly, then repeatedly re-spread in proportion to
 //! each radio's pace over its planned load (a few damped rounds of water filling), so a radio
 //! that other groups load heavily is leaned on less. Pace is the inverse of the radio's mean
 //! connect turn, measured by the ledger; radios not measured yet count as average.
+//!
+//! Within the group, among the devices that queued together (within [`TOGETHER`] of the
+//! group's oldest waiter: one proxy reboot, one hub restart), the slowest to connect goes
+//! first, by the device's last connect time (`connect_times.rs`): the batch then ends on quick
+//! connects that fill the radios evenly, not on a slow one that keeps its radio busy while the
+//! rest idle. Devices never connected count as average, and equals keep FIFO order. A device
+//! that queued later never goes before one that has been waiting longer for being slow, so a
+//! starved radio still serves its keep-connected devices in turn (bug 15).
 //!
 //! Fairness (bug 15: no device waits for ever): a waiter passed over by a younger one on a
 //! radio it accepts is *overtaken*. Overtaken [`MAX_OVERTAKES`] times it goes first on its best
@@ -23,12 +32,18 @@
 //! the older ticket.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::model::RadioId;
 
 /// How many younger waiters may be granted ahead of a waiter before it is served strictly
 /// first-come.
 pub const MAX_OVERTAKES: u32 = 6;
+
+/// Waiters that queued within this of a group's oldest form one batch, served slowest first.
+pub const TOGETHER: Duration = Duration::from_secs(1);
 
 /// Water-filling rounds of the split (enough to settle a row of radios; more change little).
 const ROUNDS: usize = 12;
@@ -41,11 +56,16 @@ pub struct Waiting<'a> {
     pub radios: &'a [RadioId],
     /// Times a younger waiter was granted a radio this one accepts.
     pub overtaken: u32,
+    /// When it joined (or rejoined) the queue.
+    pub queued_at: Instant,
+    /// Its last connect time against the average device's (`connect_times.rs`); `None`: never
+    /// connected, taken as average.
+    pub slowness: Option<f64>,
 }
 
 /// The planned split of the waiters over their radios.
 pub struct Split {
-    /// For each group (sorted radio set), the fraction of it planned on each of its radios.
+    /// For each group (sorted radio set), the work of it planned on each of its radios.
     lean: BTreeMap<Vec<RadioId>, BTreeMap<RadioId, f64>>,
 }
 
@@ -55,7 +75,7 @@ impl Split {
     pub fn plan(waiting: &[Waiting<'_>], pace: &BTreeMap<RadioId, f64>) -> Self {
         let mut groups: BTreeMap<Vec<RadioId>, f64> = BTreeMap::new();
         for w in waiting {
-            *groups.entry(group_of(w.radios)).or_default() += 1.0;
+            *groups.entry(group_of(w.radios)).or_default() += w.slowness.unwrap_or(1.0);
         }
         let known: Vec<f64> = pace.values().copied().filter(|p| *p > 0.0).collect();
         let average = if known.is_empty() {
@@ -101,7 +121,7 @@ impl Split {
         Self { lean }
     }
 
-    /// The fraction of `radios`' group planned on `radio`.
+    /// The work of `radios`' group planned on `radio`.
     pub fn lean_on(&self, radios: &[RadioId], radio: &RadioId) -> f64 {
         self.lean
             .get(&group_of(radios))
@@ -119,8 +139,9 @@ fn group_of(radios: &[RadioId]) -> Vec<RadioId> {
 }
 
 /// Which of `waiting` (oldest first) the free `radio` serves: an overdue waiter accepting it
-/// (the oldest), else the one whose group leans on it most (the oldest of equals). `None` if
-/// nobody accepts it.
+/// (the oldest), else one of the group that leans on it most: of those that queued within
+/// [`TOGETHER`] of that group's oldest, the slowest to connect as last time (the oldest of
+/// equals; a device never connected counts as average). `None` if nobody accepts it.
 pub fn pick(waiting: &[Waiting<'_>], split: &Split, radio: &RadioId) -> Option<usize> {
     let accepting = || {
         waiting
@@ -131,12 +152,17 @@ pub fn pick(waiting: &[Waiting<'_>], split: &Split, radio: &RadioId) -> Option<u
     if let Some((i, _)) = accepting().find(|(_, w)| overdue_on(w, radio)) {
         return Some(i);
     }
+    let lean = |w: &Waiting<'_>| split.lean_on(w.radios, radio);
+    let most = accepting().map(|(_, w)| lean(w)).reduce(f64::max)?;
+    let leaning = || accepting().filter(|(_, w)| lean(w) > most - 1e-9);
+    let (_, oldest) = leaning().next()?;
+    let batch_until = oldest.queued_at + TOGETHER;
     let mut best: Option<(usize, f64)> = None;
-    for (i, w) in accepting() {
-        let lean = split.lean_on(w.radios, radio);
-        // Strictly more: an equal lean keeps the older waiter.
-        if best.is_none_or(|(_, b)| lean > b + 1e-9) {
-            best = Some((i, lean));
+    for (i, w) in leaning().filter(|(_, w)| w.queued_at <= batch_until) {
+        let slowness = w.slowness.unwrap_or(1.0);
+        // Strictly slower: equals keep the older waiter.
+        if best.is_none_or(|(_, s)| slowness > s + 1e-9) {
+            best = Some((i, slowness));
         }
     }
     best.map(|(i, _)| i)
@@ -164,6 +190,8 @@ mod tests {
                 number: n as u64 + 1,
                 radios,
                 overtaken: 0,
+                queued_at: Instant::now(),
+                slowness: None,
             })
             .collect()
     }
@@ -186,6 +214,27 @@ mod tests {
         // `a` is wanted by the first group only.
         assert_eq!(pick(&w, &split, &RadioId::new("a")), Some(0));
         assert_eq!(pick(&w, &split, &RadioId::new("d")), None);
+    }
+
+    #[test]
+    fn a_group_of_slow_devices_weighs_more_in_the_split() {
+        // Three devices for `a`/`b` and three for `b`/`c`: alike, `b` leans on both the same.
+        let mut sets = vec![ids(&["a", "b"]); 3];
+        sets.extend(vec![ids(&["b", "c"]); 3]);
+        let b = RadioId::new("b");
+        let alike = waiting(&sets);
+        let split = Split::plan(&alike, &BTreeMap::new());
+        assert!((split.lean_on(&sets[0], &b) - split.lean_on(&sets[3], &b)).abs() < 1e-9);
+        assert_eq!(pick(&alike, &split, &b), Some(0), "equals: the oldest");
+        // The younger three took twice the average to connect last time: more work to spread,
+        // so `b` takes from them.
+        let mut slow = waiting(&sets);
+        for w in &mut slow[3..] {
+            w.slowness = Some(2.0);
+        }
+        let split = Split::plan(&slow, &BTreeMap::new());
+        assert!(split.lean_on(&sets[3], &b) > split.lean_on(&sets[0], &b) + 0.5);
+        assert_eq!(pick(&slow, &split, &b), Some(3));
     }
 
     #[test]

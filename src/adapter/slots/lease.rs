@@ -47,18 +47,33 @@ pub struct ConnectTurn {
     pub(super) ledger: SlotLedger,
     pub(super) radio: RadioId,
     pub(super) id: u64,
+    /// The connect call succeeded: its time is the device's to learn from.
+    pub(super) connected: bool,
+}
+
+impl ConnectTurn {
+    /// Ends the turn of a connect call that succeeded, so the ledger learns how long the device
+    /// took (`connect_times.rs`). Dropping the turn instead ends it without learning.
+    pub fn end_connected(mut self) {
+        self.connected = true;
+    }
 }
 
 impl Drop for ConnectTurn {
     fn drop(&mut self) {
         let ended = {
             let mut state = self.ledger.lock();
+            let state = &mut *state;
             match state.radios.get_mut(&self.radio) {
                 Some(slots) if slots.turn.is_some_and(|(id, _)| id == self.id) => {
-                    slots.turn = None;
+                    let device = slots.turn.take().map(|(_, address)| address);
                     if let Some(began) = slots.turn_began.take() {
+                        let took = began.elapsed();
                         slots.turns_ended = slots.turns_ended.saturating_add(1);
-                        slots.turn_time += began.elapsed();
+                        slots.turn_time += took;
+                        if let (true, Some(address)) = (self.connected, device) {
+                            state.connect_times.record(&self.radio, address, took);
+                        }
                     }
                     true
                 }

@@ -44,6 +44,7 @@ use crate::model::{Address, RadioId};
 
 mod accounting;
 mod balance;
+mod connect_times;
 mod lease;
 
 pub use accounting::SlotUsage;
@@ -136,6 +137,8 @@ struct Waiter {
     reply: Option<oneshot::Sender<Grant>>,
     /// Times a younger waiter was granted a radio this one accepts (the fairness bound).
     overtaken: u32,
+    /// When it joined the queue (or rejoined it, keeping its place).
+    queued_at: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -146,6 +149,8 @@ struct LedgerState {
     /// Tickets by number: the FIFO.
     waiters: BTreeMap<u64, Waiter>,
     next_id: u64,
+    /// Each device's last connect time, for the balance's slowest-first order.
+    connect_times: connect_times::ConnectTimes,
 }
 
 impl LedgerState {
@@ -199,7 +204,14 @@ impl SlotLedger {
     /// Forgets a radio: its row leaves the listings and no ticket is granted on it again.
     /// Leases on it still release as usual (until then their devices hold no other slot).
     pub fn remove_radio(&self, radio: &RadioId) {
-        self.lock().radios.remove(radio);
+        let mut state = self.lock();
+        state.radios.remove(radio);
+        state.connect_times.forget_radio(radio);
+    }
+
+    /// Forgets what was learned of a device that is no longer managed (its connect time).
+    pub fn forget_device(&self, address: &Address) {
+        self.lock().connect_times.forget(address);
     }
 
     /// Marks a radio up or down. Down drops what the radio reported; leases stay until their
@@ -257,6 +269,7 @@ impl SlotLedger {
                     radios,
                     reply: Some(reply),
                     overtaken: 0,
+                    queued_at: Instant::now(),
                 },
             );
             number
@@ -341,7 +354,7 @@ impl SlotLedger {
                 }) else {
                     break;
                 };
-                let up: Vec<(u64, Vec<RadioId>, u32)> = numbers
+                let up: Vec<(u64, Vec<RadioId>, u32, Instant, Option<f64>)> = numbers
                     .iter()
                     .filter_map(|n| state.waiters.get(n).map(|w| (*n, w)))
                     .map(|(n, w)| {
@@ -351,16 +364,21 @@ impl SlotLedger {
                             .filter(|r| state.radios.get(*r).is_some_and(|s| s.up))
                             .cloned()
                             .collect();
-                        (n, radios, w.overtaken)
+                        let slowness = state.connect_times.slowness(&w.address);
+                        (n, radios, w.overtaken, w.queued_at, slowness)
                     })
                     .collect();
                 let waiting: Vec<balance::Waiting<'_>> = up
                     .iter()
-                    .map(|(number, radios, overtaken)| balance::Waiting {
-                        number: *number,
-                        radios,
-                        overtaken: *overtaken,
-                    })
+                    .map(
+                        |(number, radios, overtaken, queued_at, slowness)| balance::Waiting {
+                            number: *number,
+                            radios,
+                            overtaken: *overtaken,
+                            queued_at: *queued_at,
+                            slowness: *slowness,
+                        },
+                    )
                     .collect();
                 let split =
                     split.get_or_insert_with(|| balance::Split::plan(&waiting, &state.pace()));
@@ -398,6 +416,7 @@ impl SlotLedger {
                         ledger: self.clone(),
                         radio,
                         id: turn_id,
+                        connected: false,
                     },
                 };
                 if let Some(reply) = waiter.reply.take() {

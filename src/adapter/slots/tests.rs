@@ -486,3 +486,76 @@ fn a_removed_radio_leaves_the_usage_and_a_lease_outliving_it_still_releases() {
     l.set_up(&p1, true);
     assert_eq!(l.free(&p1), 2);
 }
+
+/// Connects `device` through `p1` in `took` (virtual time): granted at once, the turn ended as
+/// a success or a failure, the lease given back.
+async fn connect_once(l: &SlotLedger, device: Address, took: Duration, connected: bool) {
+    let (_ticket, mut granted) = l.request(device, radios(&["p1"]), None).unwrap();
+    let grant = granted.try_recv().expect("the radio is free");
+    tokio::time::advance(took).await;
+    if connected {
+        grant.turn.end_connected();
+    } else {
+        drop(grant.turn);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn among_equals_the_slowest_to_connect_last_time_goes_first() {
+    let l = ledger(&[("p1", 1)]);
+    let ms = Duration::from_millis;
+    // Learned: 1 and 3 quick (100 ms), 2 slow (400 ms); 4 only failed (a 5 s timeout teaches
+    // nothing: it counts as average).
+    connect_once(&l, addr(1), ms(100), true).await;
+    connect_once(&l, addr(2), ms(400), true).await;
+    connect_once(&l, addr(3), ms(100), true).await;
+    connect_once(&l, addr(4), ms(5000), false).await;
+    let (_holder, mut holding) = l.request(addr(9), radios(&["p1"]), None).unwrap();
+    let holding = holding.try_recv().unwrap();
+    let mut queue: Vec<_> = [1, 3, 4, 2]
+        .into_iter()
+        .map(|n| (n, l.request(addr(n), radios(&["p1"]), None).unwrap()))
+        .collect();
+    drop(holding);
+    let mut served = Vec::new();
+    for _ in 0..4 {
+        let (n, grant) = queue
+            .iter_mut()
+            .find_map(|(n, (_, granted))| granted.try_recv().ok().map(|g| (*n, g)))
+            .expect("one waiter granted");
+        served.push(n);
+        drop(grant);
+    }
+    assert_eq!(
+        served,
+        [2, 4, 1, 3],
+        "slowest first, unknown as average, then FIFO"
+    );
+    // Released devices are forgotten: 2 is average again, behind the older 4.
+    l.forget_device(&addr(2));
+    let (_holder, mut holding) = l.request(addr(9), radios(&["p1"]), None).unwrap();
+    let holding = holding.try_recv().unwrap();
+    let (_t4, mut g4) = l.request(addr(4), radios(&["p1"]), None).unwrap();
+    let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
+    drop(holding);
+    let (four, two) = (g4.try_recv(), g2.try_recv());
+    assert!(four.is_ok() && two.is_err(), "{four:?} {two:?}");
+}
+
+/// Slowest first holds among devices that queued together only: a slow device that queued a
+/// while after a quick one does not go before it (a starved radio still takes turns, bug 15).
+#[tokio::test(start_paused = true)]
+async fn a_slow_device_that_queued_later_does_not_go_before_one_waiting_longer() {
+    let l = ledger(&[("p1", 1)]);
+    let ms = Duration::from_millis;
+    connect_once(&l, addr(1), ms(100), true).await;
+    connect_once(&l, addr(2), ms(900), true).await;
+    let (_holder, mut holding) = l.request(addr(9), radios(&["p1"]), None).unwrap();
+    let holding = holding.try_recv().unwrap();
+    let (_t1, mut g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
+    tokio::time::advance(balance::TOGETHER + ms(1)).await;
+    let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
+    drop(holding);
+    let (quick, slow) = (g1.try_recv(), g2.try_recv());
+    assert!(quick.is_ok() && slow.is_err(), "{quick:?} {slow:?}");
+}
