@@ -29,6 +29,7 @@ use super::attempt_log::AttemptEvent;
 use super::retry::{Backoff, RetryPolicy};
 use super::sightings::Sightings;
 use super::state::{DeviceState, WaitReason};
+use crate::adapter::slots::Place;
 use crate::backend::{DisconnectCause, Failure};
 use crate::classify::classify;
 use crate::device::radio_choice::{considered, rank, ChoicePolicy, FailurePenalties};
@@ -111,7 +112,7 @@ pub(crate) struct DeviceMachine<L, K> {
     waits: BTreeMap<RadioId, RadioWait>,
     need_advert_after: Option<Instant>,
     failures_in_row: u32,
-    queue_place: Option<u64>,
+    queue_place: Option<Place>,
     given_address_kind: Option<AddressKind>,
     timer: Option<NumberedWait>,
     /// The number of the last wait armed (machine or idle timer).
@@ -241,8 +242,8 @@ impl<L: LeaseHandle, K: LinkHandle> DeviceMachine<L, K> {
     }
 
     /// The actor got this place in the FIFO for the `JoinQueue` just performed.
-    pub fn hold_place(&mut self, number: u64) {
-        self.queue_place = Some(number);
+    pub fn hold_place(&mut self, place: Place) {
+        self.queue_place = Some(place);
     }
 
     /// The one admission check: a device whose adverts say it accepts no connections is

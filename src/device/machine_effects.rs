@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::machine::{Effect, Event, Inputs, RadioFacts, RadioView, Refusal};
 use super::subscribers::SubscriptionEvent;
 use super::{DeviceActor, SlotLease, TimerKind, UpLink};
-use crate::adapter::slots::Grant;
+use crate::adapter::slots::{Grant, Place};
 use crate::backend::DisconnectCause;
 use crate::error::Error;
 use crate::model::{Address, RadioId};
@@ -174,7 +174,7 @@ impl DeviceActor {
     }
 
     /// Joins the slot FIFO; the grant comes back as `Event::Granted`.
-    fn join_queue(&mut self, radios: Vec<RadioId>, place: Option<u64>, ctx: &mut Context<Self>) {
+    fn join_queue(&mut self, radios: Vec<RadioId>, place: Option<Place>, ctx: &mut Context<Self>) {
         let (ticket, granted) = match self.shared.ledger.request(self.address, radios, place) {
             Ok(queued) => queued,
             Err(refused) => {
@@ -183,7 +183,7 @@ impl DeviceActor {
                 return;
             }
         };
-        self.machine.hold_place(ticket.number());
+        self.machine.hold_place(ticket.place());
         // Only the grant of this wait comes back; leaving drops the wait and any grant in it
         // (`slot_wait.rs`: a cancelled waiter once threw away the next wait's ticket).
         let arrival = self.slot_queue.join(ticket, granted);

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::attempt_log::AttemptEvent;
 use super::state::DeviceState;
+use crate::adapter::slots::Place;
 use crate::backend::{DisconnectCause, Failure};
 use crate::error::ErrorKind;
 use crate::model::{AddressKind, Advertisement, RadioId};
@@ -156,7 +157,7 @@ pub(crate) enum Effect {
         /// Acceptable radios, best first.
         radios: Vec<RadioId>,
         /// A place held before.
-        place: Option<u64>,
+        place: Option<Place>,
     },
     /// Change the radios of the place already held.
     SetQueueRadios(Vec<RadioId>),

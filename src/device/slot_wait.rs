@@ -138,13 +138,13 @@ mod tests {
         let (ledger, radio, held) = full_radio();
         let mut queue = SlotQueue::default();
         let (ticket, granted) = ledger.request(device(), vec![radio.clone()], None).unwrap();
-        let place = ticket.number();
+        let place = ticket.place();
         let old = queue.join(ticket, granted);
         queue.leave();
         let (ticket, granted) = ledger
             .request(device(), vec![radio.clone()], Some(place))
             .unwrap();
-        assert_eq!(ticket.number(), place, "the old place is kept");
+        assert_eq!(ticket.place(), place, "the old place is kept");
         let new = queue.join(ticket, granted);
 
         assert!(matches!(poll(&mut queue, &old), Poll::Ready(None)));

@@ -5,7 +5,8 @@
 //! radio could serve alone, and the edge radios finish up to a session later than the rest
 //! (the makespan figure's end imbalance). So the ledger plans a balanced split of everything
 //! still waiting over the radios each waiter accepts, and a freed radio serves the group of
-//! waiters that the split leans on it most for (oldest first within the group).
+//! waiters that the split leans on it most for (slowest first among those that queued
+//! together, below).
 //!
 //! The split: waiters with the same set of acceptable radios form a group. Each group's work
 //! (its waiters, each weighed by how slow it was to connect last time, `connect_times.rs`; a
@@ -15,7 +16,7 @@
 //! connect turn, measured by the ledger; radios not measured yet count as average.
 //!
 //! Within the group, among the devices that queued together (within [`TOGETHER`] of the
-//! group's oldest waiter: one proxy reboot, one hub restart), the slowest to connect goes
+//! group's earliest waiter, a place kept across retries keeping its time: one proxy reboot, one hub restart), the slowest to connect goes
 //! first, by the device's last connect time (`connect_times.rs`): the batch then ends on quick
 //! connects that fill the radios evenly, not on a slow one that keeps its radio busy while the
 //! rest idle. Devices never connected count as average, and equals keep FIFO order. A device
@@ -49,11 +50,11 @@ pub const TOGETHER: Duration = Duration::from_secs(1);
 const ROUNDS: usize = 12;
 
 /// One waiter as the balance sees it: its ticket number and the radios it accepts that are up.
-pub struct Waiting<'a> {
+pub struct Waiting {
     /// Ticket number (FIFO place).
     pub number: u64,
     /// Acceptable radios that are up, in the waiter's order of preference.
-    pub radios: &'a [RadioId],
+    pub radios: Vec<RadioId>,
     /// Times a younger waiter was granted a radio this one accepts.
     pub overtaken: u32,
     /// When it joined (or rejoined) the queue.
@@ -72,10 +73,10 @@ pub struct Split {
 impl Split {
     /// Plans the split of `waiting` given each radio's pace (connects per second; missing: the
     /// mean of the known paces, or 1).
-    pub fn plan(waiting: &[Waiting<'_>], pace: &BTreeMap<RadioId, f64>) -> Self {
+    pub fn plan(waiting: &[Waiting], pace: &BTreeMap<RadioId, f64>) -> Self {
         let mut groups: BTreeMap<Vec<RadioId>, f64> = BTreeMap::new();
         for w in waiting {
-            *groups.entry(group_of(w.radios)).or_default() += w.slowness.unwrap_or(1.0);
+            *groups.entry(group_of(&w.radios)).or_default() += w.slowness.unwrap_or(1.0);
         }
         let known: Vec<f64> = pace.values().copied().filter(|p| *p > 0.0).collect();
         let average = if known.is_empty() {
@@ -84,7 +85,7 @@ impl Split {
             known.iter().sum::<f64>() / known.len() as f64
         };
         let pace_of = |r: &RadioId| pace.get(r).copied().filter(|p| *p > 0.0).unwrap_or(average);
-        // share[g][r]: waiters of group g planned on radio r.
+        // share[g][r]: work of group g planned on radio r.
         let mut share: BTreeMap<&Vec<RadioId>, BTreeMap<&RadioId, f64>> = groups
             .iter()
             .map(|(set, count)| {
@@ -139,10 +140,11 @@ fn group_of(radios: &[RadioId]) -> Vec<RadioId> {
 }
 
 /// Which of `waiting` (oldest first) the free `radio` serves: an overdue waiter accepting it
-/// (the oldest), else one of the group that leans on it most: of those that queued within
-/// [`TOGETHER`] of that group's oldest, the slowest to connect as last time (the oldest of
-/// equals; a device never connected counts as average). `None` if nobody accepts it.
-pub fn pick(waiting: &[Waiting<'_>], split: &Split, radio: &RadioId) -> Option<usize> {
+/// (the oldest), else one of the groups that lean on it most (several if their leans tie): of
+/// their waiters that queued within [`TOGETHER`] of the earliest of them, the slowest to
+/// connect as last time (the oldest of equals; a device never connected counts as average).
+/// `None` if nobody accepts it.
+pub fn pick(waiting: &[Waiting], split: &Split, radio: &RadioId) -> Option<usize> {
     let accepting = || {
         waiting
             .iter()
@@ -152,11 +154,10 @@ pub fn pick(waiting: &[Waiting<'_>], split: &Split, radio: &RadioId) -> Option<u
     if let Some((i, _)) = accepting().find(|(_, w)| overdue_on(w, radio)) {
         return Some(i);
     }
-    let lean = |w: &Waiting<'_>| split.lean_on(w.radios, radio);
+    let lean = |w: &Waiting| split.lean_on(&w.radios, radio);
     let most = accepting().map(|(_, w)| lean(w)).reduce(f64::max)?;
     let leaning = || accepting().filter(|(_, w)| lean(w) > most - 1e-9);
-    let (_, oldest) = leaning().next()?;
-    let batch_until = oldest.queued_at + TOGETHER;
+    let batch_until = leaning().map(|(_, w)| w.queued_at).min()? + TOGETHER;
     let mut best: Option<(usize, f64)> = None;
     for (i, w) in leaning().filter(|(_, w)| w.queued_at <= batch_until) {
         let slowness = w.slowness.unwrap_or(1.0);
@@ -170,7 +171,7 @@ pub fn pick(waiting: &[Waiting<'_>], split: &Split, radio: &RadioId) -> Option<u
 
 /// Whether `w` goes first on `radio`: overtaken [`MAX_OVERTAKES`] times and `radio` is its best,
 /// or twice that many times (then any radio it accepts will do).
-fn overdue_on(w: &Waiting<'_>, radio: &RadioId) -> bool {
+fn overdue_on(w: &Waiting, radio: &RadioId) -> bool {
     w.overtaken >= 2 * MAX_OVERTAKES
         || (w.overtaken >= MAX_OVERTAKES && w.radios.first() == Some(radio))
 }
@@ -183,12 +184,12 @@ mod tests {
         names.iter().copied().map(RadioId::new).collect()
     }
 
-    fn waiting(sets: &[Vec<RadioId>]) -> Vec<Waiting<'_>> {
+    fn waiting(sets: &[Vec<RadioId>]) -> Vec<Waiting> {
         sets.iter()
             .enumerate()
             .map(|(n, radios)| Waiting {
                 number: n as u64 + 1,
-                radios,
+                radios: radios.clone(),
                 overtaken: 0,
                 queued_at: Instant::now(),
                 slowness: None,
@@ -278,7 +279,7 @@ mod tests {
         // Its best radio, once overtaken MAX_OVERTAKES times.
         let mut best_b = waiting(&sets);
         let reordered = ids(&["b", "a"]);
-        best_b[0].radios = &reordered;
+        best_b[0].radios = reordered;
         best_b[0].overtaken = MAX_OVERTAKES;
         assert_eq!(pick(&best_b, &split, &RadioId::new("b")), Some(0));
     }

@@ -3,6 +3,8 @@
 //! FIFO). Each gives its hold back when dropped — finished, failed, cancelled or unwinding — so a
 //! slot cannot leak through a forgotten release call.
 
+use tokio::time::Instant;
+
 use super::{LeasePhase, SlotLedger};
 use crate::model::{Address, RadioId};
 
@@ -99,7 +101,26 @@ pub struct Grant {
 #[derive(Debug)]
 pub struct SlotTicket {
     pub(super) ledger: SlotLedger,
+    pub(super) place: Place,
+}
+
+/// A place in line that a device keeps while it backs off to retry: its ticket number and when
+/// it first queued (the balance's batches go by that time, `balance.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
     pub(super) number: u64,
+    pub(super) queued_at: Instant,
+}
+
+impl Place {
+    /// A place numbered `number`, queued now (for tests of code that only carries places).
+    #[cfg(test)]
+    pub fn numbered(number: u64) -> Self {
+        Self {
+            number,
+            queued_at: Instant::now(),
+        }
+    }
 }
 
 impl SlotTicket {
@@ -107,7 +128,7 @@ impl SlotTicket {
     pub fn set_radios(&self, radios: Vec<RadioId>) {
         let changed = {
             let mut state = self.ledger.lock();
-            match state.waiters.get_mut(&self.number) {
+            match state.waiters.get_mut(&self.place.number) {
                 Some(waiter) if waiter.radios != radios => {
                     waiter.radios = radios;
                     true
@@ -120,9 +141,15 @@ impl SlotTicket {
         }
     }
 
+    /// Its place in the FIFO, to ask again with after leaving it.
+    pub fn place(&self) -> Place {
+        self.place
+    }
+
     /// Its number: its place in the FIFO.
+    #[cfg(test)]
     pub fn number(&self) -> u64 {
-        self.number
+        self.place.number
     }
 
     /// The radios the ticket accepts now (empty once granted).
@@ -131,7 +158,7 @@ impl SlotTicket {
         self.ledger
             .lock()
             .waiters
-            .get(&self.number)
+            .get(&self.place.number)
             .map(|w| w.radios.clone())
             .unwrap_or_default()
     }
@@ -139,7 +166,12 @@ impl SlotTicket {
 
 impl Drop for SlotTicket {
     fn drop(&mut self) {
-        let removed = self.ledger.lock().waiters.remove(&self.number).is_some();
+        let removed = self
+            .ledger
+            .lock()
+            .waiters
+            .remove(&self.place.number)
+            .is_some();
         if removed {
             // It may have been the head of a queue another ticket waits behind.
             self.ledger.dispatch();

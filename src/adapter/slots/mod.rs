@@ -18,8 +18,9 @@
 //! that keeps it fair. A grant is the lease *and* the radio's
 //! [`ConnectTurn`] (radios create one LE connection at a time), handed to exactly one waiter
 //! through its own oneshot channel: no broadcast wake-up, so the order is decided by the tickets
-//! and the measured paces alone, the same in every process under any load (paced by virtual time
-//! in the sim).
+//! (their numbers and queue times) and what the ledger measured (each radio's pace, each
+//! device's last connect time) alone, the same in every process under any load (all of it in
+//! virtual time in the sim).
 //!
 //! Proxies report their own slot use; [`SlotLedger::reconcile`] adopts their limit and counts
 //! slots held by other clients ("foreign") so our free count matches the radio's.
@@ -48,7 +49,7 @@ mod connect_times;
 mod lease;
 
 pub use accounting::SlotUsage;
-pub use lease::{ConnectTurn, Grant, SlotLease, SlotTicket};
+pub use lease::{ConnectTurn, Grant, Place, SlotLease, SlotTicket};
 
 /// Why a slot was not granted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -137,7 +138,7 @@ struct Waiter {
     reply: Option<oneshot::Sender<Grant>>,
     /// Times a younger waiter was granted a radio this one accepts (the fairness bound).
     overtaken: u32,
-    /// When it joined the queue (or rejoined it, keeping its place).
+    /// When it first joined the queue (a place kept across retries keeps its time).
     queued_at: Instant,
 }
 
@@ -240,17 +241,18 @@ impl SlotLedger {
     /// Queues `address` for a slot on any of `radios` (best first). The grant arrives on the
     /// receiver — at once if one of them is free and nobody older waits for it.
     ///
-    /// `place` is a ticket number the device held before (see [`SlotTicket::number`]): a device
-    /// that failed and retries keeps its place in line instead of going to the back, so no
-    /// device can be overtaken for ever by others that reconnect again and again.
+    /// `place` is a place the device held before (see [`SlotTicket::place`]): a device that
+    /// failed and retries keeps its place in line (its number and the time it first queued)
+    /// instead of going to the back, so no device can be overtaken for ever by others that
+    /// reconnect again and again.
     pub fn request(
         &self,
         address: Address,
         radios: Vec<RadioId>,
-        place: Option<u64>,
+        place: Option<Place>,
     ) -> Result<(SlotTicket, oneshot::Receiver<Grant>), LeaseRefused> {
         let (reply, granted) = oneshot::channel();
-        let number = {
+        let place = {
             let mut state = self.lock();
             if let Some((holder, _)) = state.holder.get(&address) {
                 return Err(LeaseRefused::AlreadyHeld {
@@ -258,27 +260,30 @@ impl SlotLedger {
                     radio: holder.clone(),
                 });
             }
-            let number = match place {
-                Some(n) if n <= state.next_id && !state.waiters.contains_key(&n) => n,
-                _ => state.next_id(),
+            let place = match place {
+                Some(p) if p.number <= state.next_id && !state.waiters.contains_key(&p.number) => p,
+                _ => Place {
+                    number: state.next_id(),
+                    queued_at: Instant::now(),
+                },
             };
             state.waiters.insert(
-                number,
+                place.number,
                 Waiter {
                     address,
                     radios,
                     reply: Some(reply),
                     overtaken: 0,
-                    queued_at: Instant::now(),
+                    queued_at: place.queued_at,
                 },
             );
-            number
+            place
         };
         self.dispatch();
         Ok((
             SlotTicket {
                 ledger: self.clone(),
-                number,
+                place,
             },
             granted,
         ))
@@ -354,31 +359,21 @@ impl SlotLedger {
                 }) else {
                     break;
                 };
-                let up: Vec<(u64, Vec<RadioId>, u32, Instant, Option<f64>)> = numbers
+                let waiting: Vec<balance::Waiting> = numbers
                     .iter()
                     .filter_map(|n| state.waiters.get(n).map(|w| (*n, w)))
-                    .map(|(n, w)| {
-                        let radios = w
+                    .map(|(number, w)| balance::Waiting {
+                        number,
+                        radios: w
                             .radios
                             .iter()
                             .filter(|r| state.radios.get(*r).is_some_and(|s| s.up))
                             .cloned()
-                            .collect();
-                        let slowness = state.connect_times.slowness(&w.address);
-                        (n, radios, w.overtaken, w.queued_at, slowness)
+                            .collect(),
+                        overtaken: w.overtaken,
+                        queued_at: w.queued_at,
+                        slowness: state.connect_times.slowness(&w.address),
                     })
-                    .collect();
-                let waiting: Vec<balance::Waiting<'_>> = up
-                    .iter()
-                    .map(
-                        |(number, radios, overtaken, queued_at, slowness)| balance::Waiting {
-                            number: *number,
-                            radios,
-                            overtaken: *overtaken,
-                            queued_at: *queued_at,
-                            slowness: *slowness,
-                        },
-                    )
                     .collect();
                 let split =
                     split.get_or_insert_with(|| balance::Split::plan(&waiting, &state.pace()));

@@ -242,7 +242,7 @@ fn a_retrying_device_keeps_its_place_in_line() {
     let l = ledger(&[("p1", 1)]);
     let busy = l.try_lease(&RadioId::new("p1"), addr(9)).unwrap();
     let (t1, g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
-    let place = t1.number();
+    let place = t1.place();
     drop((t1, g1)); // backing off after a failure
     let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
     let (_t1, mut g1) = l.request(addr(1), radios(&["p1"]), Some(place)).unwrap();
@@ -555,6 +555,27 @@ async fn a_slow_device_that_queued_later_does_not_go_before_one_waiting_longer()
     let (_t1, mut g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
     tokio::time::advance(balance::TOGETHER + ms(1)).await;
     let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
+    drop(holding);
+    let (quick, slow) = (g1.try_recv(), g2.try_recv());
+    assert!(quick.is_ok() && slow.is_err(), "{quick:?} {slow:?}");
+}
+
+/// A device that leaves the line to retry keeps the time it first queued with its place: a
+/// slow device that queued after it does not go first, though the quick one rejoined later.
+#[tokio::test(start_paused = true)]
+async fn a_kept_place_keeps_its_queue_time_against_slower_later_devices() {
+    let l = ledger(&[("p1", 1)]);
+    let ms = Duration::from_millis;
+    connect_once(&l, addr(1), ms(100), true).await;
+    connect_once(&l, addr(2), ms(900), true).await;
+    let (_holder, mut holding) = l.request(addr(9), radios(&["p1"]), None).unwrap();
+    let holding = holding.try_recv().unwrap();
+    let (t1, g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
+    let place = t1.place();
+    drop((t1, g1)); // backing off after a failure
+    tokio::time::advance(balance::TOGETHER + ms(500)).await;
+    let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
+    let (_t1, mut g1) = l.request(addr(1), radios(&["p1"]), Some(place)).unwrap();
     drop(holding);
     let (quick, slow) = (g1.try_recv(), g2.try_recv());
     assert!(quick.is_ok() && slow.is_err(), "{quick:?} {slow:?}");

@@ -70,9 +70,10 @@ impl World {
     }
 }
 
-/// `x` folded into [0, 1] by reflection at both ends. A uniform share plus any independent
-/// offset, reflected so, is uniform again: the share's density, mirrored at every integer, is
-/// flat on the whole line, and so is anything added to it.
+/// `x` folded into [0, 1] by reflection at both ends. A uniform share plus an independent
+/// offset symmetric about zero, reflected so, is uniform again: as the fold is even and the
+/// offset symmetric, share + offset folds like ±share + offset, and ±share is uniform over a
+/// whole period of the fold, which any independent offset leaves uniform.
 fn reflect_into_unit(x: f64) -> f64 {
     let folded = x.rem_euclid(2.0);
     if folded > 1.0 {
@@ -183,6 +184,7 @@ mod tests {
             jitter_percent: 100,
         });
         let mut quarters = [0usize; 4];
+        let mut edges = [0usize; 2];
         let (mut near, mut far) = (0.0_f64, 0.0_f64);
         for seed in 0..4000 {
             assert!((share(&fixed, seed, 0) - share(&fixed, seed, 5)).abs() < 1e-6);
@@ -194,6 +196,16 @@ mod tests {
             near += (first - later).abs();
             far += (share(&free, seed, 0) - share(&free, seed, 1)).abs();
             quarters[((later * 4.0) as usize).min(3)] += 1;
+            if later < 0.05 {
+                edges[0] += 1;
+            } else if later > 0.95 {
+                edges[1] += 1;
+            }
+        }
+        // 5 % within 0.05 of each end (200 of 4000), as anywhere else: no pile-up as clamping
+        // would make (about 6.7 %, 267), none missing as no folding would leave.
+        for count in edges {
+            assert!((155..=245).contains(&count), "{edges:?}");
         }
         for count in quarters {
             assert!((900..=1100).contains(&count), "{quarters:?}");
@@ -211,6 +223,13 @@ mod tests {
             refused.contains("radios[0].latency_draw.jitter_percent"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn reflection_folds_back_at_both_ends() {
+        for (x, folded) in [(-0.3, 0.3), (1.2, 0.8), (1.0, 1.0), (0.0, 0.0), (0.4, 0.4)] {
+            assert!((reflect_into_unit(x) - folded).abs() < 1e-12, "{x}");
+        }
     }
 
     #[test]

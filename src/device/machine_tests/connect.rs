@@ -185,7 +185,7 @@ fn a_failed_device_keeps_its_place_in_line_and_a_connected_one_does_not() {
     assert!(has(&effects, |e| *e
         == Effect::JoinQueue {
             radios: vec![r("p2")],
-            place: Some(7)
+            place: Some(b.place)
         }));
     b.grant("p2");
     b.connect();

@@ -14,6 +14,7 @@ use super::machine::*;
 use super::radio_choice::ChoicePolicy;
 use super::retry::RetryPolicy;
 use super::state::{DeviceState, WaitReason};
+use crate::adapter::slots::Place;
 use crate::backend::{DisconnectCause, Failure, FailureSource, FailureStage};
 use crate::error::ErrorKind;
 use crate::model::{Address, AdvertData, Advertisement, RadioId};
@@ -75,6 +76,8 @@ struct Bench {
     idle_timer: u64,
     /// Whether the links `connect` makes use the cached table.
     links_from_cache: bool,
+    /// The place in line every `JoinQueue` gets (number 7).
+    place: Place,
 }
 
 impl Bench {
@@ -110,6 +113,7 @@ impl Bench {
             timer: 0,
             idle_timer: 0,
             links_from_cache: false,
+            place: Place::numbered(7),
         }
     }
 
@@ -127,7 +131,7 @@ impl Bench {
                 self.generation = *generation;
             }
             match effect {
-                Effect::JoinQueue { .. } => self.machine.hold_place(7),
+                Effect::JoinQueue { .. } => self.machine.hold_place(self.place),
                 Effect::ArmTimer { number, .. } => self.timer = *number,
                 Effect::ArmIdleTimer { number, .. } => self.idle_timer = *number,
                 _ => {}

@@ -447,7 +447,7 @@ fn makespan(seeds: u64) -> Vec<Row> {
             1.30,
         ),
         none(
-            "first batches that differ with and without memory (same seeds)",
+            "first batches that differ with and without memory (same seeds: determinism)",
             first_batches_differing,
         ),
     ]
