@@ -10,18 +10,20 @@
 //!
 //! The split: waiters with the same set of acceptable radios form a group. Each group's work
 //! (its waiters, each weighed by how slow it was to connect last time, `connect_times.rs`; a
-//! device never connected weighs 1) is spread over its radios, starting evenly, then repeatedly re-spread in proportion to
-//! each radio's pace over its planned load (a few damped rounds of water filling), so a radio
-//! that other groups load heavily is leaned on less. Pace is the inverse of the radio's mean
-//! connect turn, measured by the ledger; radios not measured yet count as average.
+//! device never connected weighs 1) is spread over its radios, starting evenly, then
+//! repeatedly re-spread in proportion to each radio's pace over its planned load (a few
+//! damped rounds of water filling), so a radio that other groups load heavily is leaned on
+//! less. Pace is the inverse of the radio's mean connect turn, measured by the ledger; radios
+//! not measured yet count as average.
 //!
 //! Within the group, among the devices that queued together (within [`TOGETHER`] of the
-//! group's earliest waiter, a place kept across retries keeping its time: one proxy reboot, one hub restart), the slowest to connect goes
-//! first, by the device's last connect time (`connect_times.rs`): the batch then ends on quick
-//! connects that fill the radios evenly, not on a slow one that keeps its radio busy while the
-//! rest idle. Devices never connected count as average, and equals keep FIFO order. A device
-//! that queued later never goes before one that has been waiting longer for being slow, so a
-//! starved radio still serves its keep-connected devices in turn (bug 15).
+//! group's earliest waiter: one proxy reboot, one hub restart; a place kept across retries
+//! keeps its time), the slowest to connect goes first, by the device's last connect time
+//! (`connect_times.rs`): the batch then ends on quick connects that fill the radios evenly,
+//! not on a slow one that keeps its radio busy while the rest idle. Devices never connected
+//! count as average, and equals keep FIFO order. A device that queued later never goes before
+//! one that has been waiting longer for being slow, so a starved radio still serves its
+//! keep-connected devices in turn (bug 15).
 //!
 //! Fairness (bug 15: no device waits for ever): a waiter passed over by a younger one on a
 //! radio it accepts is *overtaken*. Overtaken [`MAX_OVERTAKES`] times it goes first on its best
@@ -43,7 +45,7 @@ use crate::model::RadioId;
 /// first-come.
 pub const MAX_OVERTAKES: u32 = 6;
 
-/// Waiters that queued within this of a group's oldest form one batch, served slowest first.
+/// Waiters that queued within this of a group's earliest form one batch, served slowest first.
 pub const TOGETHER: Duration = Duration::from_secs(1);
 
 /// Water-filling rounds of the split (enough to settle a row of radios; more change little).
@@ -57,7 +59,7 @@ pub struct Waiting {
     pub radios: Vec<RadioId>,
     /// Times a younger waiter was granted a radio this one accepts.
     pub overtaken: u32,
-    /// When it joined (or rejoined) the queue.
+    /// When it first joined the queue (a place kept across retries keeps it).
     pub queued_at: Instant,
     /// Its last connect time against the average device's (`connect_times.rs`); `None`: never
     /// connected, taken as average.

@@ -542,18 +542,24 @@ async fn among_equals_the_slowest_to_connect_last_time_goes_first() {
     assert!(four.is_ok() && two.is_err(), "{four:?} {two:?}");
 }
 
+/// A one-slot `p1` that learned device 1 as quick (100 ms) and 2 as slow (900 ms), and the
+/// grant of device 9 holding it now (dropping it frees the radio).
+async fn quick_one_slow_two_and_the_radio_held() -> (SlotLedger, Grant) {
+    let l = ledger(&[("p1", 1)]);
+    connect_once(&l, addr(1), Duration::from_millis(100), true).await;
+    connect_once(&l, addr(2), Duration::from_millis(900), true).await;
+    let (_ticket, mut holding) = l.request(addr(9), radios(&["p1"]), None).unwrap();
+    let holding = holding.try_recv().unwrap();
+    (l, holding)
+}
+
 /// Slowest first holds among devices that queued together only: a slow device that queued a
 /// while after a quick one does not go before it (a starved radio still takes turns, bug 15).
 #[tokio::test(start_paused = true)]
 async fn a_slow_device_that_queued_later_does_not_go_before_one_waiting_longer() {
-    let l = ledger(&[("p1", 1)]);
-    let ms = Duration::from_millis;
-    connect_once(&l, addr(1), ms(100), true).await;
-    connect_once(&l, addr(2), ms(900), true).await;
-    let (_holder, mut holding) = l.request(addr(9), radios(&["p1"]), None).unwrap();
-    let holding = holding.try_recv().unwrap();
+    let (l, holding) = quick_one_slow_two_and_the_radio_held().await;
     let (_t1, mut g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
-    tokio::time::advance(balance::TOGETHER + ms(1)).await;
+    tokio::time::advance(balance::TOGETHER + Duration::from_millis(1)).await;
     let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
     drop(holding);
     let (quick, slow) = (g1.try_recv(), g2.try_recv());
@@ -564,16 +570,11 @@ async fn a_slow_device_that_queued_later_does_not_go_before_one_waiting_longer()
 /// slow device that queued after it does not go first, though the quick one rejoined later.
 #[tokio::test(start_paused = true)]
 async fn a_kept_place_keeps_its_queue_time_against_slower_later_devices() {
-    let l = ledger(&[("p1", 1)]);
-    let ms = Duration::from_millis;
-    connect_once(&l, addr(1), ms(100), true).await;
-    connect_once(&l, addr(2), ms(900), true).await;
-    let (_holder, mut holding) = l.request(addr(9), radios(&["p1"]), None).unwrap();
-    let holding = holding.try_recv().unwrap();
+    let (l, holding) = quick_one_slow_two_and_the_radio_held().await;
     let (t1, g1) = l.request(addr(1), radios(&["p1"]), None).unwrap();
     let place = t1.place();
     drop((t1, g1)); // backing off after a failure
-    tokio::time::advance(balance::TOGETHER + ms(500)).await;
+    tokio::time::advance(balance::TOGETHER + Duration::from_millis(500)).await;
     let (_t2, mut g2) = l.request(addr(2), radios(&["p1"]), None).unwrap();
     let (_t1, mut g1) = l.request(addr(1), radios(&["p1"]), Some(place)).unwrap();
     drop(holding);

@@ -100,15 +100,20 @@ fn devices_only_one_radio_reaches_cannot_use_the_others() {
     );
 }
 
-/// With drawn connect times the bound follows each seed's draws: the 1-slot radio's bound is
-/// the sum of that seed's connects plus the sessions, whatever order they run in.
-#[test]
-fn the_drawn_bound_adds_up_the_seeds_own_connects() {
+/// Five devices beside a one-slot proxy that draws its connects (150–600 ms) per device.
+fn five_beside_one_drawing_proxy() -> World {
     let range = LatencyRange {
         min: Duration::from_millis(150),
         max: Duration::from_millis(600),
     };
-    let world = world(vec![radio("p1", 1, range, 0.0)], 5);
+    world(vec![radio("p1", 1, range, 0.0)], 5)
+}
+
+/// With drawn connect times the bound follows each seed's draws: the 1-slot radio's bound is
+/// the sum of that seed's connects plus the sessions, whatever order they run in.
+#[test]
+fn the_drawn_bound_adds_up_the_seeds_own_connects() {
+    let world = five_beside_one_drawing_proxy();
     for seed in 1..=3 {
         let connects: Duration = (0..5)
             .map(|d| world.drawn_connect_latency(seed, 0, d, 0).unwrap())
@@ -130,11 +135,7 @@ fn the_drawn_bound_adds_up_the_seeds_own_connects() {
 /// each.
 #[test]
 fn a_later_batch_draws_its_own_connections_with_cached_sessions() {
-    let range = LatencyRange {
-        min: Duration::from_millis(150),
-        max: Duration::from_millis(600),
-    };
-    let world = world(vec![radio("p1", 1, range, 0.0)], 5);
+    let world = five_beside_one_drawing_proxy();
     let read = Duration::from_millis(30);
     let connections: Vec<u64> = (0..5).collect();
     let connects: Duration = (0..5)

@@ -156,9 +156,8 @@ pub fn bluefleet_makespan(seed: u64, faults: bool, memory: Memory) -> Batches {
         let first = batch(&fleet).await;
         if memory == Memory::CacheOnly {
             for n in 0..60 {
-                if let Ok(device) = fleet.device(address(n)).await {
-                    device.release().await.ok();
-                }
+                let device = fleet.device(address(n)).await.expect("managed");
+                device.release().await.expect("a managed device releases");
             }
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
